@@ -1,0 +1,34 @@
+"""The ``sealtrust`` command line.
+
+Each command group lives in its own module under ``api.cli`` and exposes a
+click command or group named ``command``; ``_COMMANDS`` lists them. Commands
+call the same domain functions the HTTP routes call.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+_COMMANDS = (
+    "init",
+    "doctor",
+    "pki",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sealtrust")
+def cli() -> None:
+    """SealTrust: electronic licences and seals (SM2/SM3, RSA, GB/T 38540)."""
+
+
+for _name in _COMMANDS:
+    _module = importlib.import_module(f"api.cli.{_name}")
+    cli.add_command(_module.command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="sealtrust")

@@ -1,0 +1,1 @@
+"""hsm_adapters package of SealTrust."""

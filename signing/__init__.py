@@ -1,0 +1,1 @@
+"""signing package of SealTrust."""

@@ -1,0 +1,33 @@
+"""Shared fixtures: the vector files and marker gating.
+
+Tests that need a device or server carry a marker (pkcs11, sdf, postgres,
+browser). Locally they skip with a reason when the thing is absent; with
+``SEALTRUST_REQUIRE_ALL=1`` (set by .ci/run) a missing prerequisite is an
+error instead, so CI can never go green by skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+VECTORS = Path(__file__).parent / "vectors"
+
+
+@pytest.fixture(scope="session")
+def sm2_vectors() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((VECTORS / "sm2.json").read_text())
+    return data
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip (locally) or fail (CI, SEALTRUST_REQUIRE_ALL=1) when a prerequisite is missing."""
+    if condition:
+        return
+    if os.environ.get("SEALTRUST_REQUIRE_ALL") == "1":
+        pytest.fail(f"prerequisite missing in CI: {reason}")
+    pytest.skip(reason)

@@ -1,0 +1,62 @@
+"""SM3 digest (GB/T 32905) and the SM2 signer-identity value Z.
+
+Uses the system OpenSSL through hashlib when it has SM3, else ``cryptography``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Final
+
+from cryptography.hazmat.primitives import hashes
+
+# sm2p256v1 domain parameters (GM/T 0003.5), needed only to hash Z.
+A: Final = bytes.fromhex("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC")
+B: Final = bytes.fromhex("28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93")
+GX: Final = bytes.fromhex("32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7")
+GY: Final = bytes.fromhex("BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0")
+N: Final = int("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123", 16)
+DIGEST_SIZE: Final = 32
+
+
+def _cryptography_sm3(data: bytes) -> bytes:
+    h = hashes.Hash(hashes.SM3())
+    h.update(data)
+    return h.finalize()
+
+
+def _pick() -> Callable[[bytes], bytes]:
+    try:
+        hashlib.new("sm3", b"abc")
+    except ValueError:
+        return _cryptography_sm3
+
+    def _hashlib_sm3(data: bytes) -> bytes:
+        return hashlib.new("sm3", data).digest()
+
+    return _hashlib_sm3
+
+
+sm3: Callable[[bytes], bytes] = _pick()
+"""SM3 of ``data`` (32 bytes)."""
+
+
+def new() -> hashes.Hash:
+    """An incremental SM3 context, for hashing PDF byte ranges without copying."""
+    return hashes.Hash(hashes.SM3())
+
+
+def z_value(public_point: bytes, uid: bytes) -> bytes:
+    """Z = SM3(ENTL || ID || a || b || xG || yG || xA || yA) for a 65-byte point."""
+    if len(public_point) != 65 or public_point[0] != 4:
+        raise ValueError("public point must be 65 bytes, uncompressed (04||X||Y)")
+    bits = len(uid) * 8
+    if bits > 0xFFFF:
+        raise ValueError("SM2 user ID longer than 8191 bytes")
+    return sm3(bits.to_bytes(2, "big") + uid + A + B + GX + GY + public_point[1:])
+
+
+def e_value(public_point: bytes, message: bytes, uid: bytes) -> bytes:
+    """e = SM3(Z || M): what a device that signs prehashed input is given."""
+    return sm3(z_value(public_point, uid) + message)

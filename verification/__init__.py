@@ -1,0 +1,1 @@
+"""verification package of SealTrust."""
