@@ -9,7 +9,6 @@ error instead, so CI can never go green by skipping.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,3 @@ VECTORS = Path(__file__).parent / "vectors"
 def sm2_vectors() -> dict[str, Any]:
     data: dict[str, Any] = json.loads((VECTORS / "sm2.json").read_text())
     return data
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip (locally) or fail (CI, SEALTRUST_REQUIRE_ALL=1) when a prerequisite is missing."""
-    if condition:
-        return
-    if os.environ.get("SEALTRUST_REQUIRE_ALL") == "1":
-        pytest.fail(f"prerequisite missing in CI: {reason}")
-    pytest.skip(reason)
