@@ -24,11 +24,11 @@ PBKDF2: Final = "1.2.840.113549.1.5.12"
 SCRYPT: Final = "1.3.6.1.4.1.11591.4.11"
 AES256_CBC: Final = "2.16.840.1.101.3.4.1.42"
 AES128_CBC: Final = "2.16.840.1.101.3.4.1.2"
-_PRFS: Final = {
-    "1.2.840.113549.2.7": hashes.SHA1,
-    "1.2.840.113549.2.9": hashes.SHA256,
-    "1.2.840.113549.2.11": hashes.SHA512,
-    "1.2.156.10197.1.401.2": hashes.SM3,
+_PRFS: Final[dict[str, hashes.HashAlgorithm]] = {
+    "1.2.840.113549.2.7": hashes.SHA1(),
+    "1.2.840.113549.2.9": hashes.SHA256(),
+    "1.2.840.113549.2.11": hashes.SHA512(),
+    "1.2.156.10197.1.401.2": hashes.SM3(),
 }
 # scrypt cost: 2**15 * 8 * 128 bytes = 32 MiB, ~0.1 s: a key file is opened once.
 SCRYPT_N: Final = 2**15
@@ -127,7 +127,7 @@ def _derive(kdf: _AlgId, password: bytes, length: int) -> bytes:
         prf = _PRFS.get(prf_oid)
         if prf is None:
             raise KeyDecryptionError(f"unsupported PBKDF2 PRF {prf_oid}")
-        return PBKDF2HMAC(prf(), length, pp["salt"].native, iterations).derive(password)
+        return PBKDF2HMAC(prf, length, pp["salt"].native, iterations).derive(password)
     raise KeyDecryptionError(f"unsupported key derivation {oid}")
 
 
