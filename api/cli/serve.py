@@ -1,0 +1,32 @@
+"""``sealtrust serve``: run the HTTP service with uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+from api.cli._common import CliContext, common_options
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
+@click.option("--port", default=8080, show_default=True, type=int, help="TCP port.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@common_options
+def command(cli: CliContext, host: str, port: int, workers: int) -> None:
+    """Serve the API and the verification page on HOST:PORT."""
+    import os
+
+    import uvicorn
+
+    os.environ["SEALTRUST_HOME"] = str(cli.home.resolve())
+    click.echo(f"SealTrust on http://{host}:{port}/ (home {cli.home.resolve()})", err=True)
+    click.echo(f"Verification page: http://{host}:{port}/verify", err=True)
+    click.echo(f"API docs: http://{host}:{port}/docs", err=True)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )

@@ -1,0 +1,44 @@
+"""Service settings (pydantic-settings, prefix ``SEALTRUST_``).
+
+Defaults serve the embedded deployment under ``home``; outside development
+mode, settings that would be unsafe (default secrets) are refused at start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "development-only-secret"  # noqa: S105 - refused outside development mode
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="SEALTRUST_", extra="ignore")
+
+    home: Path = Path(".sealtrust")
+    mode: Literal["development", "production"] = "development"
+    database_url: str | None = None
+    secret_key: str = DEV_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    max_files_per_request: int = Field(default=100, gt=0)
+    request_timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.mode == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("SEALTRUST_SECRET_KEY must be set in production mode")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        """The configured database, or the embedded SQLite file in ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'sealtrust.db').resolve()}"

@@ -1,0 +1,117 @@
+"""Engine and session factory from a database URL, migrations, atomic counters.
+
+SQLite is the embedded default (WAL mode, foreign keys on); PostgreSQL is the
+production database. The schema is owned by Alembic: ``migrate`` upgrades any
+older database in place, so no code path calls ``create_all``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from trust.registry.models import Sequence
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine with the pragmas SealTrust relies on."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def migrate(url_or_engine: str | Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` (Alembic), creating it on an empty database."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if isinstance(url_or_engine, str):
+        engine = make_engine(url_or_engine)
+        owned = True
+    else:
+        engine, owned = url_or_engine, False
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at (None when unmanaged)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+class Registry:
+    """Owns one engine and hands out sessions; one per process."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def next_value(session: Session, name: str) -> int:
+    """Atomically increment counter ``name`` and return the new value (starts at 1).
+
+    One statement (INSERT .. ON CONFLICT DO UPDATE .. RETURNING) so two
+    processes can never obtain the same value, on SQLite and PostgreSQL alike.
+    """
+    dialect = session.get_bind().dialect.name
+    table = cast(Table, Sequence.__table__)
+    if dialect == "postgresql":
+        pg_stmt = postgresql.insert(table).values(name=name, value=1)
+        stmt: Any = pg_stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": table.c.value + 1}
+        )
+    elif dialect == "sqlite":
+        lite_stmt = sqlite.insert(table).values(name=name, value=1)
+        stmt = lite_stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": table.c.value + 1}
+        )
+    else:  # pragma: no cover - only the two supported databases reach here
+        raise RuntimeError(f"unsupported database {dialect}")
+    value = session.execute(stmt.returning(table.c.value)).scalar_one()
+    return int(value)
+
+
+def peek_value(session: Session, name: str) -> int:
+    """Current value of a counter without changing it (0 when unused)."""
+    value = session.execute(select(Sequence.value).where(Sequence.name == name)).scalar()
+    return int(value or 0)

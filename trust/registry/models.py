@@ -1,0 +1,164 @@
+"""SQLAlchemy 2 tables of the registry: departments, keys, certificates, seals, licences.
+
+Rows hold what a verifier or auditor must be able to ask later (status with
+history, the SM3 of every issued file, which seal and key made it); the
+licence identifier sequence lives here too so uniqueness holds across every
+service process sharing one database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused by the registry")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Meta(Base):
+    """Deployment facts (schema owner, creation time, demo seed)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Department(Base):
+    """An issuing authority (发证机关)."""
+
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    region: Mapped[str] = mapped_column(String(12), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KeyRecord(Base):
+    """A signing key known by URI; the key itself stays in its key store."""
+
+    __tablename__ = "keys"
+    uri: Mapped[str] = mapped_column(String(512), primary_key=True)
+    label: Mapped[str] = mapped_column(String(128))
+    algorithm: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))
+    department_code: Mapped[str | None] = mapped_column(
+        ForeignKey("departments.code"), nullable=True
+    )
+    certificate_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CertificateRecord(Base):
+    """A certificate of the deployment's PKI (roots, issuers, seal maker, TSA, token signer)."""
+
+    __tablename__ = "certificates"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex
+    role: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(512))
+    issuer_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    is_ca: Mapped[bool] = mapped_column(default=False)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    not_before: Mapped[datetime]
+    not_after: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class SealRecord(Base):
+    """A GB/T 38540 seal (SESeal DER) owned by one department."""
+
+    __tablename__ = "seals"
+    es_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    name: Mapped[str] = mapped_column(String(200))
+    seal_type: Mapped[int] = mapped_column(Integer)
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    valid_start: Mapped[datetime]
+    valid_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Licence(Base):
+    """An issued licence; the file itself is identified by its SM3 digest."""
+
+    __tablename__ = "licences"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type_code: Mapped[str] = mapped_column(String(16), index=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    holder: Mapped[dict[str, Any]] = mapped_column(JSON)
+    valid_from: Mapped[datetime]
+    valid_to: Mapped[datetime | None] = mapped_column(nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="valid")
+    status_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    file_sm3: Mapped[str] = mapped_column(String(64))
+    seal_es_id: Mapped[str] = mapped_column(ForeignKey("seals.es_id"))
+    key_uri: Mapped[str] = mapped_column(String(512))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    superseded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_licences_department_status", "department_code", "status"),)
+
+
+class LicenceEvent(Base):
+    """One status change of a licence, with time and reason (append-only)."""
+
+    __tablename__ = "licence_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), index=True)
+    at: Mapped[datetime]
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Sequence(Base):
+    """Named counters (licence sequence per type+authority, status-list index)."""
+
+    __tablename__ = "sequences"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
