@@ -21,3 +21,6 @@ VECTORS = Path(__file__).parent / "vectors"
 def sm2_vectors() -> dict[str, Any]:
     data: dict[str, Any] = json.loads((VECTORS / "sm2.json").read_text())
     return data
+
+
+pytest_plugins = ["tests.db_support"]

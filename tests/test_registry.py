@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import StatementError
 
-from tests.db_support import db_url  # noqa: F401 - fixture
-from trust.registry import Registry, current_revision, migrate, next_value
+from trust.registry import Registry, current_revision, head_revision, migrate, next_value
 from trust.registry.models import Department, Meta
 
 
@@ -19,7 +18,7 @@ def test_migrate_creates_schema_and_is_idempotent(db_url: str) -> None:
     migrate(db_url)
     registry = Registry(db_url)
     try:
-        assert current_revision(registry.engine) == "0001"
+        assert current_revision(registry.engine) == head_revision()
         tables = set(inspect(registry.engine).get_table_names())
         assert {"departments", "keys", "certificates", "seals", "licences",
                 "licence_events", "sequences", "meta"} <= tables
@@ -72,3 +71,21 @@ def test_now_is_utc() -> None:
     from trust.registry.models import utcnow
 
     assert utcnow().tzinfo is UTC
+
+
+def test_upgrade_from_first_revision_keeps_data(db_url: str) -> None:
+    migrate(db_url, "0001")
+    registry = Registry(db_url)
+    try:
+        assert current_revision(registry.engine) == "0001"
+        with registry.session() as s:
+            s.add(Department(code="d1", name="公安局", uscc="11100000000000001X"))
+            assert next_value(s, "licence:DL") == 1
+        migrate(db_url)
+        assert current_revision(registry.engine) == head_revision() != "0001"
+        with registry.session() as s:
+            dept = s.get(Department, "d1")
+            assert dept is not None and dept.name == "公安局"
+            assert next_value(s, "licence:DL") == 2
+    finally:
+        registry.close()

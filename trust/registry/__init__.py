@@ -4,6 +4,20 @@
     >>> migrate("sqlite:///:memory:")  # doctest: +SKIP
 """
 
-from trust.registry.db import Registry, current_revision, make_engine, migrate, next_value
+from trust.registry.db import (
+    Registry,
+    current_revision,
+    head_revision,
+    make_engine,
+    migrate,
+    next_value,
+)
 
-__all__ = ["Registry", "current_revision", "make_engine", "migrate", "next_value"]
+__all__ = [
+    "Registry",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "migrate",
+    "next_value",
+]
