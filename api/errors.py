@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.auth import AuthError, ForbiddenError
 from trust.errors import (
     ConflictError,
     CryptoError,
@@ -22,6 +23,8 @@ from trust.errors import (
 )
 
 STATUS_BY_ERROR: Final[tuple[tuple[type[SealTrustError], int], ...]] = (
+    (AuthError, 401),
+    (ForbiddenError, 403),
     (InputError, 422),
     (NotFoundError, 404),
     (ConflictError, 409),
@@ -58,7 +61,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(SealTrustError)
     async def _domain(_request: Request, exc: SealTrustError) -> JSONResponse:
-        return error_response(status_for(exc), exc.code, exc.message)
+        response = error_response(status_for(exc), exc.code, exc.message)
+        if isinstance(exc, AuthError):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -188,3 +188,70 @@ class TreeHead(Base):
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     signature_algorithm: Mapped[str] = mapped_column(String(64))
     key_spki_sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ApiClient(Base):
+    """A client of the HTTP API (a department system, a counter, the holder app).
+
+    Only a SHA-256 digest of the 256-bit random secret is stored: with that
+    much entropy a slow password hash adds latency to every request and no
+    security.
+    """
+
+    __tablename__ = "api_clients"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[str] = mapped_column(String(200))  # comma-separated role names
+    department_code: Mapped[str | None] = mapped_column(
+        ForeignKey("departments.code"), nullable=True
+    )
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RateWindow(Base):
+    """Requests per client per fixed window, shared by every service node."""
+
+    __tablename__ = "rate_windows"
+    client: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SeenToken(Base):
+    """Replay cache: presentation-token jti values already checked online."""
+
+    __tablename__ = "seen_tokens"
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class BatchJob(Base):
+    """A batch issuance job: visible to every node, resumable."""
+
+    __tablename__ = "batch_jobs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Grant(Base):
+    """授权用证: a holder's scoped, time-limited grant to one counter, redeemable once."""
+
+    __tablename__ = "grants"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), index=True)
+    verifier_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    redeemed_at: Mapped[datetime | None] = mapped_column(nullable=True)
