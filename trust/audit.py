@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trust import merkle
@@ -85,11 +85,19 @@ def _head_bytes(size: int, root_hash: bytes, at: datetime) -> bytes:
 
 def sign_head(session: Session, key: SigningKey, at: datetime) -> TreeHead:
     """Sign the current tree head (no-op returning the latest when nothing was added)."""
-    size = int(session.execute(select(func.count()).select_from(AuditEntry)).scalar_one())
+    rows = session.execute(
+        select(AuditEntry.seq, AuditEntry.leaf_hash).order_by(AuditEntry.seq)
+    ).all()
+    # Only the contiguous prefix: a concurrent transaction may still hold a gap.
+    leaves = []
+    for expected, (seq, leaf) in enumerate(rows, start=1):
+        if seq != expected:
+            break
+        leaves.append(bytes(leaf))
+    size = len(leaves)
     latest = latest_head(session)
-    if latest is not None and latest.size == size:
+    if latest is not None and latest.size >= size:
         return latest
-    leaves = _leaves(session)
     root_hash = merkle.root(leaves)
     signed = _head_bytes(size, root_hash, at)
     spki = key.public_key_der()

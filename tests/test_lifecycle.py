@@ -1,0 +1,87 @@
+"""Licence status transitions, their events and audit entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from trust.errors import ConflictError, InputError, NotFoundError
+from trust.registry import Registry, migrate
+from trust.registry.lifecycle import LicenceStatus, change_status, get_licence, history
+from trust.registry.models import AuditEntry, Department, Licence, SealRecord
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def registry(db_url: str) -> Iterator[Registry]:
+    migrate(db_url)
+    reg = Registry(db_url)
+    with reg.session() as s:
+        s.add(Department(code="amr", name="市场监督管理局", uscc="11100000000000001X"))
+        s.flush()
+        s.add(SealRecord(es_id="S1", department_code="amr", name="章", seal_type=1, der=b"\x30\x00",
+                         valid_start=T0, valid_end=T0 + timedelta(days=365)))
+        s.flush()
+        for i in (1, 2, 3):
+            s.add(Licence(id=f"L{i}", type_code="BL", department_code="amr", holder_name="张三",
+                          holder={"name": "张三"}, valid_from=T0, status_index=i,
+                          file_sm3="00" * 32, seal_es_id="S1", key_uri="file:k.p8"))
+    yield reg
+    reg.close()
+
+
+def test_revoke_records_event_and_audit(registry: Registry) -> None:
+    with registry.session() as s:
+        change_status(s, "L1", LicenceStatus.REVOKED, reason="fraud", at=T0, actor="amr")
+    with registry.session() as s:
+        assert get_licence(s, "L1").status == "revoked"
+        events = history(s, "L1")
+        assert [(e.from_status, e.to_status, e.reason) for e in events] == [
+            ("valid", "revoked", "fraud")]
+        entry = s.execute(select(AuditEntry)).scalar_one()
+        assert (entry.kind, entry.subject) == ("licence.revoked", "L1")
+
+
+@pytest.mark.parametrize("final", [LicenceStatus.REVOKED, LicenceStatus.CANCELLED])
+def test_no_reinstatement_or_second_change(registry: Registry, final: LicenceStatus) -> None:
+    with registry.session() as s:
+        change_status(s, "L1", final, reason="r", at=T0, actor="amr")
+    for target in (LicenceStatus.VALID, LicenceStatus.REVOKED, LicenceStatus.CANCELLED):
+        with pytest.raises(ConflictError), registry.session() as s:
+            change_status(s, "L1", target, reason="again", at=T0, actor="amr")
+    with registry.session() as s:
+        assert len(history(s, "L1")) == 1
+
+
+def test_supersede_needs_an_existing_other_licence(registry: Registry) -> None:
+    with pytest.raises(InputError), registry.session() as s:
+        change_status(s, "L1", LicenceStatus.SUPERSEDED, reason="r", at=T0, actor="a")
+    with pytest.raises(NotFoundError), registry.session() as s:
+        change_status(s, "L1", LicenceStatus.SUPERSEDED, reason="r", at=T0, actor="a",
+                      superseded_by="L9")
+    with pytest.raises(InputError), registry.session() as s:
+        change_status(s, "L1", LicenceStatus.SUPERSEDED, reason="r", at=T0, actor="a",
+                      superseded_by="L1")
+    with registry.session() as s:
+        change_status(s, "L1", LicenceStatus.SUPERSEDED, reason="changed", at=T0, actor="a",
+                      superseded_by="L2")
+    with registry.session() as s:
+        licence = s.get(Licence, "L1")
+        assert licence is not None
+        assert (licence.status, licence.superseded_by) == ("superseded", "L2")
+
+
+def test_bad_inputs(registry: Registry) -> None:
+    with pytest.raises(NotFoundError), registry.session() as s:
+        change_status(s, "nope", LicenceStatus.REVOKED, reason="r", at=T0, actor="a")
+    with pytest.raises(InputError), registry.session() as s:
+        change_status(s, "L1", LicenceStatus.REVOKED, reason=" ", at=T0, actor="a")
+    with pytest.raises(InputError), registry.session() as s:
+        change_status(s, "L1", LicenceStatus.REVOKED, reason="r", at=datetime(2026, 1, 1),
+                      actor="a")
+    with registry.session() as s:
+        assert get_licence(s, "L1").status == "valid"
