@@ -25,16 +25,27 @@ SCRYPT: Final = "1.3.6.1.4.1.11591.4.11"
 AES256_CBC: Final = "2.16.840.1.101.3.4.1.42"
 AES128_CBC: Final = "2.16.840.1.101.3.4.1.2"
 _PRFS: Final[dict[str, hashes.HashAlgorithm]] = {
-    "1.2.840.113549.2.7": hashes.SHA1(),
+    # HMAC-SHA1 is PBKDF2's default PRF: read-only, for keys other tools wrote.
+    "1.2.840.113549.2.7": hashes.SHA1(),  # noqa: S303
     "1.2.840.113549.2.9": hashes.SHA256(),
     "1.2.840.113549.2.11": hashes.SHA512(),
     "1.2.156.10197.1.401.2": hashes.SM3(),
 }
-# scrypt cost: 2**15 * 8 * 128 bytes = 32 MiB, ~0.1 s: a key file is opened once.
-SCRYPT_N: Final = 2**15
+# scrypt cost: 128 * N * r = 16 MiB (OpenSSL refuses more than 32 MiB by default,
+# so larger N would make our key files unreadable to `openssl pkcs8`); p = 2
+# doubles the work instead (~0.1 s): a key file is opened once.
+SCRYPT_N: Final = 2**14
 SCRYPT_R: Final = 8
-SCRYPT_P: Final = 1
+SCRYPT_P: Final = 2
 MAX_COST: Final = 2**20  # refuse attacker-chosen parameters that would exhaust memory/time
+# A key file chooses its own KDF cost: bound memory (128*N*r bytes) and work
+# (N*r*p) before deriving, so a hostile file is refused at once, not after
+# minutes or gigabytes. The limits leave headroom over our own and OpenSSL's
+# defaults (N=2**14, r=8, p=1..2).
+MAX_SCRYPT_MEMORY: Final = 128 * 2**20
+MAX_SCRYPT_WORK: Final = 4 * SCRYPT_N * SCRYPT_R * SCRYPT_P
+MAX_PBKDF2_ITERATIONS: Final = 2_000_000
+_ASN1_ERRORS: Final = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
 
 
 class KeyDecryptionError(InputError):
@@ -109,20 +120,42 @@ def encrypt(der: bytes, password: bytes) -> bytes:
     return info.dump()  # type: ignore[no-any-return]
 
 
+def _check_key_length(declared: object, needed: int) -> None:
+    if declared is not None and declared != needed:
+        raise KeyDecryptionError("KDF key length does not match the cipher")
+
+
+def _is_one_der_value(data: bytes) -> bool:
+    """Whether ``data`` is exactly one DER SEQUENCE: a wrong password almost never gives that."""
+    if len(data) < 2 or data[0] != 0x30:
+        return False
+    first = data[1]
+    if first < 0x80:
+        return 2 + first == len(data)
+    count = first & 0x7F
+    if not 1 <= count <= 4 or len(data) < 2 + count:
+        return False
+    return 2 + count + int.from_bytes(data[2 : 2 + count], "big") == len(data)
+
+
 def _derive(kdf: _AlgId, password: bytes, length: int) -> bytes:
     oid = kdf["algorithm"].dotted
     raw = kdf["parameters"].dump()
     if oid == SCRYPT:
         sp = _ScryptParams.load(raw)
         n, r, p = sp["cost"].native, sp["block_size"].native, sp["parallelization"].native
-        if not (1 < n <= MAX_COST and 0 < r <= 32 and 0 < p <= 16):
+        if not (1 < n <= MAX_COST and n & (n - 1) == 0 and 0 < r <= 32 and 0 < p <= 16):
             raise KeyDecryptionError("scrypt parameters out of the accepted range")
+        if 128 * n * r > MAX_SCRYPT_MEMORY or n * r * p > MAX_SCRYPT_WORK:
+            raise KeyDecryptionError("scrypt parameters exceed the accepted memory or work")
+        _check_key_length(sp["key_length"].native, length)
         return Scrypt(salt=sp["salt"].native, length=length, n=n, r=r, p=p).derive(password)
     if oid == PBKDF2:
         pp = _Pbkdf2Params.load(raw)
         iterations = pp["iterations"].native
-        if not 0 < iterations <= 10_000_000:
+        if not 0 < iterations <= MAX_PBKDF2_ITERATIONS:
             raise KeyDecryptionError("PBKDF2 iteration count out of the accepted range")
+        _check_key_length(pp["key_length"].native, length)
         prf_oid = pp["prf"]["algorithm"].dotted if pp["prf"].native else "1.2.840.113549.2.7"
         prf = _PRFS.get(prf_oid)
         if prf is None:
@@ -156,8 +189,8 @@ def decrypt(der: bytes, password: bytes) -> bytes:
         plain = unpadder.update(padded) + unpadder.finalize()
     except KeyDecryptionError:
         raise
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except _ASN1_ERRORS as exc:
         raise KeyDecryptionError("cannot decrypt key: wrong password or corrupted file") from exc
-    if not plain.startswith(b"\x30"):
+    if not _is_one_der_value(plain):
         raise KeyDecryptionError("cannot decrypt key: wrong password or corrupted file")
     return plain

@@ -31,19 +31,30 @@ from trust.errors import CryptoError, InputError, SelfTestError
 
 __all__ = [
     "DEFAULT_UID",
+    "MAX_UID",
+    "Backend",
+    "KeyFormatError",
     "N",
     "PrivateKey",
     "PublicKey",
+    "SelfTestResult",
     "SignatureFormatError",
     "backend_name",
+    "decode_der",
     "der_to_raw",
+    "encode_der",
+    "get_backend",
     "raw_to_der",
     "self_test",
+    "use_backend",
 ]
 
 DEFAULT_UID: Final = b"1234567812345678"
 N: Final = sm3.N
 MAX_DER_SIGNATURE: Final = 72
+# ENTL (the ID's bit length, 16 bits) allows 8191 bytes, but OpenSSL refuses
+# id_len >= 8191; one limit for every backend keeps keys portable.
+MAX_UID: Final = 0xFFFF // 8 - 1
 
 
 class SignatureFormatError(InputError):
@@ -56,6 +67,14 @@ class KeyFormatError(InputError):
     """A key encoding is malformed or is not an SM2 key."""
 
     code = "sm2.key_format"
+
+
+def _uid(uid: bytes) -> bytes:
+    """The ID as bytes; too long for ENTL is the caller's error on every backend alike."""
+    uid = bytes(uid)
+    if len(uid) > MAX_UID:
+        raise InputError(f"SM2 user ID longer than {MAX_UID} bytes", code="sm2.uid")
+    return uid
 
 
 # --------------------------------------------------------------------------
@@ -198,7 +217,7 @@ def run_self_test(backend: Backend) -> SelfTestResult:
         r, s = decode_der(sig)
         if not backend.verify(pub, _KAT_MSG, r, s, DEFAULT_UID):
             return SelfTestResult(backend.name, False, "pairwise sign/verify failed")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken backend may raise anything: that is a failure
         return SelfTestResult(backend.name, False, f"{type(exc).__name__}: {exc}")
     return SelfTestResult(backend.name, True, "GM/T 0003.5 Annex A vector and pairwise test")
 
@@ -265,11 +284,16 @@ def backend_name() -> str:
 
 def use_backend(name: str) -> None:
     """Switch backend (tests, ``doctor``); runs the self-test of the new one."""
+    _install_backend(_load_backend(name))
+
+
+def _install_backend(backend: Backend) -> SelfTestResult:
+    """Make ``backend`` current after running its self-test (also the test hook for fakes)."""
     global _backend, _self_test
-    backend = _load_backend(name)
     result = run_self_test(backend)
     with _lock:
         _backend, _self_test = backend, result
+    return result
 
 
 def _require_signing_backend() -> Backend:
@@ -290,6 +314,18 @@ _SM2_ALG = keys.PublicKeyAlgorithm(
         "parameters": keys.ECDomainParameters(name="named", value=oids.SM2P256V1),
     }
 )
+
+
+# What asn1crypto may raise on hostile DER besides ValueError (seen under fuzzing).
+_ASN1_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+
+
+def _require_sm2_curve(params: object) -> None:
+    """Accept only the named curve sm2p256v1 (no explicit or implicit parameters)."""
+    if getattr(params, "name", None) != "named":
+        raise KeyFormatError("EC key parameters are not a named curve")
+    if getattr(getattr(params, "chosen", None), "dotted", None) != oids.SM2P256V1:
+        raise KeyFormatError("EC key is not on the sm2p256v1 curve")
 
 
 def _spki_der(point: bytes) -> bytes:
@@ -333,14 +369,14 @@ class PublicKey:
             alg = info["algorithm"]
             if alg["algorithm"].native != "ec":
                 raise KeyFormatError("not an EC public key")
-            params = alg["parameters"]
-            if params.name != "named" or params.chosen.dotted != oids.SM2P256V1:
-                raise KeyFormatError("EC key is not on the sm2p256v1 curve")
-            point = bytes(info["public_key"])
+            _require_sm2_curve(alg["parameters"])
+            point = info["public_key"].native
         except KeyFormatError:
             raise
-        except (ValueError, TypeError, KeyError) as exc:
+        except _ASN1_ERRORS as exc:
             raise KeyFormatError(f"malformed SubjectPublicKeyInfo: {exc}") from exc
+        if not isinstance(point, bytes):
+            raise KeyFormatError("malformed SubjectPublicKeyInfo: no EC point")
         return cls.from_point(point)
 
     def to_der(self) -> bytes:
@@ -356,7 +392,7 @@ class PublicKey:
         if not (0 < r < N and 0 < s < N):
             return False
         backend = get_backend()
-        return backend.verify(self._handle(backend), bytes(message), r, s, bytes(uid))
+        return backend.verify(self._handle(backend), bytes(message), r, s, _uid(uid))
 
     def verify_raw(self, message: bytes, raw: bytes, uid: bytes = DEFAULT_UID) -> bool:
         """Verify a 64-byte r||s signature."""
@@ -366,7 +402,7 @@ class PublicKey:
         if not (0 < r < N and 0 < s < N):
             return False
         backend = get_backend()
-        return backend.verify(self._handle(backend), bytes(message), r, s, bytes(uid))
+        return backend.verify(self._handle(backend), bytes(message), r, s, _uid(uid))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PublicKey) and other.point == self.point
@@ -412,7 +448,11 @@ class PrivateKey:
 
     @classmethod
     def from_der(cls, pkcs8_der: bytes, password: bytes | None = None) -> PrivateKey:
-        """From DER PKCS#8 (encrypted when ``password`` is given) or SEC1 ECPrivateKey."""
+        """From DER PKCS#8 (encrypted when ``password`` is given) or SEC1 ECPrivateKey.
+
+        An embedded public key must match the scalar: a mismatched one would
+        make certificates and signatures disagree later, far from the cause.
+        """
         from trust import pkcs8
 
         plain = pkcs8.decrypt(pkcs8_der, password) if password is not None else pkcs8_der
@@ -421,21 +461,23 @@ class PrivateKey:
                 info = keys.PrivateKeyInfo.load(bytes(plain), strict=True)
                 if info["private_key_algorithm"]["algorithm"].native != "ec":
                     raise KeyFormatError("PKCS#8 key is not an EC key")
-                params = info["private_key_algorithm"]["parameters"]
+                _require_sm2_curve(info["private_key_algorithm"]["parameters"])
                 ec = info["private_key"].parsed
             except ValueError:
                 ec = keys.ECPrivateKey.load(bytes(plain), strict=True)
-                params = ec["parameters"]
-            if params.name != "named" or params.chosen.dotted != oids.SM2P256V1:
-                raise KeyFormatError("EC key is not on the sm2p256v1 curve")
+                _require_sm2_curve(ec["parameters"])
             d = ec["private_key"].native
+            embedded = ec["public_key"].native
         except KeyFormatError:
             raise
-        except (ValueError, TypeError, KeyError) as exc:
+        except _ASN1_ERRORS as exc:
             raise KeyFormatError(f"malformed SM2 private key: {exc}") from exc
         if not isinstance(d, int):
             raise KeyFormatError("malformed SM2 private key")
-        return cls.from_scalar(d)
+        key = cls.from_scalar(d)
+        if embedded is not None and embedded != key._public.point:
+            raise KeyFormatError("embedded public key does not match the private scalar")
+        return key
 
     def to_der(self, password: bytes | None = None) -> bytes:
         """DER PKCS#8; with ``password``, PBES2-encrypted (scrypt + AES-256-CBC)."""
@@ -477,7 +519,7 @@ class PrivateKey:
         if getattr(handle, "backend", backend.name) != backend.name:
             handle, _ = backend.load_private(self._scalar)
             self._handle = handle
-        return backend.sign(handle, bytes(message), bytes(uid))
+        return backend.sign(handle, bytes(message), _uid(uid))
 
     def sign_raw(self, message: bytes, uid: bytes = DEFAULT_UID) -> bytes:
         """64-byte r||s signature (compact tokens)."""

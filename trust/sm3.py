@@ -11,6 +11,22 @@ from typing import Final
 
 from cryptography.hazmat.primitives import hashes
 
+from trust.errors import InputError
+
+__all__ = [
+    "DIGEST_SIZE",
+    "GX",
+    "GY",
+    "A",
+    "B",
+    "N",
+    "SM3InputError",
+    "e_value",
+    "new",
+    "sm3",
+    "z_value",
+]
+
 # sm2p256v1 domain parameters (GM/T 0003.5), needed only to hash Z.
 A: Final = bytes.fromhex("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC")
 B: Final = bytes.fromhex("28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93")
@@ -18,6 +34,12 @@ GX: Final = bytes.fromhex("32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4
 GY: Final = bytes.fromhex("BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0")
 N: Final = int("FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123", 16)
 DIGEST_SIZE: Final = 32
+
+
+class SM3InputError(InputError, ValueError):
+    """A malformed point or over-long user ID for Z (also a ValueError, as before)."""
+
+    code = "sm3.input"
 
 
 def _cryptography_sm3(data: bytes) -> bytes:
@@ -50,10 +72,10 @@ def new() -> hashes.Hash:
 def z_value(public_point: bytes, uid: bytes) -> bytes:
     """Z = SM3(ENTL || ID || a || b || xG || yG || xA || yA) for a 65-byte point."""
     if len(public_point) != 65 or public_point[0] != 4:
-        raise ValueError("public point must be 65 bytes, uncompressed (04||X||Y)")
+        raise SM3InputError("public point must be 65 bytes, uncompressed (04||X||Y)")
     bits = len(uid) * 8
     if bits > 0xFFFF:
-        raise ValueError("SM2 user ID longer than 8191 bytes")
+        raise SM3InputError("SM2 user ID longer than 8191 bytes")
     return sm3(bits.to_bytes(2, "big") + uid + A + B + GX + GY + public_point[1:])
 
 
