@@ -1,0 +1,67 @@
+"""``sealtrust doctor``: what this installation runs on, and how fast."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+from typing import Any
+
+import click
+
+from api.cli._common import EXIT_FAILED, CliContext, common_options
+
+_LIBRARIES = (
+    "cryptography",
+    "asn1crypto",
+    "pyhanko",
+    "pyhanko-certvalidator",
+    "gmssl",
+    "python-pkcs11",
+    "sqlalchemy",
+    "fastapi",
+)
+
+
+def diagnose(seconds: float = 0.3) -> dict[str, Any]:
+    """Backend, self-test, versions and a quick measured SM2 rate."""
+    from trust import perf, sm2
+
+    result = sm2.self_test()
+    versions: dict[str, str | None] = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    backend = sm2.get_backend()
+    report: dict[str, Any] = {
+        "sm2_backend": backend.name,
+        "sm2_backend_library": getattr(backend, "version", None),
+        "self_test": {"passed": result.passed, "detail": result.detail},
+        "python": platform.python_version(),
+        "libraries": versions,
+    }
+    if result.passed:
+        report["sm2_rate"] = perf.measure_sm2(seconds)
+    return report
+
+
+@click.command("doctor")
+@click.option("--seconds", default=0.3, show_default=True, type=float,
+              help="Time spent on each rate measurement.")
+@common_options
+def command(cli: CliContext, seconds: float) -> None:
+    """Report the SM2 backend, the start-up self-test, library versions and SM2 speed."""
+    report = diagnose(seconds)
+    lines = [
+        f"SM2 backend: {report['sm2_backend']} ({report['sm2_backend_library'] or 'n/a'})",
+        "self-test: " + ("PASSED" if report["self_test"]["passed"] else "FAILED")
+        + f" - {report['self_test']['detail']}",
+    ]
+    rate = report.get("sm2_rate")
+    if rate:
+        lines.append(f"SM2 sign {rate['sign_per_s']:.0f}/s, verify {rate['verify_per_s']:.0f}/s")
+    lines += [f"{k}: {v or 'not installed'}" for k, v in report["libraries"].items()]
+    cli.emit(report, "\n".join(lines))
+    if not report["self_test"]["passed"]:
+        raise SystemExit(EXIT_FAILED)

@@ -1,0 +1,273 @@
+"""The embedded deployment: what ``sealtrust init`` creates in a home directory.
+
+Layout of ``HOME`` (default ``./.sealtrust``)::
+
+    sealtrust.db            SQLite registry (unless SEALTRUST_DATABASE_URL names another)
+    deployment.json         roles -> key URIs, demo department and seal (no secrets)
+    keys/<role>.p8          encrypted PKCS#8 (scrypt + AES-256-CBC), with <role>.chain.pem
+    secrets/keystore.pass   the software key store password (mode 0600; development only:
+                            production passes SEALTRUST_KEYSTORE_PASSWORD or an HSM PIN)
+    pki/<role>.pem          the deployment's certificates, for relying parties
+
+``init_deployment`` is idempotent: every step checks what exists and a second
+run changes nothing. Private keys go straight from the demo PKI generator into
+the key store; none is printed or logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from hsm_adapters import KeyStoreRegistry
+from hsm_adapters.base import Key
+from hsm_adapters.pins import EnvPin, FilePin, PinSource
+from trust import audit
+from trust.errors import InputError, NotFoundError
+from trust.keys import SoftwareKey
+from trust.pki import Certificate, build_demo_pki
+from trust.registry import Registry, migrate
+from trust.registry.models import CertificateRecord, Department, KeyRecord, Meta, SealRecord
+from trust.seal import SealPicture, make_seal, render_seal_png
+
+FORMAT_VERSION: Final = 1
+PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name
+DEMO_DEPARTMENT: Final = "demo-amr"
+SEAL_CAPTION: Final = "电子证照专用章"
+SEAL_YEARS: Final = 3
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths of one deployment."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "deployment.json"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def password_file(self) -> Path:
+        return self.secrets / "keystore.pass"
+
+    @property
+    def pki(self) -> Path:
+        return self.root / "pki"
+
+    def database_url(self) -> str:
+        return os.environ.get("SEALTRUST_DATABASE_URL") or \
+            f"sqlite:///{(self.root / 'sealtrust.db').resolve()}"
+
+    def pin(self) -> PinSource:
+        """The key store password: the environment wins over the development file."""
+        if os.environ.get(PASSWORD_ENV):
+            return EnvPin(PASSWORD_ENV)
+        return FilePin(self.password_file)
+
+
+@dataclass
+class InitResult:
+    """What ``init`` did (``created`` False when everything already existed)."""
+
+    home: Path
+    created: bool
+    actions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"home": str(self.home), "created": self.created, "actions": self.actions}
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _key_uri(role: str) -> str:
+    return f"file:keys/{role}.p8"
+
+
+def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
+    """Create the embedded deployment in ``root`` unless it already exists."""
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        raise InputError("init time must be timezone-aware")
+    home = Home(root)
+    result = InitResult(home=root.resolve(), created=False)
+    root.mkdir(parents=True, exist_ok=True)
+    if home.config.exists():
+        migrate(home.database_url())  # an upgrade of an older database, else a no-op
+        load_config(home)  # validates
+        result.actions.append("deployment already initialised; nothing changed")
+        return result
+    result.created = True
+    if not os.environ.get(PASSWORD_ENV) and not home.password_file.exists():
+        _write_private(home.password_file, secrets.token_urlsafe(32).encode())
+        result.actions.append("generated the development key store password")
+    migrate(home.database_url())
+    result.actions.append("created the registry schema")
+
+    pki = build_demo_pki(secrets.token_bytes(32), now)
+    roles: dict[str, str] = {}
+    registry = Registry(home.database_url())
+    pin = home.pin()
+    try:
+        with KeyStoreRegistry(base_dir=root) as stores, registry.session() as session:
+            for role in pki.roles:
+                uri = _key_uri(role)
+                stores.import_key(uri, pki.key(role), pin)
+                stores.set_certificate_chain(uri, [c.der for c in pki.chain(role)])
+                roles[role] = uri
+                cert = pki.certificate(role)
+                issuer = pki.chain(role)[1] if len(pki.chain(role)) > 1 else cert
+                session.add(CertificateRecord(
+                    fingerprint=cert.sha256.hex(), role=role, subject=cert.subject_text,
+                    issuer_fingerprint=issuer.sha256.hex(), is_ca=cert.is_ca, der=cert.der,
+                    not_before=cert.not_before, not_after=cert.not_after))
+                session.add(KeyRecord(uri=uri, label=role, algorithm=cert.key_algorithm or "",
+                                      role=role, certificate_fingerprint=cert.sha256.hex()))
+            result.actions.append(f"demo PKI: {len(pki.roles)} certificates, keys in keys/")
+            audit_key = SoftwareKey.generate("sm2")
+            stores.import_key(_key_uri("audit"), audit_key, pin)
+            roles["audit"] = _key_uri("audit")
+            session.add(KeyRecord(uri=roles["audit"], label="audit log", algorithm="sm2",
+                                  role="audit"))
+
+            issuer = pki.certificate("sm2-issuer")
+            dept = Department(code=DEMO_DEPARTMENT, name=issuer.common_name or "demo",
+                              uscc=issuer.uscc or "", region="330100")
+            session.add(dept)
+            session.flush()
+            for alg in ("sm2", "rsa"):
+                rec = session.get(KeyRecord, roles[f"{alg}-issuer"])
+                assert rec is not None
+                rec.department_code = DEMO_DEPARTMENT
+            seal = make_demo_seal(pki_seal_maker=stores.open_key(roles["sm2-seal-maker"], pin),
+                                  department=dept,
+                                  signer_certs=[pki.certificate("sm2-issuer"),
+                                                pki.certificate("rsa-issuer")],
+                                  es_id=f"{issuer.uscc}0001", now=now)
+            session.add(seal)
+            result.actions.append(f"demo department {DEMO_DEPARTMENT} and seal {seal.es_id}")
+            session.add(Meta(key="created_at", value=now.isoformat()))
+            audit.append(session, kind="deployment.init", actor="sealtrust init",
+                         subject=str(root.resolve()), at=now,
+                         details={"roles": sorted(roles), "seal": seal.es_id})
+            audit.sign_head(session, stores.open_key(roles["audit"], pin), now)
+        home.pki.mkdir(exist_ok=True)
+        for role in pki.roles:
+            (home.pki / f"{role}.pem").write_text(pki.certificate(role).to_pem())
+        config = {"format": FORMAT_VERSION, "created_at": now.isoformat(), "keys": roles,
+                  "demo_department": DEMO_DEPARTMENT, "demo_seal": seal.es_id}
+        tmp = home.config.with_suffix(".tmp")
+        tmp.write_text(json.dumps(config, ensure_ascii=False, indent=2))
+        tmp.replace(home.config)  # written last: its presence means "initialised"
+    finally:
+        registry.close()
+    result.actions.append(f"wrote {home.config.name}")
+    return result
+
+
+def make_demo_seal(
+    *,
+    pki_seal_maker: Key,
+    department: Department,
+    signer_certs: list[Certificate],
+    es_id: str,
+    now: datetime,
+) -> SealRecord:
+    """A GB/T 38540 seal of ``department`` made by the seal maker's key."""
+    chain = pki_seal_maker.certificate_chain()
+    if not chain:
+        raise NotFoundError("the seal maker key has no certificate")
+    png = render_seal_png(department.name, caption=SEAL_CAPTION)
+    valid_end = now + timedelta(days=365 * SEAL_YEARS)
+    seal = make_seal(es_id=es_id, seal_type=1, name=f"{department.name}{SEAL_CAPTION}",
+                     certificates=[c.der for c in signer_certs], created=now,
+                     valid_start=now, valid_end=valid_end,
+                     picture=SealPicture("png", png, 42, 42),
+                     maker_key=pki_seal_maker, maker_cert=chain[0])
+    return SealRecord(es_id=es_id, department_code=department.code, name=department.name,
+                      seal_type=1, der=seal, valid_start=now, valid_end=valid_end)
+
+
+def load_config(home: Home) -> dict[str, Any]:
+    """The deployment description, or a clear error when ``init`` has not run."""
+    try:
+        config: dict[str, Any] = json.loads(home.config.read_text())
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"no deployment in {home.root} (run `sealtrust init --home {home.root}`)"
+        ) from None
+    except ValueError as exc:
+        raise InputError(f"{home.config} is not valid JSON: {exc}") from exc
+    if config.get("format") != FORMAT_VERSION or not isinstance(config.get("keys"), dict):
+        raise InputError(f"{home.config} has an unknown format")
+    return config
+
+
+@contextmanager
+def open_deployment(root: Path) -> Iterator[Deployment]:
+    """The deployment's registry and key stores, closed on exit."""
+    home = Home(root)
+    config = load_config(home)
+    deployment = Deployment(home, config)
+    try:
+        yield deployment
+    finally:
+        deployment.close()
+
+
+class Deployment:
+    """An initialised deployment: registry, key stores, role keys."""
+
+    def __init__(self, home: Home, config: dict[str, Any]) -> None:
+        self.home = home
+        self.config = config
+        self.registry = Registry(home.database_url())
+        self.stores = KeyStoreRegistry(base_dir=home.root)
+        self._keys: dict[str, Key] = {}
+
+    def key_uri(self, role: str) -> str:
+        try:
+            uri: str = self.config["keys"][role]
+        except KeyError:
+            raise NotFoundError(f"the deployment has no {role!r} key") from None
+        return uri
+
+    def key(self, role_or_uri: str) -> Key:
+        """A role's key (or any key by URI), opened once and cached."""
+        uri = role_or_uri if ":" in role_or_uri else self.key_uri(role_or_uri)
+        key = self._keys.get(uri)
+        if key is None:
+            key = self.stores.open_key(uri, self.home.pin())
+            self._keys[uri] = key
+        return key
+
+    def certificates(self) -> list[CertificateRecord]:
+        from sqlalchemy import select
+
+        with self.registry.session() as session:
+            return list(session.execute(select(CertificateRecord).order_by(
+                CertificateRecord.role)).scalars())
+
+    def close(self) -> None:
+        self.stores.close()
+        self.registry.close()

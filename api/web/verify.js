@@ -1,0 +1,163 @@
+// 亮证核验 page: camera scan, pasted text or uploaded image -> POST /v1/qr/verify.
+// No framework, no build step: it must load fast on any phone.
+"use strict";
+
+const I18N = {
+  zh: {
+    title: "亮证核验", tab_scan: "扫码", tab_paste: "粘贴", tab_upload: "上传图片",
+    start_camera: "打开摄像头", verify: "核验", checks: "核验项",
+    offline: "离线核验（仅用已下载的信任列表和状态列表）",
+    footer: "SealTrust · 电子证照与电子印章信任服务",
+    TOTAL_PASSED: "核验通过", TOTAL_FAILED: "核验失败", INDETERMINATE: "无法确定",
+    expires_in: "剩余有效时间", expired: "已过期", seconds: "秒",
+    lists_age: "信任列表 {t} 秒前更新，状态列表 {s} 秒前更新",
+    no_camera: "无法打开摄像头，请粘贴或上传图片。", scanning: "正在扫描…",
+    error: "请求失败", licence_id: "证照编号", type: "证照类型", issuer: "发证机关",
+    holder_name: "持证人", holder_id: "证件号码", valid_until: "有效期至", kind: "类型",
+  },
+  en: {
+    title: "Licence verification", tab_scan: "Scan", tab_paste: "Paste", tab_upload: "Upload",
+    start_camera: "Open camera", verify: "Verify", checks: "Checks",
+    offline: "Offline check (downloaded trust and status lists only)",
+    footer: "SealTrust · trust service for electronic licences and seals",
+    TOTAL_PASSED: "Valid", TOTAL_FAILED: "Invalid", INDETERMINATE: "Cannot decide",
+    expires_in: "Expires in", expired: "Expired", seconds: "s",
+    lists_age: "Trust list updated {t} s ago, status list {s} s ago",
+    no_camera: "Camera unavailable: paste the text or upload a picture.", scanning: "Scanning…",
+    error: "Request failed", licence_id: "Licence id", type: "Type", issuer: "Issuer",
+    holder_name: "Holder", holder_id: "ID number", valid_until: "Valid until", kind: "Kind",
+  },
+};
+let lang = (navigator.language || "zh").startsWith("zh") ? "zh" : "en";
+let countdownTimer = null;
+let scanTimer = null;
+
+const $ = (id) => document.getElementById(id);
+const t = (key) => (I18N[lang][key] !== undefined ? I18N[lang][key] : key);
+
+function applyLanguage() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  $("lang").textContent = lang === "zh" ? "EN" : "中文";
+  document.title = t("title");
+}
+
+function showTab(name) {
+  document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
+  ["scan", "paste", "upload"].forEach((p) => $("pane-" + p).classList.toggle("hidden", p !== name));
+}
+
+function render(result) {
+  $("result").classList.remove("hidden");
+  const verdict = $("verdict");
+  verdict.className = "verdict " + result.indication;
+  verdict.textContent = t(result.indication);
+  verdict.dataset.indication = result.indication;
+  $("verdict-detail").textContent = [result.sub_indication, lang === "zh" ? result.message_zh : result.message_en]
+    .filter(Boolean).join(" · ");
+  const claims = $("claims");
+  claims.replaceChildren();
+  Object.entries(result.claims || {}).forEach(([key, value]) => {
+    if (value === null || value === undefined || value === "") return;
+    const dt = document.createElement("dt"); dt.textContent = t(key);
+    const dd = document.createElement("dd"); dd.textContent = String(value);
+    claims.append(dt, dd);
+  });
+  const checks = $("checks");
+  checks.replaceChildren();
+  (result.checks || []).forEach((c) => {
+    const li = document.createElement("li");
+    li.className = c.passed ? "pass" : "fail";
+    li.textContent = `${c.passed ? "✓" : "✗"} ${c.name}${c.detail ? " — " + c.detail : ""}`;
+    checks.append(li);
+  });
+  const lists = result.lists || {};
+  $("freshness").textContent = lists.trust_list_age_s !== undefined
+    ? t("lists_age").replace("{t}", Math.round(lists.trust_list_age_s)).replace("{s}", Math.round(lists.status_list_age_s))
+    : "";
+  if (countdownTimer) clearInterval(countdownTimer);
+  const exp = result.expires_at ? Date.parse(result.expires_at) : NaN;
+  const tick = () => {
+    if (Number.isNaN(exp)) { $("countdown").textContent = ""; return; }
+    const left = Math.floor((exp - Date.now()) / 1000);
+    $("countdown").textContent = left > 0 ? `${t("expires_in")}: ${left} ${t("seconds")}` : t("expired");
+  };
+  tick();
+  countdownTimer = setInterval(tick, 1000);
+}
+
+async function post(body, isForm) {
+  const offline = $("offline").checked ? "?offline=true" : "";
+  const url = (isForm ? "/v1/qr/verify-image" : "/v1/qr/verify") + offline;
+  const response = await fetch(url, isForm
+    ? { method: "POST", body }
+    : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const data = await response.json();
+  if (!response.ok) {
+    render({ indication: "TOTAL_FAILED", sub_indication: data.error ? data.error.code : "FORMAT_FAILURE",
+             message_zh: data.error ? data.error.message : t("error"),
+             message_en: data.error ? data.error.message : t("error"), checks: [] });
+    return;
+  }
+  render(data);
+}
+
+async function verifyText() {
+  const token = $("token").value.trim();
+  if (token) await post({ token }, false);
+}
+
+async function verifyImage(blob) {
+  const form = new FormData();
+  form.append("image", blob, "qr.png");
+  await post(form, true);
+}
+
+async function startCamera() {
+  const video = $("video");
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    video.srcObject = stream;
+    await video.play();
+  } catch (e) {
+    $("camera-hint").textContent = t("no_camera");
+    return;
+  }
+  $("camera-hint").textContent = t("scanning");
+  const detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+  const canvas = document.createElement("canvas");
+  scanTimer = setInterval(async () => {
+    if (!video.videoWidth) return;
+    if (detector) {
+      const codes = await detector.detect(video);
+      if (codes.length) { stopScan(); $("token").value = codes[0].rawValue; await verifyText(); }
+      return;
+    }
+    canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+    canvas.getContext("2d").drawImage(video, 0, 0);
+    canvas.toBlob(async (blob) => {
+      const response = await fetch("/v1/qr/decode-image", { method: "POST", body: (() => { const f = new FormData(); f.append("image", blob, "frame.png"); return f; })() });
+      if (response.ok) {
+        const data = await response.json();
+        if (data.text) { stopScan(); $("token").value = data.text; await verifyText(); }
+      }
+    }, "image/png");
+  }, 800);
+}
+
+function stopScan() {
+  if (scanTimer) clearInterval(scanTimer);
+  const video = $("video");
+  if (video.srcObject) video.srcObject.getTracks().forEach((track) => track.stop());
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  applyLanguage();
+  $("lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLanguage(); });
+  document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+  $("verify-text").addEventListener("click", verifyText);
+  $("verify-image").addEventListener("click", () => { const f = $("image").files[0]; if (f) verifyImage(f); });
+  $("start-camera").addEventListener("click", startCamera);
+  const fromUrl = new URLSearchParams(location.search).get("t") || decodeURIComponent(location.hash.slice(1));
+  if (fromUrl) { showTab("paste"); $("token").value = fromUrl; verifyText(); }
+});
