@@ -29,6 +29,7 @@ from typing import Any, Final
 from hsm_adapters import KeyStoreRegistry
 from hsm_adapters.base import Key
 from hsm_adapters.pins import EnvPin, FilePin, PinSource
+from signing.departments import RootCA
 from trust import audit
 from trust.errors import InputError, NotFoundError
 from trust.keys import SoftwareKey
@@ -260,6 +261,18 @@ class Deployment:
             key = self.stores.open_key(uri, self.home.pin())
             self._keys[uri] = key
         return key
+
+    def certificate(self, role: str) -> Certificate:
+        """The leaf certificate of a role's key."""
+        chain = self.key(role).certificate_chain()
+        if not chain:
+            raise NotFoundError(f"the {role!r} key has no certificate")
+        return Certificate.from_der(chain[0])
+
+    def roots(self) -> dict[str, RootCA]:
+        """The CAs that certify department keys, by algorithm family."""
+        return {alg: RootCA(self.certificate(f"{alg}-root"), self.key(f"{alg}-root"))
+                for alg in ("sm2", "rsa") if f"{alg}-root" in self.config["keys"]}
 
     def certificates(self) -> list[CertificateRecord]:
         from sqlalchemy import select

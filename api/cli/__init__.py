@@ -12,9 +12,13 @@ import importlib
 import click
 
 _COMMANDS = (
+    "keys",
     "init",
     "doctor",
     "pki",
+    "serve",
+    "dept",
+    "seal",
 )
 
 
