@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
-from api import errors
-from api.routes import health
+from api import errors, metrics
+from api.deployment import Deployment, Home, load_config
+from api.routes import audit, departments, health, keys, seals, trust
 from api.settings import Settings
-from trust.registry import Registry, migrate
+from trust.registry import migrate
+
+WEB = Path(__file__).parent / "web"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -19,21 +25,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        migrate(settings.db_url)
-        app.state.registry = Registry(settings.db_url)
+        home = Home(settings.home)
+        config = load_config(home)
+        migrate(home.database_url())
+        deployment = Deployment(home, config)
+        app.state.deployment = deployment
+        app.state.registry = deployment.registry
         try:
             yield
         finally:
-            app.state.registry.close()
+            deployment.close()
 
     app = FastAPI(
         title="SealTrust",
         version="0.1.0",
         description="Electronic licences and seals: issue, seal, verify, show (亮证).",
         lifespan=lifespan,
-        responses={422: {"model": errors.ErrorResponse}, 500: {"model": errors.ErrorResponse}},
+        responses={
+            401: {"model": errors.ErrorResponse, "description": "credentials missing/invalid"},
+            403: {"model": errors.ErrorResponse, "description": "role or department forbids"},
+            404: {"model": errors.ErrorResponse, "description": "no such object"},
+            409: {"model": errors.ErrorResponse, "description": "conflicts with stored state"},
+            413: {"model": errors.ErrorResponse, "description": "request too large"},
+            422: {"model": errors.ErrorResponse, "description": "invalid input"},
+            429: {"model": errors.ErrorResponse, "description": "rate limited"},
+            503: {"model": errors.ErrorResponse, "description": "dependency down"},
+        },
     )
     app.state.settings = settings
     errors.install(app)
-    app.include_router(health.router)
+    metrics.install(app)
+    for module in (health, departments, seals, keys, audit, trust):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=WEB), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def _root() -> RedirectResponse:
+        return RedirectResponse("/verify")
+
+    @app.get("/verify", include_in_schema=False)
+    def _page() -> FileResponse:
+        return FileResponse(WEB / "verify.html", media_type="text/html; charset=utf-8")
+
     return app

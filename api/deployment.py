@@ -30,18 +30,17 @@ from hsm_adapters import KeyStoreRegistry
 from hsm_adapters.base import Key
 from hsm_adapters.pins import EnvPin, FilePin, PinSource
 from signing.departments import RootCA
+from signing.seals import make_department_seal
 from trust import audit
 from trust.errors import InputError, NotFoundError
 from trust.keys import SoftwareKey
 from trust.pki import Certificate, build_demo_pki
 from trust.registry import Registry, migrate
-from trust.registry.models import CertificateRecord, Department, KeyRecord, Meta, SealRecord
-from trust.seal import SealPicture, make_seal, render_seal_png
+from trust.registry.models import CertificateRecord, Department, KeyRecord, Meta
 
 FORMAT_VERSION: Final = 1
 PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name
 DEMO_DEPARTMENT: Final = "demo-amr"
-SEAL_CAPTION: Final = "电子证照专用章"
 SEAL_YEARS: Final = 3
 
 
@@ -160,12 +159,13 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
                 rec = session.get(KeyRecord, roles[f"{alg}-issuer"])
                 assert rec is not None
                 rec.department_code = DEMO_DEPARTMENT
-            seal = make_demo_seal(pki_seal_maker=stores.open_key(roles["sm2-seal-maker"], pin),
-                                  department=dept,
-                                  signer_certs=[pki.certificate("sm2-issuer"),
-                                                pki.certificate("rsa-issuer")],
-                                  es_id=f"{issuer.uscc}0001", now=now)
-            session.add(seal)
+            maker = stores.open_key(roles["sm2-seal-maker"], pin)
+            seal = make_department_seal(
+                session, department_code=DEMO_DEPARTMENT, maker_key=maker,
+                maker_cert=pki.certificate("sm2-seal-maker"),
+                signer_certs=[pki.certificate("sm2-issuer"), pki.certificate("rsa-issuer")],
+                valid_start=now, valid_end=now + timedelta(days=365 * SEAL_YEARS), at=now,
+                actor="sealtrust init")
             result.actions.append(f"demo department {DEMO_DEPARTMENT} and seal {seal.es_id}")
             session.add(Meta(key="created_at", value=now.isoformat()))
             audit.append(session, kind="deployment.init", actor="sealtrust init",
@@ -184,29 +184,6 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
         registry.close()
     result.actions.append(f"wrote {home.config.name}")
     return result
-
-
-def make_demo_seal(
-    *,
-    pki_seal_maker: Key,
-    department: Department,
-    signer_certs: list[Certificate],
-    es_id: str,
-    now: datetime,
-) -> SealRecord:
-    """A GB/T 38540 seal of ``department`` made by the seal maker's key."""
-    chain = pki_seal_maker.certificate_chain()
-    if not chain:
-        raise NotFoundError("the seal maker key has no certificate")
-    png = render_seal_png(department.name, caption=SEAL_CAPTION)
-    valid_end = now + timedelta(days=365 * SEAL_YEARS)
-    seal = make_seal(es_id=es_id, seal_type=1, name=f"{department.name}{SEAL_CAPTION}",
-                     certificates=[c.der for c in signer_certs], created=now,
-                     valid_start=now, valid_end=valid_end,
-                     picture=SealPicture("png", png, 42, 42),
-                     maker_key=pki_seal_maker, maker_cert=chain[0])
-    return SealRecord(es_id=es_id, department_code=department.code, name=department.name,
-                      seal_type=1, der=seal, valid_start=now, valid_end=valid_end)
 
 
 def load_config(home: Home) -> dict[str, Any]:

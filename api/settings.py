@@ -22,7 +22,7 @@ class Settings(BaseSettings):
 
     home: Path = Path(".sealtrust")
     mode: Literal["development", "production"] = "development"
-    database_url: str | None = None
+    database_url: str | None = None  # read through api.deployment.Home (same variable)
     secret_key: str = DEV_SECRET
     host: str = "127.0.0.1"
     port: int = 8080
@@ -35,10 +35,3 @@ class Settings(BaseSettings):
         if self.mode == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("SEALTRUST_SECRET_KEY must be set in production mode")
         return self
-
-    @property
-    def db_url(self) -> str:
-        """The configured database, or the embedded SQLite file in ``home``."""
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{(self.home / 'sealtrust.db').resolve()}"

@@ -32,10 +32,12 @@ __all__ = [
     "inclusion",
     "latest_head",
     "sign_head",
+    "sign_pending",
     "verify_log",
 ]
 
 LOG_ID = "sealtrust-audit-v1"
+PENDING_HEAD = "sealtrust.audit.pending_head"  # session.info flag: entries await a signed head
 _COUNTER = "audit"
 
 
@@ -68,6 +70,7 @@ def append(
                        canonical=body, leaf_hash=merkle.leaf_hash(body))
     session.add(entry)
     session.flush()
+    session.info[PENDING_HEAD] = True
     return entry
 
 
@@ -84,30 +87,49 @@ def _head_bytes(size: int, root_hash: bytes, at: datetime) -> bytes:
 
 
 def sign_head(session: Session, key: SigningKey, at: datetime) -> TreeHead:
-    """Sign the current tree head (no-op returning the latest when nothing was added)."""
-    rows = session.execute(
-        select(AuditEntry.seq, AuditEntry.leaf_hash).order_by(AuditEntry.seq)
-    ).all()
-    # Only the contiguous prefix: a concurrent transaction may still hold a gap.
-    leaves = []
-    for expected, (seq, leaf) in enumerate(rows, start=1):
-        if seq != expected:
-            break
-        leaves.append(bytes(leaf))
-    size = len(leaves)
+    """Sign the current tree head (returning the latest when nothing was added).
+
+    Incremental: starts from the previous head's frontier and reads only the
+    entries appended since, so a head costs O(new entries), not O(log size).
+    Only the contiguous prefix is covered: a concurrent transaction may still
+    hold a gap in the sequence numbers.
+    """
     latest = latest_head(session)
+    size = latest.size if latest is not None else 0
+    frontier = _split_frontier(latest.frontier) if latest is not None else []
+    rows = session.execute(
+        select(AuditEntry.seq, AuditEntry.leaf_hash).where(AuditEntry.seq > size).order_by(
+            AuditEntry.seq)
+    ).all()
+    for seq, leaf in rows:
+        if seq != size + 1:
+            break
+        frontier = merkle.frontier_append(frontier, size, bytes(leaf))
+        size += 1
     if latest is not None and latest.size >= size:
         return latest
-    root_hash = merkle.root(leaves)
+    root_hash = merkle.frontier_root(frontier)
     signed = _head_bytes(size, root_hash, at)
     spki = key.public_key_der()
     head = TreeHead(size=size, root_hash=root_hash, at=at, signed_bytes=signed,
                     signature=key.sign(signed),
                     signature_algorithm=signature_algorithm_oid(key.algorithm),
-                    key_spki_sha256=hashlib.sha256(spki).hexdigest())
+                    key_spki_sha256=hashlib.sha256(spki).hexdigest(),
+                    frontier=b"".join(frontier))
     session.add(head)
     session.flush()
     return head
+
+
+def _split_frontier(blob: bytes) -> list[bytes]:
+    return [bytes(blob[i:i + 32]) for i in range(0, len(blob), 32)]
+
+
+def sign_pending(session: Session, key: SigningKey, at: datetime) -> TreeHead | None:
+    """Sign a head if this session appended entries: call once per batch, before commit."""
+    if not session.info.pop(PENDING_HEAD, False):
+        return None
+    return sign_head(session, key, at)
 
 
 def latest_head(session: Session) -> TreeHead | None:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 __all__ = [
     "consistency_proof",
+    "frontier_append",
+    "frontier_root",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -139,3 +141,28 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == old_root and sr == new_root
+
+
+def frontier_append(frontier: Sequence[bytes], size: int, leaf: bytes) -> list[bytes]:
+    """Add one leaf to a compact range (roots of the perfect subtrees, largest first).
+
+    Keeping the frontier with each signed head lets the next head be computed
+    from the new leaves alone instead of re-reading the whole log.
+    """
+    nodes = list(frontier)
+    node = leaf
+    while size & 1:
+        node = node_hash(nodes.pop(), node)
+        size >>= 1
+    nodes.append(node)
+    return nodes
+
+
+def frontier_root(frontier: Sequence[bytes]) -> bytes:
+    """The Merkle tree hash of the tree a frontier describes."""
+    if not frontier:
+        return EMPTY_ROOT
+    result = frontier[-1]
+    for node in reversed(frontier[:-1]):
+        result = node_hash(node, result)
+    return result

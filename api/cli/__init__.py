@@ -19,6 +19,7 @@ _COMMANDS = (
     "serve",
     "dept",
     "seal",
+    "clients",
 )
 
 

@@ -188,6 +188,7 @@ class TreeHead(Base):
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     signature_algorithm: Mapped[str] = mapped_column(String(64))
     key_spki_sha256: Mapped[str] = mapped_column(String(64))
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)  # compact range, 32-byte nodes
 
 
 class ApiClient(Base):

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("signature", sa.LargeBinary(), nullable=False),
         sa.Column("signature_algorithm", sa.String(length=64), nullable=False),
         sa.Column("key_spki_sha256", sa.String(length=64), nullable=False),
+        sa.Column("frontier", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("size"),
     )
 

@@ -1,0 +1,42 @@
+"""Annotated dependency aliases shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from api.deployment import Deployment
+from api.metrics import Metrics
+from trust import audit
+
+
+def _deployment(request: Request) -> Deployment:
+    deployment: Deployment = request.app.state.deployment
+    return deployment
+
+
+def _session(request: Request) -> Iterator[Session]:
+    """One transaction per request; entries it appended get a signed tree head."""
+    deployment: Deployment = request.app.state.deployment
+    with deployment.registry.session() as session:
+        yield session
+        audit.sign_pending(session, deployment.key("audit"), datetime.now(UTC))
+
+
+def _metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+DeploymentDep = Annotated[Deployment, Depends(_deployment)]
+SessionDep = Annotated[Session, Depends(_session)]
+MetricsDep = Annotated[Metrics, Depends(_metrics)]
+Now = Annotated[datetime, Depends(_now)]

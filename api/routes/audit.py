@@ -1,0 +1,61 @@
+"""The audit log: entries, signed tree heads, inclusion and consistency proofs (auditors)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from api.auth import Auditor
+from api.deps import SessionDep
+from api.schemas import AuditEntryOut, ProofOut, TreeHeadOut
+from trust import audit
+from trust.errors import NotFoundError
+from trust.registry.models import AuditEntry, TreeHead
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+def _head(head: TreeHead) -> TreeHeadOut:
+    return TreeHeadOut(size=head.size, root_hash=head.root_hash.hex(), at=head.at,
+                       signed_bytes=head.signed_bytes.decode(), signature=head.signature.hex(),
+                       signature_algorithm=head.signature_algorithm,
+                       key_spki_sha256=head.key_spki_sha256)
+
+
+@router.get("/entries", operation_id="audit_entries")
+def entries(_: Auditor, session: SessionDep, after: int = Query(0, ge=0),
+            limit: int = Query(100, ge=1, le=1000)) -> list[AuditEntryOut]:
+    rows = session.execute(select(AuditEntry).where(AuditEntry.seq > after).order_by(
+        AuditEntry.seq).limit(limit)).scalars()
+    return [AuditEntryOut(seq=e.seq, at=e.at, kind=e.kind, actor=e.actor, subject=e.subject,
+                          canonical=e.canonical.decode(), leaf_hash=e.leaf_hash.hex())
+            for e in rows]
+
+
+@router.get("/head", operation_id="audit_head")
+def head(_: Auditor, session: SessionDep) -> TreeHeadOut:
+    latest = audit.latest_head(session)
+    if latest is None:
+        raise NotFoundError("no signed tree head yet")
+    return _head(latest)
+
+
+@router.get("/heads", operation_id="audit_heads")
+def heads(_: Auditor, session: SessionDep) -> list[TreeHeadOut]:
+    return [_head(h) for h in session.execute(select(TreeHead).order_by(TreeHead.size)).scalars()]
+
+
+@router.get("/proof/inclusion", operation_id="audit_inclusion_proof")
+def inclusion(_: Auditor, session: SessionDep, seq: int = Query(ge=1),
+              size: int = Query(ge=1)) -> ProofOut:
+    leaf, path = audit.inclusion(session, seq, size)
+    return ProofOut(leaf_hash=leaf.hex(), proof=[p.hex() for p in path], size=size)
+
+
+@router.get("/proof/consistency", operation_id="audit_consistency_proof")
+def consistency(_: Auditor, session: SessionDep, old: int = Query(ge=1),
+                new: int = Query(ge=1)) -> ProofOut:
+    if old > new:
+        raise NotFoundError("old size must not exceed new size")
+    proof = audit.consistency(session, old, new)
+    return ProofOut(proof=[p.hex() for p in proof], size=new, old_size=old)

@@ -1,0 +1,64 @@
+"""A deployment in a temporary home, the app on it, and one client per role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import Role, create_client
+from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
+from api.settings import Settings
+from signing.departments import add_department
+
+OTHER_DEPARTMENT = "other-dept"
+OTHER_USCC = "11330100002482077H"
+
+
+@dataclass
+class Api:
+    client: TestClient
+    home: Path
+    tokens: dict[str, str]
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+
+def build_api(root: Path) -> Iterator[Api]:
+    from datetime import UTC, datetime
+
+    init_deployment(root)
+    home = Home(root)
+    deployment = Deployment(home, load_config(home))
+    tokens: dict[str, str] = {}
+    try:
+        with deployment.registry.session() as s:
+            add_department(s, deployment.stores, home.pin(), code=OTHER_DEPARTMENT,
+                           name="杭州市公安局", uscc=OTHER_USCC, region="330100",
+                           roots=deployment.roots(), algorithms=("sm2",),
+                           at=datetime.now(UTC), actor="test")
+            for who, roles, dept in (
+                ("seal_admin", {Role.SEAL_ADMIN}, DEMO_DEPARTMENT),
+                ("other_seal_admin", {Role.SEAL_ADMIN}, OTHER_DEPARTMENT),
+                ("issuer", {Role.ISSUER}, DEMO_DEPARTMENT),
+                ("other_issuer", {Role.ISSUER}, OTHER_DEPARTMENT),
+                ("verifier", {Role.VERIFIER}, None),
+                ("auditor", {Role.AUDITOR}, None),
+                ("holder_app", {Role.HOLDER_APP}, None),
+            ):
+                _, tokens[who] = create_client(s, who, frozenset(roles), dept)
+    finally:
+        deployment.close()
+    app = create_app(Settings(home=root))
+    with TestClient(app) as client:
+        yield Api(client, root, tokens)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    yield from build_api(tmp_path_factory.mktemp("api") / "home")
