@@ -20,7 +20,6 @@ from trust.pki import Certificate
 from trust.registry.db import next_value
 from trust.registry.models import Department, SealRecord
 from trust.seal import SealPicture, make_seal, parse_seal, render_seal_png
-from trust.seal._certs import listed
 
 DEFAULT_CAPTION = "电子证照专用章"
 
@@ -105,9 +104,7 @@ def usable_seal(session: Session, es_id: str, *, department_code: str,
     if not seal.valid_start <= at <= seal.valid_end:
         raise SealUnusableError(f"seal {es_id} is valid {seal.valid_start:%Y-%m-%d} to "
                                 f"{seal.valid_end:%Y-%m-%d}, not at {at:%Y-%m-%d}")
-    entries = parse_seal(seal.der).cert_list
-    if not listed(signer_cert.der, [e.certificate for e in entries],
-                  [(e.digest_type, e.digest) for e in entries]):
+    if not parse_seal(seal.der).lists(signer_cert.der):
         raise SealUnusableError(f"the signing certificate {signer_cert.subject_text} is not in "
                                 f"seal {es_id}'s certificate list")
     return seal
