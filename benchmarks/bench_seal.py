@@ -37,7 +37,9 @@ def test_verify_seal(benchmark: Any, kit: Kit) -> None:
 
 def test_verify_seal_signature(benchmark: Any, kit: Kit) -> None:
     sig, chain, digest = kit.signature(kit.seal()), CaChain(kit.maker), sm3(DOCUMENT)
-    result = benchmark(lambda: verify_seal_signature(sig, T0, data_hash=digest, chain_validator=chain))
+    result = benchmark(
+        lambda: verify_seal_signature(sig, T0, data_hash=digest, chain_validator=chain)
+    )
     assert result.passed
 
 
