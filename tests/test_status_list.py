@@ -1,0 +1,154 @@
+"""Status list: bit layout, finality of revocation, signing, bombs and fuzz."""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import cbor2
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.vectors.qr import testpki
+from trust.errors import SealTrustError
+from trust.status import LicenceStatus, StatusList, StatusListError
+from trust.token.cose import decode_sign1
+from trust.token.errors import TokenFormatError
+
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+T1 = T0 + timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def pki() -> testpki.Pki:
+    return testpki.build()
+
+
+def test_bit_layout_is_msb_first_two_bits() -> None:
+    lst = StatusList.empty("L", "I", 9, T0, T1).updated(
+        {0: LicenceStatus.REVOKED, 3: LicenceStatus.SUSPENDED, 8: LicenceStatus.REVOKED}, T0, T1
+    )
+    assert lst.bits == bytes([0b01_00_00_10, 0, 0b01_000000])
+    assert [lst.status(i) for i in (0, 1, 3, 8)] == [
+        LicenceStatus.REVOKED,
+        LicenceStatus.VALID,
+        LicenceStatus.SUSPENDED,
+        LicenceStatus.REVOKED,
+    ]
+
+
+def test_out_of_range_and_reserved_are_unknown() -> None:
+    lst = StatusList("L", "I", T0, T1, 4, bytes([0b11_000000]))
+    assert lst.status(0) is LicenceStatus.UNKNOWN
+    assert lst.status(4) is LicenceStatus.UNKNOWN
+    assert lst.status(-1) is LicenceStatus.UNKNOWN
+
+
+def test_revocation_is_final_and_suspension_is_not() -> None:
+    lst = StatusList.empty("L", "I", 8, T0, T1)
+    held = lst.updated({2: LicenceStatus.SUSPENDED}, T0, T1)
+    assert held.updated({2: LicenceStatus.VALID}, T0, T1).status(2) is LicenceStatus.VALID
+    revoked = lst.updated({2: LicenceStatus.REVOKED}, T0, T1)
+    with pytest.raises(StatusListError):
+        revoked.updated({2: LicenceStatus.VALID}, T0, T1)
+    with pytest.raises(StatusListError):
+        lst.updated({8: LicenceStatus.REVOKED}, T0, T1)
+
+
+def test_naive_and_inverted_times_refused() -> None:
+    with pytest.raises(SealTrustError):
+        StatusList.empty("L", "I", 8, datetime(2026, 1, 1), T1)
+    with pytest.raises(StatusListError):
+        StatusList.empty("L", "I", 8, T1, T0)
+
+
+def test_large_list_compresses(pki: testpki.Pki) -> None:
+    lst = StatusList.empty("L", testpki.ISSUER, 1_000_000, T0, T1).updated(
+        {i * 9973: LicenceStatus.REVOKED for i in range(100)}, T0, T1
+    )
+    signed = lst.sign(pki.status_signer.key, pki.status_signer.cert)
+    assert len(signed) < 2500
+    payload = cbor2.loads(decode_sign1(signed, max_size=1 << 20).payload)
+    bits = zlib.decompress(payload[7])  # independent inflate of the wire bytes
+    assert (bits[9973 // 4] >> (6 - 2 * (9973 % 4))) & 3 == 1
+
+
+def test_sign_and_verify(pki: testpki.Pki) -> None:
+    trust_list = pki.trust_list()
+    lst = pki.status_list(revoked=(5,))
+    back = StatusList.verify(lst.sign(pki.status_signer.key, pki.status_signer.cert), trust_list)
+    assert back == lst and back.status(5) is LicenceStatus.REVOKED
+    assert back.age(T0 + timedelta(hours=30)) > timedelta(0)
+
+
+def test_only_a_listed_status_signer_of_the_issuer(pki: testpki.Pki) -> None:
+    trust_list = pki.trust_list()
+    lst = pki.status_list()
+    with pytest.raises(StatusListError):  # a token signer is not a status signer
+        StatusList.verify(lst.sign(pki.token_signer.key, pki.token_signer.cert), trust_list)
+    foreign = StatusList.empty("GD-0", testpki.ISSUER_B, 8, lst.issued_at, lst.next_update)
+    with pytest.raises(StatusListError):  # Shanghai's signer speaks for Guangdong
+        StatusList.verify(foreign.sign(pki.status_signer.key, pki.status_signer.cert), trust_list)
+    signed = lst.sign(pki.status_signer.key, pki.status_signer.cert)
+    env = decode_sign1(signed, max_size=1 << 20)
+    forged = signed.replace(env.signature, bytes(64))
+    with pytest.raises(StatusListError):
+        StatusList.verify(forged, trust_list)
+
+
+def test_trust_list_bytes_are_not_a_status_list(pki: testpki.Pki) -> None:
+    signed = pki.trust_list().sign(pki.operator.key, pki.operator.cert)
+    with pytest.raises(TokenFormatError):
+        StatusList.verify(signed, pki.trust_list())
+
+
+def _payload(over: dict[int, object] | None = None) -> bytes:
+    raw: dict[int, object] = {
+        1: "L",
+        2: "I",
+        3: int(T0.timestamp()),
+        4: int(T1.timestamp()),
+        5: 2,
+        6: 8,
+        7: zlib.compress(bytes(2)),
+    }
+    raw.update(over or {})
+    return cbor2.dumps(raw)
+
+
+def test_control_payload_parses() -> None:
+    assert StatusList.from_cbor(_payload()).size == 8
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {7: zlib.compress(bytes(50_000_000))},  # zlib bomb: stops at the declared size
+        {6: 1 << 24},  # declared huge, data tiny
+        {6: (1 << 24) + 1},
+        {7: b"not zlib"},
+        {7: zlib.compress(bytes(3))},
+        {7: zlib.compress(bytes(2))[:-3]},
+        {7: zlib.compress(bytes(2)) + b"x"},
+        {5: 1},
+        {6: 0},
+        {3: "yesterday"},
+        {4: int(T0.timestamp())},
+        {8: "extra"},
+    ],
+)
+def test_malformed_payloads(over: dict[int, object]) -> None:
+    with pytest.raises(SealTrustError):
+        StatusList.from_cbor(_payload(over))
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=300))
+def test_fuzz_verify_is_total(blob: bytes) -> None:
+    with contextlib.suppress(SealTrustError):
+        StatusList.verify(blob, _FUZZ_TRUST)
+
+
+_FUZZ_TRUST = testpki.build().trust_list()

@@ -1,0 +1,148 @@
+"""COSE_Sign1 envelope: per-algorithm signatures, byte layout, strict decoding."""
+
+from __future__ import annotations
+
+import contextlib
+
+import cbor2
+import pytest
+from gmssl import sm3 as gm_sm3
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trust.keys import SoftwareKey
+from trust.token.cose import (
+    ALG_ES256,
+    ALG_RS256,
+    ALG_SM2_SM3,
+    decode_sign1,
+    kid_of,
+    sign1,
+    verify_sign1,
+)
+from trust.token.errors import CoseFormatError
+
+KID = bytes.fromhex("0102030405060708")
+
+
+@pytest.fixture(scope="module", params=["sm2", "ecdsa-p256", "rsa-2048"])
+def key(request: pytest.FixtureRequest) -> SoftwareKey:
+    return SoftwareKey.generate(request.param)
+
+
+def test_sign_verify_each_algorithm(key: SoftwareKey) -> None:
+    blob = sign1(b"payload", key, kid=KID)
+    msg = decode_sign1(blob)
+    expected_alg = {"sm2": ALG_SM2_SM3, "ecdsa-p256": ALG_ES256, "rsa-2048": ALG_RS256}
+    assert msg.alg == expected_alg[key.algorithm]
+    assert msg.kid == KID
+    assert verify_sign1(msg, key.public_key_der())
+    assert not verify_sign1(msg, SoftwareKey.generate(key.algorithm).public_key_der())
+    tampered = decode_sign1(blob.replace(b"payload", b"paylaod"))
+    assert tampered.signature == msg.signature
+    assert not verify_sign1(tampered, key.public_key_der())
+
+
+def test_algorithm_confusion_is_refused() -> None:
+    sm2_key, p256 = SoftwareKey.generate("sm2"), SoftwareKey.generate("ecdsa-p256")
+    msg = decode_sign1(sign1(b"x", sm2_key, kid=KID))
+    assert not verify_sign1(msg, p256.public_key_der())
+    relabelled = decode_sign1(
+        cbor2.dumps(
+            cbor2.CBORTag(18, [cbor2.dumps({1: ALG_ES256, 4: KID}), {}, msg.payload, msg.signature])
+        )
+    )
+    assert not verify_sign1(relabelled, sm2_key.public_key_der())
+
+
+def test_wire_layout_matches_rfc_9052() -> None:
+    """Protected header and Sig_structure bytes written out by hand."""
+    key = SoftwareKey.generate("sm2")
+    msg = decode_sign1(sign1(b"\x01\x02", key, kid=KID))
+    # {1: -65537, 4: h'0102..08'}: -65537 is major type 1, 4-byte argument 65536.
+    assert msg.protected == bytes.fromhex("a2013a00010000") + bytes.fromhex("0448") + KID
+    expected = (
+        b"\x84"
+        + b"\x6aSignature1"
+        + bytes([0x40 + len(msg.protected)])
+        + msg.protected
+        + b"\x40"
+        + b"\x42\x01\x02"
+    )
+    assert msg.to_be_signed() == expected
+    assert sign1(b"\x01\x02", key, kid=KID)[:2] == bytes.fromhex("d284")  # tag 18, array(4)
+
+
+def test_kid_is_truncated_sm3_of_certificate() -> None:
+    cert = b"\x30\x03\x02\x01\x05"
+    assert kid_of(cert).hex() == gm_sm3.sm3_hash(list(cert))[:16]
+
+
+def _envelope(
+    protected: object,
+    unprotected: object = None,
+    payload: object = b"p",
+    signature: object = bytes(64),
+    tag: int | None = 18,
+) -> bytes:
+    body = [protected, {} if unprotected is None else unprotected, payload, signature]
+    return cbor2.dumps(cbor2.CBORTag(tag, body) if tag is not None else body)
+
+
+GOOD_HDR = cbor2.dumps({1: ALG_SM2_SM3, 4: KID})
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"\xff",
+        cbor2.dumps([GOOD_HDR, {}, b"p"]),
+        _envelope(GOOD_HDR, tag=98),
+        _envelope(cbor2.dumps({1: ALG_SM2_SM3})),
+        _envelope(cbor2.dumps({1: ALG_SM2_SM3, 4: KID, 33: b"x5chain"})),
+        _envelope(cbor2.dumps({1: "SM2", 4: KID})),
+        _envelope(cbor2.dumps({1: -8, 4: KID})),
+        _envelope(cbor2.dumps([1, 2])),
+        _envelope(GOOD_HDR, unprotected={4: KID}),
+        _envelope(GOOD_HDR, payload=None),
+        _envelope(GOOD_HDR, signature=bytes(63)),
+        _envelope(GOOD_HDR, signature=bytes(72)),
+        _envelope(cbor2.dumps({1: ALG_RS256, 4: KID}), signature=bytes(64)),
+        _envelope(GOOD_HDR)[:-1],
+        _envelope(GOOD_HDR) + b"\x00",
+        b"\x81" * 5000,
+        b"\x9f" * 10 + b"\xff" * 10,
+        cbor2.dumps(cbor2.CBORTag(18, [GOOD_HDR, {}, b"p" * 5000, bytes(64)])),
+    ],
+)
+def test_decode_rejects(blob: bytes) -> None:
+    with pytest.raises(CoseFormatError):
+        decode_sign1(blob)
+
+
+def test_untagged_envelope_is_accepted() -> None:
+    assert decode_sign1(_envelope(GOOD_HDR, tag=None)).kid == KID
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=400))
+def test_fuzz_decode_is_total(blob: bytes) -> None:
+    with contextlib.suppress(CoseFormatError):
+        decode_sign1(blob)
+
+
+_SM2 = SoftwareKey.generate("sm2")
+_BLOB = sign1(b"payload-bytes", _SM2, kid=KID)
+
+
+@settings(max_examples=300)
+@given(st.integers(0, len(_BLOB) - 1), st.integers(1, 255))
+def test_any_flipped_byte_is_refused_or_fails(position: int, mask: int) -> None:
+    mutated = bytearray(_BLOB)
+    mutated[position] ^= mask
+    try:
+        msg = decode_sign1(bytes(mutated))
+    except CoseFormatError:
+        return
+    assert not verify_sign1(msg, _SM2.public_key_der())

@@ -1,0 +1,210 @@
+"""Signed, compressed licence status list (2 bits per licence) with freshness.
+
+A verifier offline learns revocations from this list: one 2-bit entry per
+status index (allocated by the registry), packed most-significant-bit first
+(index i lives in byte i // 4 at bit shift 6 - 2 * (i % 4)), zlib-compressed
+(a list of mostly-valid licences compresses to almost nothing), inside a
+COSE_Sign1 with content type ``CONTENT_TYPE`` signed by a ``status-signer``
+of the trust list for the same issuer.
+
+Entry values: 0 valid, 1 revoked (final), 2 suspended (reversible),
+3 reserved; a reserved value, an index beyond the list and a list that is
+missing, stale or future-dated all mean "unknown", which verifiers treat as
+INDETERMINATE, never as valid.
+
+Payload: ``{1: list id, 2: issuer, 3: issued_at, 4: next_update, 5: bits (2),
+6: size, 7: zlib(bitstring)}``.
+
+    >>> from datetime import datetime, UTC
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> lst = StatusList.empty("L1", "ISSUER", 8, t, t.replace(day=2))
+    >>> lst.updated({3: LicenceStatus.REVOKED}, t, t.replace(day=2)).status(3).name
+    'REVOKED'
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from typing import Final
+
+import cbor2
+
+from trust.keys import SigningKey
+from trust.token.certs import CertFacts
+from trust.token.cose import decode_cbor, decode_sign1, sign1, verify_sign1
+from trust.token.errors import CoseFormatError, TokenTrustError
+from trust.trustlist import Role, TrustList
+
+__all__ = ["CONTENT_TYPE", "MAX_ENTRIES", "LicenceStatus", "StatusList", "StatusListError"]
+
+CONTENT_TYPE: Final = "application/vnd.sealtrust.status-list+cbor"
+BITS: Final = 2
+MAX_ENTRIES: Final = 1 << 24
+_MAX_SIGNED: Final = 1 << 20
+
+
+class StatusListError(TokenTrustError):
+    """A status list that is malformed, badly signed or from an unlisted signer."""
+
+    code = "status.invalid"
+
+
+class LicenceStatus(IntEnum):
+    """A licence's state; UNKNOWN is never treated as good."""
+
+    VALID = 0
+    REVOKED = 1
+    SUSPENDED = 2
+    UNKNOWN = 3
+
+
+def _aware(moment: datetime, what: str) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise StatusListError(
+            f"{what} must be a timezone-aware datetime", code="input.naive_datetime"
+        )
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def _inflate(data: bytes, expected: int) -> bytes:
+    """Decompress at most ``expected`` bytes: a zlib bomb stops at the cap."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, expected)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise StatusListError("status bitstring is longer than its declared size or cut")
+    except zlib.error as exc:
+        raise StatusListError(f"status bitstring is not zlib data: {exc}") from None
+    if len(out) != expected or inflater.unused_data:
+        raise StatusListError("status bitstring length does not match its declared size")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StatusList:
+    """One issuer's status list at one moment; immutable, updated by copy."""
+
+    list_id: str
+    issuer: str
+    issued_at: datetime
+    next_update: datetime
+    size: int
+    bits: bytes
+
+    def __post_init__(self) -> None:
+        for text, what in ((self.list_id, "list id"), (self.issuer, "issuer")):
+            if not isinstance(text, str) or not 0 < len(text) <= 64:
+                raise StatusListError(f"status {what} must be text of 1..64 characters")
+        object.__setattr__(self, "issued_at", _aware(self.issued_at, "issued_at"))
+        object.__setattr__(self, "next_update", _aware(self.next_update, "next_update"))
+        if self.next_update <= self.issued_at:
+            raise StatusListError("status list next_update must follow issued_at")
+        if type(self.size) is not int or not 0 < self.size <= MAX_ENTRIES:
+            raise StatusListError(f"status list size must be in 1..{MAX_ENTRIES}")
+        if len(self.bits) != (self.size * BITS + 7) // 8:
+            raise StatusListError("status bitstring length does not match size")
+
+    @classmethod
+    def empty(
+        cls, list_id: str, issuer: str, size: int, issued_at: datetime, next_update: datetime
+    ) -> StatusList:
+        """A list of ``size`` licences, all valid."""
+        if type(size) is not int or not 0 < size <= MAX_ENTRIES:
+            raise StatusListError(f"status list size must be in 1..{MAX_ENTRIES}")
+        return cls(list_id, issuer, issued_at, next_update, size, bytes((size * BITS + 7) // 8))
+
+    def status(self, index: int) -> LicenceStatus:
+        """The state at ``index``; out of range is UNKNOWN (fail closed)."""
+        if not 0 <= index < self.size:
+            return LicenceStatus.UNKNOWN
+        return LicenceStatus((self.bits[index >> 2] >> (6 - 2 * (index & 3))) & 3)
+
+    def updated(
+        self, changes: Mapping[int, LicenceStatus], issued_at: datetime, next_update: datetime
+    ) -> StatusList:
+        """A new list with ``changes`` applied; a revoked entry stays revoked."""
+        bits = bytearray(self.bits)
+        for index, state in changes.items():
+            if not 0 <= index < self.size:
+                raise StatusListError(f"status index {index} outside the list")
+            if state is LicenceStatus.UNKNOWN:
+                raise StatusListError("UNKNOWN is not a state one can set")
+            if self.status(index) is LicenceStatus.REVOKED and state is not LicenceStatus.REVOKED:
+                raise StatusListError(f"index {index} is revoked; revocation is final")
+            shift = 6 - 2 * (index & 3)
+            bits[index >> 2] = (bits[index >> 2] & ~(3 << shift)) | (int(state) << shift)
+        return StatusList(self.list_id, self.issuer, issued_at, next_update, self.size, bytes(bits))
+
+    def age(self, now: datetime) -> timedelta:
+        """How old the list is at ``now`` (negative if dated in the future)."""
+        return _aware(now, "now") - self.issued_at
+
+    def to_cbor(self) -> bytes:
+        return cbor2.dumps(
+            {
+                1: self.list_id,
+                2: self.issuer,
+                3: int(self.issued_at.timestamp()),
+                4: int(self.next_update.timestamp()),
+                5: BITS,
+                6: self.size,
+                7: zlib.compress(self.bits, 9),
+            },
+            canonical=True,
+        )
+
+    @classmethod
+    def from_cbor(cls, data: bytes) -> StatusList:
+        raw = decode_cbor(data, max_size=_MAX_SIGNED, what="status list")
+        if not isinstance(raw, Mapping) or set(raw) != {1, 2, 3, 4, 5, 6, 7}:
+            raise StatusListError("status list payload must be a map with keys 1..7")
+        if raw[5] != BITS:
+            raise StatusListError(f"status list with {raw[5]!r} bits per entry is not supported")
+        size, packed = raw[6], raw[7]
+        if type(size) is not int or not 0 < size <= MAX_ENTRIES or not isinstance(packed, bytes):
+            raise StatusListError("status list size or bitstring is malformed")
+        times = []
+        for key in (3, 4):
+            if type(raw[key]) is not int or not 0 <= raw[key] < 1 << 40:
+                raise StatusListError("status list times must be seconds since the epoch")
+            times.append(datetime.fromtimestamp(raw[key], UTC))
+        bits = _inflate(packed, (size * BITS + 7) // 8)
+        return cls(raw[1], raw[2], times[0], times[1], size, bits)
+
+    def sign(self, key: SigningKey, certificate_der: bytes) -> bytes:
+        """COSE_Sign1 bytes signed by a status signer of this issuer."""
+        signer = CertFacts.from_der(certificate_der)
+        if signer.spki != key.public_key_der():
+            raise StatusListError("status signer key does not match its certificate")
+        return sign1(self.to_cbor(), key, kid=signer.kid, content_type=CONTENT_TYPE)
+
+    @classmethod
+    def verify(cls, data: bytes, trust_list: TrustList) -> StatusList:
+        """Check the signature against the trust list's status signers for its issuer.
+
+        The signer certificate must be valid at the list's issue time and belong to
+        the issuer named inside the list. Freshness is the verifier's call (it
+        knows ``now`` and its policy): see :meth:`age`.
+        """
+        envelope = decode_sign1(data, max_size=_MAX_SIGNED)
+        if envelope.content_type != CONTENT_TYPE:
+            raise CoseFormatError(f"content type {envelope.content_type!r} is not a status list")
+        candidates = trust_list.candidates(envelope.kid, Role.STATUS_SIGNER)
+        verified = [c for c in candidates if verify_sign1(envelope, c.facts.spki)]
+        if not verified:
+            raise StatusListError(
+                "status list is not signed by a listed status signer", code="status.signature"
+            )
+        status_list = cls.from_cbor(envelope.payload)
+        if not any(
+            c.issuer == status_list.issuer and c.facts.valid_at(status_list.issued_at)
+            for c in verified
+        ):
+            raise StatusListError(
+                "status signer is not valid for this issuer at issue time", code="status.signature"
+            )
+        return status_list

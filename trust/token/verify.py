@@ -1,0 +1,327 @@
+"""Token validation, offline and online, reported in the ETSI vocabulary.
+
+Offline: signature under a trust-list token signer (every certificate sharing
+the kid is tried), signer valid at iat and scoped to the licence type, token
+time window with a small clock skew, licence validity dates, status bit, and
+the age of both lists. Online adds the registry's live status (which then
+replaces the status list) and, for presentation tokens, a replay cache.
+
+Fail closed: a missing, stale or future-dated list, an unknown status or an
+unknown signer gives INDETERMINATE and never TOTAL_PASSED. The jti is spent
+only when every other check passed, so a refused scan does not burn a code.
+
+Licence validity dates are calendar dates in China Standard Time (UTC+8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+
+from trust.errors import InputError
+from trust.indications import Check, Indication, SubIndication
+from trust.status import LicenceStatus, StatusList
+from trust.token.claims import Claims, TokenKind
+from trust.token.codec import decode_token
+from trust.token.cose import verify_sign1
+from trust.token.errors import TokenFormatError
+from trust.token.online import LiveStatus, ReplayCache
+from trust.trustlist import Role, TrustEntry, TrustList
+
+__all__ = ["TokenResult", "VerifierPolicy", "verify_token"]
+
+CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
+_P, _F, _I = Indication.TOTAL_PASSED, Indication.TOTAL_FAILED, Indication.INDETERMINATE
+_S = SubIndication
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierPolicy:
+    """How much clock skew to forgive and how old the lists may be."""
+
+    clock_skew: timedelta = timedelta(seconds=30)
+    max_trust_list_age: timedelta = timedelta(days=7)
+    max_status_list_age: timedelta = timedelta(hours=24)
+
+    def __post_init__(self) -> None:
+        if not timedelta(0) <= self.clock_skew <= timedelta(minutes=5):
+            raise InputError("clock skew must be between 0 and 5 minutes", code="input.policy")
+        if self.max_trust_list_age <= timedelta(0) or self.max_status_list_age <= timedelta(0):
+            raise InputError("maximum list ages must be positive", code="input.policy")
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResult:
+    """The bottom line, each check, the masked claims (only if the signature held)."""
+
+    indication: Indication
+    sub_indication: SubIndication | None
+    checks: tuple[Check, ...]
+    claims: Claims | None = None
+    signer: str | None = None
+    trust_list_age: timedelta | None = None
+    status_list_age: timedelta | None = None
+    online: bool = field(default=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report (ages in seconds)."""
+        return {
+            "indication": self.indication.value,
+            "sub_indication": None if self.sub_indication is None else self.sub_indication.value,
+            "checks": [
+                {
+                    "name": c.name,
+                    "indication": c.indication.value,
+                    "sub_indication": None if c.sub_indication is None else c.sub_indication.value,
+                    "detail": c.detail,
+                }
+                for c in self.checks
+            ],
+            "claims": None if self.claims is None else self.claims.to_dict(),
+            "signer": self.signer,
+            "trust_list_age_s": _seconds(self.trust_list_age),
+            "status_list_age_s": _seconds(self.status_list_age),
+            "online": self.online,
+        }
+
+
+_DEFAULT_POLICY: Final = VerifierPolicy()
+
+
+def _seconds(age: timedelta | None) -> int | None:
+    return None if age is None else int(age.total_seconds())
+
+
+def _ok(name: str, detail: str = "") -> Check:
+    return Check(name, _P, None, detail)
+
+
+def _freshness(
+    name: str,
+    issued_at: datetime,
+    next_update: datetime,
+    now: datetime,
+    max_age: timedelta,
+    skew: timedelta,
+) -> Check:
+    age = now - issued_at
+    if age < -skew:
+        return Check(name, _I, _S.TRY_LATER, f"dated {-age} in the future")
+    if age > max_age:
+        return Check(name, _I, _S.TRY_LATER, f"{age} old, older than the allowed {max_age}")
+    if now > next_update + skew:
+        return Check(name, _I, _S.TRY_LATER, f"{age} old, past its next update {next_update}")
+    return _ok(name, f"{max(age, timedelta(0))} old")
+
+
+def _find_signer(
+    claims: Claims, envelope: Any, trust_list: TrustList
+) -> tuple[Check, TrustEntry | None]:
+    candidates = trust_list.candidates(envelope.kid, Role.TOKEN_SIGNER)
+    if not candidates:
+        return Check(
+            "signature",
+            _I,
+            _S.NO_SIGNING_CERTIFICATE_FOUND,
+            f"no token signer with kid {envelope.kid.hex()}",
+        ), None
+    verified = [c for c in candidates if verify_sign1(envelope, c.facts.spki)]
+    if not verified:
+        return Check(
+            "signature",
+            _F,
+            _S.SIG_CRYPTO_FAILURE,
+            f"signature does not verify under {len(candidates)} signer(s) "
+            f"with kid {envelope.kid.hex()}",
+        ), None
+    for entry in verified:
+        if entry.issuer == claims.issuer:
+            return _ok("signature", entry.facts.subject), entry
+    return Check(
+        "signature",
+        _I,
+        _S.SIG_CONSTRAINTS_FAILURE,
+        f"signer belongs to {verified[0].issuer}, token names {claims.issuer}",
+    ), None
+
+
+def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
+    checks = []
+    if entry.facts.valid_at(claims.issued_at):
+        checks.append(_ok("signer.validity"))
+    else:
+        checks.append(
+            Check(
+                "signer.validity",
+                _I,
+                _S.OUT_OF_BOUNDS_NO_POE,
+                f"signer certificate not valid at iat {claims.issued_at}",
+            )
+        )
+    if entry.allows(claims.licence_type):
+        checks.append(_ok("signer.scope"))
+    else:
+        checks.append(
+            Check(
+                "signer.scope",
+                _I,
+                _S.SIG_CONSTRAINTS_FAILURE,
+                f"signer may not vouch for licence type {claims.licence_type}",
+            )
+        )
+    return checks
+
+
+def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
+    checks = []
+    if now < claims.issued_at - skew:
+        checks.append(
+            Check(
+                "token.time", _I, _S.NOT_YET_VALID, f"issued at {claims.issued_at}, after now {now}"
+            )
+        )
+    elif now > claims.expires_at + skew:
+        checks.append(Check("token.time", _F, _S.EXPIRED, f"expired at {claims.expires_at}"))
+    else:
+        checks.append(_ok("token.time"))
+    today = now.astimezone(CHINA_STANDARD_TIME).date()
+    if today < claims.valid_from:
+        checks.append(
+            Check(
+                "licence.validity", _I, _S.NOT_YET_VALID, f"licence valid from {claims.valid_from}"
+            )
+        )
+    elif claims.valid_until is not None and today > claims.valid_until:
+        checks.append(
+            Check("licence.validity", _F, _S.EXPIRED, f"licence expired on {claims.valid_until}")
+        )
+    else:
+        checks.append(_ok("licence.validity"))
+    return checks
+
+
+def _status_check(name: str, state: LicenceStatus) -> Check:
+    if state is LicenceStatus.VALID:
+        return _ok(name)
+    if state is LicenceStatus.REVOKED:
+        return Check(name, _F, _S.REVOKED, "licence revoked")
+    if state is LicenceStatus.SUSPENDED:
+        return Check(name, _I, _S.TRY_LATER, "licence suspended")
+    return Check(name, _I, _S.TRY_LATER, "licence status unknown")
+
+
+def _list_status(
+    claims: Claims, lists: Mapping[str, StatusList], now: datetime, policy: VerifierPolicy
+) -> tuple[list[Check], timedelta | None]:
+    status_list = lists.get(claims.status_list)
+    if status_list is None or status_list.issuer != claims.issuer:
+        return [
+            Check(
+                "status.list",
+                _I,
+                _S.TRY_LATER,
+                f"no status list {claims.status_list} of {claims.issuer}",
+            )
+        ], None
+    fresh = _freshness(
+        "status.list",
+        status_list.issued_at,
+        status_list.next_update,
+        now,
+        policy.max_status_list_age,
+        policy.clock_skew,
+    )
+    state = status_list.status(claims.status_index)
+    return [fresh, _status_check("status", state)], status_list.age(now)
+
+
+def _bottom_line(checks: list[Check]) -> tuple[Indication, SubIndication | None]:
+    for wanted in (_F, _I):
+        for check in checks:
+            if check.indication is wanted:
+                return wanted, check.sub_indication
+    return _P, None
+
+
+def verify_token(
+    text: str,
+    *,
+    trust_list: TrustList,
+    now: datetime,
+    status_lists: Mapping[str, StatusList] | None = None,
+    policy: VerifierPolicy | None = None,
+    live_status: LiveStatus | None = None,
+    replay_cache: ReplayCache | None = None,
+) -> TokenResult:
+    """Validate QR text at ``now`` (aware). Online when ``live_status`` is given.
+
+    Never raises on bad tokens: they give TOTAL_FAILED / FORMAT_FAILURE.
+    """
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise TokenFormatError("now must be a timezone-aware datetime", code="input.naive_datetime")
+    policy = policy or _DEFAULT_POLICY
+    online = live_status is not None
+    checks: list[Check] = []
+    trust_age = trust_list.age(now)
+    try:
+        token = decode_token(text)
+    except TokenFormatError as exc:
+        checks.append(Check("format", _F, _S.FORMAT_FAILURE, f"{exc.code}: {exc.message}"))
+        return TokenResult(
+            _F, _S.FORMAT_FAILURE, tuple(checks), trust_list_age=trust_age, online=online
+        )
+    checks.append(_ok("format"))
+    claims = token.claims
+    signature, entry = _find_signer(claims, token.envelope, trust_list)
+    checks.append(signature)
+    if entry is None:
+        indication, sub = _bottom_line(checks)
+        return TokenResult(indication, sub, tuple(checks), trust_list_age=trust_age, online=online)
+    checks += _signer_checks(claims, entry)
+    checks += _time_checks(claims, now, policy.clock_skew)
+    checks.append(
+        _freshness(
+            "trust_list",
+            trust_list.issued_at,
+            trust_list.next_update,
+            now,
+            policy.max_trust_list_age,
+            policy.clock_skew,
+        )
+    )
+    status_age = None
+    if live_status is not None:
+        checks.append(
+            _status_check(
+                "status.live", live_status.status_of(claims.issuer, claims.licence_id, now)
+            )
+        )
+    else:
+        status_checks, status_age = _list_status(claims, status_lists or {}, now, policy)
+        checks += status_checks
+    if replay_cache is not None and claims.kind is TokenKind.PRESENTATION:
+        if any(not c.passed for c in checks):
+            checks.append(Check("replay", _I, _S.TRY_LATER, "not recorded: other checks failed"))
+        elif replay_cache.first_use(
+            claims.issuer, claims.jti, claims.expires_at + policy.clock_skew, now
+        ):
+            checks.append(_ok("replay", "first presentation of this code"))
+        else:
+            checks.append(
+                Check(
+                    "replay",
+                    _I,
+                    _S.SIG_CONSTRAINTS_FAILURE,
+                    f"code {claims.jti.hex()} was already presented",
+                )
+            )
+    indication, sub = _bottom_line(checks)
+    return TokenResult(
+        indication, sub, tuple(checks), claims, entry.facts.subject, trust_age, status_age, online
+    )
