@@ -30,7 +30,10 @@ from hsm_adapters import KeyStoreRegistry
 from hsm_adapters.base import Key
 from hsm_adapters.pins import EnvPin, FilePin, PinSource
 from signing.departments import RootCA
+from signing.issue import IssuerContext, Signer
 from signing.seals import make_department_seal
+from signing.tsa import BuiltinTSA, InProcessTimeStamper
+from signing.types import builtin_types
 from trust import audit
 from trust.errors import InputError, NotFoundError
 from trust.keys import SoftwareKey
@@ -41,6 +44,8 @@ from trust.registry.models import CertificateRecord, Department, KeyRecord, Meta
 FORMAT_VERSION: Final = 1
 PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name
 DEMO_DEPARTMENT: Final = "demo-amr"
+# RFC 3161 policy of the built-in TSA, under SealTrust's private arc (trust.pki.oids).
+TSA_POLICY_OID: Final = "2.25.215246703010908923614696158914708008713.3.1"
 SEAL_YEARS: Final = 3
 
 
@@ -222,6 +227,7 @@ class Deployment:
         self.registry = Registry(home.database_url())
         self.stores = KeyStoreRegistry(base_dir=home.root)
         self._keys: dict[str, Key] = {}
+        self._issuer_context: IssuerContext | None = None
 
     def key_uri(self, role: str) -> str:
         try:
@@ -245,6 +251,25 @@ class Deployment:
         if not chain:
             raise NotFoundError(f"the {role!r} key has no certificate")
         return Certificate.from_der(chain[0])
+
+    def signer(self, role_or_uri: str) -> Signer:
+        """A key with its stored certificate chain, ready for issuance."""
+        key = self.key(role_or_uri)
+        chain = tuple(key.certificate_chain())
+        if not chain:
+            raise NotFoundError(f"key {key.uri} has no certificate chain")
+        return Signer(key, chain, key.uri)
+
+    def issuer_context(self) -> IssuerContext:
+        """Licence types, the QR token signer and the built-in TSA (built once)."""
+        if self._issuer_context is None:
+            tsa_key = self.key("sm2-tsa")
+            tsa = BuiltinTSA(tsa_key, tsa_key.certificate_chain(), TSA_POLICY_OID,
+                             lambda: datetime.now(UTC))
+            self._issuer_context = IssuerContext(
+                types=builtin_types(), token_signer=self.signer("sm2-token-signer"),
+                timestamper=InProcessTimeStamper(tsa))
+        return self._issuer_context
 
     def roots(self) -> dict[str, RootCA]:
         """The CAs that certify department keys, by algorithm family."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -19,9 +20,15 @@ from trust.keys import SigningKey
 from trust.pki import Certificate
 from trust.registry.db import next_value
 from trust.registry.models import Department, SealRecord
-from trust.seal import SealPicture, make_seal, parse_seal, render_seal_png
+from trust.seal import Seal, SealPicture, make_seal, parse_seal, render_seal_png
 
 DEFAULT_CAPTION = "电子证照专用章"
+
+
+@lru_cache(maxsize=512)
+def parsed_seal(der: bytes) -> Seal:
+    """Parse a stored seal once per process (seals are immutable; ~160 per province)."""
+    return parse_seal(der)
 
 
 class SealUnusableError(ConflictError):
@@ -104,7 +111,7 @@ def usable_seal(session: Session, es_id: str, *, department_code: str,
     if not seal.valid_start <= at <= seal.valid_end:
         raise SealUnusableError(f"seal {es_id} is valid {seal.valid_start:%Y-%m-%d} to "
                                 f"{seal.valid_end:%Y-%m-%d}, not at {at:%Y-%m-%d}")
-    if not parse_seal(seal.der).lists(signer_cert.der):
+    if not parsed_seal(bytes(seal.der)).lists(signer_cert.der):
         raise SealUnusableError(f"the signing certificate {signer_cert.subject_text} is not in "
                                 f"seal {es_id}'s certificate list")
     return seal

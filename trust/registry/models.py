@@ -138,6 +138,7 @@ class Licence(Base):
     seal_es_id: Mapped[str] = mapped_column(ForeignKey("seals.es_id"))
     key_uri: Mapped[str] = mapped_column(String(512))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    request_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     superseded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -256,3 +257,15 @@ class Grant(Base):
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     redeemed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class LicenceFile(Base):
+    """The sealed PDF of a licence, kept apart so licence queries stay lean.
+
+    In the database so every service node can serve downloads; a deployment
+    with tens of millions of licences moves this table to object storage.
+    """
+
+    __tablename__ = "licence_files"
+    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), primary_key=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)

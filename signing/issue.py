@@ -1,0 +1,267 @@
+"""Issue one licence: validate -> allocate id -> render -> seal -> sign -> register.
+
+Everything that can fail runs before anything is stored, and the registry
+rows (licence, first status event, sealed file, audit entry) are added in the
+caller's single transaction: a failure anywhere leaves no trace. A retried
+request with the same idempotency key returns the licence already issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Final
+
+from pyhanko.sign.timestamps import TimeStamper
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from signing.pdf import SealBinding, SealPlacement, seal_pdf
+from signing.render import render_licence, seal_box_pt
+from signing.seals import SealUnusableError, parsed_seal, usable_seal
+from signing.types import LicenceType, TypeRegistry
+from trust import audit, sm3
+from trust.errors import ConflictError, InputError, NotFoundError
+from trust.keys import SigningKey
+from trust.licence_id import format_licence_id
+from trust.pki import Certificate
+from trust.registry.db import next_value
+from trust.registry.models import (
+    Department,
+    KeyRecord,
+    Licence,
+    LicenceEvent,
+    LicenceFile,
+    SealRecord,
+)
+from trust.token import Claims, TokenKind, encode_token, mask_id_number, mask_name, new_jti
+
+CHINA: Final = timezone(timedelta(hours=8))
+STATUS_LIST_ID: Final = "sl1"
+STATUS_COUNTER: Final = f"status-index:{STATUS_LIST_ID}"
+DOCUMENT_TOKEN_YEARS: Final = 30
+
+
+class IdempotencyConflictError(ConflictError):
+    """The idempotency key was used before for a different request."""
+
+    code = "licence.idempotency_conflict"
+
+
+@dataclass(frozen=True)
+class Signer:
+    """A signing key with its certificate chain (leaf first), as stored in the key store."""
+
+    key: SigningKey
+    chain: tuple[bytes, ...]
+    uri: str
+
+    @property
+    def certificate(self) -> Certificate:
+        return Certificate.from_der(self.chain[0])
+
+
+@dataclass(frozen=True)
+class IssuerContext:
+    """What a process needs to issue; built once and reused (keys stay open)."""
+
+    types: TypeRegistry
+    token_signer: Signer
+    timestamper: TimeStamper | None
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """One licence to issue."""
+
+    type_code: str
+    record: Mapping[str, Any]
+    department_code: str
+    signer: Signer
+    second_signer: Signer | None = None
+    seal_es_id: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class IssuedLicence:
+    licence_id: str
+    type_code: str
+    file_sm3: str
+    pdf: bytes = field(repr=False)
+    reused: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"licence_id": self.licence_id, "type": self.type_code,
+                "file_sm3": self.file_sm3, "reused": self.reused}
+
+
+def request_digest(type_code: str, record: Mapping[str, Any], department: str) -> str:
+    """SHA-256 of the canonical request, to tell a retry from a different request."""
+    body = json.dumps({"type": type_code, "department": department, "record": record},
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _existing(session: Session, request: IssueRequest, digest: str) -> IssuedLicence | None:
+    if request.idempotency_key is None:
+        return None
+    licence = session.execute(select(Licence).where(
+        Licence.idempotency_key == request.idempotency_key)).scalar()
+    if licence is None:
+        return None
+    if licence.request_sha256 != digest:
+        raise IdempotencyConflictError(
+            f"idempotency key {request.idempotency_key!r} was used for another request "
+            f"(licence {licence.id})")
+    stored = session.get(LicenceFile, licence.id)
+    if stored is None:
+        raise NotFoundError(f"licence {licence.id} has no stored file")
+    return IssuedLicence(licence.id, licence.type_code, licence.file_sm3, stored.pdf, reused=True)
+
+
+def _choose_seal(session: Session, request: IssueRequest, signer: Certificate,
+                 at: datetime) -> SealRecord:
+    if request.seal_es_id is not None:
+        return usable_seal(session, request.seal_es_id, department_code=request.department_code,
+                           signer_cert=signer, at=at)
+    candidates = session.execute(select(SealRecord.es_id).where(
+        SealRecord.department_code == request.department_code,
+        SealRecord.status == "active").order_by(SealRecord.created_at.desc())).scalars().all()
+    problems = []
+    for es_id in candidates:
+        try:
+            return usable_seal(session, es_id, department_code=request.department_code,
+                               signer_cert=signer, at=at)
+        except SealUnusableError as exc:
+            problems.append(exc.message)
+    raise SealUnusableError(f"department {request.department_code} has no usable seal for "
+                            f"{signer.subject_text}" + (": " + "; ".join(problems)
+                                                         if problems else ""))
+
+
+def _check_key(session: Session, signer: Signer, department_code: str) -> None:
+    record = session.get(KeyRecord, signer.uri)
+    if record is None or record.department_code != department_code:
+        raise ConflictError(f"key {signer.uri} is not a signing key of department "
+                            f"{department_code}")
+    if not signer.chain:
+        raise InputError(f"key {signer.uri} has no certificate chain")
+
+
+def _as_date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None  # "长期" (long-term) and other non-date ends
+
+
+def _validity(licence_type: LicenceType, record: Mapping[str, Any],
+              issued_on: date) -> tuple[date, date | None]:
+    if licence_type.validity is None:
+        return issued_on, None
+    start = _as_date(record.get(licence_type.validity.start)) or issued_on
+    end = _as_date(record.get(licence_type.validity.end))
+    return start, end
+
+
+def _aware_day(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=CHINA)
+
+
+def document_token(
+    context: IssuerContext, licence_type: LicenceType, record: Mapping[str, Any], *,
+    licence_id: str, issuer_uscc: str, status_index: int, valid: tuple[date, date | None],
+    at: datetime,
+) -> str:
+    """The static 亮证 document code printed on the PDF (long-lived, masked, with status)."""
+    holder_id = record.get(licence_type.holder_id_field) if licence_type.holder_id_field else None
+    expires = _aware_day(valid[1]) + timedelta(days=1) if valid[1] else \
+        at + timedelta(days=365 * DOCUMENT_TOKEN_YEARS)
+    claims = Claims(
+        kind=TokenKind.DOCUMENT, issuer=issuer_uscc, licence_id=licence_id,
+        licence_type=licence_type.code,
+        holder_name=mask_name(licence_type.holder_name(record)),
+        holder_id_last4=mask_id_number(str(holder_id)) if holder_id else None,
+        valid_from=valid[0], valid_until=valid[1], issued_at=at,
+        expires_at=max(expires, at + timedelta(days=1)), jti=new_jti(),
+        status_list=STATUS_LIST_ID, status_index=status_index)
+    return encode_token(claims, context.token_signer.key, context.token_signer.chain[0])
+
+
+def issue_licence(
+    session: Session,
+    context: IssuerContext,
+    request: IssueRequest,
+    *,
+    at: datetime,
+    actor: str,
+) -> IssuedLicence:
+    """Issue one licence inside the caller's transaction (see module docstring)."""
+    if at.tzinfo is None:
+        raise InputError("issuance time must be timezone-aware")
+    licence_type = context.types.get(request.type_code)
+    record = licence_type.validate(dict(request.record))
+    digest = request_digest(licence_type.code, record, request.department_code)
+    existing = _existing(session, request, digest)
+    if existing is not None:
+        return existing
+    department = session.get(Department, request.department_code)
+    if department is None:
+        raise NotFoundError(f"no department {request.department_code!r}")
+    signers: Sequence[Signer] = [s for s in (request.signer, request.second_signer) if s]
+    for signer in signers:
+        _check_key(session, signer, department.code)
+    seal = _choose_seal(session, request, request.signer.certificate, at)
+    for extra in signers[1:]:
+        usable_seal(session, seal.es_id, department_code=department.code,
+                    signer_cert=extra.certificate, at=at)
+
+    issued_on = at.astimezone(CHINA).date()
+    sequence = next_value(session, f"licence:{licence_type.code}:{department.uscc}:"
+                                   f"{issued_on:%Y%m%d}")
+    licence_id = format_licence_id(licence_type.code, department.uscc, sequence, issued_on)
+    status_index = next_value(session, STATUS_COUNTER) - 1
+    valid = _validity(licence_type, record, issued_on)
+    token = document_token(context, licence_type, record, licence_id=licence_id,
+                           issuer_uscc=department.uscc, status_index=status_index,
+                           valid=valid, at=at)
+    picture = parsed_seal(bytes(seal.der)).picture
+    pdf = render_licence(licence_type, record, licence_id, qr_payload=token,
+                         seal_png=picture.data if picture.type == "png" else None,
+                         issuer_name=department.name, issued_at=at)
+    x1, y1, x2, y2 = seal_box_pt(licence_type)
+    placement = SealPlacement(page=0, x=x1, y=y1, width=x2 - x1, height=y2 - y1)
+    for number, signer in enumerate(signers):
+        pdf = seal_pdf(pdf, signer.key, signer.chain, timestamper=context.timestamper,
+                       field_name=f"Seal{number + 1}" if number else "Seal",
+                       seal=SealBinding(seal.der),
+                       appearance=placement if number == 0 else None,
+                       reason=f"{licence_type.name_zh} {licence_id}", location=department.name)
+    file_sm3 = sm3.sm3(pdf).hex()
+
+    session.add(Licence(
+        id=licence_id, type_code=licence_type.code, department_code=department.code,
+        holder_name=licence_type.holder_name(record), holder=dict(record),
+        valid_from=_aware_day(valid[0]), valid_to=_aware_day(valid[1]) if valid[1] else None,
+        status="valid", status_index=status_index, file_sm3=file_sm3, seal_es_id=seal.es_id,
+        key_uri=request.signer.uri, idempotency_key=request.idempotency_key,
+        request_sha256=digest, issued_at=at))
+    session.flush()
+    session.add(LicenceEvent(licence_id=licence_id, at=at, from_status=None, to_status="valid",
+                             reason="issued"))
+    session.add(LicenceFile(licence_id=licence_id, pdf=pdf))
+    audit.append(session, kind="licence.issued", actor=actor, subject=licence_id, at=at,
+                 details={"type": licence_type.code, "department": department.code,
+                          "seal": seal.es_id, "keys": [s.uri for s in signers],
+                          "file_sm3": file_sm3, "status_index": status_index})
+    session.flush()
+    return IssuedLicence(licence_id, licence_type.code, file_sm3, pdf)
+
