@@ -45,7 +45,7 @@ FORMAT_VERSION: Final = 1
 PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name
 DEMO_DEPARTMENT: Final = "demo-amr"
 # RFC 3161 policy of the built-in TSA, under SealTrust's private arc (trust.pki.oids).
-TSA_POLICY_OID: Final = "2.25.215246703010908923614696158914708008713.3.1"
+TSA_POLICY_OID: Final = "2.25.215246703010908923614696158914708008713.4.1"
 SEAL_YEARS: Final = 3
 
 

@@ -1,0 +1,132 @@
+"""Signed CMS attributes that bind a GB/T 38540 seal to a PDF signature.
+
+The seal travels inside the PAdES CMS as signed attributes under a SealTrust
+private OID arc (docs/seal-binding.md), so the signer's own signature covers
+it and stock PDF validators keep working: they ignore attributes they do not
+know. The attribute value is the DER structure itself (SESeal or
+SES_Signature), not wrapped, so a verifier hands ``values[0].dump()`` straight
+to the seal parser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from asn1crypto import core
+from pyhanko.sign.ades.api import CAdESSignedAttrSpec
+from pyhanko.sign.attributes import CMSAttributeProvider
+
+from signing.tsa.signed_data import attribute
+from trust.errors import InputError
+from trust.pki.oids import SEALTRUST_ARC
+
+__all__ = [
+    "CMS_ATTRIBUTE_ARC",
+    "SEAL_ATTR_OID",
+    "SES_SIGNATURE_ATTR_OID",
+    "SealBinding",
+    "SealBindingError",
+    "SesSignatureHook",
+    "seal_attributes",
+]
+
+# Under SealTrust's UUID arc (trust.pki.oids): .3 = CMS attribute types.
+CMS_ATTRIBUTE_ARC: Final = SEALTRUST_ARC + ".3"
+SEAL_ATTR_OID: Final = CMS_ATTRIBUTE_ARC + ".1"  # value: SESeal (GB/T 38540), DER
+SES_SIGNATURE_ATTR_OID: Final = CMS_ATTRIBUTE_ARC + ".2"  # value: SES_Signature, DER
+
+# (document digest over the PDF byte ranges, digest algorithm name) -> DER SES_Signature
+SesSignatureHook = Callable[[bytes, str], bytes]
+_MAX_SEAL_BYTES: Final = 1024 * 1024
+
+
+class SealBindingError(InputError):
+    """The seal bytes or the SES_Signature hook output are not one DER value."""
+
+    code = "pdf_seal.seal_binding"
+
+
+def _single_der(data: bytes, what: str) -> core.Any:
+    """Parse exactly one DER TLV, so the attribute cannot smuggle trailing bytes."""
+    if not data or len(data) > _MAX_SEAL_BYTES:
+        raise SealBindingError(f"{what} must be 1 byte to 1 MiB of DER")
+    try:
+        value = core.Any.load(bytes(data), strict=True)
+        value.contents  # noqa: B018  (force the header parse)
+    except (ValueError, TypeError) as exc:
+        raise SealBindingError(f"{what} is not a single DER value: {exc}") from exc
+    return value
+
+
+@dataclass(frozen=True)
+class SealBinding:
+    """What to bind: the seal (DER SESeal) and optionally an SES_Signature maker.
+
+    ``ses_signature`` is called while the CMS is built, with the digest of the
+    signed byte ranges and its algorithm name ('sm3' for SM2 signatures), so
+    the SES_Signature's dataHash is the very digest the CMS signs.
+    ``ses_signature_reserve`` is the space (bytes) to reserve for its output.
+    """
+
+    seal_der: bytes
+    ses_signature: SesSignatureHook | None = None
+    ses_signature_reserve: int = 0
+
+    def __post_init__(self) -> None:
+        _single_der(self.seal_der, "SESeal")
+        if self.ses_signature_reserve < 0:
+            raise SealBindingError("ses_signature_reserve must not be negative")
+
+    def reserve(self, leaf_cert_len: int) -> int:
+        """Bytes these attributes may take in the CMS (for the /Contents size)."""
+        extra = 0
+        if self.ses_signature is not None:
+            # An SES_Signature embeds the seal, the signer certificate and a signature.
+            extra = self.ses_signature_reserve or len(self.seal_der) + leaf_cert_len + 1024
+        return len(self.seal_der) + 64 + extra
+
+
+def seal_attributes(binding: SealBinding, message_digest: bytes, md_algorithm: str) -> list[bytes]:
+    """DER Attributes binding the seal, for the direct CMS builder."""
+    attrs = [attribute(SEAL_ATTR_OID, binding.seal_der)]
+    if binding.ses_signature is not None:
+        ses = binding.ses_signature(message_digest, md_algorithm)
+        _single_der(ses, "SES_Signature")
+        attrs.append(attribute(SES_SIGNATURE_ATTR_OID, bytes(ses)))
+    return attrs
+
+
+class _DerAttribute(CMSAttributeProvider):  # type: ignore[misc]
+    def __init__(self, oid: str, make: Callable[[], bytes], what: str) -> None:
+        self.attribute_type = oid
+        self._make = make
+        self._what = what
+
+    async def build_attr_value(self, dry_run: bool = False) -> core.Any:
+        return _single_der(self._make(), self._what)
+
+
+@dataclass(frozen=True)
+class SealAttrSpec(CAdESSignedAttrSpec):  # type: ignore[misc]
+    """pyHanko's CAdES signed-attribute spec plus the seal attributes (one per call)."""
+
+    binding: SealBinding | None = None
+
+    def prepare_providers(
+        self, message_digest: bytes, md_algorithm: str, timestamper: Any = None
+    ) -> Iterator[CMSAttributeProvider]:
+        yield from super().prepare_providers(message_digest, md_algorithm, timestamper)
+        binding = self.binding
+        if binding is None:
+            return
+        seal = binding.seal_der
+        yield _DerAttribute(SEAL_ATTR_OID, lambda: seal, "SESeal")
+        hook = binding.ses_signature
+        if hook is not None:
+            yield _DerAttribute(
+                SES_SIGNATURE_ATTR_OID,
+                lambda: hook(message_digest, md_algorithm),
+                "SES_Signature",
+            )
