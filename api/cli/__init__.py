@@ -20,6 +20,9 @@ _COMMANDS = (
     "dept",
     "seal",
     "clients",
+    "issue",
+    "licence",
+    "types",
 )
 
 
@@ -32,6 +35,8 @@ def cli() -> None:
 for _name in _COMMANDS:
     _module = importlib.import_module(f"api.cli.{_name}")
     cli.add_command(_module.command)
+    for _extra in getattr(_module, "EXTRA_COMMANDS", ()):
+        cli.add_command(_extra)
 
 
 def main() -> None:

@@ -1,0 +1,140 @@
+"""Batch issuance: JSON lines in, sealed PDFs out, in parallel processes, resumable.
+
+The runner knows nothing about deployments: it is given a picklable worker
+initializer and a per-item function (``api.issuance`` provides both), reads
+the input lazily, and keeps a manifest (``issued.jsonl`` in the output
+directory) of every line done, so a re-run skips them. A bad line is reported
+with its number and error and never stops the others. Duplicate work after a
+crash between sealing and the manifest write is harmless: each line carries an
+idempotency key, so the registry returns the licence already issued.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+MANIFEST: Final = "issued.jsonl"
+ERRORS: Final = "errors.jsonl"
+MAX_LINE: Final = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One input line (1-based number) and its raw text."""
+
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What happened to one line."""
+
+    line: int
+    ok: bool
+    licence_id: str | None = None
+    file: str | None = None
+    error_code: str | None = None
+    error: str | None = None
+    reused: bool = False
+
+
+@dataclass
+class BatchSummary:
+    """Counts for the end-of-run report."""
+
+    total: int = 0
+    issued: int = 0
+    skipped: int = 0
+    failed: int = 0
+    reused: int = 0
+    errors: list[ItemResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "issued": self.issued, "skipped": self.skipped,
+                "failed": self.failed, "reused": self.reused,
+                "errors": [asdict(e) for e in self.errors[:100]]}
+
+
+def _done_lines(out_dir: Path) -> set[int]:
+    manifest = out_dir / MANIFEST
+    done: set[int] = set()
+    if not manifest.exists():
+        return done
+    for raw in manifest.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue  # a torn last line from a crash: that record is simply redone
+        if isinstance(entry, dict) and entry.get("ok") and (out_dir / Path(
+                str(entry.get("file", ""))).name).exists():
+            done.add(int(entry["line"]))
+    return done
+
+
+def read_items(source: TextIO, skip: set[int]) -> Iterator[BatchItem]:
+    """Non-empty lines not yet done, numbered from 1; over-long lines become errors later."""
+    for number, text in enumerate(source, start=1):
+        if number in skip:
+            continue
+        stripped = text.strip()
+        if stripped:
+            yield BatchItem(number, stripped[: MAX_LINE + 1])
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for raw in fh if raw.strip())
+
+
+def run_batch(
+    records: Path,
+    out_dir: Path,
+    *,
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
+    work: Callable[[BatchItem], ItemResult],
+    workers: int = 1,
+    on_result: Callable[[ItemResult], None] | None = None,
+) -> BatchSummary:
+    """Issue every pending line of ``records`` into ``out_dir``; see the module docstring."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    done = _done_lines(out_dir)
+    summary = BatchSummary(total=count_lines(records), skipped=len(done))
+    with records.open(encoding="utf-8", errors="replace") as source, \
+            (out_dir / MANIFEST).open("a", encoding="utf-8") as manifest, \
+            (out_dir / ERRORS).open("a", encoding="utf-8") as errors:
+        items = read_items(source, done)
+        if workers <= 1:
+            initializer(*initargs)
+            results: Iterator[ItemResult] = map(work, items)
+            _drain(results, summary, manifest, errors, on_result)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with ctx.Pool(workers, initializer=initializer, initargs=initargs) as pool:
+                results = pool.imap_unordered(work, items, chunksize=4)
+                _drain(results, summary, manifest, errors, on_result)
+    return summary
+
+
+def _drain(results: Iterator[ItemResult], summary: BatchSummary, manifest: TextIO,
+           errors: TextIO, on_result: Callable[[ItemResult], None] | None) -> None:
+    for result in results:
+        line = json.dumps(asdict(result), ensure_ascii=False) + "\n"
+        if result.ok:
+            summary.issued += 1
+            summary.reused += int(result.reused)
+            manifest.write(line)
+            manifest.flush()
+        else:
+            summary.failed += 1
+            summary.errors.append(result)
+            errors.write(line)
+            errors.flush()
+        if on_result is not None:
+            on_result(result)
