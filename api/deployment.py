@@ -263,12 +263,16 @@ class Deployment:
     def issuer_context(self) -> IssuerContext:
         """Licence types, the QR token signer and the built-in TSA (built once)."""
         if self._issuer_context is None:
-            tsa_key = self.key("sm2-tsa")
-            tsa = BuiltinTSA(tsa_key, tsa_key.certificate_chain(), TSA_POLICY_OID,
-                             lambda: datetime.now(UTC))
+            stampers = {}
+            for family, role in (("sm2", "sm2-tsa"), ("intl", "rsa-tsa")):
+                if role in self.config["keys"]:
+                    tsa_key = self.key(role)
+                    stampers[family] = InProcessTimeStamper(BuiltinTSA(
+                        tsa_key, tsa_key.certificate_chain(), TSA_POLICY_OID,
+                        lambda: datetime.now(UTC)))
             self._issuer_context = IssuerContext(
                 types=builtin_types(), token_signer=self.signer("sm2-token-signer"),
-                timestamper=InProcessTimeStamper(tsa))
+                timestampers=stampers)
         return self._issuer_context
 
     def roots(self) -> dict[str, RootCA]:

@@ -70,7 +70,13 @@ class IssuerContext:
 
     types: TypeRegistry
     token_signer: Signer
-    timestamper: TimeStamper | None
+    # Per algorithm family ("sm2", "intl"): an RSA signature gets an RSA time-stamp, so
+    # verifiers without SM2 (Adobe, stock pyHanko) can validate all of it.
+    timestampers: Mapping[str, TimeStamper]
+
+    def timestamper_for(self, key: SigningKey) -> TimeStamper | None:
+        family = "sm2" if key.algorithm == "sm2" else "intl"
+        return self.timestampers.get(family)
 
 
 @dataclass(frozen=True)
@@ -240,7 +246,8 @@ def issue_licence(
     x1, y1, x2, y2 = seal_box_pt(licence_type)
     placement = SealPlacement(page=0, x=x1, y=y1, width=x2 - x1, height=y2 - y1)
     for number, signer in enumerate(signers):
-        pdf = seal_pdf(pdf, signer.key, signer.chain, timestamper=context.timestamper,
+        pdf = seal_pdf(pdf, signer.key, signer.chain,
+                       timestamper=context.timestamper_for(signer.key),
                        field_name=f"Seal{number + 1}" if number else "Seal",
                        seal=SealBinding(seal.der),
                        appearance=placement if number == 0 else None,

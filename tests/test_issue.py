@@ -1,0 +1,249 @@
+"""End-to-end issuance: every type, interop with stock pyHanko, refusals, idempotency, batch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
+from api.issuance import issue_one
+from hsm_adapters.errors import DeviceError
+from signing.issue import IdempotencyConflictError
+from signing.seals import SealUnusableError, make_department_seal, revoke_seal
+from signing.types import RecordValidationError, UnknownLicenceTypeError, builtin_types
+from tests.api_support import OTHER_USCC
+from trust.errors import ConflictError
+from trust.registry.models import AuditEntry, Licence, LicenceFile, SealRecord
+
+TYPES = builtin_types()
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True,
+                            text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("issue") / "home"
+    init_deployment(root)
+    home = Home(root)
+    dep = Deployment(home, load_config(home))
+    yield dep
+    dep.close()
+
+
+def _count(dep: Deployment, model: type) -> int:
+    with dep.registry.session() as s:
+        return int(s.execute(select(func.count()).select_from(model)).scalar_one())
+
+
+@pytest.mark.parametrize("code", TYPES.codes())
+def test_every_type_issues_a_licence_that_renders_and_names_its_holder(
+    deployment: Deployment, code: str, tmp_path: Path,
+) -> None:
+    licence_type = TYPES.get(code)
+    record = licence_type.example(3)
+    with deployment.registry.session() as s:
+        issued = issue_one(deployment, s, type_code=code, record=record,
+                           department=DEMO_DEPARTMENT, actor="test")
+    pdf = tmp_path / "l.pdf"
+    pdf.write_bytes(issued.pdf)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert licence_type.holder_name(record) in text
+    assert issued.licence_id.split("-")[1] == code
+    subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / "p")], check=True)
+    from PIL import Image
+
+    image = Image.open(next(tmp_path.glob("p*.png"))).convert("L")
+    dark = sum(1 for v in image.tobytes() if v < 200)
+    assert dark > 0.01 * image.width * image.height
+    with deployment.registry.session() as s:
+        row = s.get(Licence, issued.licence_id)
+        assert row is not None
+        assert row.status == "valid"
+        stored = s.get(LicenceFile, issued.licence_id)
+        assert stored is not None
+        assert stored.pdf == issued.pdf
+
+
+def test_dual_signed_licence_validates_in_stock_pyhanko(deployment: Deployment,
+                                                        tmp_path: Path) -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+    from asn1crypto import x509
+
+    with deployment.registry.session() as s:
+        issued = issue_one(deployment, s, type_code="BL", record=TYPES.get("BL").example(9),
+                           department=DEMO_DEPARTMENT, alg="sm2+rsa", actor="test")
+    import io
+
+    reader = PdfFileReader(io.BytesIO(issued.pdf))
+    sigs = reader.embedded_signatures
+    assert len(sigs) == 2
+    root = x509.Certificate.load(deployment.certificate("rsa-root").der)
+    context = ValidationContext(trust_roots=[root], allow_fetching=False)
+    rsa_sig = sigs[1]
+    status = validate_pdf_signature(rsa_sig, context)
+    assert status.intact
+    assert status.valid
+    assert status.trusted
+    assert status.timestamp_validity is not None
+
+
+def test_schema_violation_lists_fields_and_writes_nothing(deployment: Deployment) -> None:
+    before = (_count(deployment, Licence), _count(deployment, AuditEntry))
+    record = TYPES.get("DL").example(1)
+    record.pop("name")
+    record["valid_until"] = "not a date"
+    with pytest.raises(RecordValidationError) as info, deployment.registry.session() as s:
+        issue_one(deployment, s, type_code="DL", record=record, department=DEMO_DEPARTMENT,
+                  actor="t")
+    assert "name" in info.value.message
+    assert "valid_until" in info.value.message
+    with pytest.raises(UnknownLicenceTypeError), deployment.registry.session() as s:
+        issue_one(deployment, s, type_code="NOPE", record={}, department=DEMO_DEPARTMENT,
+                  actor="t")
+    with pytest.raises(ConflictError), deployment.registry.session() as s:
+        issue_one(deployment, s, type_code="DL", record=TYPES.get("DL").example(1),
+                  department=DEMO_DEPARTMENT, key_uri="file:keys/sm2-root.p8", actor="t")
+    assert (_count(deployment, Licence), _count(deployment, AuditEntry)) == before
+
+
+def test_idempotency_key_returns_the_same_licence(deployment: Deployment) -> None:
+    record = TYPES.get("SSC").example(5)
+    with deployment.registry.session() as s:
+        first = issue_one(deployment, s, type_code="SSC", record=record,
+                          department=DEMO_DEPARTMENT, idempotency_key="req-1", actor="t")
+    with deployment.registry.session() as s:
+        again = issue_one(deployment, s, type_code="SSC", record=record,
+                          department=DEMO_DEPARTMENT, idempotency_key="req-1", actor="t")
+    assert (again.licence_id, again.reused, again.pdf) == (first.licence_id, True, first.pdf)
+    with pytest.raises(IdempotencyConflictError), deployment.registry.session() as s:
+        issue_one(deployment, s, type_code="SSC", record=TYPES.get("SSC").example(6),
+                  department=DEMO_DEPARTMENT, idempotency_key="req-1", actor="t")
+
+
+def test_revoked_expired_and_foreign_seals_are_refused(deployment: Deployment) -> None:
+    from signing.departments import add_department, department_certificates
+
+    now = datetime.now(UTC)
+    record = TYPES.get("RIC").example(2)
+    with deployment.registry.session() as s:
+        add_department(s, deployment.stores, deployment.home.pin(), code="foreign",
+                       name="外地公安局", uscc=OTHER_USCC, region="330100",
+                       roots=deployment.roots(), algorithms=("sm2",), at=now, actor="t")
+        foreign = make_department_seal(
+            s, department_code="foreign", maker_key=deployment.key("sm2-seal-maker"),
+            maker_cert=deployment.certificate("sm2-seal-maker"),
+            signer_certs=department_certificates(s, "foreign"), valid_start=now,
+            valid_end=now + timedelta(days=30), at=now, actor="t")
+        expired = make_department_seal(
+            s, department_code=DEMO_DEPARTMENT, maker_key=deployment.key("sm2-seal-maker"),
+            maker_cert=deployment.certificate("sm2-seal-maker"),
+            signer_certs=department_certificates(s, DEMO_DEPARTMENT),
+            valid_start=now - timedelta(days=10), valid_end=now - timedelta(days=1), at=now,
+            actor="t")
+        foreign_id, expired_id = foreign.es_id, expired.es_id
+    for es_id, words in ((foreign_id, "belongs to department foreign"),
+                         (expired_id, "is valid")):
+        with pytest.raises(SealUnusableError, match=words), deployment.registry.session() as s:
+            issue_one(deployment, s, type_code="RIC", record=record, department=DEMO_DEPARTMENT,
+                      seal=es_id, actor="t")
+    with deployment.registry.session() as s:
+        demo_seals = s.execute(select(SealRecord.es_id).where(
+            SealRecord.department_code == DEMO_DEPARTMENT,
+            SealRecord.status == "active")).scalars().all()
+        for es_id in demo_seals:
+            revoke_seal(s, es_id, reason="test", at=now, actor="t")
+    try:
+        with pytest.raises(SealUnusableError, match="no usable seal"), \
+                deployment.registry.session() as s:
+            issue_one(deployment, s, type_code="RIC", record=record,
+                      department=DEMO_DEPARTMENT, actor="t")
+    finally:
+        with deployment.registry.session() as s:
+            make_department_seal(
+                s, department_code=DEMO_DEPARTMENT, maker_key=deployment.key("sm2-seal-maker"),
+                maker_cert=deployment.certificate("sm2-seal-maker"),
+                signer_certs=department_certificates(s, DEMO_DEPARTMENT), valid_start=now,
+                valid_end=now + timedelta(days=365), at=now, actor="t")
+
+
+def test_failed_signature_never_produces_a_licence(deployment: Deployment,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    key = deployment.key("sm2-issuer")
+    before = _count(deployment, Licence)
+
+    def broken(message: bytes) -> bytes:
+        raise DeviceError("device fell over", uri=key.uri)
+
+    monkeypatch.setattr(key, "sign", broken)
+    with pytest.raises(DeviceError), deployment.registry.session() as s:
+        issue_one(deployment, s, type_code="VL", record=TYPES.get("VL").example(4),
+                  department=DEMO_DEPARTMENT, actor="t")
+    assert _count(deployment, Licence) == before
+
+
+def test_cli_issue_batch_is_resumable_and_reports_bad_lines(deployment: Deployment,
+                                                            tmp_path: Path) -> None:
+    home = str(deployment.home.root)
+    records = tmp_path / "records.jsonl"
+    lines = [json.dumps(TYPES.get("VL").example(200 + i), ensure_ascii=False) for i in range(6)]
+    lines.insert(2, '{"plate": 1}')
+    lines.insert(4, "{oops")
+    lines.append(json.dumps({"_type": "DL", **TYPES.get("DL").example(77)}, ensure_ascii=False))
+    records.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    first = cli("issue-batch", records.as_posix(), "--out-dir", out.as_posix(), "--type", "VL",
+                "--workers", "2", "--home", home, "--json", check=False)
+    assert first.returncode == 1
+    report = json.loads(first.stdout)
+    assert (report["total"], report["issued"], report["failed"]) == (9, 7, 2)
+    assert sorted(e["line"] for e in report["errors"]) == [3, 5]
+    assert len(list(out.glob("*.pdf"))) == 7
+    second = json.loads(cli("issue-batch", records.as_posix(), "--out-dir", out.as_posix(),
+                            "--type", "VL", "--home", home, "--json", check=False).stdout)
+    assert (second["skipped"], second["issued"], second["failed"]) == (7, 0, 2)
+    (out / "issued.jsonl").unlink()
+    third = json.loads(cli("issue-batch", records.as_posix(), "--out-dir", out.as_posix(),
+                           "--type", "VL", "--home", home, "--json", check=False).stdout)
+    assert (third["issued"], third["reused"]) == (7, 7)
+    assert len(list(out.glob("*.pdf"))) == 7
+
+
+def test_cli_issue_and_lifecycle(deployment: Deployment, tmp_path: Path) -> None:
+    home = str(deployment.home.root)
+    data = tmp_path / "r.json"
+    data.write_text(json.dumps(TYPES.get("APR").example(1), ensure_ascii=False))
+    out = tmp_path / "apr.pdf"
+    result = json.loads(cli("issue", "--type", "APR", "--data", str(data), "--out", str(out),
+                            "--home", home).stdout)
+    assert set(result) >= {"licence_id", "file"}
+    assert out.read_bytes().startswith(b"%PDF-")
+    lid = result["licence_id"]
+    shown = json.loads(cli("licence", "show", lid, "--home", home, "--json").stdout)
+    assert shown["status"] == "valid"
+    revoked = json.loads(cli("licence", "revoke", lid, "--reason", "fraud", "--home", home,
+                             "--json").stdout)
+    assert revoked["status"] == "revoked"
+    assert [h["to"] for h in revoked["history"]] == ["valid", "revoked"]
+    again = cli("licence", "cancel", lid, "--reason", "x", "--home", home, check=False)
+    assert again.returncode == 1
+    assert "revoked" in again.stderr
+    bad = cli("issue", "--type", "APR", "--data", str(tmp_path / "missing.json"), "--out",
+              str(tmp_path / "x.pdf"), "--home", home, check=False)
+    assert bad.returncode == 2
+    assert not (tmp_path / "x.pdf").exists()

@@ -1,0 +1,42 @@
+"""Object identifiers of SealTrust certificate profiles.
+
+SealTrust owns no IANA Private Enterprise Number, so its private arc is a
+UUID-derived OID under ``2.25`` (ITU-T X.667 / ISO/IEC 9834-8), which anyone
+may allocate without registration and which cannot collide:
+
+    2.25.215246703010908923614696158914708008713   SealTrust arc
+        .1      extended key usages
+        .1.1    seal making (制章): signs GB/T 38540 SESeal structures
+        .1.2    QR token (亮证) signing
+        .1.3    status-list / trust-list signing
+        .2      certificate policies
+        .2.1    SealTrust seal-maker certificate policy
+        .2.2    SealTrust document-signer certificate policy
+
+Public OIDs used alongside: id-kp-timeStamping (RFC 3161/5280) and
+id-kp-documentSigning (RFC 9336).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "EKU_DOCUMENT_SIGNING",
+    "EKU_SEAL_MAKING",
+    "EKU_STATUS_LIST_SIGNING",
+    "EKU_TIME_STAMPING",
+    "EKU_TOKEN_SIGNING",
+    "POLICY_DOCUMENT_SIGNER",
+    "POLICY_SEAL_MAKER",
+    "SEALTRUST_ARC",
+]
+
+SEALTRUST_ARC: Final = "2.25.215246703010908923614696158914708008713"
+EKU_SEAL_MAKING: Final = SEALTRUST_ARC + ".1.1"
+EKU_TOKEN_SIGNING: Final = SEALTRUST_ARC + ".1.2"
+EKU_STATUS_LIST_SIGNING: Final = SEALTRUST_ARC + ".1.3"
+POLICY_SEAL_MAKER: Final = SEALTRUST_ARC + ".2.1"
+POLICY_DOCUMENT_SIGNER: Final = SEALTRUST_ARC + ".2.2"
+EKU_TIME_STAMPING: Final = "1.3.6.1.5.5.7.3.8"
+EKU_DOCUMENT_SIGNING: Final = "1.3.6.1.5.5.7.3.36"
