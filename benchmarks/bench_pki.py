@@ -7,8 +7,15 @@ from datetime import UTC, datetime
 import pytest
 
 from trust.keys import SoftwareKey
-from trust.pki import Certificate, ChainValidator, build_demo_pki, parse_cached, validate_chain
-from trust.pki import _deterministic, chain
+from trust.pki import (
+    Certificate,
+    ChainValidator,
+    _deterministic,
+    build_demo_pki,
+    chain,
+    parse_cached,
+    validate_chain,
+)
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 

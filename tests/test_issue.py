@@ -80,10 +80,10 @@ def test_every_type_issues_a_licence_that_renders_and_names_its_holder(
 
 def test_dual_signed_licence_validates_in_stock_pyhanko(deployment: Deployment,
                                                         tmp_path: Path) -> None:
+    from asn1crypto import x509
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
-    from asn1crypto import x509
 
     with deployment.registry.session() as s:
         issued = issue_one(deployment, s, type_code="BL", record=TYPES.get("BL").example(9),
