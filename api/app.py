@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, metrics
 from api.deployment import Deployment, Home, load_config
-from api.routes import audit, departments, health, keys, seals, trust
+from api.routes import audit, departments, health, keys, licences, seals, trust
 from api.settings import Settings
 from trust.registry import migrate
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     metrics.install(app)
-    for module in (health, departments, seals, keys, audit, trust):
+    for module in (health, departments, seals, keys, licences, audit, trust):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
