@@ -23,4 +23,4 @@ def sm2_vectors() -> dict[str, Any]:
     return data
 
 
-pytest_plugins = ["tests.db_support"]
+pytest_plugins = ["tests.db_support", "tests.api_support"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.deployment import DEMO_DEPARTMENT
-from tests.api_support import OTHER_DEPARTMENT, Api, api  # noqa: F401 - fixture
+from tests.api_support import OTHER_DEPARTMENT, Api
 from trust import merkle
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from api.deployment import DEMO_DEPARTMENT
 from signing.types import builtin_types
-from tests.api_support import Api, api  # noqa: F401 - fixture
+from tests.api_support import Api
 
 TYPES = builtin_types()
 
