@@ -38,14 +38,14 @@ from trust import audit
 from trust.errors import InputError, NotFoundError
 from trust.keys import SoftwareKey
 from trust.pki import Certificate, build_demo_pki
+from trust.pki.oids import TSA_POLICY
 from trust.registry import Registry, migrate
 from trust.registry.models import CertificateRecord, Department, KeyRecord, Meta
 
 FORMAT_VERSION: Final = 1
 PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name
 DEMO_DEPARTMENT: Final = "demo-amr"
-# RFC 3161 policy of the built-in TSA, under SealTrust's private arc (trust.pki.oids).
-TSA_POLICY_OID: Final = "2.25.215246703010908923614696158914708008713.4.1"
+TSA_POLICY_OID: Final = TSA_POLICY
 SEAL_YEARS: Final = 3
 
 

@@ -11,6 +11,7 @@ docs/seal-binding.md for the OIDs and why.
 """
 
 from signing.pdf.cms_attrs import (
+    LICENCE_ID_ATTR_OID,
     SEAL_ATTR_OID,
     SES_SIGNATURE_ATTR_OID,
     SealBinding,
@@ -26,6 +27,7 @@ from signing.pdf.placement import SealPlacement, SealPlacementError
 from signing.pdf.signer import PdfSealer, seal_pdf
 
 __all__ = [
+    "LICENCE_ID_ATTR_OID",
     "SEAL_ATTR_OID",
     "SES_SIGNATURE_ATTR_OID",
     "CertificateChainError",

@@ -20,10 +20,11 @@ from pyhanko.sign.attributes import CMSAttributeProvider
 
 from signing.tsa.signed_data import attribute
 from trust.errors import InputError
-from trust.pki.oids import SEALTRUST_ARC
+from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL, ATTR_SES_SIGNATURE, SEALTRUST_ARC
 
 __all__ = [
     "CMS_ATTRIBUTE_ARC",
+    "LICENCE_ID_ATTR_OID",
     "SEAL_ATTR_OID",
     "SES_SIGNATURE_ATTR_OID",
     "SealBinding",
@@ -32,10 +33,11 @@ __all__ = [
     "seal_attributes",
 ]
 
-# Under SealTrust's UUID arc (trust.pki.oids): .3 = CMS attribute types.
+# Under SealTrust's UUID arc, declared in trust.pki.oids so verification can use them.
 CMS_ATTRIBUTE_ARC: Final = SEALTRUST_ARC + ".3"
-SEAL_ATTR_OID: Final = CMS_ATTRIBUTE_ARC + ".1"  # value: SESeal (GB/T 38540), DER
-SES_SIGNATURE_ATTR_OID: Final = CMS_ATTRIBUTE_ARC + ".2"  # value: SES_Signature, DER
+SEAL_ATTR_OID: Final = ATTR_SEAL  # value: SESeal (GB/T 38540), DER
+SES_SIGNATURE_ATTR_OID: Final = ATTR_SES_SIGNATURE  # value: SES_Signature, DER
+LICENCE_ID_ATTR_OID: Final = ATTR_LICENCE_ID  # value: UTF8String licence id
 
 # (document digest over the PDF byte ranges, digest algorithm name) -> DER SES_Signature
 SesSignatureHook = Callable[[bytes, str], bytes]
@@ -73,9 +75,13 @@ class SealBinding:
     seal_der: bytes
     ses_signature: SesSignatureHook | None = None
     ses_signature_reserve: int = 0
+    # The licence this signature issues, signed with it so a verifier can ask its status.
+    licence_id: str | None = None
 
     def __post_init__(self) -> None:
         _single_der(self.seal_der, "SESeal")
+        if self.licence_id is not None and not 0 < len(self.licence_id.encode()) <= 128:
+            raise SealBindingError("licence_id must be 1..128 bytes of UTF-8")
         if self.ses_signature_reserve < 0:
             raise SealBindingError("ses_signature_reserve must not be negative")
 
@@ -85,12 +91,14 @@ class SealBinding:
         if self.ses_signature is not None:
             # An SES_Signature embeds the seal, the signer certificate and a signature.
             extra = self.ses_signature_reserve or len(self.seal_der) + leaf_cert_len + 1024
-        return len(self.seal_der) + 64 + extra
+        return len(self.seal_der) + 64 + extra + (160 if self.licence_id else 0)
 
 
 def seal_attributes(binding: SealBinding, message_digest: bytes, md_algorithm: str) -> list[bytes]:
     """DER Attributes binding the seal, for the direct CMS builder."""
     attrs = [attribute(SEAL_ATTR_OID, binding.seal_der)]
+    if binding.licence_id is not None:
+        attrs.append(attribute(LICENCE_ID_ATTR_OID, core.UTF8String(binding.licence_id).dump()))
     if binding.ses_signature is not None:
         ses = binding.ses_signature(message_digest, md_algorithm)
         _single_der(ses, "SES_Signature")
@@ -123,6 +131,9 @@ class SealAttrSpec(CAdESSignedAttrSpec):  # type: ignore[misc]
             return
         seal = binding.seal_der
         yield _DerAttribute(SEAL_ATTR_OID, lambda: seal, "SESeal")
+        if binding.licence_id is not None:
+            licence = core.UTF8String(binding.licence_id).dump()
+            yield _DerAttribute(LICENCE_ID_ATTR_OID, lambda: licence, "licence id")
         hook = binding.ses_signature
         if hook is not None:
             yield _DerAttribute(

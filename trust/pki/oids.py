@@ -22,6 +22,9 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ATTR_LICENCE_ID",
+    "ATTR_SEAL",
+    "ATTR_SES_SIGNATURE",
     "EKU_DOCUMENT_SIGNING",
     "EKU_SEAL_MAKING",
     "EKU_STATUS_LIST_SIGNING",
@@ -30,6 +33,7 @@ __all__ = [
     "POLICY_DOCUMENT_SIGNER",
     "POLICY_SEAL_MAKER",
     "SEALTRUST_ARC",
+    "TSA_POLICY",
 ]
 
 SEALTRUST_ARC: Final = "2.25.215246703010908923614696158914708008713"
@@ -38,5 +42,11 @@ EKU_TOKEN_SIGNING: Final = SEALTRUST_ARC + ".1.2"
 EKU_STATUS_LIST_SIGNING: Final = SEALTRUST_ARC + ".1.3"
 POLICY_SEAL_MAKER: Final = SEALTRUST_ARC + ".2.1"
 POLICY_DOCUMENT_SIGNER: Final = SEALTRUST_ARC + ".2.2"
+# .3: CMS signed attributes binding a licence to its PDF signature (docs/seal-binding.md).
+ATTR_SEAL: Final = SEALTRUST_ARC + ".3.1"  # DER SESeal (GB/T 38540)
+ATTR_SES_SIGNATURE: Final = SEALTRUST_ARC + ".3.2"  # DER SES_Signature over the byte ranges
+ATTR_LICENCE_ID: Final = SEALTRUST_ARC + ".3.3"  # UTF8String licence identifier
+# .4: policies of SealTrust services.
+TSA_POLICY: Final = SEALTRUST_ARC + ".4.1"  # the built-in RFC 3161 time-stamping service
 EKU_TIME_STAMPING: Final = "1.3.6.1.5.5.7.3.8"
 EKU_DOCUMENT_SIGNING: Final = "1.3.6.1.5.5.7.3.36"
