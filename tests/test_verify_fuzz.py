@@ -1,0 +1,137 @@
+"""Fuzzing the PDF and CMS parsing: every input ends in a report or a typed error,
+within a time and memory budget."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+import tracemalloc
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import pdf_corpus as corpus
+from trust.indications import Indication
+from verification import (
+    UnsafeNoRevocationCheck,
+    VerificationPolicy,
+    extract_facts,
+    judge,
+    verify_pdf,
+)
+from verification.cms import parse_cms
+from verification.errors import CmsFormatError
+from verification.pdf.locate import locate
+
+AT = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
+POLICY = VerificationPolicy()
+logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+
+
+@pytest.fixture(scope="module")
+def signed() -> bytes:
+    return corpus.sign_rsa(corpus.plain_pdf(), corpus.make_rsa_pki())
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    out = bytearray(data)
+    for pos, cut, insert in edits:
+        at = pos % (len(out) + 1)
+        out[at : at + cut] = insert
+    return bytes(out)
+
+
+EDITS = st.lists(
+    st.tuples(st.integers(0, 1 << 20), st.integers(0, 8), st.binary(max_size=8)),
+    min_size=1,
+    max_size=4,
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=2000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(edits=EDITS)
+def test_mutated_pdf_gives_a_report(signed: bytes, edits: list[tuple[int, int, bytes]]) -> None:
+    data = _mutate(signed, edits)
+    started = time.perf_counter()
+    report = verify_pdf(data, POLICY, AT)
+    assert time.perf_counter() - started < 2.0
+    assert report.indication is not Indication.TOTAL_PASSED  # default policy never passes
+    report.to_json()
+
+
+@settings(max_examples=200, deadline=500)
+@given(blob=st.binary(max_size=2048))
+def test_random_bytes_never_crash_the_fast_path_or_cms(blob: bytes) -> None:
+    found = locate(blob)
+    assert found is None or found.byte_range[0] == 0
+    with contextlib.suppress(CmsFormatError):
+        parse_cms(blob)
+
+
+@settings(
+    max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(edits=EDITS)
+def test_mutated_cms_is_parsed_or_rejected(
+    signed: bytes, edits: list[tuple[int, int, bytes]]
+) -> None:
+    _, b, c, _ = corpus.byte_range(signed)
+    der = bytes.fromhex(signed[b + 1 : c - 1].decode())
+    with contextlib.suppress(CmsFormatError):
+        parse_cms(_mutate(der, edits))
+
+
+def test_memory_stays_bounded_for_hostile_lengths() -> None:
+    hostile = [
+        b"\x30\x84\xff\xff\xff\xff" + b"\x00" * 64,  # 4 GiB length claim
+        b"\x30\x80" + b"\x30\x80" * 5000,  # deep indefinite nesting
+        b"%PDF-1.7\n" + b"[" * 100_000 + b"\n%%EOF",
+    ]
+    tracemalloc.start()
+    for blob in hostile:
+        with contextlib.suppress(CmsFormatError):
+            parse_cms(blob)
+        verify_pdf(blob, POLICY, AT)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024
+
+
+SAME_LENGTH = st.lists(st.tuples(st.integers(0, 1 << 20), st.just(1), st.binary(min_size=1,
+                                                                              max_size=1)),
+                      min_size=1, max_size=3)
+
+
+@settings(max_examples=150, deadline=3000,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=st.one_of(EDITS, SAME_LENGTH))
+def test_fast_path_verdict_equals_full_path(signed_and_policy: tuple[bytes, VerificationPolicy],
+                                            edits: list[tuple[int, int, bytes]]) -> None:
+    """Never faster by checking less: whatever the bytes, both paths give one indication.
+
+    The reason may differ only when the bytes are both tampered and unreadable
+    to pyHanko (HASH_FAILURE on the fast path, FORMAT_FAILURE on the full one).
+    """
+    from trust.indications import SubIndication
+    signed, policy = signed_and_policy
+    data = _mutate(signed, edits)
+    fast = judge(extract_facts(data), policy, AT)
+    full = judge(extract_facts(data, allow_fast=False), policy, AT)
+    assert fast.indication is full.indication, (fast.to_json(), full.to_json())
+    if fast.facts.parser == "fast" and full.sub_indication is not SubIndication.FORMAT_FAILURE:
+        assert fast.sub_indication is full.sub_indication
+
+
+@pytest.fixture(scope="module")
+def signed_and_policy() -> tuple[bytes, VerificationPolicy]:
+    pki = corpus.make_rsa_pki()
+    policy = VerificationPolicy(trust_anchors=frozenset({pki.root_der}),
+                                revocation=UnsafeNoRevocationCheck())
+    return corpus.sign_rsa(corpus.plain_pdf(), pki), policy

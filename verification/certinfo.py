@@ -1,0 +1,49 @@
+"""Per-process cache of what reports need from a certificate.
+
+A batch of licences is signed by a handful of keys: parsing the same signer
+certificate and normalising its names once per process instead of once per
+file is a large share of the fast path's budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from asn1crypto import x509
+
+__all__ = ["CertInfo", "cert_info"]
+
+_MAX_ENTRIES: Final = 4096
+_cache: dict[bytes, CertInfo] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class CertInfo:
+    subject: str
+    issuer: str
+    serial: str
+    spki: bytes
+    issuer_der: bytes
+    serial_number: int
+    key_identifier: bytes | None
+
+
+def cert_info(der: bytes) -> CertInfo:
+    """Names, serial, SubjectPublicKeyInfo and identifiers of a certificate (DER)."""
+    info = _cache.get(der)
+    if info is None:
+        cert = x509.Certificate.load(der)
+        info = CertInfo(
+            subject=str(cert.subject.human_friendly),
+            issuer=str(cert.issuer.human_friendly),
+            serial=format(cert.serial_number, "x"),
+            spki=bytes(cert["tbs_certificate"]["subject_public_key_info"].dump()),
+            issuer_der=bytes(cert.issuer.dump()),
+            serial_number=int(cert.serial_number),
+            key_identifier=cert.key_identifier,
+        )
+        if len(_cache) >= _MAX_ENTRIES:
+            _cache.clear()
+        _cache[der] = info
+    return info

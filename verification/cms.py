@@ -1,0 +1,317 @@
+"""CMS SignedData of a PDF signature: parse once, check integrity once.
+
+The same code serves the fast path and the full analysis, so both reach the
+same verdict by construction. Only the signature value check is
+cryptographic and it goes through :func:`trust.keys.verify_signature`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from asn1crypto import cms, core, tsp, x509
+
+from trust import oids, sm3
+from trust.keys import UnsupportedKeyError, verify_signature
+from verification.certinfo import cert_info
+from verification.errors import CmsFormatError
+
+__all__ = ["Integrity", "SignedCms", "digest_ranges", "parse_cms"]
+
+_PARSE_ERRORS: Final = (
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
+_RSA_SHA256: Final = "1.2.840.113549.1.1.11"
+_ECDSA_SHA256: Final = "1.2.840.10045.4.3.2"
+# (SignerInfo signature algorithm, digest algorithm) -> signature OID for trust.keys
+_SIG_OIDS: Final = {
+    ("rsassa_pkcs1v15", "sha256"): _RSA_SHA256,
+    ("sha256_rsa", "sha256"): _RSA_SHA256,
+    ("sha256_ecdsa", "sha256"): _ECDSA_SHA256,
+    ("ecdsa", "sha256"): _ECDSA_SHA256,
+    ("sm2_sm3", "sm3"): oids.SM2_WITH_SM3,
+    ("sm2", "sm3"): oids.SM2_WITH_SM3,
+}
+_HASHLIB: Final = {"sha1": "sha1", "sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
+
+
+@dataclass(frozen=True, slots=True)
+class Integrity:
+    """Time-independent integrity facts of one signature."""
+
+    digest_matches: bool
+    signature_valid: bool | None  # None: algorithm not supported (cannot decide)
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCms:
+    """What the pipeline needs from a detached CMS SignedData, parsed once."""
+
+    digest_algorithm: str
+    signature_algorithm: str
+    signature_oid: str | None
+    signer_cert: bytes
+    certificates: tuple[bytes, ...]
+    signed_attrs: bytes | None
+    message_digest: bytes | None
+    signature: bytes
+    signing_time: datetime | None
+    timestamp_time: datetime | None
+    # ESS signing-certificate(-v2) attribute: (hash algorithm, hash), if present
+    signer_cert_id: tuple[str, bytes] | None = None
+    # document time-stamps (ETSI.RFC3161): the TSTInfo and its message imprint
+    tst_info: bytes | None = None
+    imprint_algorithm: str | None = None
+    imprint: bytes | None = None
+
+    @property
+    def signer_cert_bound(self) -> bool | None:
+        """Whether the signed ESS attribute names the embedded signer certificate
+        (None: no such attribute). The certificate bag itself is not signed."""
+        if self.signer_cert_id is None:
+            return None
+        algorithm, expected = self.signer_cert_id
+        return hmac.compare_digest(_hash(algorithm, self.signer_cert), expected)
+
+    @property
+    def range_digest_algorithm(self) -> str:
+        """The hash the byte ranges must be digested with for :meth:`check`."""
+        return self.imprint_algorithm or self.digest_algorithm
+
+    def check(self, computed_digest: bytes, signed_content: bytes | None = None) -> Integrity:
+        """Compare the byte-range digest with what was signed and verify the signature.
+
+        For a signature that is messageDigest; for a document time-stamp it is
+        the TSTInfo's message imprint, and messageDigest must hash the TSTInfo.
+        ``signed_content`` is only needed for the rare SignerInfo without
+        signed attributes, where the signature covers the content itself.
+        """
+        if self.tst_info is not None:
+            if self.imprint is None or not hmac.compare_digest(self.imprint, computed_digest):
+                return Integrity(False, None, "time-stamp imprint differs from the byte range")
+            computed_digest = _hash(self.digest_algorithm, self.tst_info)
+        if self.signed_attrs is not None:
+            if self.message_digest is None or not hmac.compare_digest(
+                self.message_digest, computed_digest
+            ):
+                return Integrity(False, None, "messageDigest differs from the signed data digest")
+            message = self.signed_attrs
+        else:
+            if signed_content is None:
+                return Integrity(True, None, "no signed attributes")
+            message = signed_content
+        if self.signature_oid is None:
+            return Integrity(True, None, f"unsupported algorithm {self.signature_algorithm}")
+        spki = cert_info(self.signer_cert).spki
+        try:
+            ok = verify_signature(spki, self.signature_oid, message, self.signature)
+        except UnsupportedKeyError as exc:
+            return Integrity(True, None, exc.message)
+        return Integrity(True, ok, "" if ok else "signature value does not verify")
+
+
+def new_hash(algorithm: str) -> Any:
+    """A hash object with update() for a CMS digest algorithm name."""
+    if algorithm == "sm3":
+        try:
+            return hashlib.new("sm3")
+        except ValueError:
+            return _CryptographyHash(sm3.new())
+    name = _HASHLIB.get(algorithm)
+    if name is None:
+        raise CmsFormatError(f"digest algorithm {algorithm} is not supported")
+    return hashlib.new(name)
+
+
+class _CryptographyHash:
+    def __init__(self, h: Any) -> None:
+        self._h = h
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._h.update(bytes(data))
+
+    def digest(self) -> bytes:
+        return bytes(self._h.finalize())
+
+
+def _hash(algorithm: str, data: bytes) -> bytes:
+    h = new_hash(algorithm)
+    h.update(data)
+    return bytes(h.digest())
+
+
+def digest_ranges(data: bytes, ranges: Sequence[tuple[int, int]], algorithm: str) -> bytes:
+    """Hash the signed byte ranges without copying them."""
+    h = new_hash(algorithm)
+    view = memoryview(data)
+    for start, length in ranges:
+        h.update(view[start : start + length])
+    return bytes(h.digest())
+
+
+def _der_length(der: bytes) -> int:
+    """Total length of the DER element at the start (the rest is /Contents padding)."""
+    if len(der) < 2 or der[0] != 0x30:
+        raise CmsFormatError("/Contents does not start with a DER SEQUENCE")
+    first = der[1]
+    if first < 0x80:
+        return 2 + first
+    n = first & 0x7F
+    if n == 0 or n > 4 or len(der) < 2 + n:
+        raise CmsFormatError("/Contents has an invalid DER length")
+    return 2 + n + int.from_bytes(der[2 : 2 + n], "big")
+
+
+def parse_cms(contents: bytes, *, timestamp: bool = False) -> SignedCms:
+    """Parse the raw /Contents bytes (DER, zero-padded) into :class:`SignedCms`.
+
+    Raises CmsFormatError for anything that is not exactly one detached
+    SignedData with one SignerInfo whose certificate is embedded (with
+    ``timestamp``: one RFC 3161 token, TSTInfo encapsulated).
+    """
+    total = _der_length(contents)
+    if total > len(contents):
+        raise CmsFormatError("CMS DER length exceeds /Contents")
+    if contents[total:].strip(b"\x00"):
+        raise CmsFormatError("non-zero bytes after the CMS in /Contents")
+    try:
+        return _parse(contents[:total], timestamp)
+    except CmsFormatError:
+        raise
+    except _PARSE_ERRORS as exc:
+        raise CmsFormatError(f"malformed CMS: {exc}") from exc
+
+
+def _parse(der: bytes, timestamp: bool) -> SignedCms:
+    info = cms.ContentInfo.load(der, strict=True)
+    if info["content_type"].native != "signed_data":
+        raise CmsFormatError("CMS is not SignedData")
+    sd = info["content"]
+    encap = sd["encap_content_info"]
+    tst_info: bytes | None = None
+    imprint_alg: str | None = None
+    imprint: bytes | None = None
+    gen_time: datetime | None = None
+    expected_type = "data"
+    if timestamp:
+        expected_type = "tst_info"
+        if encap["content_type"].native != "tst_info" or isinstance(encap["content"], core.Void):
+            raise CmsFormatError("document time-stamp does not encapsulate a TSTInfo")
+        tst_info = bytes(encap["content"].contents)
+        tst = tsp.TSTInfo.load(tst_info, strict=True)
+        imprint_alg = tst["message_imprint"]["hash_algorithm"]["algorithm"].native
+        imprint = bytes(tst["message_imprint"]["hashed_message"].native)
+        gen_time = tst["gen_time"].native
+    elif not isinstance(encap["content"], core.Void):
+        raise CmsFormatError("CMS SignedData is not detached")
+    signer_infos = sd["signer_infos"]
+    if len(signer_infos) != 1:
+        raise CmsFormatError(f"expected one SignerInfo, found {len(signer_infos)}")
+    si = signer_infos[0]
+    cert_set = sd["certificates"]
+    certs = (
+        []
+        if isinstance(cert_set, core.Void)
+        else [bytes(c.chosen.dump()) for c in cert_set if c.name == "certificate"]
+    )
+    signer = _find_signer(si["sid"], certs)
+    digest_alg = si["digest_algorithm"]["algorithm"].native
+    sig_alg = si["signature_algorithm"]["algorithm"].native
+    signed_attrs_value = si["signed_attrs"]
+    signed_attrs: bytes | None = None
+    message_digest: bytes | None = None
+    signing_time: datetime | None = None
+    cert_id: tuple[str, bytes] | None = None
+    if not isinstance(signed_attrs_value, core.Void):
+        raw = signed_attrs_value.dump()
+        signed_attrs = b"\x31" + raw[1:]  # the signature covers the SET OF, not [0] IMPLICIT
+        seen: set[str] = set()
+        for attr in signed_attrs_value:
+            kind = attr["type"].native
+            if kind in seen:
+                raise CmsFormatError(f"duplicate signed attribute {kind}")
+            seen.add(kind)
+            values = attr["values"]
+            if len(values) != 1:
+                raise CmsFormatError(f"signed attribute {kind} must have one value")
+            if kind == "message_digest":
+                message_digest = bytes(values[0].native)
+            elif kind == "signing_time":
+                signing_time = values[0].native
+            elif kind in ("signing_certificate_v2", "signing_certificate"):
+                cert_id = _ess_cert_id(kind, values[0])
+            elif kind == "content_type" and values[0].native != expected_type:
+                raise CmsFormatError(f"content-type attribute is not {expected_type}")
+        if message_digest is None:
+            raise CmsFormatError("signed attributes lack messageDigest")
+    return SignedCms(
+        digest_algorithm=digest_alg,
+        signature_algorithm=sig_alg,
+        signature_oid=_SIG_OIDS.get((sig_alg, digest_alg)),
+        signer_cert=signer,
+        certificates=tuple(certs),
+        signed_attrs=signed_attrs,
+        message_digest=message_digest,
+        signature=bytes(si["signature"].native),
+        signing_time=signing_time,
+        timestamp_time=gen_time if timestamp else _timestamp_time(si),
+        signer_cert_id=cert_id,
+        tst_info=tst_info,
+        imprint_algorithm=imprint_alg,
+        imprint=imprint,
+    )
+
+
+def _find_signer(sid: Any, certs: list[bytes]) -> bytes:
+    """The embedded certificate the SignerInfo names (issuer and serial, or key id)."""
+    if sid.name == "issuer_and_serial_number":
+        want = sid.chosen
+        serial, issuer = want["serial_number"].native, want["issuer"]
+        issuer_der = issuer.dump()
+        for der in certs:  # byte comparison first: name normalisation is costly
+            info = cert_info(der)
+            if info.serial_number == serial and (
+                info.issuer_der == issuer_der or x509.Name.load(info.issuer_der) == issuer
+            ):
+                return der
+    else:
+        key_id = sid.chosen.native
+        for der in certs:
+            if cert_info(der).key_identifier == key_id:
+                return der
+    raise CmsFormatError("the signer's certificate is not embedded in the CMS")
+
+
+def _ess_cert_id(kind: str, value: Any) -> tuple[str, bytes]:
+    """(hash algorithm, certificate hash) of the first ESSCertID(v2) (RFC 5035)."""
+    first = value["certs"][0]
+    if kind == "signing_certificate":
+        return "sha1", bytes(first["cert_hash"].native)
+    return first["hash_algorithm"]["algorithm"].native, bytes(first["cert_hash"].native)
+
+
+def _timestamp_time(si: Any) -> datetime | None:
+    """genTime of an embedded signature time-stamp token (a fact, not yet verified)."""
+    unsigned = si["unsigned_attrs"]
+    if isinstance(unsigned, core.Void):
+        return None
+    for attr in unsigned:
+        if attr["type"].native == "signature_time_stamp_token":
+            token = attr["values"][0]
+            tst = token["content"]["encap_content_info"]["content"].parsed
+            if isinstance(tst, tsp.TSTInfo):
+                value: datetime = tst["gen_time"].native
+                return value
+    return None

@@ -1,0 +1,168 @@
+"""verify_pdf / judge / verify_files: facts once, then checks under a policy at a time."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from datetime import UTC, datetime
+from pathlib import Path
+
+from trust.errors import InputError
+from trust.indications import Indication, SubIndication
+from verification.checks import run_checks, verdict
+from verification.extract import extract_facts
+from verification.facts import FileFacts
+from verification.policy import VerificationPolicy
+from verification.report import FileReport, SignatureReport
+
+__all__ = ["judge", "verify_files", "verify_pdf"]
+
+
+def _moment(at: datetime | None) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InputError("validation time must be timezone-aware", code="verification.naive_time")
+    return at
+
+
+def judge(facts: FileFacts, policy: VerificationPolicy, at: datetime | None = None) -> FileReport:
+    """Apply a policy at a time to stored facts (no file access, no parsing)."""
+    moment = _moment(at)
+    unreadable = facts.format_error or (None if facts.signatures else "no signature found")
+    if unreadable is not None:
+        return FileReport(
+            facts, moment, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, (), unreadable
+        )
+    reports = []
+    for sig in facts.signatures:
+        checks, path = run_checks(sig, policy, moment)
+        indication, sub = verdict(checks)
+        reports.append(SignatureReport(sig, checks, indication, sub, path))
+    overall, sub = verdict(tuple(c for r in reports for c in r.checks))
+    return FileReport(facts, moment, overall, sub, tuple(reports))
+
+
+def _unread(name: str, reason: str, size: int = 0) -> FileFacts:
+    """Facts of a file that was never parsed (missing, too large, timed out, crashed)."""
+    return FileFacts(name=name, size=size, sha256="", parser="none", format_error=reason)
+
+
+def verify_pdf(
+    data: bytes, policy: VerificationPolicy, at: datetime | None = None, *, name: str = ""
+) -> FileReport:
+    """Verify every signature of one PDF. Bad input gives a FORMAT_FAILURE report, never a raise."""
+    moment = _moment(at)
+    return judge(extract_facts(data, name=name, max_size=policy.max_file_size), policy, moment)
+
+
+# ---------------------------------------------------------------- bulk
+_worker_policy: VerificationPolicy | None = None
+
+
+class _Timeout(BaseException):
+    """Raised by SIGALRM inside a worker; a BaseException so no parser swallows it."""
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Timeout
+
+
+def _init_worker(policy: VerificationPolicy, memory_limit: int | None) -> None:
+    global _worker_policy
+    _worker_policy = policy  # per-process: its validator caches stay warm across files
+    if memory_limit is not None:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit, hard))
+    signal.signal(signal.SIGALRM, _on_alarm)
+
+
+def _verify_chunk(paths: list[str], at: datetime, timeout: float) -> list[FileReport]:
+    """Several files per task (IPC per file costs more than a fast-path verification);
+    each file is cut off after ``timeout`` seconds (FORMAT_FAILURE)."""
+    assert _worker_policy is not None
+    reports = []
+    for path in paths:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            reports.append(_verify_one(path, _worker_policy, at))
+        except _Timeout:
+            reason = f"verification exceeded {timeout} s"
+            reports.append(judge(_unread(path, reason), _worker_policy, at))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    return reports
+
+
+def _verify_one(path: str, policy: VerificationPolicy, at: datetime) -> FileReport:
+    """Read and verify one file; the report is named by the path as given."""
+    try:
+        size = os.path.getsize(path)
+        if size > policy.max_file_size:
+            reason = f"file of {size} bytes exceeds the {policy.max_file_size}-byte limit"
+            return judge(_unread(path, reason, size), policy, at)
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return judge(_unread(path, f"cannot read file: {exc.strerror}"), policy, at)
+    return verify_pdf(data, policy, at, name=path)
+
+
+def verify_files(
+    paths: Iterable[str | os.PathLike[str]],
+    policy: VerificationPolicy,
+    workers: int = 1,
+    at: datetime | None = None,
+    *,
+    chunk: int = 32,
+    max_pending: int = 64,
+    timeout: float = 30.0,
+    memory_limit: int | None = 3 * 1024**3,
+) -> Iterator[FileReport]:
+    """Reports as they finish (not in input order), over ``workers`` processes.
+
+    The policy is sent to each worker once; its caches are per process. Files
+    travel in tasks of ``chunk`` paths and at most ``max_pending`` tasks are in
+    flight, so memory stays bounded for any number of paths. In worker
+    processes each file gets ``timeout`` seconds and each worker an
+    address-space limit of ``memory_limit`` bytes; a file that hits either is
+    reported as FORMAT_FAILURE and the batch goes on. ``workers=1`` runs in
+    this process, without those two limits.
+    """
+    moment = _moment(at)
+    if workers <= 1:
+        for p in paths:
+            yield _verify_one(os.fspath(p), policy, moment)
+        return
+    with ProcessPoolExecutor(
+        workers, initializer=_init_worker, initargs=(policy, memory_limit)
+    ) as pool:
+        pending: dict[Future[list[FileReport]], list[str]] = {}
+        batch: list[str] = []
+        for p in paths:
+            batch.append(os.fspath(p))
+            if len(batch) >= chunk:
+                pending[pool.submit(_verify_chunk, batch, moment, timeout)] = batch
+                batch = []
+                if len(pending) >= max_pending:
+                    yield from _collect(pending, policy, moment)
+        if batch:
+            pending[pool.submit(_verify_chunk, batch, moment, timeout)] = batch
+        while pending:
+            yield from _collect(pending, policy, moment)
+
+
+def _collect(
+    pending: dict[Future[list[FileReport]], list[str]], policy: VerificationPolicy, at: datetime
+) -> Iterator[FileReport]:
+    """Yield finished reports; a crashed worker becomes FORMAT_FAILURE for its files."""
+    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+    for future in done:
+        batch = pending.pop(future)
+        try:
+            yield from future.result()
+        except Exception as exc:  # noqa: BLE001  (e.g. a worker killed by the memory limit)
+            reason = f"worker failed: {type(exc).__name__}"
+            yield from (judge(_unread(path, reason), policy, at) for path in batch)

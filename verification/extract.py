@@ -1,0 +1,85 @@
+"""Facts from PDF bytes: the fast path when the file has the licence shape, else the full one.
+
+Never raises for bad input: a file that cannot be read yields FileFacts with
+``format_error`` set, so one bad file never stops a batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from verification.cms import parse_cms
+from verification.errors import CmsFormatError, VerificationInputError
+from verification.facts import FileFacts
+from verification.pdf.common import signature_facts
+from verification.pdf.full import analyse
+from verification.pdf.locate import locate
+
+__all__ = ["extract_facts"]
+
+
+def extract_facts(
+    data: bytes, *, name: str = "", max_size: int = 64 * 1024 * 1024, allow_fast: bool = True
+) -> FileFacts:
+    """Read every signature of one file once. ``allow_fast=False`` forces the full analysis."""
+    digest = hashlib.sha256(data).hexdigest()
+    base = FileFacts(name=name, size=len(data), sha256=digest, parser="none")
+    if len(data) > max_size:
+        return _failed(base, f"file of {len(data)} bytes exceeds the {max_size}-byte limit")
+    if allow_fast:
+        try:
+            fast = _fast(data, base)
+        except Exception:  # noqa: BLE001  (any surprise: let the full path judge the file)
+            fast = None
+        if fast is not None:
+            return fast
+    try:
+        revisions, signatures = analyse(data)
+    except VerificationInputError as exc:
+        return _failed(base, exc.message)
+    except Exception as exc:  # noqa: BLE001  (a broken file must not stop the batch)
+        return _failed(base, f"unreadable PDF: {type(exc).__name__}: {exc}"[:500])
+    return FileFacts(
+        name=name,
+        size=len(data),
+        sha256=digest,
+        parser="full",
+        revisions=revisions,
+        signatures=signatures,
+    )
+
+
+def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
+    found = locate(data)
+    if found is None:
+        return None
+    try:
+        signed = parse_cms(found.contents)
+    except CmsFormatError:
+        return None  # let the full path describe it
+    facts = signature_facts(
+        data,
+        byte_range=found.byte_range,
+        signed=signed,
+        field_name=found.field_name,
+        subfilter=found.subfilter,
+        claimed_time=found.claimed_time,
+        coverage="entire_file",
+        signed_revision=found.revisions - 1,
+        revisions_after=0,
+        modification_level="none",
+    )
+    return FileFacts(
+        name=base.name,
+        size=base.size,
+        sha256=base.sha256,
+        parser="fast",
+        revisions=found.revisions,
+        signatures=(facts,),
+    )
+
+
+def _failed(base: FileFacts, reason: str) -> FileFacts:
+    return FileFacts(
+        name=base.name, size=base.size, sha256=base.sha256, parser=base.parser, format_error=reason
+    )

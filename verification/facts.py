@@ -1,0 +1,133 @@
+"""Facts extracted once from a file: everything later checks need, nothing judged.
+
+Facts hold no policy and no time, so a stored :class:`FileFacts` can be
+re-judged under another policy or at another moment (the EU DSS lesson).
+Integrity (digest and signature value) is time-independent and is therefore
+a fact too.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from trust.errors import InputError
+
+__all__ = ["FileFacts", "SignatureFacts"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureFacts:
+    """One signature dictionary as found in the file."""
+
+    field_name: str | None = None
+    kind: str = "signature"  # or "doc_timestamp"
+    subfilter: str | None = None
+    byte_range: tuple[int, ...] = ()
+    structure_error: str | None = None  # set => FORMAT_FAILURE, nothing else is trusted
+    coverage: str = "unknown"  # entire_file | entire_revision | partial | unknown
+    signed_revision: int | None = None
+    revisions_after: int = 0
+    modification_level: str | None = None  # none | ltv | form_filling | annotations | other
+    modification_detail: str = ""
+    digest_algorithm: str | None = None
+    signature_algorithm: str | None = None
+    digest_matches: bool | None = None
+    signature_valid: bool | None = None  # None: algorithm not supported
+    integrity_detail: str = ""
+    signer_cert_bound: bool | None = None  # ESS signing-certificate attribute; None: absent
+    signer_cert: bytes | None = None
+    certificates: tuple[bytes, ...] = ()
+    signer_subject: str | None = None
+    signer_issuer: str | None = None
+    signer_serial: str | None = None
+    signing_time: datetime | None = None  # claimed by the signer (CMS or /M)
+    timestamp_time: datetime | None = None  # genTime of an embedded token, not verified
+    licence_id: str | None = None
+    licence_type: str | None = None
+    seal: str | None = None  # GB/T 38540 seal id once trust.seal plugs in
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SignatureFacts:
+        """Inverse of :meth:`to_dict` (stored facts are re-judged, never re-parsed)."""
+        values = dict(_known(cls, data))
+        try:
+            if values.get("signer_cert") is not None:
+                values["signer_cert"] = base64.b64decode(values["signer_cert"], validate=True)
+            values["certificates"] = tuple(
+                base64.b64decode(c, validate=True) for c in values.get("certificates", ())
+            )
+            values["byte_range"] = tuple(int(v) for v in values.get("byte_range", ()))
+            for key in ("signing_time", "timestamp_time"):
+                if values.get(key) is not None:
+                    values[key] = _aware(values[key])
+        except (TypeError, ValueError, binascii.Error) as exc:
+            raise InputError(f"malformed stored signature facts: {exc}") from exc
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class FileFacts:
+    """Facts of one file: its identity, how it was read, and its signatures."""
+
+    name: str
+    size: int
+    sha256: str
+    parser: str  # "fast" | "full" | "none"
+    format_error: str | None = None
+    revisions: int | None = None
+    signatures: tuple[SignatureFacts, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+        data["signatures"] = [s.to_dict() for s in self.signatures]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileFacts:
+        """Inverse of :meth:`to_dict`; unknown keys are refused."""
+        values = dict(_known(cls, data))
+        sigs = values.get("signatures", ())
+        if not isinstance(sigs, list | tuple):
+            raise InputError("stored facts: signatures must be a list")
+        values["signatures"] = tuple(SignatureFacts.from_dict(s) for s in sigs)
+        return cls(**values)
+
+    def without_parser(self) -> dict[str, Any]:
+        """Everything but the parser tag: the fast and full paths must agree on this."""
+        data = asdict(self)
+        data.pop("parser")
+        return data
+
+
+def _known(cls: type, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise InputError("stored facts must be a JSON object")
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise InputError(f"unknown keys in stored facts: {sorted(unknown)}")
+    return data
+
+
+def _aware(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("stored times must carry a timezone")
+    return value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,147 @@
+"""The full analysis: pyHanko's reader, xref history and difference analysis.
+
+Runs whenever the fast path declines. Every signature field is examined on
+its own, so one malformed signature dictionary (USF) is reported as such
+instead of hiding the others; pyHanko's own enumeration would skip unknown
+/SubFilter values silently, which we refuse to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from io import BytesIO
+from typing import Any, Final
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
+from pyhanko.sign.fields import enumerate_sig_fields
+from pyhanko.sign.validation.errors import SignatureValidationError
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+from verification.cms import parse_cms
+from verification.errors import CmsFormatError, PdfFormatError
+from verification.facts import SignatureFacts
+from verification.pdf.common import TIMESTAMP_SUBFILTER, byte_range_error, signature_facts
+from verification.pdf.dates import parse_pdf_date
+
+__all__ = ["analyse"]
+
+_LEVELS: Final = {
+    ModificationLevel.NONE: "none",
+    ModificationLevel.LTA_UPDATES: "ltv",
+    ModificationLevel.FORM_FILLING: "form_filling",
+    ModificationLevel.ANNOTATIONS: "annotations",
+    ModificationLevel.OTHER: "other",
+}
+
+
+def analyse(data: bytes) -> tuple[int, tuple[SignatureFacts, ...]]:
+    """Revision count and the facts of every filled signature field, in signing order."""
+    if b"%PDF-" not in data[:1024]:
+        raise PdfFormatError("not a PDF file (no %PDF- header)")
+    reader = PdfFileReader(BytesIO(data), strict=False)
+    if reader.encrypted:
+        raise PdfFormatError("encrypted PDF files are not accepted")
+    if reader.xrefs.hybrid_xrefs_present:
+        # what a reader sees depends on whether it honours /XRefStm (pyHanko strict mode
+        # refuses these too): a known way to show different content to different viewers
+        raise PdfFormatError("hybrid cross-reference files are not accepted")
+    revisions = int(reader.xrefs.total_revisions)
+    found = [
+        _one(reader, data, fq_name, sig_ref, field, revisions)
+        for fq_name, sig_ref, field in enumerate_sig_fields(reader, filled_status=True)
+    ]
+    found.sort(key=lambda f: -1 if f.signed_revision is None else f.signed_revision)
+    return revisions, tuple(found)
+
+
+def _one(
+    reader: PdfFileReader, data: bytes, fq_name: str, sig_ref: Any, field: Any, revisions: int
+) -> SignatureFacts:
+    sig = sig_ref.get_object()
+    if not isinstance(sig, generic.DictionaryObject):
+        return SignatureFacts(field_name=fq_name, structure_error="/V is not a dictionary")
+    subfilter = _name(sig.get("/SubFilter"))
+    kind = "doc_timestamp" if _name(sig.get("/Type")) == "/DocTimeStamp" else "signature"
+    raw_br = sig.get("/ByteRange")
+    br = list(raw_br) if isinstance(raw_br, generic.ArrayObject) else []
+    ints = [int(v) for v in br if isinstance(v, int) and not isinstance(v, bool)]
+    contents = _contents(sig)
+    base = SignatureFacts(
+        field_name=fq_name, kind=kind, subfilter=subfilter, byte_range=tuple(ints)
+    )
+    if raw_br is None:
+        return replace(base, structure_error="signature dictionary has no /ByteRange")
+    if len(ints) != len(br):
+        return replace(base, structure_error="/ByteRange is not an array of integers")
+    error = byte_range_error(data, ints, contents)
+    if error is not None or contents is None:
+        return replace(base, structure_error=error)
+    is_timestamp = subfilter == TIMESTAMP_SUBFILTER
+    if (kind == "doc_timestamp") != is_timestamp:
+        return replace(base, structure_error=f"/Type does not match /SubFilter {subfilter}")
+    try:
+        signed = parse_cms(contents, timestamp=is_timestamp)
+    except CmsFormatError as exc:
+        return replace(base, structure_error=exc.message)
+    claimed = _claimed_time(sig)
+    try:
+        emb = EmbeddedPdfSignature(reader, field, fq_name)
+        signed_revision = int(emb.signed_revision)
+    except (SignatureValidationError, ValueError, KeyError, TypeError) as exc:
+        return replace(base, structure_error=f"unreadable signature: {exc}")
+    coverage, level, detail = _modifications(emb, data, ints)
+    return signature_facts(
+        data,
+        byte_range=ints,
+        signed=signed,
+        field_name=fq_name,
+        subfilter=subfilter,
+        claimed_time=claimed,
+        coverage=coverage,
+        signed_revision=signed_revision,
+        revisions_after=revisions - 1 - signed_revision,
+        modification_level=level,
+        modification_detail=detail,
+    )
+
+
+def _modifications(emb: EmbeddedPdfSignature, data: bytes, br: list[int]) -> tuple[str, str, str]:
+    """Coverage and the most severe kind of change after the signed revision."""
+    if br[2] + br[3] == len(data):
+        return "entire_file", "none", ""
+    coverage = emb.evaluate_signature_coverage()
+    emb.coverage = coverage  # type: ignore[assignment]  # evaluate_modifications reads it
+    if coverage != SignatureCoverageLevel.ENTIRE_REVISION:
+        return "partial", "other", f"signature covers {coverage.name.lower()}"
+    diff = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
+    if not isinstance(diff, DiffResult):
+        return "entire_revision", "other", str(diff)
+    level = _LEVELS.get(diff.modification_level, "other")
+    return "entire_revision", level, ", ".join(sorted(diff.changed_form_fields))
+
+
+def _contents(sig: Any) -> bytes | None:
+    try:
+        value = sig.raw_get("/Contents", decrypt=generic.EncryptedObjAccess.RAW)
+    except KeyError:
+        return None
+    if isinstance(value, generic.ByteStringObject | generic.TextStringObject):
+        return bytes(value.original_bytes)
+    return None
+
+
+def _name(value: Any) -> str | None:
+    return str(value) if isinstance(value, generic.NameObject) else None
+
+
+def _claimed_time(sig: Any) -> datetime | None:
+    value = sig.get("/M")
+    if isinstance(value, generic.TextStringObject):
+        return parse_pdf_date(str(value))
+    if isinstance(value, generic.ByteStringObject):
+        return parse_pdf_date(bytes(value).decode("latin-1"))
+    return None

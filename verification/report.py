@@ -1,0 +1,161 @@
+"""Frozen verification results: a bottom line, the per-check facts, JSON and a summary.
+
+The JSON form is documented in docs/report-schema.md and validated against
+verification/report.schema.json; it embeds the facts, so a stored report can
+be re-judged with :func:`verification.judge` under another policy or time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from trust.indications import Check, Indication, SubIndication
+from verification.certinfo import cert_info
+from verification.facts import FileFacts, SignatureFacts
+
+__all__ = ["SCHEMA_VERSION", "FileReport", "SignatureReport"]
+
+SCHEMA_VERSION: Final = "sealtrust.verification/1"
+
+_ZH_INDICATION: Final = {
+    Indication.TOTAL_PASSED: "验证通过",
+    Indication.TOTAL_FAILED: "验证失败",
+    Indication.INDETERMINATE: "无法确定",
+}
+_EN_INDICATION: Final = {
+    Indication.TOTAL_PASSED: "valid",
+    Indication.TOTAL_FAILED: "INVALID",
+    Indication.INDETERMINATE: "indeterminate",
+}
+_ZH_SUB: Final = {
+    SubIndication.FORMAT_FAILURE: "文件或签名格式错误",
+    SubIndication.HASH_FAILURE: "签名后文档被修改",
+    SubIndication.SIG_CRYPTO_FAILURE: "签名值验证失败",
+    SubIndication.REVOKED: "证书已吊销",
+    SubIndication.NO_CERTIFICATE_CHAIN_FOUND: "找不到可信证书链",
+    SubIndication.OUT_OF_BOUNDS_NO_POE: "证书不在有效期内",
+    SubIndication.TRY_LATER: "证书状态暂不可得",
+    SubIndication.CRYPTO_CONSTRAINTS_FAILURE: "不支持的算法",
+    SubIndication.EXPIRED: "证书已过期",
+    SubIndication.NOT_YET_VALID: "证书尚未生效",
+    SubIndication.CHAIN_CONSTRAINTS_FAILURE: "证书链约束不满足",
+    SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE: "证书链错误",
+    SubIndication.REVOKED_NO_POE: "证书已吊销（无存在性证明）",
+    SubIndication.REVOKED_CA_NO_POE: "上级证书已吊销",
+    SubIndication.SIGNED_DATA_NOT_FOUND: "找不到被签数据",
+}
+
+
+def _subject(der: bytes) -> str:
+    return cert_info(der).subject
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureReport:
+    """One signature: its facts, every check run on it, and its own bottom line."""
+
+    facts: SignatureFacts
+    checks: tuple[Check, ...]
+    indication: Indication
+    sub_indication: SubIndication | None
+    chain: tuple[bytes, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.facts
+        return {
+            "field": f.field_name,
+            "kind": f.kind,
+            "indication": self.indication.value,
+            "sub_indication": None if self.sub_indication is None else self.sub_indication.value,
+            "checks": [
+                {
+                    "name": c.name,
+                    "indication": c.indication.value,
+                    "sub_indication": None if c.sub_indication is None else c.sub_indication.value,
+                    "detail": c.detail,
+                }
+                for c in self.checks
+            ],
+            "signer": f.signer_subject,
+            "issuer": f.signer_issuer,
+            "serial": f.signer_serial,
+            "chain": [
+                {"subject": _subject(d), "sha256": hashlib.sha256(d).hexdigest()}
+                for d in self.chain
+            ],
+            "algorithm": {"digest": f.digest_algorithm, "signature": f.signature_algorithm},
+            "subfilter": f.subfilter,
+            "signing_time": None if f.signing_time is None else f.signing_time.isoformat(),
+            "timestamp_time": None if f.timestamp_time is None else f.timestamp_time.isoformat(),
+            "seal": f.seal,
+            "licence": {"id": f.licence_id, "type": f.licence_type},
+            "facts": f.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """The verdict on one file at one time under one policy."""
+
+    facts: FileFacts
+    at: datetime
+    indication: Indication
+    sub_indication: SubIndication | None
+    signatures: tuple[SignatureReport, ...]
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.facts
+        return {
+            "schema": SCHEMA_VERSION,
+            "file": {
+                "name": f.name,
+                "size": f.size,
+                "sha256": f.sha256,
+                "parser": f.parser,
+                "revisions": f.revisions,
+            },
+            "validation_time": self.at.isoformat(),
+            "indication": self.indication.value,
+            "sub_indication": None if self.sub_indication is None else self.sub_indication.value,
+            "detail": self.detail,
+            "signatures": [s.to_dict() for s in self.signatures],
+            "summary": {"zh": self.summary("zh"), "en": self.summary("en")},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+    def summary(self, lang: str = "zh") -> str:
+        """One line for people: the bottom line, why, and who signed."""
+        if lang not in ("zh", "en"):
+            raise ValueError("lang must be 'zh' or 'en'")
+        sub = self.sub_indication
+        signers = "; ".join(s.facts.signer_subject or "?" for s in self.signatures)
+        if lang == "zh":
+            text = f"{self.facts.name or '文件'}：{_ZH_INDICATION[self.indication]}"
+            if sub is not None:
+                text += f"（{_ZH_SUB.get(sub, sub.value)}）"
+            text += f"，签名 {len(self.signatures)} 个"
+            return (
+                text
+                + (f"，签署者：{signers}" if signers else "")
+                + (f"。{self.detail}" if self.detail else "")
+            )
+        text = f"{self.facts.name or 'file'}: {_EN_INDICATION[self.indication]}"
+        if sub is not None:
+            text += f" ({sub.value})"
+        text += f", {len(self.signatures)} signature(s)"
+        return (
+            text
+            + (f", signed by {signers}" if signers else "")
+            + (f". {self.detail}" if self.detail else "")
+        )
