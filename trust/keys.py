@@ -14,7 +14,8 @@ Algorithms and their standard encodings:
 
 from __future__ import annotations
 
-from typing import Final, Protocol, runtime_checkable
+from functools import lru_cache
+from typing import Any, Final, Protocol, runtime_checkable
 
 from asn1crypto import keys as asn1_keys
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -105,6 +106,22 @@ def signature_algorithm_oid(algorithm: str) -> str:
         raise UnsupportedKeyError(f"unknown key algorithm {algorithm!r}") from None
 
 
+@lru_cache(maxsize=4096)
+def _algorithm_cached(spki_der: bytes) -> str:
+    return algorithm_of_spki(spki_der)
+
+
+@lru_cache(maxsize=4096)
+def _sm2_public(spki_der: bytes) -> sm2.PublicKey:
+    """Loaded once per key: building the OpenSSL key object costs as much as a verify."""
+    return sm2.PublicKey.from_der(spki_der)
+
+
+@lru_cache(maxsize=4096)
+def _loaded_public(spki_der: bytes) -> Any:
+    return serialization.load_der_public_key(spki_der)
+
+
 def verify_signature(
     spki_der: bytes,
     signature_oid: str,
@@ -119,16 +136,16 @@ def verify_signature(
     SM2 OID). Malformed signatures are False, malformed keys raise
     UnsupportedKeyError.
     """
-    key_alg = algorithm_of_spki(spki_der)
+    key_alg = _algorithm_cached(bytes(spki_der))
     if signature_oid in _SM2_SIG_OIDS:
         if key_alg != "sm2":
             return False
         try:
-            return sm2.PublicKey.from_der(spki_der).verify(message, signature, sm2_uid)
+            return _sm2_public(bytes(spki_der)).verify(message, signature, sm2_uid)
         except sm2.SignatureFormatError:
             return False
     try:
-        public = serialization.load_der_public_key(spki_der)
+        public = _loaded_public(bytes(spki_der))
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise UnsupportedKeyError(f"cannot load public key: {exc}") from exc
     try:
