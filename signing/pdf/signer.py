@@ -183,7 +183,7 @@ class PdfSealer:
         location: str | None = None,
     ) -> bytes:
         """The sealed PDF: ``pdf_bytes`` plus one incremental signature revision."""
-        return asyncio.run(
+        return _thread_loop().run_until_complete(
             self.async_seal(
                 pdf_bytes,
                 field_name=field_name,
@@ -298,6 +298,18 @@ def _open(pdf_bytes: bytes) -> IncrementalPdfFileWriter:
     if writer.prev.encrypted:
         raise MalformedPdfError("encrypted PDFs are not sealed")
     return writer
+
+
+_loops = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per thread, kept: ``asyncio.run`` per seal costs ~1 ms of set-up."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _loops.loop = loop
+    return loop
 
 
 _cache: OrderedDict[tuple[int, tuple[bytes, ...], int], tuple[object, object, PdfSealer]] = (

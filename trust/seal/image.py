@@ -179,14 +179,19 @@ def render_seal_png(
 
 
 def _one_colour_png(alpha: Image.Image) -> bytes:
-    """Encode a single-colour picture as palette PNG: index = opacity.
+    """Encode a single-colour picture as a 4-bit palette PNG: index = opacity level.
 
-    Everything is the same red and only the opacity varies, so a palette of
-    256 reds with 256 tRNS levels is lossless at one byte a pixel (about a
-    third of the RGBA size, and several times faster to compress).
+    Everything is the same red and only the opacity varies, so 16 reds with 16
+    tRNS levels are visually lossless at half a byte a pixel. The picture
+    travels in every SESeal and so in every licence's CMS: ~10 KB instead of
+    ~22 KB with 256 levels (and ~70 KB as RGBA).
     """
-    picture = Image.frombytes("P", alpha.size, alpha.tobytes())
-    picture.putpalette(list(SEAL_RED[:3]) * 256)
+    levels = 16
+    step = 255 / (levels - 1)
+    indices = alpha.point(lambda v: round(v / step))
+    picture = Image.frombytes("P", indices.size, indices.tobytes())
+    picture.putpalette(list(SEAL_RED[:3]) * levels)
     out = io.BytesIO()
-    picture.save(out, format="PNG", transparency=bytes(range(256)), compress_level=9)
+    picture.save(out, format="PNG", bits=4, compress_level=9,
+                 transparency=bytes(round(i * step) for i in range(levels)))
     return out.getvalue()
