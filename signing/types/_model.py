@@ -1,0 +1,299 @@
+"""A licence type: schema, rules and layout loaded from data, checked once.
+
+Everything a type author can get wrong (a layout naming a field the schema
+lacks, a mask on a missing field, a required field nothing can generate) is
+refused when the type is loaded, not when the first licence is issued.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Any, Final, cast
+
+from jsonschema import Draft202012Validator, SchemaError, ValidationError
+
+from signing.types import _examples
+from signing.types._formats import FORMAT_CHECKER
+from signing.types.errors import FieldError, LicenceTypeDefinitionError, RecordValidationError
+from signing.types.layout import Layout
+
+__all__ = ["LicenceType", "Validity"]
+
+_MAX_MESSAGE: Final = 200
+_AUTHORITY_KINDS: Final = frozenset({"police", "market", "traffic", "hrss"})
+_WIDTH_ARG_KINDS: Final = frozenset({"serial", "letter_serial"})
+_FORMAT_MESSAGES: Final = {
+    "date": "is not a calendar date (YYYY-MM-DD)",
+    "cn-uscc": "is not a unified social credit code (18 characters, GB 32100 check character)",
+    "cn-resident-id": "is not a resident ID number (birth date, GB 11643 check character)",
+    "vin": "is not a vehicle identification number (17 characters, check digit at position 9)",
+}
+
+
+@cache
+def _definition_validator() -> Draft202012Validator:
+    text = resources.files("signing.types").joinpath("type-definition.schema.json").read_text()
+    return Draft202012Validator(json.loads(text))
+
+
+@dataclass(frozen=True)
+class Validity:
+    """Which fields bound the validity period, and how long it may be."""
+
+    start: str
+    end: str
+    long_term: str | None = None
+    max_years: int | None = None
+    example_years: tuple[int, ...] = (10,)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+@dataclass(frozen=True, eq=False)
+class LicenceType:
+    """One licence type; build with :meth:`from_json`, never directly."""
+
+    code: str
+    version: int
+    name_zh: str
+    name_en: str
+    holder_field: str
+    holder_id_field: str | None
+    mask: Mapping[str, str]
+    validity: Validity | None
+    schema: Mapping[str, Any]
+    layout: Layout
+    description: str = ""
+    _definition: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    _validator: Draft202012Validator | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_json(cls, definition: Any, schema: Any) -> LicenceType:
+        """Check a type definition and its record schema; raise LicenceTypeDefinitionError."""
+        problems = [
+            f"{e.json_path}: {_short(e.message)}"
+            for e in _definition_validator().iter_errors(definition)
+        ]
+        if problems:
+            raise LicenceTypeDefinitionError("bad type definition: " + "; ".join(problems))
+        code = definition["code"]
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise LicenceTypeDefinitionError(
+                f"{code}: record schema is not valid JSON Schema 2020-12: {_short(exc.message)}"
+            ) from None
+        if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+            raise LicenceTypeDefinitionError(f"{code}: record schema must describe an object")
+        validity = None
+        if "validity" in definition:
+            v = definition["validity"]
+            validity = Validity(
+                start=v["start"],
+                end=v["end"],
+                long_term=v.get("long_term"),
+                max_years=v.get("max_years"),
+                example_years=tuple(v.get("example_years", (10,))),
+            )
+        licence_type = cls(
+            code=code,
+            version=definition["version"],
+            name_zh=definition["name"]["zh"],
+            name_en=definition["name"]["en"],
+            description=definition.get("description", ""),
+            holder_field=definition["holder_field"],
+            holder_id_field=definition.get("holder_id_field"),
+            mask=MappingProxyType(dict(definition["mask"])),
+            validity=validity,
+            schema=_freeze(schema),
+            layout=Layout.from_json(definition["layout"]),
+            _definition=_freeze(definition),
+            _validator=Draft202012Validator(_thaw(_freeze(schema)), format_checker=FORMAT_CHECKER),
+        )
+        licence_type._check_consistency(schema)
+        return licence_type
+
+    def _check_consistency(self, schema: Mapping[str, Any]) -> None:
+        props: Mapping[str, Any] = schema["properties"]
+        required = set(schema.get("required", ()))
+        named = {
+            "holder_field": [self.holder_field],
+            "holder_id_field": [self.holder_id_field] if self.holder_id_field else [],
+            "mask": list(self.mask),
+            "validity": [self.validity.start, self.validity.end] if self.validity else [],
+            "layout.fields": [f.field for f in self.layout.fields if f.field],
+        }
+        problems = [
+            f"{where} names field {name!r} that the schema does not define"
+            for where, names in named.items()
+            for name in names
+            if name not in props
+        ]
+        rule = self.validity
+        if rule is not None and rule.max_years is not None:
+            problems += [
+                f"example validity of {years} years exceeds max_years {rule.max_years}"
+                for years in rule.example_years
+                if years > rule.max_years
+            ]
+        if self.holder_field not in required:
+            problems.append(f"holder field {self.holder_field!r} must be required")
+        problems += [
+            f"layout.fields[{i}] has neither a field nor a text"
+            for i, f in enumerate(self.layout.fields)
+            if f.field is None and f.text is None
+        ]
+        for name, prop in props.items():
+            problems += _generator_problems(name, prop, required)
+        if problems:
+            raise LicenceTypeDefinitionError(f"{self.code}: " + "; ".join(problems))
+
+    # -- records -----------------------------------------------------------
+
+    def validate(self, record: object) -> dict[str, Any]:
+        """Return ``record`` if valid, else raise one error listing every field problem."""
+        errors = list(self.iter_errors(record))
+        if errors:
+            raise RecordValidationError(self.code, errors)
+        assert isinstance(record, dict)
+        return record
+
+    def iter_errors(self, record: object) -> Iterator[FieldError]:
+        """Every schema and validity-rule violation, each with its JSON path."""
+        assert self._validator is not None
+        seen: set[tuple[str, str]] = set()
+        for error in sorted(self._validator.iter_errors(record), key=lambda e: e.json_path):
+            for item in _field_errors(error):
+                if (item.path, item.message) not in seen:
+                    seen.add((item.path, item.message))
+                    yield item
+        if isinstance(record, dict):
+            yield from self._validity_errors(record)
+
+    def _validity_errors(self, record: Mapping[str, Any]) -> Iterator[FieldError]:
+        rule = self.validity
+        if rule is None:
+            return
+        start, end = _as_date(record.get(rule.start)), record.get(rule.end)
+        if rule.long_term is not None and end == rule.long_term:
+            return
+        end_day = _as_date(end)
+        if start is None or end_day is None:
+            return  # the schema already reported malformed or missing dates
+        if end_day < start:
+            yield FieldError(f"$.{rule.end}", f"ends before {rule.start} ({start.isoformat()})")
+        elif rule.max_years is not None and end_day > _plus_years(start, rule.max_years):
+            yield FieldError(f"$.{rule.end}", f"validity longer than {rule.max_years} years")
+
+    def holder_name(self, record: Mapping[str, Any]) -> str:
+        """The printed name of whoever holds the licence (person or organisation)."""
+        return str(record[self.holder_field])
+
+    def example(self, index: int = 0, *, seed: int = 0) -> dict[str, Any]:
+        """A valid, realistic record, a pure function of (type, seed, index)."""
+        years = self.validity.example_years if self.validity else ()
+        return _examples.generate(self.code, self.schema, years, index, seed)
+
+    def masked(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The record with every sensitive field masked as the type declares."""
+        return {k: _mask(self.mask[k], str(v)) if k in self.mask else v for k, v in record.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The definition and schema as JSON data (``sealtrust types show``)."""
+        return {"definition": _thaw(self._definition), "schema": _thaw(self.schema)}
+
+
+def _generator_problems(name: str, prop: Any, required: set[str]) -> list[str]:
+    if not isinstance(prop, Mapping):
+        return []
+    hint = _examples.hint_of(prop)
+    if hint is None:
+        if name in required and "const" not in prop and "enum" not in prop:
+            return [f"required field {name!r} has no x-example generator, const or enum"]
+        return []
+    kind, arg = hint
+    if kind not in _examples.GENERATORS:
+        return [f"field {name!r}: unknown x-example generator {kind!r}"]
+    if kind == "authority" and arg not in _AUTHORITY_KINDS:
+        return [f"field {name!r}: authority kind must be one of {sorted(_AUTHORITY_KINDS)}"]
+    if kind in _WIDTH_ARG_KINDS and not (arg.isdigit() and 1 <= int(arg) <= 12):
+        return [f"field {name!r}: {kind} needs a width 1..12"]
+    if kind == "date.before_issue" and arg and not arg.isdigit():
+        return [f"field {name!r}: date.before_issue takes a number of years"]
+    return []
+
+
+def _field_errors(error: ValidationError) -> Iterator[FieldError]:
+    base = error.json_path
+    instance = error.instance
+    if error.validator == "required" and isinstance(instance, dict):
+        for name in cast(list[str], error.validator_value):
+            if name not in instance:
+                yield FieldError(f"{base}.{name}", "is required")
+        return
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        known = cast(Mapping[str, Any], error.schema).get("properties", {})
+        for name in instance:
+            if name not in known:
+                yield FieldError(f"{base}.{_short(str(name))}", "is not a field of this type")
+        return
+    if error.validator == "format" and error.validator_value in _FORMAT_MESSAGES:
+        explanation = _FORMAT_MESSAGES[error.validator_value]
+        yield FieldError(base, f"{_short(repr(instance))} {explanation}")
+        return
+    yield FieldError(base, _short(error.message))
+
+
+def _as_date(value: object) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _plus_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def _mask(mode: str, text: str) -> str:
+    if mode == "full":
+        return "*" * len(text)
+    if mode == "last4":
+        return "*" * max(len(text) - 4, 0) + text[-4:]
+    if mode == "first1":
+        return text[:1] + "*" * (len(text) - 1)
+    if mode == "year":
+        return text[:4] + "".join("*" if ch.isdigit() else ch for ch in text[4:])
+    # "middle": keep the first and the last character (张*丰, 李*)
+    if len(text) <= 2:
+        return text[:1] + "*" * (len(text) - 1)
+    return text[0] + "*" * (len(text) - 2) + text[-1]

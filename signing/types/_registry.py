@@ -1,0 +1,111 @@
+"""Finding licence types: the shipped ones plus any a deployment drops in.
+
+A type is a pair of files in one directory, ``<code>.type.json`` (names,
+holder, masks, validity, layout) and ``<code>.schema.json`` (the record's
+JSON Schema), so adding a type is a data change, never a code change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Final
+
+from signing.types._model import LicenceType
+from signing.types.errors import LicenceTypeDefinitionError, UnknownLicenceTypeError
+
+__all__ = ["TypeRegistry", "builtin_types", "get_type", "load_types_from"]
+
+_MAX_FILE_BYTES: Final = 1 << 20
+_TYPE_SUFFIX: Final = ".type.json"
+_SCHEMA_SUFFIX: Final = ".schema.json"
+
+
+class TypeRegistry:
+    """An immutable set of licence types, looked up by code."""
+
+    def __init__(self, types: Iterable[LicenceType]) -> None:
+        by_code: dict[str, LicenceType] = {}
+        for licence_type in types:
+            if licence_type.code in by_code:
+                raise LicenceTypeDefinitionError(f"licence type {licence_type.code} defined twice")
+            by_code[licence_type.code] = licence_type
+        self._by_code = dict(sorted(by_code.items()))
+
+    def get(self, code: str) -> LicenceType:
+        """The type with this code; UnknownLicenceTypeError otherwise."""
+        try:
+            return self._by_code[code.upper()]
+        except KeyError:
+            known = ", ".join(self._by_code)
+            raise UnknownLicenceTypeError(
+                f"unknown licence type {code[:32]!r} (known: {known})"
+            ) from None
+
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self._by_code)
+
+    def with_types(self, extra: Iterable[LicenceType]) -> TypeRegistry:
+        """A new registry with ``extra`` added (a duplicate code is an error)."""
+        return TypeRegistry([*self._by_code.values(), *extra])
+
+    def __iter__(self) -> Iterator[LicenceType]:
+        return iter(self._by_code.values())
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and code.upper() in self._by_code
+
+
+def _read_json(entry: Traversable) -> Any:
+    try:
+        data = entry.read_bytes()
+    except OSError as exc:
+        raise LicenceTypeDefinitionError(f"cannot read {entry.name}: {exc}") from None
+    if len(data) > _MAX_FILE_BYTES:
+        raise LicenceTypeDefinitionError(f"{entry.name} is larger than {_MAX_FILE_BYTES} bytes")
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LicenceTypeDefinitionError(f"{entry.name} is not valid JSON: {exc}") from None
+
+
+def _load_dir(directory: Traversable) -> list[LicenceType]:
+    entries = {entry.name: entry for entry in directory.iterdir()}
+    loaded = []
+    for name in sorted(entries):
+        if not name.endswith(_TYPE_SUFFIX):
+            continue
+        stem = name[: -len(_TYPE_SUFFIX)]
+        schema_entry = entries.get(stem + _SCHEMA_SUFFIX)
+        if schema_entry is None:
+            raise LicenceTypeDefinitionError(f"{name} has no {stem}{_SCHEMA_SUFFIX} beside it")
+        licence_type = LicenceType.from_json(_read_json(entries[name]), _read_json(schema_entry))
+        if licence_type.code != stem.upper():
+            raise LicenceTypeDefinitionError(f"{name} defines code {licence_type.code}")
+        loaded.append(licence_type)
+    return loaded
+
+
+def load_types_from(directory: Path) -> list[LicenceType]:
+    """Every ``<code>.type.json`` + ``<code>.schema.json`` pair in ``directory``."""
+    if not directory.is_dir():
+        raise LicenceTypeDefinitionError(f"{directory} is not a directory")
+    return _load_dir(directory)
+
+
+@cache
+def builtin_types() -> TypeRegistry:
+    """The types shipped with SealTrust (loaded and checked once per process)."""
+    return TypeRegistry(_load_dir(resources.files("signing.types.definitions")))
+
+
+def get_type(code: str) -> LicenceType:
+    """A shipped type by code (case-insensitive)."""
+    return builtin_types().get(code)
