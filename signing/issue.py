@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -40,6 +41,7 @@ from trust.registry.models import (
 from trust.token import Claims, TokenKind, encode_token, mask_id_number, mask_name, new_jti
 
 CHINA: Final = timezone(timedelta(hours=8))
+_render_lock = threading.Lock()
 STATUS_LIST_ID: Final = "sl1"
 STATUS_COUNTER: Final = f"status-index:{STATUS_LIST_ID}"
 DOCUMENT_TOKEN_YEARS: Final = 30
@@ -240,9 +242,10 @@ def issue_licence(
                            issuer_uscc=department.uscc, status_index=status_index,
                            valid=valid, at=at)
     picture = parsed_seal(bytes(seal.der)).picture
-    pdf = render_licence(licence_type, record, licence_id, qr_payload=token,
-                         seal_png=picture.data if picture.type == "png" else None,
-                         issuer_name=department.name, issued_at=at)
+    with _render_lock:  # the renderer shares reportlab state across documents
+        pdf = render_licence(licence_type, record, licence_id, qr_payload=token,
+                             seal_png=picture.data if picture.type == "png" else None,
+                             issuer_name=department.name, issued_at=at)
     x1, y1, x2, y2 = seal_box_pt(licence_type)
     placement = SealPlacement(page=0, x=x1, y=y1, width=x2 - x1, height=y2 - y1)
     for number, signer in enumerate(signers):
