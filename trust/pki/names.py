@@ -23,6 +23,7 @@ from typing import Final
 
 from asn1crypto import x509
 
+from trust import licence_id
 from trust.pki.errors import InvalidNameError, InvalidUsccError
 
 __all__ = [
@@ -33,29 +34,27 @@ __all__ = [
 ]
 
 # GB 32100-2015: 31 symbols (no I, O, S, V, Z), weights 3^i mod 31.
-_USCC_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_VALUE: Final = {ch: i for i, ch in enumerate(_USCC_ALPHABET)}
-_USCC_WEIGHTS: Final = tuple(pow(3, i, 31) for i in range(17))
 _NTR_PREFIX: Final = "NTRCN-"
 _MAX_COMPONENT: Final = 64  # RFC 5280 ub-common-name / ub-organization-name
 
 
 def uscc_check_char(first17: str) -> str:
-    """The GB 32100-2015 check character for the first 17 characters of a code."""
-    if len(first17) != 17 or any(ch not in _USCC_VALUE for ch in first17):
-        raise InvalidUsccError("a USCC body is 17 characters from 0-9 and A-Y without I O S V Z")
-    total = sum(_USCC_VALUE[ch] * w for ch, w in zip(first17, _USCC_WEIGHTS, strict=True))
-    return _USCC_ALPHABET[(31 - total % 31) % 31]
+    """The GB 32100-2015 check character for the first 17 characters of a code.
+
+    The algorithm lives in :mod:`trust.licence_id` (licence ids embed the USCC);
+    here its error becomes a name error.
+    """
+    try:
+        return licence_id.uscc_check_char(first17)
+    except licence_id.AuthorityCodeError as exc:
+        raise InvalidUsccError(
+            "a USCC body is 17 characters from 0-9 and A-Y without I O S V Z"
+        ) from exc
 
 
 def is_valid_uscc(code: str) -> bool:
     """True iff ``code`` is 18 characters with a correct GB 32100 check character."""
-    if not isinstance(code, str) or len(code) != 18:
-        return False
-    try:
-        return uscc_check_char(code[:17]) == code[17]
-    except InvalidUsccError:
-        return False
+    return isinstance(code, str) and licence_id.is_valid_uscc(code)
 
 
 def uscc_of_identifier(value: str | None) -> str | None:
