@@ -10,9 +10,10 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, metrics
+from api import errors, limits, metrics, ratelimit
 from api.deployment import Deployment, Home, load_config
-from api.routes import audit, departments, health, keys, licences, seals, trust
+from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
+from api.routes import verification as verification_routes
 from api.settings import Settings
 from trust.registry import migrate
 
@@ -55,8 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     metrics.install(app)
-    for module in (health, departments, seals, keys, licences, audit, trust):
+    ratelimit.install(app, prefixes=settings.rate_limit_paths, limit=settings.rate_limit_requests,
+                      window_s=settings.rate_limit_window_s, batch=settings.rate_limit_batch,
+                      flush_ms=settings.rate_limit_flush_ms)
+    limits.install(app, max_body_bytes=settings.max_upload_bytes,
+                   timeout_s=settings.request_timeout_s)
+    for module in (health, departments, seals, keys, licences, audit, trust, presentation, qr):
         app.include_router(module.router)
+    app.include_router(verification_routes.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -3,7 +3,7 @@
 # Usage: scripts/test.sh [pytest args...]
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
 apt_install fonts-wqy-microhei libssl3 libssl-dev openssl gcc softhsm2 poppler-utils \
-  postgresql
+  postgresql chromium chromium-driver
 setup_venv "[test]"
 cd "$ROOT"
 

@@ -23,6 +23,9 @@ _COMMANDS = (
     "issue",
     "licence",
     "types",
+    "qr",
+    "trust",
+    "verify",
 )
 
 

@@ -1,14 +1,59 @@
-"""Public trust material: the deployment's certificates (no credentials needed)."""
+"""Public trust material: certificates, the signed trust list and status lists.
+
+The lists are what an offline 亮证 verifier downloads (formats in
+docs/qr-format.md). They are signed on demand and cached in-process for a
+minute, so a burst of downloads costs one signature; the database remains the
+authority and a revocation shows up in the next list within that minute.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import threading
+import time
+from datetime import datetime
+from typing import Final
 
-from api.deps import DeploymentDep
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from api.deployment import Deployment
+from api.deps import DeploymentDep, Now
 from api.schemas import CertificateOut
+from trust.errors import NotFoundError
 from trust.pki import Certificate
+from trust.registry.statuslist import DEFAULT_LIST_ID, SignedLists, sign_lists
 
 router = APIRouter(prefix="/v1/trust", tags=["trust"])
+COSE_MEDIA_TYPE: Final = "application/cose; cose-type=\"cose-sign1\""
+LIST_CACHE_S: Final = 60.0
+OPERATOR_ROLE: Final = "sm2-root"
+STATUS_SIGNER_ROLE: Final = "sm2-token-signer"
+_lock = threading.Lock()
+
+
+class StatusListRef(BaseModel):
+    issuer: str
+    list_id: str
+    url: str
+
+
+def export_lists(deployment: Deployment, now: datetime) -> SignedLists:
+    """Sign the trust list (operator: the SM2 root) and every issuer's status list."""
+    operator = (deployment.key(OPERATOR_ROLE), deployment.certificate(OPERATOR_ROLE).der)
+    status = (deployment.key(STATUS_SIGNER_ROLE), deployment.certificate(STATUS_SIGNER_ROLE).der)
+    with deployment.registry.session() as session:
+        return sign_lists(session, at=now, operator=operator, status_signer=status)
+
+
+def _cached_lists(request: Request, now: datetime) -> SignedLists:
+    state = request.app.state
+    with _lock:
+        cached: tuple[float, SignedLists] | None = getattr(state, "signed_lists", None)
+        if cached is None or time.monotonic() > cached[0]:
+            cached = (time.monotonic() + LIST_CACHE_S, export_lists(state.deployment, now))
+            state.signed_lists = cached
+        return cached[1]
 
 
 @router.get("/certificates", operation_id="trust_certificates")
@@ -22,3 +67,35 @@ def certificates(deployment: DeploymentDep) -> list[CertificateOut]:
                                   not_before=record.not_before, not_after=record.not_after,
                                   pem=cert.to_pem()))
     return out
+
+
+@router.get("/trust-list", operation_id="trust_list",
+            responses={200: {"content": {COSE_MEDIA_TYPE: {}}}})
+def trust_list(request: Request, now: Now) -> Response:
+    """The signed trust list (COSE_Sign1); pin the operator certificate (``/anchor.pem``)."""
+    return Response(_cached_lists(request, now).trust_list, media_type=COSE_MEDIA_TYPE)
+
+
+@router.get("/anchor.pem", operation_id="trust_list_anchor")
+def anchor(deployment: DeploymentDep) -> Response:
+    """The trust-list operator certificate; fetch it once, out of band, and pin it."""
+    return Response(deployment.certificate(OPERATOR_ROLE).to_pem(),
+                    media_type="application/x-pem-file")
+
+
+@router.get("/status-lists", operation_id="status_lists")
+def status_lists(request: Request, now: Now) -> list[StatusListRef]:
+    """Where to fetch each issuer's signed status list."""
+    return [StatusListRef(issuer=issuer, list_id=DEFAULT_LIST_ID,
+                          url=f"/v1/trust/status-lists/{issuer}")
+            for issuer in sorted(_cached_lists(request, now).status_lists)]
+
+
+@router.get("/status-lists/{issuer}", operation_id="status_list",
+            responses={200: {"content": {COSE_MEDIA_TYPE: {}}}})
+def status_list(issuer: str, request: Request, now: Now) -> Response:
+    """One issuer's signed, compressed status bitstring with its issue time."""
+    signed = _cached_lists(request, now).status_lists.get(issuer)
+    if signed is None:
+        raise NotFoundError(f"no status list for issuer {issuer!r}", code="status.not_found")
+    return Response(signed, media_type=COSE_MEDIA_TYPE)

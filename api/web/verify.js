@@ -13,7 +13,10 @@ const I18N = {
     lists_age: "信任列表 {t} 秒前更新，状态列表 {s} 秒前更新",
     no_camera: "无法打开摄像头，请粘贴或上传图片。", scanning: "正在扫描…",
     error: "请求失败", licence_id: "证照编号", type: "证照类型", issuer: "发证机关",
-    holder_name: "持证人", holder_id: "证件号码", valid_until: "有效期至", kind: "类型",
+    holder_name: "持证人", holder_id_last4: "证件号码", valid_from: "有效期自", valid_until: "有效期至",
+    kind: "码类型", licence_type: "证照类型", grant: "授权用证", presentation: "亮证码（动态）",
+    document: "证照码（印在证照上）", long_term: "长期", online_status: "证照状态：在线实时查询",
+    grant_to: "授权给 {v}：{f}", message: "说明",
   },
   en: {
     title: "Licence verification", tab_scan: "Scan", tab_paste: "Paste", tab_upload: "Upload",
@@ -25,11 +28,17 @@ const I18N = {
     lists_age: "Trust list updated {t} s ago, status list {s} s ago",
     no_camera: "Camera unavailable: paste the text or upload a picture.", scanning: "Scanning…",
     error: "Request failed", licence_id: "Licence id", type: "Type", issuer: "Issuer",
-    holder_name: "Holder", holder_id: "ID number", valid_until: "Valid until", kind: "Kind",
+    holder_name: "Holder", holder_id_last4: "ID number", valid_from: "Valid from", valid_until: "Valid until",
+    kind: "Code", licence_type: "Licence type", grant: "Authorised use", presentation: "presentation code (live)",
+    document: "document code (printed)", long_term: "no end date", online_status: "Licence status: checked live",
+    grant_to: "granted to {v}: {f}", message: "Detail",
   },
 };
-let lang = (navigator.language || "zh").startsWith("zh") ? "zh" : "en";
+// ?lang=zh|en wins (links, kiosks), else the browser's language.
+const wantedLang = new URLSearchParams(location.search).get("lang") || navigator.language || "zh";
+let lang = wantedLang.startsWith("zh") ? "zh" : "en";
 let countdownTimer = null;
+let lastResult = null;
 let scanTimer = null;
 
 const $ = (id) => document.getElementById(id);
@@ -40,6 +49,7 @@ function applyLanguage() {
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
   $("lang").textContent = lang === "zh" ? "EN" : "中文";
   document.title = t("title");
+  if (lastResult) render(lastResult);
 }
 
 function showTab(name) {
@@ -47,7 +57,22 @@ function showTab(name) {
   ["scan", "paste", "upload"].forEach((p) => $("pane-" + p).classList.toggle("hidden", p !== name));
 }
 
+// The masked claims worth showing a counter, in reading order (never the raw jti or index).
+function claimRows(c) {
+  if (!c) return [];
+  const rows = [
+    ["holder_name", c.holder_name],
+    ["holder_id_last4", c.holder_id_last4 ? "**************" + c.holder_id_last4 : null],
+    ["licence_type", c.licence_type], ["licence_id", c.licence_id], ["issuer", c.issuer],
+    ["valid_from", c.valid_from], ["valid_until", c.valid_until || t("long_term")],
+    ["kind", t(c.kind)],
+  ];
+  if (c.grant) rows.push(["grant", t("grant_to").replace("{v}", c.grant.verifier_id).replace("{f}", c.grant.scope.join(", "))]);
+  return rows.filter(([, v]) => v !== null && v !== undefined && v !== "");
+}
+
 function render(result) {
+  lastResult = result;
   $("result").classList.remove("hidden");
   const verdict = $("verdict");
   verdict.className = "verdict " + result.indication;
@@ -57,10 +82,9 @@ function render(result) {
     .filter(Boolean).join(" · ");
   const claims = $("claims");
   claims.replaceChildren();
-  Object.entries(result.claims || {}).forEach(([key, value]) => {
-    if (value === null || value === undefined || value === "") return;
+  claimRows(result.claims).forEach(([key, value]) => {
     const dt = document.createElement("dt"); dt.textContent = t(key);
-    const dd = document.createElement("dd"); dd.textContent = String(value);
+    const dd = document.createElement("dd"); dd.textContent = value; dd.dataset.claim = key;
     claims.append(dt, dd);
   });
   const checks = $("checks");
@@ -72,11 +96,13 @@ function render(result) {
     checks.append(li);
   });
   const lists = result.lists || {};
-  $("freshness").textContent = lists.trust_list_age_s !== undefined
+  $("freshness").textContent = lists.status_list_age_s !== null && lists.status_list_age_s !== undefined
     ? t("lists_age").replace("{t}", Math.round(lists.trust_list_age_s)).replace("{s}", Math.round(lists.status_list_age_s))
-    : "";
+    : (result.online ? t("online_status") : "");
   if (countdownTimer) clearInterval(countdownTimer);
-  const exp = result.expires_at ? Date.parse(result.expires_at) : NaN;
+  // A countdown only means something for the live presentation code (60 s), not the printed one.
+  const live = result.claims && result.claims.kind === "presentation";
+  const exp = live && result.expires_at ? Date.parse(result.expires_at) : NaN;
   const tick = () => {
     if (Number.isNaN(exp)) { $("countdown").textContent = ""; return; }
     const left = Math.floor((exp - Date.now()) / 1000);
@@ -84,6 +110,7 @@ function render(result) {
   };
   tick();
   countdownTimer = setInterval(tick, 1000);
+  $("result").scrollIntoView({ block: "start" });
 }
 
 async function post(body, isForm) {

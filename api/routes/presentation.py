@@ -1,0 +1,110 @@
+"""亮证 presentation codes and 授权用证 grants.
+
+The holder app (role ``holder_app``) asks for a fresh presentation code every
+30 s, optionally granting one named counter access to chosen fields; the
+counter (role ``verifier``) redeems the grant once, as the client the grant
+names, and gets the fields for form filling. Each grant and redemption is an
+audit entry committed with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from api.auth import ForbiddenError, HolderApp, Verifier
+from api.deps import DeploymentDep, Now, SessionDep
+from signing.presentation import issue_presentation
+from trust.registry.grants import GrantVerifierError, create_grant, redeem_grant
+
+router = APIRouter(tags=["presentation"])
+
+
+class GrantIn(BaseModel):
+    verifier_id: str = Field(min_length=1, max_length=64, description="the counter's client id")
+    scope: list[str] = Field(min_length=1, max_length=16, description="licence fields granted")
+    ttl_s: int = Field(default=600, ge=10, le=86_400)
+
+
+class PresentationIn(BaseModel):
+    licence_id: str = Field(min_length=1, max_length=64)
+    ttl_s: int = Field(default=60, ge=10, le=300)
+    grant: GrantIn | None = None
+
+
+class GrantClaimOut(BaseModel):
+    verifier_id: str
+    scope: list[str]
+    expires_at: datetime
+    grant_id: str
+
+
+class PresentationOut(BaseModel):
+    token: str
+    licence_id: str
+    issued_at: datetime
+    expires_at: datetime
+    refresh_at: datetime
+    grant: GrantClaimOut | None
+    png: str
+    svg: str
+
+
+class RedemptionOut(BaseModel):
+    grant_id: str
+    licence_id: str
+    licence_type: str
+    fields: dict[str, Any]
+    redeemed_at: datetime
+
+
+def _present(deployment: DeploymentDep, session: SessionDep, principal: HolderApp,
+             body: PresentationIn, now: datetime) -> PresentationOut:
+    grant = None
+    if body.grant is not None:
+        grant = create_grant(session, licence_id=body.licence_id,
+                             verifier_id=body.grant.verifier_id, scope=body.grant.scope,
+                             expires_at=now + timedelta(seconds=body.grant.ttl_s), at=now,
+                             actor=principal.client_id)
+    shown = issue_presentation(session, deployment.issuer_context(), body.licence_id, at=now,
+                               ttl=timedelta(seconds=body.ttl_s), grant=grant)
+    base = "/v1/qr/render?format={}&text=" + quote(shown.token, safe="")
+    return PresentationOut.model_validate({**shown.to_dict(), "png": base.format("png"),
+                                           "svg": base.format("svg")})
+
+
+@router.post("/v1/presentations", status_code=201, operation_id="presentation_issue")
+def present(body: PresentationIn, deployment: DeploymentDep, session: SessionDep,
+            principal: HolderApp, now: Now) -> PresentationOut:
+    """A fresh presentation code (default 60 s; ask again every 30 s), optionally with a grant."""
+    return _present(deployment, session, principal, body, now)
+
+
+class GrantRequestIn(GrantIn):
+    licence_id: str = Field(min_length=1, max_length=64)
+    token_ttl_s: int = Field(default=60, ge=10, le=300)
+
+
+@router.post("/v1/grants", status_code=201, operation_id="grant_create")
+def grant(body: GrantRequestIn, deployment: DeploymentDep, session: SessionDep,
+          principal: HolderApp, now: Now) -> PresentationOut:
+    """授权用证: grant a counter the fields in ``scope``; the grant rides in the returned code."""
+    wanted = PresentationIn(licence_id=body.licence_id, ttl_s=body.token_ttl_s,
+                            grant=GrantIn(verifier_id=body.verifier_id, scope=body.scope,
+                                          ttl_s=body.ttl_s))
+    return _present(deployment, session, principal, wanted, now)
+
+
+@router.post("/v1/grants/{grant_id}/redeem", operation_id="grant_redeem")
+def redeem(grant_id: str, session: SessionDep, principal: Verifier, now: Now) -> RedemptionOut:
+    """Spend a grant once; only the counter the grant names may redeem it."""
+    try:
+        redemption = redeem_grant(session, grant_id, verifier_id=principal.client_id, at=now,
+                                  actor=principal.client_id)
+    except GrantVerifierError as exc:
+        raise ForbiddenError(exc.message, code=exc.code) from None
+    return RedemptionOut.model_validate(redemption.to_dict())

@@ -1,0 +1,116 @@
+"""亮证 verification over HTTP: QR text or image -> verdict with masked claims (public).
+
+Online by default (live status, one successful check per presentation code,
+across every node sharing the database); ``?offline=true`` judges with the
+status lists as an offline verifier would have downloaded them. Rate limiting
+is middleware's job (another layer), not this router's.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.deps import Now
+from trust.errors import InputError
+from trust.qrimage import read_qr, to_png, to_svg
+from trust.token import decode_token
+from trust.token.codec import MAX_TOKEN_CHARS
+from verification.qr import QrVerifier, result_view
+
+router = APIRouter(prefix="/v1/qr", tags=["qr"])
+MAX_IMAGE_BYTES: Final = 20 * 1024 * 1024
+
+
+def qr_verifier(request: Request) -> QrVerifier:
+    """One verifier per app (its trust-list cache is per process)."""
+    state = request.app.state
+    verifier: QrVerifier | None = getattr(state, "qr_verifier", None)
+    if verifier is None:
+        verifier = QrVerifier(state.deployment.registry)
+        state.qr_verifier = verifier
+    return verifier
+
+
+VerifierDep = Annotated[QrVerifier, Depends(qr_verifier)]
+Offline = Annotated[bool, Query(description="judge with the downloaded lists only")]
+
+
+class VerifyIn(BaseModel):
+    token: str = Field(min_length=1, max_length=MAX_TOKEN_CHARS)
+
+
+class CheckOut(BaseModel):
+    name: str
+    passed: bool
+    indication: str
+    sub_indication: str | None
+    detail: str
+
+
+class ListsOut(BaseModel):
+    trust_list_age_s: int | None
+    status_list_age_s: int | None
+
+
+class VerifyOut(BaseModel):
+    """The verdict (ETSI vocabulary, as for PDFs), bilingual message, masked claims."""
+
+    indication: str
+    sub_indication: str | None
+    passed: bool
+    message_zh: str
+    message_en: str
+    claims: dict[str, Any] | None
+    checks: list[CheckOut]
+    lists: ListsOut
+    expires_at: str | None
+    signer: str | None
+    online: bool
+
+
+class DecodeOut(BaseModel):
+    text: str
+
+
+async def _image_bytes(image: UploadFile) -> bytes:
+    data = await image.read(MAX_IMAGE_BYTES + 1)
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InputError(f"image larger than {MAX_IMAGE_BYTES} bytes", code="qr.image_too_large")
+    return data
+
+
+@router.post("/verify", operation_id="qr_verify")
+def verify(body: VerifyIn, verifier: VerifierDep, now: Now, offline: Offline = False) -> VerifyOut:
+    """Verify QR text. Bad tokens give a FORMAT_FAILURE verdict, not an HTTP error."""
+    return VerifyOut.model_validate(result_view(verifier.verify(body.token, now,
+                                                                online=not offline)))
+
+
+@router.post("/verify-image", operation_id="qr_verify_image")
+async def verify_image(verifier: VerifierDep, now: Now, image: Annotated[UploadFile, File()],
+                       offline: Offline = False) -> VerifyOut:
+    """Read the QR from an uploaded picture (PNG, JPEG) and verify it."""
+    data = await _image_bytes(image)
+    return VerifyOut.model_validate(result_view(verifier.verify_image(data, now,
+                                                                      online=not offline)))
+
+
+@router.post("/decode-image", operation_id="qr_decode_image")
+async def decode_image(image: Annotated[UploadFile, File()]) -> DecodeOut:
+    """Only read the symbol (camera frames of the page); 422 ``qr.image`` when none is found."""
+    return DecodeOut(text=read_qr(await _image_bytes(image)))
+
+
+@router.get("/render", operation_id="qr_render",
+            responses={200: {"content": {"image/png": {}, "image/svg+xml": {}}}})
+def render(text: Annotated[str, Query(max_length=MAX_TOKEN_CHARS)],
+           format: Literal["png", "svg"] = "png") -> Response:
+    """A QR image of a SealTrust token (nothing else: this is not a general QR service)."""
+    decode_token(text)  # raises token.* (422) for anything that is not a well-formed token
+    if format == "svg":
+        return Response(to_svg(text), media_type="image/svg+xml")
+    return Response(to_png(text, box_size=6), media_type="image/png")

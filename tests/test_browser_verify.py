@@ -1,0 +1,200 @@
+"""The verification page in a real browser: headless Chromium against ``sealtrust serve``.
+
+The server runs in a subprocess on a free loopback port with a temporary
+deployment; Selenium drives Debian's chromium/chromedriver by explicit path
+(Selenium Manager never downloads anything). The window is phone-sized.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.deployment import Deployment, Home, init_deployment, load_config
+from api.issuance import issue_one
+from signing.presentation import issue_presentation
+from signing.types import builtin_types
+from tests.support import require
+from trust.qrimage import to_png
+from trust.registry.lifecycle import LicenceStatus, change_status
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOT = os.environ.get("SEALTRUST_SCREENSHOT")  # set to keep a phone-sized screenshot
+
+
+@dataclass
+class Site:
+    url: str
+    deployment: Deployment
+
+    def licence(self, seed: int) -> str:
+        record: dict[str, Any] = builtin_types().get("DL").example(seed)
+        record["valid_from"] = (date.today() - timedelta(days=5)).isoformat()
+        record["valid_until"] = (date.today() + timedelta(days=900)).isoformat()
+        with self.deployment.registry.session() as session:
+            issued = issue_one(self.deployment, session, type_code="DL", record=record,
+                               department=self.deployment.config["demo_department"],
+                               actor="test")
+        return issued.licence_id
+
+    def token(self, licence_id: str) -> str:
+        with self.deployment.registry.session() as session:
+            return issue_presentation(session, self.deployment.issuer_context(), licence_id,
+                                      at=datetime.now(UTC)).token
+
+    def revoke(self, licence_id: str) -> None:
+        with self.deployment.registry.session() as session:
+            change_status(session, licence_id, LicenceStatus.REVOKED, reason="browser test",
+                          at=datetime.now(UTC), actor="test")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/health/live", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError("server did not become ready")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    root = tmp_path_factory.mktemp("browser") / "home"
+    init_deployment(root)
+    port = _free_port()
+    log = (root.parent / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--home", str(root), "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT)
+    deployment = Deployment(Home(root), load_config(Home(root)))
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, server)
+        yield Site(url, deployment)
+    finally:
+        deployment.close()
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    require(CHROMIUM.exists() and CHROMEDRIVER.exists(),
+            "Debian chromium and chromium-driver are not installed")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        require(False, "selenium is not installed (pip install .[test])")
+        raise
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--window-size=390,844",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _verdict(driver: Any) -> tuple[str, str]:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element = WebDriverWait(driver, 15).until(
+        lambda d: d.find_element(By.ID, "verdict") if d.find_element(
+            By.ID, "verdict").get_attribute("data-indication") else False)
+    return element.get_attribute("data-indication"), driver.find_element(By.ID, "result").text
+
+
+def _paste_and_verify(driver: Any, url: str, token: str) -> tuple[str, str]:
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/verify?lang=zh")
+    driver.find_element(By.CSS_SELECTOR, "button[data-tab=paste]").click()
+    box = driver.find_element(By.ID, "token")
+    box.clear()
+    box.send_keys(token)
+    driver.find_element(By.ID, "verify-text").click()
+    return _verdict(driver)
+
+
+def test_pasted_presentation_code_is_valid_with_masked_holder(browser: Any, site: Site,
+                                                              tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    licence_id = site.licence(701)
+    indication, text = _paste_and_verify(browser, site.url, site.token(licence_id))
+    assert indication == "TOTAL_PASSED", text
+    assert "核验通过" in text and licence_id in text
+    holder = browser.find_element(By.CSS_SELECTOR, "dd[data-claim=holder_name]").text
+    assert "*" in holder
+    assert "剩余有效时间" in browser.find_element(By.ID, "countdown").text
+    browser.find_element(By.ID, "lang").click()
+    assert browser.find_element(By.ID, "verdict").text == "Valid"
+    assert "checked live" in browser.find_element(By.ID, "freshness").text
+    shot = Path(SCREENSHOT) if SCREENSHOT else tmp_path / "verify.png"
+    browser.set_window_size(390, 844)
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_revoked_licence_shows_the_failure(browser: Any, site: Site) -> None:
+    licence_id = site.licence(702)
+    token = site.token(licence_id)
+    site.revoke(licence_id)
+    indication, text = _paste_and_verify(browser, site.url, token)
+    assert indication == "TOTAL_FAILED"
+    assert "REVOKED" in text
+
+
+def test_uploaded_qr_picture_is_read_and_verified(browser: Any, site: Site,
+                                                  tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    picture = tmp_path / "qr.png"
+    picture.write_bytes(to_png(site.token(site.licence(703)), box_size=6))
+    browser.get(site.url + "/verify?lang=en")
+    browser.find_element(By.CSS_SELECTOR, "button[data-tab=upload]").click()
+    browser.find_element(By.ID, "image").send_keys(str(picture))
+    browser.find_element(By.ID, "verify-image").click()
+    indication, text = _verdict(browser)
+    assert indication == "TOTAL_PASSED", text
+    assert "Valid: the holder is presenting this licence" in text
+
+
+def test_garbage_text_is_a_format_failure(browser: Any, site: Site) -> None:
+    indication, text = _paste_and_verify(browser, site.url, "LZ1:NOT-A-TOKEN")
+    assert indication == "TOTAL_FAILED" and "FORMAT_FAILURE" in text

@@ -1,0 +1,154 @@
+"""Build and sign the deployment's status lists and trust list from the registry.
+
+One status list per issuer (department USCC), all under the list id the
+issuance code stamps into tokens; each covers indices 0..max over the whole
+deployment (the index counter is shared), and only the issuer's own licences
+carry a non-zero value. The verifier picks the list by (issuer, list id).
+
+The trust list names, for every department, the CA(s) and the token/status
+signer certificates of the deployment; its sequence is the issue time in
+seconds, so it grows monotonically and a verifier can refuse rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from trust.errors import InputError, NotFoundError
+from trust.keys import SigningKey
+from trust.registry.models import CertificateRecord, Department, Licence
+from trust.registry.tokens import live_state
+from trust.status import LicenceStatus, StatusList
+from trust.trustlist import ANY_TYPE, Role, TrustEntry, TrustList
+
+__all__ = [
+    "CA_ROLES",
+    "DEFAULT_LIST_ID",
+    "SIGNER_ROLES",
+    "STATUS_LIST_LIFETIME",
+    "TRUST_LIST_LIFETIME",
+    "SignedLists",
+    "build_status_list",
+    "build_status_lists",
+    "build_trust_list",
+    "sign_lists",
+    "status_list_size",
+]
+
+DEFAULT_LIST_ID: Final = "sl1"  # signing.issue.STATUS_LIST_ID (trust/ cannot import signing/)
+STATUS_LIST_LIFETIME: Final = timedelta(hours=24)
+TRUST_LIST_LIFETIME: Final = timedelta(days=7)
+CA_ROLES: Final = ("sm2-root",)
+SIGNER_ROLES: Final = ("sm2-token-signer",)
+_SIGNER_ENTRY_ROLES: Final = (Role.TOKEN_SIGNER, Role.STATUS_SIGNER)
+
+
+def _aware(moment: datetime) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise InputError("list issue time must be timezone-aware", code="input.naive_datetime")
+    return moment
+
+
+def status_list_size(session: Session) -> int:
+    """Entries a list needs now: indices 0..max allocated so far (at least one)."""
+    highest = session.execute(select(func.max(Licence.status_index))).scalar()
+    return 1 if highest is None else int(highest) + 1
+
+
+def build_status_list(
+    session: Session,
+    issuer: str,
+    *,
+    at: datetime,
+    list_id: str = DEFAULT_LIST_ID,
+    lifetime: timedelta = STATUS_LIST_LIFETIME,
+) -> StatusList:
+    """The status list of one issuer (department USCC) as the registry says at ``at``."""
+    at = _aware(at)
+    if session.execute(select(Department.code).where(Department.uscc == issuer)).first() is None:
+        raise NotFoundError(f"no department with issuer code {issuer!r}", code="issuer.not_found")
+    rows = session.execute(
+        select(Licence.status_index, Licence.status)
+        .join(Department, Department.code == Licence.department_code)
+        .where(Department.uscc == issuer, Licence.status != "valid")
+    ).all()
+    changes = {int(r.status_index): live_state(r.status) for r in rows}
+    changes = {i: s for i, s in changes.items() if s is not LicenceStatus.UNKNOWN}
+    base = StatusList.empty(list_id, issuer, status_list_size(session), at, at + lifetime)
+    return base.updated(changes, at, at + lifetime) if changes else base
+
+
+def build_status_lists(session: Session, *, at: datetime) -> dict[str, StatusList]:
+    """Every department's status list, by issuer code."""
+    issuers = session.execute(select(Department.uscc).order_by(Department.uscc)).scalars()
+    return {uscc: build_status_list(session, uscc, at=at) for uscc in issuers if uscc}
+
+
+def _certificates(session: Session, roles: Iterable[str]) -> list[bytes]:
+    wanted = tuple(roles)
+    records = session.execute(
+        select(CertificateRecord).where(CertificateRecord.role.in_(wanted),
+                                        CertificateRecord.revoked_at.is_(None))
+        .order_by(CertificateRecord.role, CertificateRecord.fingerprint)
+    ).scalars()
+    return [bytes(r.der) for r in records]
+
+
+def build_trust_list(
+    session: Session,
+    *,
+    at: datetime,
+    lifetime: timedelta = TRUST_LIST_LIFETIME,
+    ca_roles: Iterable[str] = CA_ROLES,
+    signer_roles: Iterable[str] = SIGNER_ROLES,
+) -> TrustList:
+    """Issuer CAs and token/status signers of every department (revoked ones left out)."""
+    at = _aware(at)
+    cas = _certificates(session, ca_roles)
+    signers = _certificates(session, signer_roles)
+    if not cas or not signers:
+        raise NotFoundError("the registry holds no CA or token-signer certificate",
+                            code="trustlist.no_certificates")
+    entries: list[TrustEntry] = []
+    for dept in session.execute(select(Department).order_by(Department.uscc)).scalars():
+        if not dept.uscc:
+            continue
+        region = dept.region or "CN"
+        entries += [TrustEntry(dept.uscc, region, Role.ISSUER_CA, (ANY_TYPE,), c) for c in cas]
+        entries += [TrustEntry(dept.uscc, region, role, (ANY_TYPE,), c)
+                    for c in signers for role in _SIGNER_ENTRY_ROLES]
+    return TrustList(int(at.timestamp()), at, at + lifetime, tuple(entries))
+
+
+@dataclass(frozen=True)
+class SignedLists:
+    """What a relying party downloads for offline checks, as signed bytes."""
+
+    trust_list: bytes
+    anchor: bytes  # the operator certificate (DER) the verifier pins
+    status_lists: Mapping[str, bytes] = field(default_factory=dict)  # issuer -> COSE
+    issued_at: datetime | None = None
+
+
+def sign_lists(
+    session: Session,
+    *,
+    at: datetime,
+    operator: tuple[SigningKey, bytes],
+    status_signer: tuple[SigningKey, bytes],
+) -> SignedLists:
+    """Build and sign the trust list and every issuer's status list at ``at``.
+
+    ``operator`` and ``status_signer`` are (key, certificate DER) pairs.
+    """
+    trust_list = build_trust_list(session, at=at)
+    signed_statuses = {issuer: sl.sign(*status_signer)
+                       for issuer, sl in build_status_lists(session, at=at).items()}
+    return SignedLists(trust_list.sign(*operator), operator[1], signed_statuses,
+                       trust_list.issued_at)

@@ -1,0 +1,274 @@
+"""Verify a 亮证 QR code (text or image), offline with exported lists or online.
+
+Offline: the signed trust list (checked against a pinned operator
+certificate) and the issuers' signed status lists, as ``sealtrust trust
+export`` writes them. Online: the registry is the authority -- live licence
+status and the shared replay cache -- while the trust list, built from the
+registry, is cached in-process for a short time so a check costs one SM2
+verification and two indexed queries.
+
+Results use the TokenResult vocabulary (ETSI indications, as for PDFs);
+:func:`result_view` adds bilingual messages for the page, API and CLI.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from trust.errors import InputError
+from trust.indications import Check, Indication, SubIndication
+from trust.pki.pem import pem_certificates
+from trust.qrimage import read_qr
+from trust.registry.db import Registry
+from trust.registry.statuslist import build_status_lists, build_trust_list, status_list_size
+from trust.registry.tokens import DbLiveStatus, DbReplayCache
+from trust.status import StatusList
+from trust.token import (
+    LiveStatus,
+    ReplayCache,
+    TokenResult,
+    VerifierPolicy,
+    decode_token,
+    verify_token,
+)
+from trust.token.errors import TokenFormatError
+from trust.trustlist import TrustList
+
+__all__ = [
+    "EXPORT_STATUS_DIR",
+    "EXPORT_TRUST_LIST",
+    "OfflineLists",
+    "QrVerifier",
+    "anchors_from_pem",
+    "result_view",
+    "verify_qr",
+    "verify_qr_image",
+]
+
+EXPORT_TRUST_LIST: Final = "trust-list.cose"
+EXPORT_STATUS_DIR: Final = "status"
+CACHE_TTL: Final = timedelta(seconds=60)
+_MAX_LIST_FILE: Final = 4 * 1024 * 1024
+
+StatusLists = Mapping[tuple[str, str], StatusList]  # (issuer, list id) -> list
+
+
+@dataclass(frozen=True)
+class OfflineLists:
+    """A verified trust list and the status lists it vouches for."""
+
+    trust_list: TrustList
+    status_lists: dict[tuple[str, str], StatusList] = field(default_factory=dict)
+
+    @classmethod
+    def from_signed(
+        cls,
+        trust_list: bytes,
+        anchors: Iterable[bytes],
+        status_lists: Iterable[bytes] = (),
+        *,
+        previous_sequence: int | None = None,
+    ) -> OfflineLists:
+        """Check every signature: the trust list against ``anchors``, status lists against it."""
+        checked = TrustList.verify(trust_list, list(anchors), previous_sequence=previous_sequence)
+        lists = [StatusList.verify(data, checked) for data in status_lists]
+        return cls(checked, {(sl.issuer, sl.list_id): sl for sl in lists})
+
+    @classmethod
+    def load(cls, directory: Path, anchors: Iterable[bytes]) -> OfflineLists:
+        """Read an export directory (``trust-list.cose``, ``status/*.cose``)."""
+        def read(path: Path) -> bytes:
+            try:
+                if path.stat().st_size > _MAX_LIST_FILE:
+                    raise InputError(f"{path} is larger than {_MAX_LIST_FILE} bytes")
+                return path.read_bytes()
+            except OSError as exc:
+                raise InputError(f"cannot read {path}: {exc.strerror}",
+                                 code="qr.lists_missing") from None
+
+        status_dir = directory / EXPORT_STATUS_DIR
+        status_files = sorted(status_dir.glob("*.cose")) if status_dir.is_dir() else []
+        return cls.from_signed(read(directory / EXPORT_TRUST_LIST), anchors,
+                               [read(p) for p in status_files])
+
+
+def _issuer_lists(text: str, status_lists: StatusLists) -> dict[str, StatusList]:
+    """The token's issuer's lists by id (several issuers share list ids)."""
+    try:
+        issuer = decode_token(text).claims.issuer
+    except TokenFormatError:
+        return {}  # verify_token reports the format failure
+    return {list_id: sl for (iss, list_id), sl in status_lists.items() if iss == issuer}
+
+
+def verify_qr(
+    text: str,
+    *,
+    trust_list: TrustList,
+    now: datetime,
+    status_lists: StatusLists | None = None,
+    policy: VerifierPolicy | None = None,
+    live_status: LiveStatus | None = None,
+    replay_cache: ReplayCache | None = None,
+) -> TokenResult:
+    """Validate QR text; online when ``live_status`` is given (see trust.token.verify)."""
+    by_id = None if live_status is not None else _issuer_lists(text, status_lists or {})
+    return verify_token(text, trust_list=trust_list, now=now, status_lists=by_id, policy=policy,
+                        live_status=live_status, replay_cache=replay_cache)
+
+
+def _unreadable(message: str, trust_list: TrustList, now: datetime, online: bool) -> TokenResult:
+    check = Check("image", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
+    return TokenResult(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, (check,),
+                       trust_list_age=trust_list.age(now), online=online)
+
+
+def verify_qr_image(data: bytes, *, trust_list: TrustList, now: datetime,
+                    **options: Any) -> TokenResult:
+    """Read the QR symbol (zxing-cpp) and validate it; an unreadable image is a FORMAT_FAILURE."""
+    try:
+        text = read_qr(data)
+    except InputError as exc:
+        return _unreadable(f"{exc.code}: {exc.message}", trust_list, now,
+                           options.get("live_status") is not None)
+    return verify_qr(text, trust_list=trust_list, now=now, **options)
+
+
+class QrVerifier:
+    """The service-side verifier: registry-backed, trust material cached for ``ttl``.
+
+    Thread-safe; one per process. A certificate revoked in the registry leaves
+    the cached trust list within ``ttl``. ``online=False`` uses the status lists
+    as an offline verifier would have downloaded them (rebuilt every ``ttl``,
+    and early when a token names a licence issued since).
+    """
+
+    def __init__(self, registry: Registry, *, policy: VerifierPolicy | None = None,
+                 ttl: timedelta = CACHE_TTL) -> None:
+        self._registry = registry
+        self.policy = policy or VerifierPolicy()
+        self._ttl = ttl.total_seconds()
+        self._lock = threading.Lock()
+        self._trust: tuple[float, TrustList] | None = None
+        self._statuses: tuple[float, dict[tuple[str, str], StatusList]] | None = None
+        self.live_status = DbLiveStatus(registry)
+        self.replay_cache = DbReplayCache(registry)
+
+    def trust_list(self, now: datetime) -> TrustList:
+        with self._lock:
+            if self._trust is None or time.monotonic() > self._trust[0]:
+                with self._registry.session() as session:
+                    built = build_trust_list(session, at=now)
+                self._trust = (time.monotonic() + self._ttl, built)
+            return self._trust[1]
+
+    def status_lists(self, now: datetime, text: str | None = None) -> dict[tuple[str, str],
+                                                                          StatusList]:
+        """The cached lists, rebuilt after ``ttl`` -- or at once when ``text`` names an index
+        past them that the registry has since allocated (a licence issued meanwhile)."""
+        with self._lock:
+            cached = self._statuses
+            if cached is not None and time.monotonic() <= cached[0] and not (
+                    text is not None and self._grown_past(cached[1], text)):
+                return cached[1]
+            with self._registry.session() as session:
+                lists = build_status_lists(session, at=now)
+            by_key = {(sl.issuer, sl.list_id): sl for sl in lists.values()}
+            self._statuses = (time.monotonic() + self._ttl, by_key)
+            return by_key
+
+    def _grown_past(self, lists: StatusLists, text: str) -> bool:
+        """One indexed max() query, and only for a token beyond the cached list."""
+        try:
+            claims = decode_token(text).claims
+        except TokenFormatError:
+            return False
+        known = lists.get((claims.issuer, claims.status_list))
+        if known is None or claims.status_index < known.size:
+            return False
+        with self._registry.session() as session:
+            return status_list_size(session) > known.size
+
+    def verify(self, text: str, now: datetime, *, online: bool = True) -> TokenResult:
+        if online:
+            return verify_qr(text, trust_list=self.trust_list(now), now=now, policy=self.policy,
+                             live_status=self.live_status, replay_cache=self.replay_cache)
+        return verify_qr(text, trust_list=self.trust_list(now), now=now, policy=self.policy,
+                         status_lists=self.status_lists(now, text))
+
+    def verify_image(self, data: bytes, now: datetime, *, online: bool = True) -> TokenResult:
+        try:
+            text = read_qr(data)
+        except InputError as exc:
+            return _unreadable(f"{exc.code}: {exc.message}", self.trust_list(now), now, online)
+        return self.verify(text, now, online=online)
+
+
+_PASSED: Final = {
+    "presentation": ("有效：持证人正在出示此证照", "Valid: the holder is presenting this licence"),
+    "document": ("有效：证照真实且状态正常", "Valid: authentic as issued, and in good standing"),
+}
+_BY_SUB: Final[dict[SubIndication | None, tuple[str, str]]] = {
+    SubIndication.FORMAT_FAILURE: ("不是有效的亮证码", "Not a valid licence code"),
+    SubIndication.SIG_CRYPTO_FAILURE: ("签名无效，内容可能被篡改",
+                                       "Invalid signature: the content may have been altered"),
+    SubIndication.NO_SIGNING_CERTIFICATE_FOUND: ("签发者不在信任列表中",
+                                                 "The signer is not in the trust list"),
+    SubIndication.SIG_CONSTRAINTS_FAILURE: ("签发者无权签发此证照",
+                                            "The signer may not vouch for this licence"),
+    SubIndication.OUT_OF_BOUNDS_NO_POE: ("签名证书不在有效期内",
+                                         "The signing certificate was not valid"),
+    SubIndication.EXPIRED: ("已过期", "Expired"),
+    SubIndication.NOT_YET_VALID: ("尚未生效，请检查设备时间", "Not yet valid: check the clock"),
+    SubIndication.REVOKED: ("证照已被吊销或注销", "The licence has been revoked or cancelled"),
+    SubIndication.TRY_LATER: ("暂时无法确认证照状态（列表过旧或证照暂停）",
+                              "Cannot confirm the status now (lists too old, or suspended)"),
+}
+_BY_CHECK: Final = {
+    "replay": ("此码已核验过，请持证人刷新后再出示",
+               "This code was already checked: ask the holder to refresh it"),
+    "token.time": ("亮证码已过期，请持证人刷新", "The code has expired: ask the holder to refresh"),
+    "licence.validity": ("证照不在有效期内", "The licence is outside its validity period"),
+}
+
+
+def _message(result: TokenResult) -> tuple[str, str]:
+    if result.passed:
+        kind = "document" if result.claims and result.claims.kind == 0 else "presentation"
+        return _PASSED[kind]
+    deciding = next((c for c in result.checks if c.indication is result.indication), None)
+    if deciding is not None and deciding.name in _BY_CHECK:
+        return _BY_CHECK[deciding.name]
+    return _BY_SUB.get(result.sub_indication, ("无法确定", "Cannot decide"))
+
+
+def result_view(result: TokenResult) -> dict[str, Any]:
+    """The JSON contract of the page, the API and ``sealtrust qr verify --json``."""
+    zh, en = _message(result)
+    base = result.to_dict()
+    return {
+        "indication": base["indication"],
+        "sub_indication": base["sub_indication"],
+        "passed": result.passed,
+        "message_zh": zh,
+        "message_en": en,
+        "claims": base["claims"],
+        "checks": [{**c, "passed": c["indication"] == Indication.TOTAL_PASSED.value}
+                   for c in base["checks"]],
+        "lists": {"trust_list_age_s": base["trust_list_age_s"],
+                  "status_list_age_s": base["status_list_age_s"]},
+        "expires_at": None if result.claims is None else result.claims.expires_at.isoformat(),
+        "signer": result.signer,
+        "online": result.online,
+    }
+
+
+def anchors_from_pem(pem: bytes) -> list[bytes]:
+    """Every certificate in a PEM bundle, as DER (the pinned trust-list operator)."""
+    return pem_certificates(pem)
