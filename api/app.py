@@ -55,12 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    metrics.install(app)
     ratelimit.install(app, prefixes=settings.rate_limit_paths, limit=settings.rate_limit_requests,
                       window_s=settings.rate_limit_window_s, batch=settings.rate_limit_batch,
                       flush_ms=settings.rate_limit_flush_ms)
     limits.install(app, max_body_bytes=settings.max_upload_bytes,
                    timeout_s=settings.request_timeout_s)
+    metrics.install(app)  # outermost: also counts 413/429/503 answered by the two above
     for module in (health, departments, seals, keys, licences, audit, trust, presentation, qr):
         app.include_router(module.router)
     app.include_router(verification_routes.router)

@@ -149,3 +149,133 @@ def test_sealtrust_sm2_own_signer(benchmark, own_sm2_corpus, ops_per_second, sum
     assert benchmark(run) == N_FILES
     benchmark.extra_info["files_per_round"] = N_FILES
     _record("sealtrust_sm2_own_signer", benchmark, ops_per_second, summary)
+
+
+# ---------------------------------------------------------------- real licences
+# Licences issued by api.issuance.issue_one in a temporary deployment: SM2 or RSA
+# signature, B-T time-stamp from the built-in TSA, bound GB/T 38540 seal and
+# licence id. Our verifier runs every check (time-stamp + TSA chain, signer
+# chain, seal, licence status, revocation) with the deployment policy; pyHanko
+# checks integrity, signature, chain and its time-stamp (it knows nothing of
+# seals or licence status). Verdicts agree on a mixed corpus:
+# tests/test_verify_licences.py.
+N_LICENCES = 40
+
+
+@pytest.fixture(scope="module")
+def licences(tmp_path_factory):
+    from tests.licence_corpus import open_licences
+
+    gen = open_licences(tmp_path_factory.mktemp("bench-licences") / "home")
+    lic = next(gen)
+    for i in range(N_LICENCES):
+        lic.issue(f"rsa{i}", "rsa", number=i + 1)
+        lic.issue(f"sm2{i}", "sm2", number=i + 1)
+    yield lic
+    gen.close()
+
+
+def _licence_files(lic, alg: str) -> list[bytes]:
+    return [lic.pdfs[f"{alg}{i}"] for i in range(N_LICENCES)]
+
+
+def _record_licences(name: str, benchmark, ops_per_second, summary) -> float | None:
+    ops = ops_per_second(benchmark)
+    if ops is None:
+        return None
+    rate = _FILES_PER_S[name] = ops * N_LICENCES
+    summary(f"Licence verification {name}: {rate:,.0f} licences/s (1 core)")
+    return rate
+
+
+@pytest.mark.parametrize("mode", ["online"])  # the exported trust list lists no RSA root yet
+def test_licences_sealtrust_rsa(benchmark, licences, mode, ops_per_second, summary) -> None:
+    policy = licences.offline() if mode == "offline" else licences.online()
+    files = _licence_files(licences, "rsa")
+    now = dt.datetime.now(dt.UTC)
+
+    def run() -> int:
+        return sum(verify_pdf(f, policy, now).passed for f in files)
+
+    assert benchmark(run) == N_LICENCES
+    _record_licences(f"sealtrust_rsa_{mode}", benchmark, ops_per_second, summary)
+
+
+def test_licences_pyhanko_rsa(benchmark, licences, ops_per_second, summary) -> None:
+    from asn1crypto import x509
+
+    root = x509.Certificate.load(licences.deployment.certificate("rsa-root").der)
+    files = _licence_files(licences, "rsa")
+
+    def run() -> int:
+        ok = 0
+        for f in files:
+            context = ValidationContext(trust_roots=[root], allow_fetching=False)
+            status = validate_pdf_signature(corpus.open_pyhanko(f).embedded_signatures[0], context)
+            ok += bool(status.bottom_line)
+        return ok
+
+    assert benchmark(run) == N_LICENCES
+    rate = _record_licences("pyhanko_rsa", benchmark, ops_per_second, summary)
+    ours = _FILES_PER_S.get("sealtrust_rsa_online")
+    if rate and ours:
+        summary(f"Licence verification sealtrust (online) / pyHanko, RSA: {ours / rate:.1f}x")
+
+
+@pytest.mark.parametrize("mode", ["offline", "online"])
+def test_licences_sealtrust_sm2(benchmark, licences, mode, ops_per_second, summary) -> None:
+    policy = licences.offline() if mode == "offline" else licences.online()
+    files = _licence_files(licences, "sm2")
+    now = dt.datetime.now(dt.UTC)
+
+    def run() -> int:
+        return sum(verify_pdf(f, policy, now).passed for f in files)
+
+    assert benchmark(run) == N_LICENCES
+    _record_licences(f"sealtrust_sm2_{mode}", benchmark, ops_per_second, summary)
+
+
+def test_raw_sm2_verify(benchmark, ops_per_second, summary) -> None:
+    """The floor: one SM2 verify through trust.keys (OpenSSL libcrypto), same process."""
+    from trust import oids
+    from trust.keys import SoftwareKey, verify_signature
+
+    key = SoftwareKey.generate("sm2")
+    spki, message = key.public_key_der(), b"x" * 200
+    signature = key.sign(message)
+
+    assert benchmark(verify_signature, spki, oids.SM2_WITH_SM3, message, signature)
+    ops = ops_per_second(benchmark)
+    if ops:
+        summary(f"Raw SM2 verify (trust.keys / libcrypto): {ops:,.0f} verifies/s (1 core)")
+        ours = _FILES_PER_S.get("sealtrust_sm2_offline")
+        if ours:
+            summary(f"SM2 licences per raw SM2 verify: {ours / ops:.2f}")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_licences_bulk_scaling(benchmark, licences, workers, tmp_path_factory, summary,
+                               ops_per_second) -> None:
+    """verify_files over 10x the SM2 corpus on disk, 1 and 2 worker processes."""
+    from verification import verify_files
+
+    d = tmp_path_factory.mktemp(f"bulk{workers}")
+    paths = []
+    for copy in range(10):
+        for i, data in enumerate(_licence_files(licences, "sm2")):
+            path = d / f"{copy}-{i}.pdf"
+            path.write_bytes(data)
+            paths.append(path)
+    policy = licences.offline()
+    now = dt.datetime.now(dt.UTC)
+
+    def run() -> int:
+        return sum(r.passed for r in verify_files(paths, policy, workers=workers, at=now))
+
+    assert benchmark.pedantic(run, rounds=3, iterations=1) == len(paths)
+    ops = ops_per_second(benchmark)
+    if ops:
+        rate = _FILES_PER_S[f"bulk_{workers}"] = ops * len(paths)
+        summary(f"Bulk verify_files, {workers} process(es): {rate:,.0f} SM2 licences/s")
+        if workers == 2 and "bulk_1" in _FILES_PER_S:
+            summary(f"Bulk scaling 1 -> 2 processes: {rate / _FILES_PER_S['bulk_1']:.2f}x")

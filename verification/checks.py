@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from trust.indications import Check, Indication, SubIndication
+from verification.certinfo import cert_info
 from verification.facts import SignatureFacts
-from verification.policy import MODIFICATION_LEVELS, VerificationPolicy
+from verification.policy import MODIFICATION_LEVELS, Recognition, VerificationPolicy
+from verification.seal import check_seal
 
 __all__ = ["run_checks"]
 
@@ -98,10 +100,83 @@ def modifications(f: SignatureFacts, policy: VerificationPolicy) -> Check:
     )
 
 
+def timestamp(f: SignatureFacts, policy: VerificationPolicy, at: datetime) -> Check:
+    """The embedded signature time-stamp: imprint over the signature value, TSA chain.
+
+    A token dated after the validation time is INDETERMINATE (no proof yet).
+    """
+    if f.timestamp_valid is False:
+        sub = (SubIndication.HASH_FAILURE if "imprint" in f.timestamp_detail
+               else SubIndication.SIG_CRYPTO_FAILURE)
+        return Check("timestamp", _FAIL, sub, f.timestamp_detail)
+    if f.timestamp_valid is None or f.tsa_cert is None or f.timestamp_time is None:
+        return Check("timestamp", _UNSURE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+                     f.timestamp_detail or "time-stamp not checkable")
+    if f.timestamp_time > at:
+        return Check("timestamp", _UNSURE, SubIndication.TIMESTAMP_ORDER_FAILURE,
+                     f"time-stamp {f.timestamp_time.isoformat()} is after the validation time")
+    assert policy.chain_validator is not None
+    chain = policy.chain_validator.validate(
+        f.tsa_cert, f.tsa_certificates, f.timestamp_time, "timestamp"
+    )
+    if not chain.check.passed:
+        return Check("timestamp", chain.check.indication, chain.check.sub_indication,
+                     f"TSA chain: {chain.check.detail}")
+    return Check("timestamp", _PASS, None,
+                 f"{f.timestamp_time.isoformat()} by {cert_info(f.tsa_cert).subject}")
+
+
+def recognised_chain(chain: Check, f: SignatureFacts, rule: Recognition) -> Check:
+    """A passed chain, narrowed by the anchor's scope: recognised for this licence type?
+
+    The rule applied is named in the detail, so a report always says what was
+    required of this signer (seal, licence status) and why.
+    """
+    if not rule.allows(f.licence_type):
+        return Check("chain", _UNSURE, SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+                     f"{rule.name}: anchor not recognised for licence type {f.licence_type}")
+    needs = [w for w, on in (("seal", rule.require_seal),
+                             ("licence status", rule.require_licence_status)) if on]
+    return Check("chain", _PASS, None,
+                 f"{chain.detail}; recognised as {rule.name}, requires "
+                 + (" and ".join(needs) if needs else "nothing more"))
+
+
+def seal(f: SignatureFacts, policy: VerificationPolicy, rule: Recognition | None,
+         signing_time: datetime, at: datetime) -> Check | None:
+    """The bound GB/T 38540 seal, then its revocation status at signing time."""
+    if f.seal_der is None:
+        if rule is not None and rule.require_seal:
+            return Check("seal", _FAIL, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                         f"{rule.name} requires a bound seal and there is none")
+        return None
+    assert policy.chain_validator is not None
+    assert f.signer_cert is not None
+    result = check_seal(f.seal_der, f.signer_cert, signing_time, policy.chain_validator)
+    if not result.passed or f.seal is None:
+        return result
+    status = policy.licence_status.seal_status(f.seal, signing_time, at)
+    return result if status.passed else status
+
+
+def licence_status(f: SignatureFacts, policy: VerificationPolicy, rule: Recognition | None,
+                   at: datetime) -> Check | None:
+    if f.licence_id is None:
+        if rule is not None and rule.require_licence_status:
+            return Check("licence_status", _FAIL, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                         f"{rule.name} requires a licence id and there is none")
+        return None
+    return policy.licence_status.licence_status(f.licence_id, at)
+
+
 def run_checks(
     f: SignatureFacts, policy: VerificationPolicy, at: datetime
 ) -> tuple[tuple[Check, ...], tuple[bytes, ...]]:
-    """All applicable checks of one signature, and the validated path if any."""
+    """All applicable checks of one signature, and the validated path if any.
+
+    The signer chain is judged at the signing time: the time-stamp's time
+    when a valid token proves it, else the validation time.
+    """
     first = structure(f)
     if not first.passed:
         return (first,), ()
@@ -112,14 +187,34 @@ def run_checks(
         signing_certificate(f),
         modifications(f, policy),
     ]
+    signing_time = at
+    if f.kind == "signature" and (f.tsa_cert is not None or f.timestamp_valid is not None):
+        stamp = timestamp(f, policy, at)
+        checks.append(stamp)
+        if stamp.passed and f.timestamp_time is not None:
+            signing_time = f.timestamp_time
     path: tuple[bytes, ...] = ()
+    rule: Recognition | None = None
     if f.signer_cert is not None and policy.chain_validator is not None:
         purpose = "timestamp" if f.kind == "doc_timestamp" else "signature"
-        chain = policy.chain_validator.validate(f.signer_cert, f.certificates, at, purpose)
-        checks.append(chain.check)
+        chain = policy.chain_validator.validate(
+            f.signer_cert, f.certificates, signing_time, purpose
+        )
         path = chain.path
         if chain.check.passed:
-            checks.append(policy.revocation.check(path, at))
+            rule = policy.recognition(path)
+            checks.append(recognised_chain(chain.check, f, rule))
+            if not checks[-1].passed:
+                rule = None
+            elif rule.check_revocation:
+                checks.append(policy.revocation.check(path, at))
+        else:
+            checks.append(chain.check)
+    if f.kind == "signature":
+        for extra in (seal(f, policy, rule, signing_time, at),
+                      licence_status(f, policy, rule, at)):
+            if extra is not None:
+                checks.append(extra)
     return tuple(checks), path
 
 

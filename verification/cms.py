@@ -18,6 +18,7 @@ from asn1crypto import cms, core, tsp, x509
 
 from trust import oids, sm3
 from trust.keys import UnsupportedKeyError, verify_signature
+from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL
 from verification.certinfo import cert_info
 from verification.errors import CmsFormatError
 
@@ -75,6 +76,11 @@ class SignedCms:
     tst_info: bytes | None = None
     imprint_algorithm: str | None = None
     imprint: bytes | None = None
+    # SealTrust binding (docs/seal-binding.md): signed attributes, authentic once the
+    # signature verifies; the embedded RFC 3161 signature time-stamp token (unsigned)
+    seal_der: bytes | None = None
+    licence_id: str | None = None
+    timestamp_token: bytes | None = None
 
     @property
     def signer_cert_bound(self) -> bool | None:
@@ -234,6 +240,8 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
     message_digest: bytes | None = None
     signing_time: datetime | None = None
     cert_id: tuple[str, bytes] | None = None
+    seal_der: bytes | None = None
+    licence_id: str | None = None
     if not isinstance(signed_attrs_value, core.Void):
         raw = signed_attrs_value.dump()
         signed_attrs = b"\x31" + raw[1:]  # the signature covers the SET OF, not [0] IMPLICIT
@@ -254,6 +262,10 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
                 cert_id = _ess_cert_id(kind, values[0])
             elif kind == "content_type" and values[0].native != expected_type:
                 raise CmsFormatError(f"content-type attribute is not {expected_type}")
+            elif attr["type"].dotted == ATTR_SEAL:
+                seal_der = bytes(values[0].dump())
+            elif attr["type"].dotted == ATTR_LICENCE_ID:
+                licence_id = _licence_id(values[0])
         if message_digest is None:
             raise CmsFormatError("signed attributes lack messageDigest")
     return SignedCms(
@@ -266,12 +278,35 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
         message_digest=message_digest,
         signature=bytes(si["signature"].native),
         signing_time=signing_time,
-        timestamp_time=gen_time if timestamp else _timestamp_time(si),
+        timestamp_time=gen_time,  # a signature's token is read by verification.timestamp
         signer_cert_id=cert_id,
         tst_info=tst_info,
         imprint_algorithm=imprint_alg,
         imprint=imprint,
+        seal_der=seal_der,
+        licence_id=licence_id,
+        timestamp_token=None if timestamp else _timestamp_token(si),
     )
+
+
+def _licence_id(value: Any) -> str:
+    """The licence id attribute: one short UTF8String (docs/seal-binding.md)."""
+    parsed = core.UTF8String.load(value.dump(), strict=True)
+    text = str(parsed.native)
+    if not 0 < len(text) <= 64 or not text.isprintable():
+        raise CmsFormatError("licence id attribute is not a short printable string")
+    return text
+
+
+def _timestamp_token(si: Any) -> bytes | None:
+    """DER of the RFC 3161 signature time-stamp token in the unsigned attributes."""
+    unsigned = si["unsigned_attrs"]
+    if isinstance(unsigned, core.Void):
+        return None
+    for attr in unsigned:
+        if attr["type"].native == "signature_time_stamp_token":
+            return bytes(attr["values"][0].dump())
+    return None
 
 
 def _find_signer(sid: Any, certs: list[bytes]) -> bytes:
@@ -300,18 +335,3 @@ def _ess_cert_id(kind: str, value: Any) -> tuple[str, bytes]:
     if kind == "signing_certificate":
         return "sha1", bytes(first["cert_hash"].native)
     return first["hash_algorithm"]["algorithm"].native, bytes(first["cert_hash"].native)
-
-
-def _timestamp_time(si: Any) -> datetime | None:
-    """genTime of an embedded signature time-stamp token (a fact, not yet verified)."""
-    unsigned = si["unsigned_attrs"]
-    if isinstance(unsigned, core.Void):
-        return None
-    for attr in unsigned:
-        if attr["type"].native == "signature_time_stamp_token":
-            token = attr["values"][0]
-            tst = token["content"]["encap_content_info"]["content"].parsed
-            if isinstance(tst, tsp.TSTInfo):
-                value: datetime = tst["gen_time"].native
-                return value
-    return None

@@ -19,6 +19,8 @@ from trust.errors import InputError
 
 __all__ = ["FileFacts", "SignatureFacts"]
 
+_BYTES = ("signer_cert", "seal_der", "tsa_cert")
+
 
 @dataclass(frozen=True, slots=True)
 class SignatureFacts:
@@ -46,10 +48,17 @@ class SignatureFacts:
     signer_issuer: str | None = None
     signer_serial: str | None = None
     signing_time: datetime | None = None  # claimed by the signer (CMS or /M)
-    timestamp_time: datetime | None = None  # genTime of an embedded token, not verified
-    licence_id: str | None = None
-    licence_type: str | None = None
-    seal: str | None = None  # GB/T 38540 seal id once trust.seal plugs in
+    timestamp_time: datetime | None = None  # genTime of the embedded or document token
+    licence_id: str | None = None  # signed sealtrust-licenceId attribute
+    licence_type: str | None = None  # from the licence id (docs/licence-id.md)
+    seal: str | None = None  # esID of the signed GB/T 38540 seal attribute
+    seal_der: bytes | None = None
+    # the embedded signature time-stamp (kind "signature"): its integrity is a fact,
+    # its TSA chain is judged by the checks at a time
+    timestamp_valid: bool | None = None  # None: no token, or an algorithm not supported
+    timestamp_detail: str = ""
+    tsa_cert: bytes | None = None
+    tsa_certificates: tuple[bytes, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
@@ -59,11 +68,13 @@ class SignatureFacts:
         """Inverse of :meth:`to_dict` (stored facts are re-judged, never re-parsed)."""
         values = dict(_known(cls, data))
         try:
-            if values.get("signer_cert") is not None:
-                values["signer_cert"] = base64.b64decode(values["signer_cert"], validate=True)
-            values["certificates"] = tuple(
-                base64.b64decode(c, validate=True) for c in values.get("certificates", ())
-            )
+            for key in _BYTES:
+                if values.get(key) is not None:
+                    values[key] = base64.b64decode(values[key], validate=True)
+            for key in ("certificates", "tsa_certificates"):
+                values[key] = tuple(
+                    base64.b64decode(c, validate=True) for c in values.get(key, ())
+                )
             values["byte_range"] = tuple(int(v) for v in values.get("byte_range", ()))
             for key in ("signing_time", "timestamp_time"):
                 if values.get(key) is not None:

@@ -47,6 +47,9 @@ _ZH_SUB: Final = {
     SubIndication.REVOKED_NO_POE: "证书已吊销（无存在性证明）",
     SubIndication.REVOKED_CA_NO_POE: "上级证书已吊销",
     SubIndication.SIGNED_DATA_NOT_FOUND: "找不到被签数据",
+    SubIndication.SIG_CONSTRAINTS_FAILURE: "不满足签章约束（印章或证照状态）",
+    SubIndication.TIMESTAMP_ORDER_FAILURE: "时间戳晚于验证时间",
+    SubIndication.NO_POE: "无存在性证明",
 }
 
 
@@ -140,10 +143,13 @@ class FileReport:
             raise ValueError("lang must be 'zh' or 'en'")
         sub = self.sub_indication
         signers = "; ".join(s.facts.signer_subject or "?" for s in self.signatures)
+        licence = next((s.facts.licence_id for s in self.signatures if s.facts.licence_id), None)
         if lang == "zh":
             text = f"{self.facts.name or '文件'}：{_ZH_INDICATION[self.indication]}"
             if sub is not None:
                 text += f"（{_ZH_SUB.get(sub, sub.value)}）"
+            if licence:
+                text += f"，证照 {licence}"
             text += f"，签名 {len(self.signatures)} 个"
             return (
                 text
@@ -153,6 +159,8 @@ class FileReport:
         text = f"{self.facts.name or 'file'}: {_EN_INDICATION[self.indication]}"
         if sub is not None:
             text += f" ({sub.value})"
+        if licence:
+            text += f", licence {licence}"
         text += f", {len(self.signatures)} signature(s)"
         return (
             text

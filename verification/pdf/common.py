@@ -7,10 +7,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
+from trust.licence_id import LicenceIdError, parse_licence_id
 from verification.certinfo import cert_info
 from verification.cms import SignedCms, digest_ranges
 from verification.errors import CmsFormatError
 from verification.facts import SignatureFacts
+from verification.seal import seal_id
+from verification.timestamp import token_facts
 
 __all__ = ["SIGNATURE_SUBFILTERS", "TIMESTAMP_SUBFILTER", "byte_range_error", "signature_facts"]
 
@@ -86,6 +89,9 @@ def signature_facts(
     content = None if signed.signed_attrs is not None else data[:b] + data[c : c + d]
     integrity = signed.check(digest, content)
     cert = cert_info(signed.signer_cert)
+    stamp = None if signed.timestamp_token is None else token_facts(
+        signed.timestamp_token, signed.signature
+    )
     return replace(
         base,
         digest_algorithm=signed.digest_algorithm,
@@ -100,5 +106,22 @@ def signature_facts(
         signer_issuer=cert.issuer,
         signer_serial=cert.serial,
         signing_time=signed.signing_time or claimed_time,
-        timestamp_time=signed.timestamp_time,
+        timestamp_time=signed.timestamp_time if stamp is None else stamp.gen_time,
+        licence_id=signed.licence_id,
+        licence_type=_licence_type(signed.licence_id),
+        seal=seal_id(signed.seal_der),
+        seal_der=signed.seal_der,
+        timestamp_valid=None if stamp is None else stamp.valid,
+        timestamp_detail="" if stamp is None else stamp.detail,
+        tsa_cert=None if stamp is None else stamp.tsa_cert,
+        tsa_certificates=() if stamp is None else stamp.certificates,
     )
+
+
+def _licence_type(licence_id: str | None) -> str | None:
+    if licence_id is None:
+        return None
+    try:
+        return parse_licence_id(licence_id).type_code
+    except LicenceIdError:
+        return None  # the status check reports the malformed id

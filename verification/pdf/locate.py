@@ -57,13 +57,43 @@ class Located:
     revisions: int
 
 
+_STREAM: Final = re.compile(rb">>[ \t\r\n\f\x00]*stream(?:\r\n|\n)")
+_DIRECT_LENGTH: Final = re.compile(rb"/Length\s+(\d{1,12})(?!\s+\d+\s+R)(?=[\s/>])")
+_ENDSTREAM: Final = re.compile(rb"[\r\n]*endstream")
+
+
+def _escape_outside_streams(data: bytes) -> bool:
+    """A hex-escaped name anywhere outside stream data (or a stream we cannot skip).
+
+    Binary stream data (fonts, images) often contains "/..#xx" by chance; it
+    is skipped by its direct /Length, which must land on ``endstream``. Any
+    stream without a direct /Length counts as unusual, so nothing is hidden.
+    """
+    pos = 0
+    for m in _STREAM.finditer(data):
+        if m.start() < pos:
+            continue  # "stream" inside data already skipped
+        if _NAME_ESCAPE.search(data, pos, m.start()):
+            return True
+        header = data.rfind(b" obj", pos, m.start())
+        lengths = list(_DIRECT_LENGTH.finditer(data, max(header, pos), m.start()))
+        if header < 0 or len(lengths) != 1:
+            return True
+        end = m.end() + int(lengths[0].group(1))
+        tail = _ENDSTREAM.match(data, end)
+        if end > len(data) or tail is None:
+            return True
+        pos = tail.end()
+    return _NAME_ESCAPE.search(data, pos) is not None
+
+
 def locate(data: bytes) -> Located | None:
     """The signature if the file has the plain licence shape, else None (use the full path)."""
     if not data.startswith(b"%PDF-") or not data.rstrip(b"\r\n\t \x00").endswith(b"%%EOF"):
         return None
     if data.count(b"/ByteRange") != 1 or _UNUSUAL.search(data):
         return None
-    if _NAME_ESCAPE.search(data):
+    if _escape_outside_streams(data):
         return None
     br_at = data.rfind(b"/ByteRange")
     m = _BYTE_RANGE.match(data, br_at)

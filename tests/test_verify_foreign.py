@@ -1,0 +1,152 @@
+"""Mutual recognition: a PDF signed elsewhere (pyHanko, a foreign CA) against our trust list.
+
+The trust list says, per entry, which licence types an issuer is recognised
+for; the deployment's own issuers need the bound seal and a licence status,
+a foreign issuer's plain PAdES signature does not (policy.FOREIGN_PADES).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from api.routes.verification import deployment_policy
+from tests import pdf_corpus as corpus
+from tests.licence_corpus import Licences, open_licences
+from trust.indications import Indication, SubIndication
+from trust.registry.statuslist import SignedLists
+from trust.trustlist import Role, TrustEntry, TrustList
+from verification import judge, verify_pdf
+from verification.extract import extract_facts
+from verification.qr import OfflineLists
+
+AT = dt.datetime.now(dt.UTC)
+FOREIGN = "FOREIGN-REGION-AMR"
+
+
+@pytest.fixture(scope="module")
+def lic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Licences]:
+    for licences in open_licences(tmp_path_factory.mktemp("foreign") / "home"):
+        licences.issue("sm2", "sm2", number=1)
+        licences.issue("rsa", "rsa", number=2)
+        yield licences
+
+
+@pytest.fixture(scope="module")
+def foreign() -> tuple[corpus.RsaPki, bytes]:
+    pki = corpus.make_rsa_pki("Foreign Region Signer")
+    return pki, corpus.sign_rsa(corpus.plain_pdf("Foreign licence"), pki)
+
+
+def _lists(lic: Licences, extra: tuple[TrustEntry, ...] = ()) -> OfflineLists:
+    """Our exported trust list, re-signed by the operator with ``extra`` entries added."""
+    from api.routes.trust import OPERATOR_ROLE, export_lists
+
+    dep = lic.deployment
+    ours = OfflineLists.from_signed(*_signed(export_lists(dep, AT)))
+    listed = TrustList(ours.trust_list.sequence + 1, AT, AT + dt.timedelta(days=7),
+                       ours.trust_list.entries + extra)
+    signed = listed.sign(dep.key(OPERATOR_ROLE), dep.certificate(OPERATOR_ROLE).der)
+    status = export_lists(dep, AT).status_lists.values()
+    return OfflineLists.from_signed(signed, [dep.certificate(OPERATOR_ROLE).der], status)
+
+
+def _signed(signed: SignedLists) -> tuple[bytes, list[bytes], list[bytes]]:
+    return signed.trust_list, [signed.anchor], list(signed.status_lists.values())
+
+
+def _entry(pki: corpus.RsaPki, types: tuple[str, ...] = ("*",)) -> TrustEntry:
+    return TrustEntry(FOREIGN, "440300", Role.ISSUER_CA, types, pki.root_der)
+
+
+def test_foreign_pades_passes_when_its_ca_is_in_the_trust_list(
+    lic: Licences, foreign: tuple[corpus.RsaPki, bytes]
+) -> None:
+    pki, pdf = foreign
+    policy = deployment_policy(lic.deployment, offline=_lists(lic, (_entry(pki),)))
+    report = verify_pdf(pdf, policy, AT)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_json()
+    chain = next(c for c in report.signatures[0].checks if c.name == "chain")
+    assert f"foreign-pades:{FOREIGN}" in chain.detail
+    assert not {"seal", "licence_status"} & {c.name for c in report.signatures[0].checks}
+
+
+def test_same_pdf_without_the_ca_has_no_chain(
+    lic: Licences, foreign: tuple[corpus.RsaPki, bytes]
+) -> None:
+    policy = deployment_policy(lic.deployment, offline=_lists(lic))
+    report = verify_pdf(foreign[1], policy, AT)
+    assert report.indication is Indication.INDETERMINATE
+    assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+
+
+def test_foreign_issuer_scoped_to_other_types_is_not_recognised(
+    lic: Licences, foreign: tuple[corpus.RsaPki, bytes]
+) -> None:
+    pki, pdf = foreign
+    policy = deployment_policy(lic.deployment, offline=_lists(lic, (_entry(pki, ("DL",)),)))
+    report = verify_pdf(pdf, policy, AT)
+    assert report.indication is Indication.INDETERMINATE
+    assert report.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE
+
+
+def test_our_own_licences_still_need_seal_and_status(lic: Licences) -> None:
+    """An own-issuer signature without the bound seal or licence id is not accepted."""
+    from api.routes.verification import licence_index
+
+    policy = deployment_policy(lic.deployment, offline=_lists(lic),
+                               licence_index=licence_index(lic.deployment))
+    facts = extract_facts(lic.pdfs["sm2"])
+    sig = facts.signatures[0]
+    unsealed = replace(facts, signatures=(replace(sig, seal_der=None, seal=None),))
+    now = dt.datetime.now(dt.UTC)  # after issuance: seal and time-stamp are in the past
+    assert judge(facts, policy, now).indication is Indication.TOTAL_PASSED
+    report = judge(unsealed, policy, now)
+    assert report.indication is Indication.TOTAL_FAILED
+    assert report.sub_indication is SubIndication.SIG_CONSTRAINTS_FAILURE
+    no_id = replace(facts, signatures=(replace(sig, licence_id=None, licence_type=None),))
+    assert judge(no_id, policy, now).sub_indication is SubIndication.SIG_CONSTRAINTS_FAILURE
+
+
+def test_online_policy_recognises_only_the_deployment_roots(
+    lic: Licences, foreign: tuple[corpus.RsaPki, bytes]
+) -> None:
+    report = verify_pdf(foreign[1], lic.online(), AT)
+    assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    trusted = deployment_policy(lic.deployment, extra_anchors=[foreign[0].root_der])
+    assert verify_pdf(foreign[1], trusted, AT).indication is Indication.TOTAL_PASSED
+
+
+def test_a_directly_trusted_self_signed_signer_passes_only_when_trusted(lic: Licences) -> None:
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(65537, 2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Self-signed signer")])
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(AT - dt.timedelta(days=1)).not_valid_after(AT + dt.timedelta(days=30))
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False,
+                                     False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    der = cert.public_bytes(serialization.Encoding.DER)
+    pki = corpus.RsaPki(
+        root_der=der, signer_cert=asn1_x509.Certificate.load(der),
+        signer_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption())),
+        root=asn1_x509.Certificate.load(der))
+    pdf = corpus.sign_rsa(corpus.plain_pdf("Self-signed"), pki)
+    untrusted = verify_pdf(pdf, lic.online(), AT)
+    assert untrusted.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
+    trusted = verify_pdf(pdf, deployment_policy(lic.deployment, extra_anchors=[der]), AT)
+    assert trusted.indication is Indication.TOTAL_PASSED, trusted.to_json()

@@ -1,0 +1,232 @@
+"""Where licence, seal and certificate status come from: the registry or signed lists.
+
+Two sources with one interface (:class:`LicenceStatusSource` plus the
+:class:`~verification.policy.RevocationChecker` of certificates):
+
+- :class:`RegistryStatus` (online): the deployment registry. Licence status at
+  the validation time from the licence's status events, seal revocation from
+  ``SealRecord.revoked_at``, certificate revocation from
+  ``CertificateRecord.revoked_at``. A certificate or licence the registry
+  does not know is INDETERMINATE, never good.
+- :class:`ListStatus` (offline): a signed status list per issuer, checked
+  against a signed trust list, with the freshness rules of ``trust.status``
+  (missing, stale or future-dated => INDETERMINATE / TRY_LATER).
+
+Both are picklable, so a bulk run ships them to its worker processes once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Final, Protocol, runtime_checkable
+
+from trust.indications import Check, Indication, SubIndication
+from trust.licence_id import LicenceIdError, parse_licence_id
+from trust.status import LicenceStatus, StatusList
+from trust.trustlist import TrustList
+
+__all__ = ["LicenceStatusSource", "ListStatus", "PendingStatus", "RegistryStatus"]
+
+_PASS: Final = Indication.TOTAL_PASSED
+_FAIL: Final = Indication.TOTAL_FAILED
+_UNSURE: Final = Indication.INDETERMINATE
+_FINAL: Final = frozenset({"revoked", "cancelled", "superseded"})
+SKEW: Final = timedelta(seconds=30)
+
+
+@runtime_checkable
+class LicenceStatusSource(Protocol):
+    """Licence and seal status at a time; every answer is a Check."""
+
+    def licence_status(self, licence_id: str, at: datetime) -> Check: ...
+
+    def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check: ...
+
+
+def _licence_check(state: str, licence_id: str, source: str) -> Check:
+    if state == "valid":
+        return Check("licence_status", _PASS, None, f"{licence_id}: valid ({source})")
+    if state in _FINAL:
+        return Check("licence_status", _FAIL, SubIndication.REVOKED,
+                     f"{licence_id}: {state} ({source})")
+    return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                 f"{licence_id}: status {state} ({source})")
+
+
+class PendingStatus:
+    """No licence status source configured: fail closed."""
+
+    def licence_status(self, licence_id: str, at: datetime) -> Check:
+        return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                     f"{licence_id}: no licence status source configured")
+
+    def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:
+        return Check("seal", _UNSURE, SubIndication.TRY_LATER,
+                     f"seal {es_id}: no seal status source configured")
+
+
+class RegistryStatus:
+    """Online status from the deployment registry at ``url`` (one engine per process)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._registry: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"url": self.url}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.url = state["url"]
+        self._registry = None
+
+    def _session(self) -> Any:
+        if self._registry is None:
+            from trust.registry import Registry  # SQLAlchemy only where online status is used
+
+            self._registry = Registry(self.url)
+        return self._registry.session()
+
+    def close(self) -> None:
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
+
+    def licence_status(self, licence_id: str, at: datetime) -> Check:
+        from sqlalchemy import select
+
+        from trust.registry.models import Licence, LicenceEvent
+
+        with self._session() as session:
+            licence = session.get(Licence, licence_id)
+            if licence is None:
+                return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                             f"{licence_id}: unknown to the registry")
+            state = session.execute(
+                select(LicenceEvent.to_status)
+                .where(LicenceEvent.licence_id == licence_id, LicenceEvent.at <= at)
+                .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
+                .limit(1)
+            ).scalar()
+        if state is None:
+            return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: not yet issued at {at.isoformat()}")
+        return _licence_check(str(state), licence_id, "registry")
+
+    def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:
+        from trust.registry.models import SealRecord
+
+        with self._session() as session:
+            seal = session.get(SealRecord, es_id)
+            if seal is None:
+                return Check("seal", _UNSURE, SubIndication.TRY_LATER,
+                             f"seal {es_id}: unknown to the registry")
+            revoked_at = seal.revoked_at
+        if revoked_at is not None and revoked_at <= signing_time:
+            return Check("seal", _FAIL, SubIndication.REVOKED,
+                         f"seal {es_id} revoked at {revoked_at.isoformat()}, before signing")
+        return Check("seal", _PASS, None, f"seal {es_id} not revoked at signing (registry)")
+
+    def check(self, path: Sequence[bytes], at: datetime) -> Check:
+        """Certificate revocation: every non-anchor certificate must be known and not revoked."""
+        from trust.registry.models import CertificateRecord
+
+        with self._session() as session:
+            for der in path[:-1] or path:
+                record = session.get(CertificateRecord, hashlib.sha256(der).hexdigest())
+                if record is None:
+                    return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
+                                 "certificate unknown to the registry")
+                if record.revoked_at is not None and record.revoked_at <= at:
+                    sub = SubIndication.REVOKED if der == path[0] else \
+                        SubIndication.REVOKED_CA_NO_POE
+                    return Check("revocation", _FAIL, sub,
+                                 f"{record.subject} revoked at {record.revoked_at.isoformat()}")
+        return Check("revocation", _PASS, None, "not revoked (registry)")
+
+
+class ListStatus:
+    """Offline status from signed lists (``sealtrust trust export``).
+
+    ``trust_list`` and ``status_lists`` (by issuer USCC) must already be
+    verified (``verification.qr.OfflineLists`` does that); ``index`` maps
+    licence ids to status-list indices, which a PDF does not carry in a signed
+    place (docs/report-schema.md: limits). ``max_age`` caps a list's age on
+    top of its own next-update time.
+    """
+
+    def __init__(
+        self,
+        trust_list: TrustList,
+        status_lists: Mapping[str, StatusList],
+        index: Mapping[str, int],
+        *,
+        max_age: timedelta = timedelta(days=2),
+    ) -> None:
+        self.trust_list = trust_list
+        self.lists = dict(status_lists)
+        self.index = dict(index)
+        self.max_age = max_age
+
+    def _fresh(self, name: str, what: str, issued: datetime, next_update: datetime,
+               at: datetime) -> Check | None:
+        age = at - issued
+        if age < -SKEW:
+            return Check(name, _UNSURE, SubIndication.TRY_LATER,
+                         f"{what} is dated {-age} after the validation time")
+        if age > self.max_age or at > next_update + SKEW:
+            return Check(name, _UNSURE, SubIndication.TRY_LATER,
+                         f"{what} is stale ({age} old, next update {next_update.isoformat()})")
+        return None
+
+    def licence_status(self, licence_id: str, at: datetime) -> Check:
+        try:
+            issuer = parse_licence_id(licence_id).authority
+        except LicenceIdError as exc:
+            return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: {exc.message}")
+        status_list = self.lists.get(issuer)
+        index = self.index.get(licence_id)
+        if status_list is None:
+            return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: no status list of issuer {issuer}")
+        if index is None:
+            return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: status index unknown (no licence index)")
+        stale = self._fresh("licence_status", "the status list", status_list.issued_at,
+                            status_list.next_update, at) or self._fresh(
+            "licence_status", "the trust list", self.trust_list.issued_at,
+            self.trust_list.next_update, at)
+        if stale is not None:
+            return stale
+        state = status_list.status(index)
+        names = {LicenceStatus.VALID: "valid", LicenceStatus.REVOKED: "revoked",
+                 LicenceStatus.SUSPENDED: "suspended", LicenceStatus.UNKNOWN: "unknown"}
+        return _licence_check(names[state], licence_id,
+                              f"status list of {status_list.issued_at.isoformat()}")
+
+    def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:
+        stale = self._fresh("seal", "the trust list", self.trust_list.issued_at,
+                            self.trust_list.next_update, at)
+        if stale is not None:
+            return stale
+        return Check("seal", _PASS, None,
+                     f"seal {es_id}: seal revocation is not published offline; maker "
+                     "signature, maker chain and validity window checked")
+
+    def check(self, path: Sequence[bytes], at: datetime) -> Check:
+        """Offline certificate status: the issuer CA is in a fresh trust list.
+
+        Individual signer certificates are not published offline; a withdrawn
+        issuer disappears from the next trust list.
+        """
+        stale = self._fresh("revocation", "the trust list", self.trust_list.issued_at,
+                            self.trust_list.next_update, at)
+        if stale is not None:
+            return stale
+        listed = {e.certificate for e in self.trust_list.entries}
+        if not any(der in listed for der in path):
+            return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
+                         "no certificate of the path is in the trust list")
+        return Check("revocation", _PASS, None, "issuer CA listed in a fresh trust list")
