@@ -3,7 +3,8 @@
 Layout of ``HOME`` (default ``./.sealtrust``)::
 
     sealtrust.db            SQLite registry (unless SEALTRUST_DATABASE_URL names another)
-    deployment.json         roles -> key URIs, demo department and seal (no secrets)
+    deployment.json         roles -> key URIs, demo department and seal, where device
+                            key PINs come from (variable names and paths, no secrets)
     keys/<role>.p8          encrypted PKCS#8 (scrypt + AES-256-CBC), with <role>.chain.pem
     secrets/keystore.pass   the software key store password (mode 0600; development only:
                             production passes SEALTRUST_KEYSTORE_PASSWORD or an HSM PIN)
@@ -12,12 +13,21 @@ Layout of ``HOME`` (default ``./.sealtrust``)::
 ``init_deployment`` is idempotent: every step checks what exists and a second
 run changes nothing. Private keys go straight from the demo PKI generator into
 the key store; none is printed or logged.
+
+Device keys (``pkcs11:``, ``sdf:``) have their own PINs, never the key store
+password: sending the wrong secret to a token burns one of its few login
+attempts. ``deployment.json`` maps a key URI to the *name* of an environment
+variable or the path of a 0600 file holding its PIN (``"pins": {uri: {"env":
+"HSM_PIN"}}``); a device key without an entry reads ``SEALTRUST_PIN_<first 16
+hex digits of SHA-256(uri), upper case>`` (:func:`device_pin_env`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +39,7 @@ from typing import Any, Final
 from hsm_adapters import KeyStoreRegistry
 from hsm_adapters.base import Key
 from hsm_adapters.pins import EnvPin, FilePin, PinSource
+from hsm_adapters.registry import scheme_of
 from signing.departments import RootCA
 from signing.issue import IssuerContext, Signer
 from signing.seals import make_department_seal
@@ -47,6 +58,31 @@ PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable n
 DEMO_DEPARTMENT: Final = "demo-amr"
 TSA_POLICY_OID: Final = TSA_POLICY
 SEAL_YEARS: Final = 3
+PIN_ENV_PREFIX: Final = "SEALTRUST_PIN_"
+_ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def device_pin_env(uri: str) -> str:
+    """The conventional variable for a device key's PIN when deployment.json names none.
+
+    Derived from the URI (which may hold characters no variable name can) so
+    that ``sealtrust issue --key pkcs11:...`` works without editing any file.
+    """
+    return PIN_ENV_PREFIX + hashlib.sha256(uri.encode("utf-8")).hexdigest()[:16].upper()
+
+
+def _pin_spec(uri: object, spec: object) -> dict[str, str]:
+    """A validated ``{"env": NAME}`` or ``{"file": ABSOLUTE_PATH}`` entry of ``pins``."""
+    if not isinstance(uri, str) or not isinstance(spec, dict) or len(spec) != 1:
+        raise InputError("deployment.json: each pins entry maps a key URI to "
+                         "{\"env\": NAME} or {\"file\": PATH}")
+    kind, value = next(iter(spec.items()))
+    if kind == "env" and isinstance(value, str) and _ENV_NAME.match(value):
+        return {"env": value}
+    if kind == "file" and isinstance(value, str) and Path(value).is_absolute():
+        return {"file": value}
+    raise InputError(f"deployment.json: bad PIN source for key {uri}: give an environment "
+                     "variable name or an absolute file path")
 
 
 @dataclass(frozen=True)
@@ -203,6 +239,10 @@ def load_config(home: Home) -> dict[str, Any]:
         raise InputError(f"{home.config} is not valid JSON: {exc}") from exc
     if config.get("format") != FORMAT_VERSION or not isinstance(config.get("keys"), dict):
         raise InputError(f"{home.config} has an unknown format")
+    pins = config.setdefault("pins", {})
+    if not isinstance(pins, dict):
+        raise InputError(f"{home.config}: pins must be an object")
+    config["pins"] = {uri: _pin_spec(uri, spec) for uri, spec in pins.items()}
     return config
 
 
@@ -241,9 +281,37 @@ class Deployment:
         uri = role_or_uri if ":" in role_or_uri else self.key_uri(role_or_uri)
         key = self._keys.get(uri)
         if key is None:
-            key = self.stores.open_key(uri, self.home.pin())
+            key = self.stores.open_key(uri, self.pin_for(uri))
             self._keys[uri] = key
         return key
+
+    def pin_for(self, uri: str) -> PinSource:
+        """Where the PIN of ``uri`` comes from (see the module docstring); never the PIN."""
+        spec = self.config.get("pins", {}).get(uri)
+        if spec is not None:
+            return EnvPin(spec["env"]) if "env" in spec else FilePin(spec["file"])
+        if scheme_of(uri) == "file":
+            return self.home.pin()
+        return EnvPin(device_pin_env(uri))
+
+    def set_pin_source(self, uri: str, *, env: str | None = None,
+                       file: Path | None = None) -> None:
+        """Record in deployment.json where ``uri``'s PIN comes from (a name or path only)."""
+        if (env is None) == (file is None):
+            raise InputError("give exactly one PIN source: an environment variable or a file")
+        spec = _pin_spec(uri, {"env": env} if env is not None
+                         else {"file": str(Path(str(file)).resolve())})
+        # Re-read: another command may have changed the file since this one loaded it.
+        config = load_config(self.home)
+        if config["pins"].get(uri) != spec:
+            config["pins"] = {**config["pins"], uri: spec}
+            self._write_config(config)
+        self.config = {**self.config, "pins": config["pins"]}
+
+    def _write_config(self, config: dict[str, Any]) -> None:
+        tmp = self.home.config.with_name(f".{self.home.config.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(config, ensure_ascii=False, indent=2))
+        tmp.replace(self.home.config)  # atomic: a crash leaves the old or the new file
 
     def certificate(self, role: str) -> Certificate:
         """The leaf certificate of a role's key."""
