@@ -252,7 +252,8 @@ def issue_licence(
         pdf = seal_pdf(pdf, signer.key, signer.chain,
                        timestamper=context.timestamper_for(signer.key),
                        field_name=f"Seal{number + 1}" if number else "Seal",
-                       seal=SealBinding(seal.der, licence_id=licence_id),
+                       seal=SealBinding(seal.der, licence_id=licence_id,
+                                        status_ref=(STATUS_LIST_ID, status_index)),
                        appearance=placement if number == 0 else None,
                        reason=f"{licence_type.name_zh} {licence_id}", location=department.name)
     file_sm3 = sm3.sm3(pdf).hex()

@@ -116,8 +116,11 @@ def test_stale_or_future_status_list_is_indeterminate_never_passed(lic: Licences
     assert "after the validation time" in detail[0]
 
 
-def test_unknown_status_index_is_indeterminate(lic: Licences) -> None:
+def test_signed_status_index_serves_offline_and_its_absence_is_indeterminate(
+    lic: Licences,
+) -> None:
     from dataclasses import replace
+    from datetime import UTC, datetime
 
     from verification.status import ListStatus
 
@@ -125,9 +128,16 @@ def test_unknown_status_index_is_indeterminate(lic: Licences) -> None:
     source = policy.licence_status
     assert isinstance(source, ListStatus)
     blind = ListStatus(source.trust_list, source.lists, {})
+    # The licence carries its status index as a signed CMS attribute: no side index needed.
     report = verify_pdf(lic.pdfs["sm2"], replace(policy, licence_status=blind))
-    assert report.indication is UNSURE
-    assert report.sub_indication is SubIndication.TRY_LATER
+    assert report.indication is Indication.TOTAL_PASSED, report.to_json()
+    assert report.signatures[0].facts.status_index is not None
+    # Without a signed index and without an index mapping the status is unknown.
+    licence_id = report.signatures[0].facts.licence_id
+    assert licence_id is not None
+    check = blind.licence_status(licence_id, datetime.now(UTC), None)
+    assert check.indication is UNSURE
+    assert check.sub_indication is SubIndication.TRY_LATER
 
 
 ATTACKED = {

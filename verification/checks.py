@@ -166,7 +166,7 @@ def licence_status(f: SignatureFacts, policy: VerificationPolicy, rule: Recognit
             return Check("licence_status", _FAIL, SubIndication.SIG_CONSTRAINTS_FAILURE,
                          f"{rule.name} requires a licence id and there is none")
         return None
-    return policy.licence_status.licence_status(f.licence_id, at)
+    return policy.licence_status.licence_status(f.licence_id, at, f.status_index)
 
 
 def run_checks(

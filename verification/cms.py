@@ -18,7 +18,7 @@ from asn1crypto import cms, core, tsp, x509
 
 from trust import oids, sm3
 from trust.keys import UnsupportedKeyError, verify_signature
-from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL
+from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL, ATTR_STATUS_REF
 from verification.certinfo import cert_info
 from verification.errors import CmsFormatError
 
@@ -80,6 +80,7 @@ class SignedCms:
     # signature verifies; the embedded RFC 3161 signature time-stamp token (unsigned)
     seal_der: bytes | None = None
     licence_id: str | None = None
+    status_index: int | None = None  # signed status reference (offline status lists)
     timestamp_token: bytes | None = None
 
     @property
@@ -242,6 +243,7 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
     cert_id: tuple[str, bytes] | None = None
     seal_der: bytes | None = None
     licence_id: str | None = None
+    status_index: int | None = None
     if not isinstance(signed_attrs_value, core.Void):
         raw = signed_attrs_value.dump()
         signed_attrs = b"\x31" + raw[1:]  # the signature covers the SET OF, not [0] IMPLICIT
@@ -266,6 +268,8 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
                 seal_der = bytes(values[0].dump())
             elif attr["type"].dotted == ATTR_LICENCE_ID:
                 licence_id = _licence_id(values[0])
+            elif attr["type"].dotted == ATTR_STATUS_REF:
+                status_index = _status_index(values[0])
         if message_digest is None:
             raise CmsFormatError("signed attributes lack messageDigest")
     return SignedCms(
@@ -285,8 +289,26 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
         imprint=imprint,
         seal_der=seal_der,
         licence_id=licence_id,
+        status_index=status_index,
         timestamp_token=None if timestamp else _timestamp_token(si),
     )
+
+
+class _StatusRef(core.Sequence):
+    _fields = [("list", core.UTF8String), ("index", core.Integer)]
+
+
+def _status_index(value: Any) -> int:
+    """The status-list index attribute (docs/seal-binding.md)."""
+    try:
+        ref = _StatusRef.load(value.dump(), strict=True)
+        index = int(ref["index"].native)
+        list_id = str(ref["list"].native)
+    except (ValueError, TypeError) as exc:
+        raise CmsFormatError(f"malformed status reference attribute: {exc}") from exc
+    if not 0 <= index < 2**40 or not 0 < len(list_id) <= 32:
+        raise CmsFormatError("status reference out of range")
+    return index
 
 
 def _licence_id(value: Any) -> str:

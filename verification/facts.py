@@ -50,6 +50,7 @@ class SignatureFacts:
     signing_time: datetime | None = None  # claimed by the signer (CMS or /M)
     timestamp_time: datetime | None = None  # genTime of the embedded or document token
     licence_id: str | None = None  # signed sealtrust-licenceId attribute
+    status_index: int | None = None  # signed sealtrust-statusRef attribute
     licence_type: str | None = None  # from the licence id (docs/licence-id.md)
     seal: str | None = None  # esID of the signed GB/T 38540 seal attribute
     seal_der: bytes | None = None

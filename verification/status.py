@@ -40,7 +40,10 @@ SKEW: Final = timedelta(seconds=30)
 class LicenceStatusSource(Protocol):
     """Licence and seal status at a time; every answer is a Check."""
 
-    def licence_status(self, licence_id: str, at: datetime) -> Check: ...
+    def licence_status(self, licence_id: str, at: datetime,
+                       status_index: int | None = None) -> Check:
+        """``status_index`` is the signed index from the licence itself, when present."""
+        ...
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check: ...
 
@@ -58,7 +61,8 @@ def _licence_check(state: str, licence_id: str, source: str) -> Check:
 class PendingStatus:
     """No licence status source configured: fail closed."""
 
-    def licence_status(self, licence_id: str, at: datetime) -> Check:
+    def licence_status(self, licence_id: str, at: datetime,
+                       status_index: int | None = None) -> Check:
         return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                      f"{licence_id}: no licence status source configured")
 
@@ -93,7 +97,8 @@ class RegistryStatus:
             self._registry.close()
             self._registry = None
 
-    def licence_status(self, licence_id: str, at: datetime) -> Check:
+    def licence_status(self, licence_id: str, at: datetime,
+                       status_index: int | None = None) -> Check:
         from sqlalchemy import select
 
         from trust.registry.models import Licence, LicenceEvent
@@ -180,14 +185,15 @@ class ListStatus:
                          f"{what} is stale ({age} old, next update {next_update.isoformat()})")
         return None
 
-    def licence_status(self, licence_id: str, at: datetime) -> Check:
+    def licence_status(self, licence_id: str, at: datetime,
+                       status_index: int | None = None) -> Check:
         try:
             issuer = parse_licence_id(licence_id).authority
         except LicenceIdError as exc:
             return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                          f"{licence_id}: {exc.message}")
         status_list = self.lists.get(issuer)
-        index = self.index.get(licence_id)
+        index = status_index if status_index is not None else self.index.get(licence_id)
         if status_list is None:
             return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                          f"{licence_id}: no status list of issuer {issuer}")

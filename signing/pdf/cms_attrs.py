@@ -20,7 +20,13 @@ from pyhanko.sign.attributes import CMSAttributeProvider
 
 from signing.tsa.signed_data import attribute
 from trust.errors import InputError
-from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL, ATTR_SES_SIGNATURE, SEALTRUST_ARC
+from trust.pki.oids import (
+    ATTR_LICENCE_ID,
+    ATTR_SEAL,
+    ATTR_SES_SIGNATURE,
+    ATTR_STATUS_REF,
+    SEALTRUST_ARC,
+)
 
 __all__ = [
     "CMS_ATTRIBUTE_ARC",
@@ -30,6 +36,7 @@ __all__ = [
     "SealBinding",
     "SealBindingError",
     "SesSignatureHook",
+    "StatusRef",
     "seal_attributes",
 ]
 
@@ -75,8 +82,10 @@ class SealBinding:
     seal_der: bytes
     ses_signature: SesSignatureHook | None = None
     ses_signature_reserve: int = 0
-    # The licence this signature issues, signed with it so a verifier can ask its status.
+    # The licence this signature issues, signed with it so a verifier can ask its status,
+    # and where that status sits in the issuer's status list (for offline verifiers).
     licence_id: str | None = None
+    status_ref: tuple[str, int] | None = None
 
     def __post_init__(self) -> None:
         _single_der(self.seal_der, "SESeal")
@@ -91,7 +100,21 @@ class SealBinding:
         if self.ses_signature is not None:
             # An SES_Signature embeds the seal, the signer certificate and a signature.
             extra = self.ses_signature_reserve or len(self.seal_der) + leaf_cert_len + 1024
-        return len(self.seal_der) + 64 + extra + (160 if self.licence_id else 0)
+        return (len(self.seal_der) + 64 + extra + (160 if self.licence_id else 0)
+                + (96 if self.status_ref else 0))
+
+
+class StatusRef(core.Sequence):
+    """Where a licence's status sits: the issuer's status list id and the bit index."""
+
+    _fields = [("list", core.UTF8String), ("index", core.Integer)]
+
+
+def _status_ref(ref: tuple[str, int]) -> bytes:
+    list_id, index = ref
+    if not 0 < len(list_id) <= 32 or not 0 <= index < 2**40:
+        raise SealBindingError("status reference: list id of 1..32 characters, index >= 0")
+    return StatusRef({"list": list_id, "index": index}).dump()  # type: ignore[no-any-return]
 
 
 def seal_attributes(binding: SealBinding, message_digest: bytes, md_algorithm: str) -> list[bytes]:
@@ -99,6 +122,8 @@ def seal_attributes(binding: SealBinding, message_digest: bytes, md_algorithm: s
     attrs = [attribute(SEAL_ATTR_OID, binding.seal_der)]
     if binding.licence_id is not None:
         attrs.append(attribute(LICENCE_ID_ATTR_OID, core.UTF8String(binding.licence_id).dump()))
+    if binding.status_ref is not None:
+        attrs.append(attribute(ATTR_STATUS_REF, _status_ref(binding.status_ref)))
     if binding.ses_signature is not None:
         ses = binding.ses_signature(message_digest, md_algorithm)
         _single_der(ses, "SES_Signature")
@@ -134,6 +159,9 @@ class SealAttrSpec(CAdESSignedAttrSpec):  # type: ignore[misc]
         if binding.licence_id is not None:
             licence = core.UTF8String(binding.licence_id).dump()
             yield _DerAttribute(LICENCE_ID_ATTR_OID, lambda: licence, "licence id")
+        if binding.status_ref is not None:
+            ref = _status_ref(binding.status_ref)
+            yield _DerAttribute(ATTR_STATUS_REF, lambda: ref, "status reference")
         hook = binding.ses_signature
         if hook is not None:
             yield _DerAttribute(

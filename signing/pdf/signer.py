@@ -62,6 +62,11 @@ _PROFILES: Final = {
 _CMS_OVERHEAD: Final = 2048
 _CACHE_SIZE: Final = 64
 
+# What pyHanko raises on malformed input (a mutated number raises decimal's
+# InvalidOperation, an ArithmeticError): all of it means "not a sealable PDF".
+_PDF_ERRORS = (PdfError, ValueError, TypeError, KeyError, IndexError, RecursionError,
+               ArithmeticError)
+
 
 class KeySigner(Signer):  # type: ignore[misc]
     """A pyHanko ``Signer`` whose raw signature comes from a ``SigningKey``.
@@ -208,7 +213,7 @@ class PdfSealer:
         writer = _open(pdf_bytes)
         try:
             taken = any(enumerate_sig_fields(writer, filled_status=True, with_name=field_name))
-        except (PdfError, ValueError, TypeError, KeyError) as exc:
+        except _PDF_ERRORS as exc:
             raise MalformedPdfError(f"unreadable signature fields: {exc}") from exc
         if taken:
             raise FieldInUseError(f"signature field {field_name!r} is already signed")
@@ -236,7 +241,7 @@ class PdfSealer:
             raise
         except SigningError as exc:
             raise SealingError(f"cannot seal: {exc}") from exc
-        except (PdfError, ValueError, TypeError, KeyError) as exc:
+        except _PDF_ERRORS as exc:
             raise MalformedPdfError(f"cannot add a signature to this PDF: {exc}") from exc
         return bytes(out.getvalue())
 
@@ -278,7 +283,7 @@ def _fast_path_binding(
 def _check_page(writer: IncrementalPdfFileWriter, page: int) -> None:
     try:
         count = int(writer.root["/Pages"]["/Count"])
-    except (PdfError, ValueError, TypeError, KeyError) as exc:
+    except _PDF_ERRORS as exc:
         raise MalformedPdfError(f"unreadable page tree: {exc}") from exc
     if not -count <= page < count:
         raise SealPlacementError(f"page {page} does not exist (the PDF has {count})")
@@ -293,7 +298,7 @@ def _open(pdf_bytes: bytes) -> IncrementalPdfFileWriter:
         raise MalformedPdfError("not a PDF (no %PDF- header)")
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
-    except (PdfError, ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
+    except _PDF_ERRORS as exc:
         raise MalformedPdfError(f"unreadable PDF: {exc}") from exc
     if writer.prev.encrypted:
         raise MalformedPdfError("encrypted PDFs are not sealed")

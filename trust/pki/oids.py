@@ -25,6 +25,7 @@ __all__ = [
     "ATTR_LICENCE_ID",
     "ATTR_SEAL",
     "ATTR_SES_SIGNATURE",
+    "ATTR_STATUS_REF",
     "EKU_DOCUMENT_SIGNING",
     "EKU_SEAL_MAKING",
     "EKU_STATUS_LIST_SIGNING",
@@ -46,6 +47,7 @@ POLICY_DOCUMENT_SIGNER: Final = SEALTRUST_ARC + ".2.2"
 ATTR_SEAL: Final = SEALTRUST_ARC + ".3.1"  # DER SESeal (GB/T 38540)
 ATTR_SES_SIGNATURE: Final = SEALTRUST_ARC + ".3.2"  # DER SES_Signature over the byte ranges
 ATTR_LICENCE_ID: Final = SEALTRUST_ARC + ".3.3"  # UTF8String licence identifier
+ATTR_STATUS_REF: Final = SEALTRUST_ARC + ".3.4"  # SEQUENCE { list UTF8String, index INTEGER }
 # .4: policies of SealTrust services.
 TSA_POLICY: Final = SEALTRUST_ARC + ".4.1"  # the built-in RFC 3161 time-stamping service
 EKU_TIME_STAMPING: Final = "1.3.6.1.5.5.7.3.8"

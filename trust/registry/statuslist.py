@@ -44,7 +44,7 @@ __all__ = [
 DEFAULT_LIST_ID: Final = "sl1"  # signing.issue.STATUS_LIST_ID (trust/ cannot import signing/)
 STATUS_LIST_LIFETIME: Final = timedelta(hours=24)
 TRUST_LIST_LIFETIME: Final = timedelta(days=7)
-CA_ROLES: Final = ("sm2-root",)
+CA_ROLES: Final = ("sm2-root", "rsa-root")
 SIGNER_ROLES: Final = ("sm2-token-signer",)
 _SIGNER_ENTRY_ROLES: Final = (Role.TOKEN_SIGNER, Role.STATUS_SIGNER)
 

@@ -108,6 +108,7 @@ def signature_facts(
         signing_time=signed.signing_time or claimed_time,
         timestamp_time=signed.timestamp_time if stamp is None else stamp.gen_time,
         licence_id=signed.licence_id,
+        status_index=signed.status_index,
         licence_type=_licence_type(signed.licence_id),
         seal=seal_id(signed.seal_der),
         seal_der=signed.seal_der,
