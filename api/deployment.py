@@ -36,6 +36,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from pyhanko.sign.timestamps import TimeStamper
+
 from hsm_adapters import KeyStoreRegistry
 from hsm_adapters.base import Key
 from hsm_adapters.pins import EnvPin, FilePin, PinSource
@@ -43,7 +45,7 @@ from hsm_adapters.registry import scheme_of
 from signing.departments import RootCA
 from signing.issue import IssuerContext, Signer
 from signing.seals import make_department_seal
-from signing.tsa import BuiltinTSA, InProcessTimeStamper
+from signing.tsa import BuiltinTSA, InProcessTimeStamper, external_timestamper
 from signing.types import builtin_types
 from trust import audit
 from trust.errors import InputError, NotFoundError
@@ -57,6 +59,8 @@ FORMAT_VERSION: Final = 1
 PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name
 DEMO_DEPARTMENT: Final = "demo-amr"
 TSA_POLICY_OID: Final = TSA_POLICY
+TSA_URL_ENV: Final = "SEALTRUST_TSA_URL"
+TSA_ALLOW_HTTP_ENV: Final = "SEALTRUST_TSA_ALLOW_HTTP"
 SEAL_YEARS: Final = 3
 PIN_ENV_PREFIX: Final = "SEALTRUST_PIN_"
 _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
@@ -329,11 +333,23 @@ class Deployment:
         return Signer(key, chain, key.uri)
 
     def issuer_context(self) -> IssuerContext:
-        """Licence types, the QR token signer and the built-in TSA (built once)."""
+        """Licence types, the QR token signer and the time-stamper (built once).
+
+        The built-in TSA stamps by default (SM2 signatures with the SM2 TSA key,
+        RSA ones with the RSA key); ``SEALTRUST_TSA_URL`` (https; plain http only
+        with ``SEALTRUST_TSA_ALLOW_HTTP=1``) sends every request to an external
+        RFC 3161 service instead.
+        """
         if self._issuer_context is None:
-            stampers = {}
+            stampers: dict[str, TimeStamper] = {}
+            url = os.environ.get(TSA_URL_ENV)
+            if url:
+                # Plain http only when explicitly allowed (a TSA on loopback in tests).
+                external = external_timestamper(
+                    url, https_only=os.environ.get(TSA_ALLOW_HTTP_ENV) != "1")
+                stampers = {"sm2": external, "intl": external}
             for family, role in (("sm2", "sm2-tsa"), ("intl", "rsa-tsa")):
-                if role in self.config["keys"]:
+                if family not in stampers and role in self.config["keys"]:
                     tsa_key = self.key(role)
                     stampers[family] = InProcessTimeStamper(BuiltinTSA(
                         tsa_key, tsa_key.certificate_chain(), TSA_POLICY_OID,

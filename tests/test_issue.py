@@ -247,3 +247,72 @@ def test_cli_issue_and_lifecycle(deployment: Deployment, tmp_path: Path) -> None
               str(tmp_path / "x.pdf"), "--home", home, check=False)
     assert bad.returncode == 2
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_external_tsa_url_is_used_when_configured(deployment: Deployment,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.server
+    import io
+    import threading
+
+    from asn1crypto import x509
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    from signing.tsa import BuiltinTSA
+
+    tsa_key = deployment.key("rsa-tsa")
+    tsa = BuiltinTSA(tsa_key, tsa_key.certificate_chain(), "1.2.3.4.5", lambda: datetime.now(UTC))
+    served: list[int] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            reply = tsa.respond(self.rfile.read(int(self.headers["Content-Length"])))
+            served.append(len(reply))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/timestamp-reply")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("SEALTRUST_TSA_URL", f"http://127.0.0.1:{server.server_address[1]}/")
+        monkeypatch.setenv("SEALTRUST_TSA_ALLOW_HTTP", "1")
+        fresh = Deployment(deployment.home, load_config(deployment.home))
+        try:
+            with fresh.registry.session() as s:
+                issued = issue_one(fresh, s, type_code="SSC", record=TYPES.get("SSC").example(71),
+                                   department=DEMO_DEPARTMENT, alg="rsa", actor="t")
+        finally:
+            fresh.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert served  # pyHanko may ask once more to size the token
+    sig = PdfFileReader(io.BytesIO(issued.pdf)).embedded_signatures[0]
+    root = x509.Certificate.load(deployment.certificate("rsa-root").der)
+    status = validate_pdf_signature(sig, ValidationContext(trust_roots=[root],
+                                                           allow_fetching=False))
+    assert status.bottom_line
+    assert status.timestamp_validity is not None
+    assert status.timestamp_validity.trusted
+
+
+def test_plain_http_tsa_is_refused_unless_allowed(deployment: Deployment,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from signing.tsa import TimestampConfigError
+
+    monkeypatch.setenv("SEALTRUST_TSA_URL", "http://127.0.0.1:9/tsa")
+    monkeypatch.delenv("SEALTRUST_TSA_ALLOW_HTTP", raising=False)
+    fresh = Deployment(deployment.home, load_config(deployment.home))
+    try:
+        with pytest.raises(TimestampConfigError):
+            fresh.issuer_context()
+    finally:
+        fresh.close()
