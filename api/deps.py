@@ -37,6 +37,8 @@ def _now() -> datetime:
 
 
 DeploymentDep = Annotated[Deployment, Depends(_deployment)]
-SessionDep = Annotated[Session, Depends(_session)]
+# scope="function": commit (and sign the audit head) before the response is sent, so a
+# client never sees success for a write that another node cannot read yet or that failed.
+SessionDep = Annotated[Session, Depends(_session, scope="function")]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]
 Now = Annotated[datetime, Depends(_now)]

@@ -13,6 +13,7 @@ from trust.errors import NotFoundError
 from trust.registry.models import AuditEntry, TreeHead
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+_MAX = 2**62  # tree sizes fit a signed 64-bit column
 
 
 def _head(head: TreeHead) -> TreeHeadOut:
@@ -46,15 +47,15 @@ def heads(_: Auditor, session: SessionDep) -> list[TreeHeadOut]:
 
 
 @router.get("/proof/inclusion", operation_id="audit_inclusion_proof")
-def inclusion(_: Auditor, session: SessionDep, seq: int = Query(ge=1),
-              size: int = Query(ge=1)) -> ProofOut:
+def inclusion(_: Auditor, session: SessionDep, seq: int = Query(ge=1, le=_MAX),
+              size: int = Query(ge=1, le=_MAX)) -> ProofOut:
     leaf, path = audit.inclusion(session, seq, size)
     return ProofOut(leaf_hash=leaf.hex(), proof=[p.hex() for p in path], size=size)
 
 
 @router.get("/proof/consistency", operation_id="audit_consistency_proof")
-def consistency(_: Auditor, session: SessionDep, old: int = Query(ge=1),
-                new: int = Query(ge=1)) -> ProofOut:
+def consistency(_: Auditor, session: SessionDep, old: int = Query(ge=1, le=_MAX),
+                new: int = Query(ge=1, le=_MAX)) -> ProofOut:
     if old > new:
         raise NotFoundError("old size must not exceed new size")
     proof = audit.consistency(session, old, new)

@@ -76,7 +76,8 @@ def trust_list(request: Request, now: Now) -> Response:
     return Response(_cached_lists(request, now).trust_list, media_type=COSE_MEDIA_TYPE)
 
 
-@router.get("/anchor.pem", operation_id="trust_list_anchor")
+@router.get("/anchor.pem", operation_id="trust_list_anchor", response_class=Response,
+            responses={200: {"content": {"application/x-pem-file": {}}}})
 def anchor(deployment: DeploymentDep) -> Response:
     """The trust-list operator certificate; fetch it once, out of band, and pin it."""
     return Response(deployment.certificate(OPERATOR_ROLE).to_pem(),
