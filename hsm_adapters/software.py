@@ -145,6 +145,10 @@ class FileKeyStore(KeyStore):
         except InputError as exc:
             raise KeyStoreError(exc.message, uri=uri, code="keystore.bad_key") from None
         chain = _read_chain(self._chain_path(path))
+        if chain and self._public_of_chain(uri, chain) != key.public_key_der():
+            # CBC has no integrity: a corrupted file can decrypt to another valid key.
+            raise KeyStoreError("the key does not match its certificate", uri=uri,
+                                code="keystore.bad_key")
         return FileKey(uri, key, chain)
 
     def generate(self, uri: str, algorithm: str, pin: PinSource | None) -> FileKey:

@@ -50,6 +50,7 @@ __all__ = [
 ]
 
 DEFAULT_UID: Final = b"1234567812345678"
+_EC_FIELDS: Final = frozenset({"version", "private_key", "parameters", "public_key"})
 N: Final = sm3.N
 MAX_DER_SIGNATURE: Final = 72
 # ENTL (the ID's bit length, 16 bits) allows 8191 bytes, but OpenSSL refuses
@@ -462,10 +463,14 @@ class PrivateKey:
                 if info["private_key_algorithm"]["algorithm"].native != "ec":
                     raise KeyFormatError("PKCS#8 key is not an EC key")
                 _require_sm2_curve(info["private_key_algorithm"]["parameters"])
-                ec = info["private_key"].parsed
+                # Re-load the inner ECPrivateKey strictly: ``.parsed`` tolerates trailing
+                # bytes, which let a corrupted key file drop its public key unnoticed.
+                ec = keys.ECPrivateKey.load(info["private_key"].contents, strict=True)
             except ValueError:
                 ec = keys.ECPrivateKey.load(bytes(plain), strict=True)
                 _require_sm2_curve(ec["parameters"])
+            if not set(ec.native) <= _EC_FIELDS:  # asn1crypto keeps unknown children
+                raise KeyFormatError("unexpected fields in the SM2 private key")
             d = ec["private_key"].native
             embedded = ec["public_key"].native
         except KeyFormatError:
