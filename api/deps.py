@@ -14,7 +14,7 @@ from api.metrics import Metrics
 from trust import audit
 
 
-def _deployment(request: Request) -> Deployment:
+async def _deployment(request: Request) -> Deployment:
     deployment: Deployment = request.app.state.deployment
     return deployment
 
@@ -27,12 +27,12 @@ def _session(request: Request) -> Iterator[Session]:
         audit.sign_pending(session, deployment.key("audit"), datetime.now(UTC))
 
 
-def _metrics(request: Request) -> Metrics:
+async def _metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
 
-def _now() -> datetime:
+async def _now() -> datetime:
     return datetime.now(UTC)
 
 

@@ -128,3 +128,11 @@ def test_validation_errors_use_the_error_model(api: Api) -> None:
                                headers={**api.headers("seal_admin"),
                                         "content-type": "application/json"})
     assert response.status_code == 422
+
+
+def test_metrics_count_verifications_by_indication(api: Api) -> None:
+    response = api.client.post("/v1/qr/verify", json={"token": "LZ1:not-a-token"})
+    assert response.status_code == 200
+    assert response.json()["indication"] == "TOTAL_FAILED"
+    text = api.client.get("/metrics").text
+    assert 'sealtrust_verifications_total{kind="qr",indication="TOTAL_FAILED"}' in text

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.deps import Now
+from api.deps import MetricsDep, Now
 from trust.errors import InputError
 from trust.qrimage import read_qr, to_png, to_svg
 from trust.token import decode_token
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/qr", tags=["qr"])
 MAX_IMAGE_BYTES: Final = 20 * 1024 * 1024
 
 
-def qr_verifier(request: Request) -> QrVerifier:
+async def qr_verifier(request: Request) -> QrVerifier:
     """One verifier per app (its trust-list cache is per process)."""
     state = request.app.state
     verifier: QrVerifier | None = getattr(state, "qr_verifier", None)
@@ -84,19 +84,23 @@ async def _image_bytes(image: UploadFile) -> bytes:
 
 
 @router.post("/verify", operation_id="qr_verify")
-def verify(body: VerifyIn, verifier: VerifierDep, now: Now, offline: Offline = False) -> VerifyOut:
+def verify(body: VerifyIn, verifier: VerifierDep, metrics: MetricsDep, now: Now,
+           offline: Offline = False) -> VerifyOut:
     """Verify QR text. Bad tokens give a FORMAT_FAILURE verdict, not an HTTP error."""
-    return VerifyOut.model_validate(result_view(verifier.verify(body.token, now,
-                                                                online=not offline)))
+    result = verifier.verify(body.token, now, online=not offline)
+    metrics.count_verification("qr", result.indication.value)
+    return VerifyOut.model_validate(result_view(result))
 
 
 @router.post("/verify-image", operation_id="qr_verify_image")
-async def verify_image(verifier: VerifierDep, now: Now, image: Annotated[UploadFile, File()],
+async def verify_image(verifier: VerifierDep, metrics: MetricsDep, now: Now,
+                       image: Annotated[UploadFile, File()],
                        offline: Offline = False) -> VerifyOut:
     """Read the QR from an uploaded picture (PNG, JPEG) and verify it."""
     data = await _image_bytes(image)
-    return VerifyOut.model_validate(result_view(verifier.verify_image(data, now,
-                                                                      online=not offline)))
+    result = verifier.verify_image(data, now, online=not offline)
+    metrics.count_verification("qr", result.indication.value)
+    return VerifyOut.model_validate(result_view(result))
 
 
 @router.post("/decode-image", operation_id="qr_decode_image")

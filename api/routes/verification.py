@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 
 from api.auth import Verifier
 from api.deployment import Deployment
-from api.deps import DeploymentDep
+from api.deps import DeploymentDep, MetricsDep
 from trust.errors import InputError
 from verification import VerificationPolicy, verify_pdf
 from verification.policy import FOREIGN_PADES, SEALTRUST_LICENCE, Recognition
@@ -122,6 +122,7 @@ def _policy(request: Request, deployment: Deployment) -> VerificationPolicy:
 async def verify(
     request: Request,
     deployment: DeploymentDep,
+    metrics: MetricsDep,
     _principal: Verifier,
     files: Annotated[list[UploadFile], File(description="PDF files")],
     at: Annotated[datetime | None, Query(description="ISO 8601 validation time")] = None,
@@ -145,6 +146,7 @@ async def verify(
     def lines() -> Iterator[bytes]:
         for name, data in uploads:
             report = verify_pdf(data, sized, at, name=name)
+            metrics.count_verification("pdf", report.indication.value)
             yield (report.to_json() + "\n").encode()
 
     return StreamingResponse(lines(), media_type=NDJSON)
