@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# QR verification through uvicorn measured with wrk (a C client: it does not
+# compete with the server for Python time the way an in-Python client does).
+# Usage: benchmarks/load/wrk_qr.sh [concurrency...]   (needs Debian's `wrk`)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BIN="$ROOT/.venv/bin"
+command -v wrk >/dev/null || { echo "install Debian's wrk first (apt-get install wrk)" >&2; exit 2; }
+WORK="$(mktemp -d)"
+PORT="${PORT:-8099}"
+SERVER=""
+trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+export SEALTRUST_HOME="$WORK/home" SEALTRUST_RATE_LIMIT_REQUESTS=1000000000
+"$BIN/sealtrust" init >/dev/null 2>&1
+"$BIN/sealtrust" types example DL > "$WORK/dl.json"
+LID=$("$BIN/sealtrust" issue --type DL --data "$WORK/dl.json" --out "$WORK/dl.pdf" |
+      "$BIN/python" -c 'import json,sys; print(json.load(sys.stdin)["licence_id"])')
+TOKEN=$("$BIN/sealtrust" qr issue "$LID" --ttl 300 2>/dev/null | head -n 1)
+"$BIN/python" - "$TOKEN" > "$WORK/post.lua" <<'PY'
+import json, sys
+print('wrk.method = "POST"')
+print('wrk.headers["Content-Type"] = "application/json"')
+print("wrk.body = " + json.dumps(json.dumps({"token": sys.argv[1]})))
+PY
+"$BIN/sealtrust" serve --port "$PORT" --workers 2 >"$WORK/serve.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+LEVELS=("$@")
+[ ${#LEVELS[@]} -gt 0 ] || LEVELS=(4 8)
+for c in "${LEVELS[@]}"; do
+  for mode in "offline=true" "offline=false"; do
+    echo "== c=$c $mode"
+    wrk -t1 -c"$c" -d10s --latency -s "$WORK/post.lua" \
+      "http://127.0.0.1:$PORT/v1/qr/verify?$mode" | grep -E "Requests/sec|  50%|  99%"
+  done
+done
