@@ -8,19 +8,32 @@ key a department may use.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deployment import Deployment, Home, load_config
 from signing.batch import MAX_LINE, BatchItem, ItemResult
-from signing.issue import IssuedLicence, IssueRequest, Signer, issue_licence, request_digest
+from signing.issue import (
+    IssuedLicence,
+    IssueRequest,
+    PreparedLicence,
+    Signer,
+    issue_licence,
+    prepare_licence,
+    request_digest,
+    store_licence,
+    stored_licence,
+)
 from trust import audit
 from trust.errors import ConflictError, InputError, NotFoundError, SealTrustError
+from trust.registry.db import Registry, begin_write, next_value
 from trust.registry.models import KeyRecord
 
 ALGORITHMS: Final = ("sm2", "rsa", "sm2+rsa")
@@ -85,35 +98,108 @@ def batch_worker_init(home: str, options: dict[str, Any]) -> None:
     _worker["options"] = options
 
 
-def batch_worker_issue(item: BatchItem) -> ItemResult:
-    """Issue one batch record; every failure becomes a per-line result, never an exception."""
+class _BlockAllocator:
+    """Counter values reserved in blocks, each reservation its own short transaction.
+
+    So a batch worker holds the database write lock only while storing a chunk,
+    never while rendering and sealing. A value is never handed out twice (the
+    reservation is one atomic statement); values of a block left unused when
+    its chunk ends (lines that failed after the reservation) are skipped, so
+    the status index space has at most ``CHUNK - 1`` holes per chunk.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+        self._blocks: dict[str, deque[int]] = {}
+        self.wanted = 1
+
+    def __call__(self, name: str) -> int:
+        block = self._blocks.get(name)
+        if not block:
+            size = max(1, self.wanted)
+            with self._registry.session() as session:
+                last = next_value(session, name, size)
+            block = self._blocks[name] = deque(range(last - size + 1, last + 1))
+        return block.popleft()
+
+
+def _batch_request(deployment: Deployment, session: Session, item: BatchItem,
+                   options: Mapping[str, Any]) -> IssueRequest:
+    if len(item.text) > MAX_LINE:
+        raise InputError(f"line longer than {MAX_LINE} bytes", code="input.too_large")
+    try:
+        record = json.loads(item.text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg} at column {exc.colno}",
+                         code="input.json") from None
+    if not isinstance(record, dict):
+        raise InputError("each line must be one JSON object")
+    type_code = str(record.pop("_type", None) or options["type"] or "")
+    if not type_code:
+        raise InputError("no licence type: give --type or a \"_type\" field")
+    department = str(record.pop("_dept", None) or options["department"])
+    first, second = resolve_signers(deployment, session, department, options["alg"],
+                                    options["key_uri"])
+    return IssueRequest(type_code=type_code, record=record, department_code=department,
+                        signer=first, second_signer=second,
+                        idempotency_key="batch:" + request_digest(type_code, record, department))
+
+
+def _failed(item: BatchItem, exc: SealTrustError) -> ItemResult:
+    return ItemResult(item.line, False, error_code=exc.code, error=exc.message)
+
+
+def batch_worker_issue(items: Sequence[BatchItem]) -> list[ItemResult]:
+    """Issue a chunk of batch records in one transaction; failures become per-line results.
+
+    Render and seal every line first (counters come from reserved blocks), then
+    store each licence under its own SAVEPOINT, sign one audit head and commit.
+    PDFs are written, and results returned, only after the commit.
+    """
     deployment: Deployment = _worker["deployment"]
     options: dict[str, Any] = _worker["options"]
     out_dir = Path(options["out_dir"])
-    if len(item.text) > MAX_LINE:
-        return ItemResult(item.line, False, error_code="input.too_large",
-                          error=f"line longer than {MAX_LINE} bytes")
-    try:
-        record = json.loads(item.text)
-        if not isinstance(record, dict):
-            raise InputError("each line must be one JSON object")
-        type_code = str(record.pop("_type", None) or options["type"] or "")
-        if not type_code:
-            raise InputError("no licence type: give --type or a \"_type\" field")
-        department = str(record.pop("_dept", None) or options["department"])
-        key = "batch:" + request_digest(type_code, record, department)
-        with deployment.registry.session() as session:
-            issued = issue_one(deployment, session, type_code=type_code, record=record,
-                               department=department, alg=options["alg"],
-                               key_uri=options["key_uri"], idempotency_key=key,
-                               actor=options["actor"])
-        path = out_dir / f"{issued.licence_id}.pdf"
+    context = deployment.issuer_context()
+    allocate = _BlockAllocator(deployment.registry)
+    results: dict[int, ItemResult] = {}
+    issued: dict[int, IssuedLicence] = {}
+    with deployment.registry.session() as session:
+        ready: list[tuple[int, PreparedLicence]] = []
+        for index, item in enumerate(items):
+            allocate.wanted = len(items) - index
+            try:
+                request = _batch_request(deployment, session, item, options)
+                outcome = prepare_licence(session, context, request, at=datetime.now(UTC),
+                                          allocate=allocate)
+            except SealTrustError as exc:
+                results[index] = _failed(item, exc)
+                continue
+            if isinstance(outcome, IssuedLicence):
+                issued[index] = outcome
+            else:
+                ready.append((index, outcome))
+        if ready:
+            begin_write(session)
+        for index, prepared in ready:
+            try:
+                with session.begin_nested():
+                    issued[index] = store_licence(session, prepared, actor=options["actor"])
+            except IntegrityError:
+                # The same line twice (in this chunk or another worker's): keep the first.
+                again = stored_licence(session, prepared)
+                if again is None:
+                    results[index] = _failed(items[index], ConflictError(
+                        f"licence {prepared.licence_id} could not be stored"))
+                else:
+                    issued[index] = again
+            except SealTrustError as exc:
+                results[index] = _failed(items[index], exc)
+        audit.sign_pending(session, deployment.key("audit"), datetime.now(UTC))
+    for index, licence in issued.items():
+        path = out_dir / f"{licence.licence_id}.pdf"
         tmp = path.with_suffix(".part")
-        tmp.write_bytes(issued.pdf)
+        tmp.write_bytes(licence.pdf)
         tmp.replace(path)
-        return ItemResult(item.line, True, issued.licence_id, str(path), reused=issued.reused)
-    except json.JSONDecodeError as exc:
-        return ItemResult(item.line, False, error_code="input.json",
-                          error=f"not valid JSON: {exc.msg} at column {exc.colno}")
-    except SealTrustError as exc:
-        return ItemResult(item.line, False, error_code=exc.code, error=exc.message)
+        results[index] = ItemResult(items[index].line, True, licence.licence_id, str(path),
+                                    reused=licence.reused)
+    return [results[index] for index in range(len(items))]

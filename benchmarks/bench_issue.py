@@ -5,7 +5,8 @@
 
 The single-licence figure runs in one process (one core); the batch figure
 runs ``sealtrust issue-batch``'s engine with 2 worker processes on a fresh
-deployment, so it includes process start-up and key loading.
+deployment, so it includes process start-up and key loading. The machine may
+be shared: each figure is printed with the 1-minute load average beside it.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def test_issue_one_licence(benchmark: Any, deployment: Deployment, alg: str) -> 
     benchmark.pedantic(one, rounds=60, iterations=1, warmup_rounds=3)
     per_second = 1 / benchmark.stats.stats.median
     benchmark.extra_info["licences_per_s_per_core"] = round(per_second, 1)
-    print(f"\nissuance ({alg}): {per_second:.0f} licences/s on one core (median)")
+    benchmark.extra_info["load_1min"] = os.getloadavg()[0]
+    print(f"\nissuance ({alg}): {per_second:.0f} licences/s on one core (median), "
+          f"load {os.getloadavg()[0]:.2f}")
 
 
 def test_batch_two_workers(benchmark: Any, deployment: Deployment, tmp_path: Path) -> None:
@@ -75,6 +78,7 @@ def test_batch_two_workers(benchmark: Any, deployment: Deployment, tmp_path: Pat
     rate = n / elapsed[0]
     benchmark.extra_info.update({"licences": n, "seconds": round(elapsed[0], 2),
                                  "licences_per_s": round(rate, 1),
-                                 "projected_10000_s": round(10_000 / rate, 1)})
+                                 "projected_10000_s": round(10_000 / rate, 1),
+                                 "load_1min": os.getloadavg()[0]})
     print(f"\nbatch of {n} on 2 workers: {elapsed[0]:.1f} s, {rate:.0f} licences/s, "
-          f"10,000 would take {10_000 / rate:.0f} s")
+          f"10,000 would take {10_000 / rate:.0f} s, load {os.getloadavg()[0]:.2f}")

@@ -2,7 +2,7 @@
 # Run the whole suite: lint, types, tests (SoftHSM2, the SDF library, PostgreSQL, Chromium).
 # Usage: scripts/test.sh [pytest args...]
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
-apt_install fonts-wqy-microhei libssl3 libssl-dev openssl gcc softhsm2 poppler-utils \
+apt_install fonts-wqy-microhei libssl3 libssl-dev openssl gcc softhsm2 opensc poppler-utils \
   postgresql chromium chromium-driver
 setup_venv "[test]"
 cd "$ROOT"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Final
 
 from pyhanko.sign.timestamps import TimeStamper
@@ -63,7 +64,13 @@ class Signer:
 
     @property
     def certificate(self) -> Certificate:
-        return Certificate.from_der(self.chain[0])
+        return _certificate(self.chain[0])
+
+
+@lru_cache(maxsize=256)
+def _certificate(der: bytes) -> Certificate:
+    """Parse a certificate once per process: a batch checks the same few for every licence."""
+    return Certificate.from_der(der)
 
 
 @dataclass(frozen=True)
@@ -204,17 +211,45 @@ def document_token(
     return encode_token(claims, context.token_signer.key, context.token_signer.chain[0])
 
 
-def issue_licence(
-    session: Session,
-    context: IssuerContext,
-    request: IssueRequest,
-    *,
-    at: datetime,
-    actor: str,
-) -> IssuedLicence:
-    """Issue one licence inside the caller's transaction (see module docstring)."""
+Allocate = Callable[[str], int]
+"""Hands out the next value of a named counter (``next_value`` or a reserved block)."""
+
+
+@dataclass(frozen=True)
+class PreparedLicence:
+    """A sealed licence not yet stored: everything :func:`store_licence` writes.
+
+    Preparing writes nothing but counter values, so a batch can render and seal
+    many licences first and then hold the database write lock only while their
+    rows are inserted.
+    """
+
+    licence_type: LicenceType
+    record: Mapping[str, Any]
+    request: IssueRequest
+    digest: str
+    licence_id: str
+    status_index: int
+    valid: tuple[date, date | None]
+    seal_es_id: str
+    signer_uris: tuple[str, ...]
+    pdf: bytes = field(repr=False)
+    file_sm3: str
+    at: datetime
+
+
+def prepare_licence(
+    session: Session, context: IssuerContext, request: IssueRequest, *, at: datetime,
+    allocate: Allocate | None = None,
+) -> PreparedLicence | IssuedLicence:
+    """Validate, allocate the id and status index, render and seal; store nothing.
+
+    Returns the stored licence instead when the idempotency key was seen
+    before. ``allocate`` defaults to :func:`next_value` in ``session``.
+    """
     if at.tzinfo is None:
         raise InputError("issuance time must be timezone-aware")
+    take: Allocate = allocate or (lambda name: next_value(session, name))
     licence_type = context.types.get(request.type_code)
     record = licence_type.validate(dict(request.record))
     digest = request_digest(licence_type.code, record, request.department_code)
@@ -233,10 +268,9 @@ def issue_licence(
                     signer_cert=extra.certificate, at=at)
 
     issued_on = at.astimezone(CHINA).date()
-    sequence = next_value(session, f"licence:{licence_type.code}:{department.uscc}:"
-                                   f"{issued_on:%Y%m%d}")
+    sequence = take(f"licence:{licence_type.code}:{department.uscc}:{issued_on:%Y%m%d}")
     licence_id = format_licence_id(licence_type.code, department.uscc, sequence, issued_on)
-    status_index = next_value(session, STATUS_COUNTER) - 1
+    status_index = take(STATUS_COUNTER) - 1
     valid = _validity(licence_type, record, issued_on)
     token = document_token(context, licence_type, record, licence_id=licence_id,
                            issuer_uscc=department.uscc, status_index=status_index,
@@ -256,23 +290,50 @@ def issue_licence(
                                         status_ref=(STATUS_LIST_ID, status_index)),
                        appearance=placement if number == 0 else None,
                        reason=f"{licence_type.name_zh} {licence_id}", location=department.name)
-    file_sm3 = sm3.sm3(pdf).hex()
+    return PreparedLicence(
+        licence_type=licence_type, record=record, request=request, digest=digest,
+        licence_id=licence_id, status_index=status_index, valid=valid, seal_es_id=seal.es_id,
+        signer_uris=tuple(s.uri for s in signers), pdf=pdf, file_sm3=sm3.sm3(pdf).hex(), at=at)
 
+
+def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) -> IssuedLicence:
+    """Add the licence, its first status event, its file and its audit entry."""
+    p, licence_type, at = prepared, prepared.licence_type, prepared.at
+    department_code = p.request.department_code
     session.add(Licence(
-        id=licence_id, type_code=licence_type.code, department_code=department.code,
-        holder_name=licence_type.holder_name(record), holder=dict(record),
-        valid_from=_aware_day(valid[0]), valid_to=_aware_day(valid[1]) if valid[1] else None,
-        status="valid", status_index=status_index, file_sm3=file_sm3, seal_es_id=seal.es_id,
-        key_uri=request.signer.uri, idempotency_key=request.idempotency_key,
-        request_sha256=digest, issued_at=at))
+        id=p.licence_id, type_code=licence_type.code, department_code=department_code,
+        holder_name=licence_type.holder_name(p.record), holder=dict(p.record),
+        valid_from=_aware_day(p.valid[0]), valid_to=_aware_day(p.valid[1]) if p.valid[1] else None,
+        status="valid", status_index=p.status_index, file_sm3=p.file_sm3,
+        seal_es_id=p.seal_es_id, key_uri=p.request.signer.uri,
+        idempotency_key=p.request.idempotency_key, request_sha256=p.digest, issued_at=at))
     session.flush()
-    session.add(LicenceEvent(licence_id=licence_id, at=at, from_status=None, to_status="valid",
-                             reason="issued"))
-    session.add(LicenceFile(licence_id=licence_id, pdf=pdf))
-    audit.append(session, kind="licence.issued", actor=actor, subject=licence_id, at=at,
-                 details={"type": licence_type.code, "department": department.code,
-                          "seal": seal.es_id, "keys": [s.uri for s in signers],
-                          "file_sm3": file_sm3, "status_index": status_index})
+    session.add(LicenceEvent(licence_id=p.licence_id, at=at, from_status=None,
+                             to_status="valid", reason="issued"))
+    session.add(LicenceFile(licence_id=p.licence_id, pdf=p.pdf))
+    audit.append(session, kind="licence.issued", actor=actor, subject=p.licence_id, at=at,
+                 details={"type": licence_type.code, "department": department_code,
+                          "seal": p.seal_es_id, "keys": list(p.signer_uris),
+                          "file_sm3": p.file_sm3, "status_index": p.status_index})
     session.flush()
-    return IssuedLicence(licence_id, licence_type.code, file_sm3, pdf)
+    return IssuedLicence(p.licence_id, licence_type.code, p.file_sm3, p.pdf)
 
+
+def stored_licence(session: Session, prepared: PreparedLicence) -> IssuedLicence | None:
+    """The licence already stored under ``prepared``'s idempotency key (a lost race)."""
+    return _existing(session, prepared.request, prepared.digest)
+
+
+def issue_licence(
+    session: Session,
+    context: IssuerContext,
+    request: IssueRequest,
+    *,
+    at: datetime,
+    actor: str,
+) -> IssuedLicence:
+    """Issue one licence inside the caller's transaction (see module docstring)."""
+    prepared = prepare_licence(session, context, request, at=at)
+    if isinstance(prepared, IssuedLicence):
+        return prepared
+    return store_licence(session, prepared, actor=actor)

@@ -316,3 +316,39 @@ def test_plain_http_tsa_is_refused_unless_allowed(deployment: Deployment,
             fresh.issuer_context()
     finally:
         fresh.close()
+
+
+def test_batch_chunk_stores_each_line_alone_and_signs_one_head(deployment: Deployment,
+                                                               tmp_path: Path) -> None:
+    """A chunk: a duplicate line is reused, a failing line rolls back alone, ids never repeat."""
+    from api import issuance
+    from signing.batch import run_batch
+    from trust import audit
+    from trust.registry.models import TreeHead
+
+    records = tmp_path / "chunk.jsonl"
+    good = [json.dumps(TYPES.get("SSC").example(900 + i), ensure_ascii=False) for i in range(5)]
+    lines = [good[0], good[1], good[1], '{"name": 5}', good[2], good[3], good[0], good[4]]
+    records.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    options = {"out_dir": str(tmp_path / "out"), "type": "SSC", "department": DEMO_DEPARTMENT,
+               "alg": "sm2", "key_uri": None, "actor": "t"}
+    licences, heads = _count(deployment, Licence), _count(deployment, TreeHead)
+    summary = run_batch(records, tmp_path / "out", initializer=issuance.batch_worker_init,
+                        initargs=(str(deployment.home.root), options),
+                        work=issuance.batch_worker_issue, workers=1, chunk=len(lines))
+    assert (summary.total, summary.issued, summary.failed) == (8, 7, 1)
+    assert summary.reused == 2  # lines 3 and 7 repeat lines 2 and 1
+    assert [e.line for e in summary.errors] == [4]
+    assert _count(deployment, Licence) == licences + 5
+    assert _count(deployment, TreeHead) == heads + 1  # one signed head for the whole chunk
+    manifest = [json.loads(x) for x in (tmp_path / "out" / "issued.jsonl").read_text().splitlines()]
+    by_line = {m["line"]: m["licence_id"] for m in manifest}
+    assert by_line[3] == by_line[2] and by_line[7] == by_line[1]
+    assert len(set(by_line.values())) == 5
+    with deployment.registry.session() as s:
+        stored = s.execute(select(Licence.status_index).where(
+            Licence.id.in_(set(by_line.values())))).scalars().all()
+        assert len(set(stored)) == 5
+        assert audit.verify_log(s, [deployment.key("audit").public_key_der()]).ok
+    for licence_id in set(by_line.values()):
+        assert (tmp_path / "out" / f"{licence_id}.pdf").read_bytes().startswith(b"%PDF-")

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from trust import oids, sm2
-from trust.errors import InputError
+from trust.errors import CryptoError, InputError
 
 __all__ = [
     "ALGORITHMS",
@@ -141,7 +141,11 @@ def verify_signature(
         if key_alg != "sm2":
             return False
         try:
-            return _sm2_public(bytes(spki_der)).verify(message, signature, sm2_uid)
+            public_sm2 = _sm2_public(bytes(spki_der))
+        except (sm2.KeyFormatError, CryptoError) as exc:  # e.g. a point not on the curve
+            raise UnsupportedKeyError(f"cannot load SM2 public key: {exc}") from exc
+        try:
+            return public_sm2.verify(message, signature, sm2_uid)
         except sm2.SignatureFormatError:
             return False
     try:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from trust.errors import SealTrustError
 from trust.indications import Check, Indication, SubIndication
 from trust.pki.certificate import parse_cached
 from trust.pki.chain import ChainValidator as PkiValidator
@@ -96,12 +97,22 @@ class PkiChainValidator:
                     exc.message,
                 )
             )
-        if purpose == "timestamp":
-            result = self._validator.validate(
-                leaf, pool, at=at, required_key_usage=frozenset(), required_eku=_TIME_STAMPING
+        try:
+            if purpose == "timestamp":
+                result = self._validator.validate(
+                    leaf, pool, at=at, required_key_usage=frozenset(), required_eku=_TIME_STAMPING
+                )
+            elif purpose == "seal":
+                result = self._validator.validate(leaf, pool, at=at, required_eku=EKU_SEAL_MAKING)
+            else:
+                result = self._validator.validate(leaf, pool, at=at)
+        except SealTrustError as exc:  # e.g. an embedded issuer key that cannot be loaded
+            return ChainResult(
+                Check(
+                    "chain",
+                    Indication.INDETERMINATE,
+                    SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                    exc.message,
+                )
             )
-        elif purpose == "seal":
-            result = self._validator.validate(leaf, pool, at=at, required_eku=EKU_SEAL_MAKING)
-        else:
-            result = self._validator.validate(leaf, pool, at=at)
         return ChainResult(result.to_check("chain"), tuple(c.der for c in result.path))

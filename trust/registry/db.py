@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Table, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from trust.errors import InputError
 from trust.registry.models import Sequence
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -99,23 +100,43 @@ class Registry:
         self.engine.dispose()
 
 
-def next_value(session: Session, name: str) -> int:
-    """Atomically increment counter ``name`` and return the new value (starts at 1).
+def begin_write(session: Session) -> None:
+    """Open the write transaction now, so SAVEPOINTs nest inside it.
+
+    pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so a
+    SAVEPOINT issued first would start one itself and its RELEASE would
+    commit. Taking the write lock here (waiting up to the busy timeout) is
+    what the following writes would do anyway. A no-op on PostgreSQL.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    dbapi = connection.connection.dbapi_connection
+    if dbapi is not None and not getattr(dbapi, "in_transaction", True):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def next_value(session: Session, name: str, count: int = 1) -> int:
+    """Atomically add ``count`` to counter ``name`` and return the new value (starts at 1).
 
     One statement (INSERT .. ON CONFLICT DO UPDATE .. RETURNING) so two
     processes can never obtain the same value, on SQLite and PostgreSQL alike.
+    With ``count`` > 1 the caller owns the block ``new - count + 1 .. new``
+    (batch workers reserve blocks so they need not hold the write lock).
     """
+    if count < 1:
+        raise InputError("a counter block must hold at least one value")
     dialect = session.get_bind().dialect.name
     table = cast(Table, Sequence.__table__)
     if dialect == "postgresql":
-        pg_stmt = postgresql.insert(table).values(name=name, value=1)
+        pg_stmt = postgresql.insert(table).values(name=name, value=count)
         stmt: Any = pg_stmt.on_conflict_do_update(
-            index_elements=["name"], set_={"value": table.c.value + 1}
+            index_elements=["name"], set_={"value": table.c.value + count}
         )
     elif dialect == "sqlite":
-        lite_stmt = sqlite.insert(table).values(name=name, value=1)
+        lite_stmt = sqlite.insert(table).values(name=name, value=count)
         stmt = lite_stmt.on_conflict_do_update(
-            index_elements=["name"], set_={"value": table.c.value + 1}
+            index_elements=["name"], set_={"value": table.c.value + count}
         )
     else:  # pragma: no cover - only the two supported databases reach here
         raise RuntimeError(f"unsupported database {dialect}")

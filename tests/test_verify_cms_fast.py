@@ -1,0 +1,182 @@
+"""The fast CMS walk (verification/cms_fast.py) against the asn1crypto parse.
+
+Whenever the walk answers, it must answer exactly what asn1crypto answers
+(same SignedCms, hence the same facts and verdict); when it is unsure it
+must say None, never raise. Checked on real issued licences (SM2, RSA, dual),
+the pyHanko-made attack corpus and hypothesis-mutated CMS and PDF bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import pdf_corpus as corpus
+from tests.licence_corpus import Licences, open_licences
+from verification import UnsafeNoRevocationCheck, VerificationPolicy, cms_fast, judge
+from verification.cms import _der_length, _parse
+from verification.errors import CmsFormatError
+from verification.extract import extract_facts
+
+_CONTENTS = re.compile(rb"/Contents\s*<([0-9A-Fa-f]+)>")
+AT = datetime.now(UTC)  # the corpus is issued now; its certificates start today
+
+
+def _cms_blobs(pdf: bytes) -> list[bytes]:
+    """Every /Contents CMS of a file, trimmed of its zero padding."""
+    out = []
+    for m in _CONTENTS.finditer(pdf):
+        raw = bytes.fromhex(m[1].decode())
+        if raw[:1] == b"\x30" and len(raw) >= 2:  # emptied or damaged: nothing to walk
+            out.append(raw[: _der_length(raw)])
+    return out
+
+
+def _slow(der: bytes, timestamp: bool) -> object:
+    try:
+        return _parse(der, timestamp)
+    except Exception as exc:
+        return type(exc)
+
+
+def _same(der: bytes, timestamp: bool) -> bool:
+    """The walk either defers (None) or equals the asn1crypto parse."""
+    fast = cms_fast.walk_cms(der, timestamp)
+    return fast is None or fast == _slow(der, timestamp)
+
+
+@pytest.fixture(scope="module")
+def lic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Licences]:
+    for licences in open_licences(tmp_path_factory.mktemp("cmsfast") / "home"):
+        licences.issue("sm2", "sm2", number=1)
+        licences.issue("rsa", "rsa", number=2)
+        licences.issue("dual", "sm2+rsa", number=3)
+        yield licences
+
+
+@pytest.fixture(scope="module")
+def attack_corpus() -> list[bytes]:
+    rsa_pki, sm2_pki = corpus.make_rsa_pki(), corpus.make_sm2_pki()
+    rsa = corpus.sign_rsa(corpus.plain_pdf(), rsa_pki)
+    sm2 = corpus.sign_sm2(corpus.plain_pdf(), sm2_pki)
+    return [
+        rsa, sm2,
+        corpus.sign_rsa(corpus.plain_pdf(), rsa_pki, pades=False),
+        corpus.sign_rsa(corpus.plain_pdf(), rsa_pki, md="sha512"),
+        corpus.add_doc_timestamp(rsa, corpus.make_tsa()),
+        corpus.incremental_text_change(sm2), corpus.signature_wrapping(rsa),
+        corpus.contents_emptied(sm2), corpus.signature_copied(rsa, sm2),
+        corpus.truncated(sm2), corpus.flip_inside(sm2), corpus.flip_outside(rsa),
+    ]
+
+
+def test_walk_reads_real_licences_itself_and_equals_asn1crypto(lic: Licences) -> None:
+    for name in ("sm2", "rsa"):
+        (der,) = _cms_blobs(lic.pdfs[name])
+        fast = cms_fast.walk_cms(der, False)
+        assert fast is not None and fast == _parse(der, False)  # licences take the walk
+        assert fast.timestamp_token is not None
+        stamp = cms_fast.walk_cms(fast.timestamp_token, True)
+        assert stamp is not None and stamp == _parse(fast.timestamp_token, True)
+    for der in _cms_blobs(lic.pdfs["dual"]):
+        assert _same(der, False)
+
+
+def test_walk_equals_asn1crypto_on_the_attack_corpus(attack_corpus: list[bytes]) -> None:
+    for pdf in attack_corpus:
+        for der in _cms_blobs(pdf):
+            assert _same(der, False) and _same(der, True)
+
+
+def _reports(pdf: bytes, policy: VerificationPolicy, monkeypatch: pytest.MonkeyPatch) -> tuple[
+        str, str]:
+    fast = judge(extract_facts(pdf), policy, AT).to_json()
+    with monkeypatch.context() as m:
+        m.setattr(cms_fast, "walk_cms", lambda der, timestamp: None)
+        slow = judge(extract_facts(pdf), policy, AT).to_json()
+    return fast, slow
+
+
+def test_reports_are_identical_with_and_without_the_walk(
+    lic: Licences, attack_corpus: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    offline = lic.offline(AT)
+    for pdf in [*lic.pdfs.values(), *attack_corpus]:
+        fast, slow = _reports(pdf, offline, monkeypatch)
+        assert fast == slow
+
+
+EDITS = st.lists(
+    st.tuples(st.integers(0, 1 << 16), st.integers(0, 4), st.binary(max_size=4)),
+    min_size=1, max_size=3,
+)
+
+
+def _mutate(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
+    out = bytearray(data)
+    for pos, cut, insert in edits:
+        at = pos % (len(out) + 1)
+        out[at : at + cut] = insert
+    return bytes(out)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=EDITS, which=st.sampled_from(["sm2", "rsa"]), token=st.booleans())
+def test_mutated_cms_walk_defers_or_agrees(
+    lic: Licences, edits: list[tuple[int, int, bytes]], which: str, token: bool
+) -> None:
+    (der,) = _cms_blobs(lic.pdfs[which])
+    if token:
+        parsed = _parse(der, False)
+        assert parsed.timestamp_token is not None
+        der = parsed.timestamp_token
+    assert _same(_mutate(der, edits), token)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=EDITS)
+def test_mutated_licence_gets_the_same_report_with_and_without_the_walk(
+    lic: Licences, edits: list[tuple[int, int, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pdf = lic.pdfs["sm2"]
+    m = _CONTENTS.search(pdf)
+    assert m is not None
+    room = len(m[1]) // 2
+    der = _mutate(bytes.fromhex(m[1].decode()).rstrip(b"\x00"), edits)[:room]
+    mutated = pdf[: m.start(1)] + der.ljust(room, b"\x00").hex().encode() + pdf[m.end(1) :]
+    policy = VerificationPolicy(revocation=UnsafeNoRevocationCheck())
+    fast, slow = _reports(mutated, policy, monkeypatch)
+    assert fast == slow
+
+
+def test_walk_never_raises_on_garbage() -> None:
+    for blob in (b"", b"\x30", b"\x30\x80", b"\x30\x84\xff\xff\xff\xff", b"\x30\x00" * 8):
+        assert cms_fast.walk_cms(blob, False) is None
+
+
+_DATA_OID = bytes.fromhex("06092a864886f70d010701")
+_MD_OID = bytes.fromhex("06092a864886f70d010904")
+
+
+@pytest.mark.parametrize(("old", "nth", "new"), [
+    (_DATA_OID, 1, bytes.fromhex("06092a864886f70d010702")),  # content-type attr not "data"
+    (_MD_OID, 0, bytes.fromhex("06092a864886f70d010903")),  # duplicate content-type
+    (_MD_OID, 0, bytes.fromhex("06092a864886f70d010963")),  # unknown attribute, no digest
+])
+def test_targeted_attribute_edits_defer_to_asn1crypto(lic: Licences, old: bytes, nth: int,
+                                                      new: bytes) -> None:
+    (der,) = _cms_blobs(lic.pdfs["sm2"])
+    at = -1
+    for _ in range(nth + 1):  # the signer's own attribute, not the token's
+        at = der.index(old, at + 1)
+    edited = der[:at] + new + der[at + len(old):]
+    assert _slow(edited, False) is CmsFormatError  # the full parse rejects each edit
+    assert cms_fast.walk_cms(edited, False) is None
+

@@ -1,0 +1,256 @@
+"""The fast CMS walk: :class:`SignedCms` from a plain DER slice walk, or None.
+
+Building asn1crypto object trees was most of a licence's non-crypto time.
+This walk reads only the elements :func:`verification.cms.parse_cms` reads,
+as slices of the DER, and returns None (meaning: let asn1crypto parse it)
+for anything it does not know exactly: other tags, BER, unknown attributes,
+algorithm parameters other than NULL, a signer not found by byte equality.
+Leaf values it does read go through the same helpers (or the same asn1crypto
+types) as the full parse, so when it answers, it answers the same
+(tests/test_verify_cms_fast.py checks this on every corpus file and on
+mutated ones).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Final
+
+from asn1crypto import algos, core, tsp, x509
+
+from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL, ATTR_STATUS_REF
+from verification import cms
+from verification.certinfo import cert_info
+from verification.der import Element, Unusual, children, element
+from verification.errors import CmsFormatError
+
+__all__ = ["walk_cms"]
+
+_SEQ: Final = 0x30
+_SET: Final = 0x31
+_OID: Final = 0x06
+_INT: Final = 0x02
+_OCTETS: Final = 0x04
+_CTX0: Final = 0xA0
+_CTX1: Final = 0xA1
+_KEY_ID: Final = 0x80
+_NULL: Final = b"\x05\x00"
+
+
+def _oid_der(dotted: str) -> bytes:
+    return bytes(core.ObjectIdentifier(dotted).dump())
+
+
+_SIGNED_DATA: Final = _oid_der("1.2.840.113549.1.7.2")
+_DATA: Final = _oid_der("1.2.840.113549.1.7.1")
+_TST_INFO: Final = _oid_der("1.2.840.113549.1.9.16.1.4")
+_TOKEN_ATTR: Final = _oid_der("1.2.840.113549.1.9.16.2.14")
+# signed attributes the walk understands -> the asn1crypto name the full parse uses
+_ATTRS: Final = {
+    _oid_der("1.2.840.113549.1.9.3"): "content_type",
+    _oid_der("1.2.840.113549.1.9.4"): "message_digest",
+    _oid_der("1.2.840.113549.1.9.5"): "signing_time",
+    _oid_der("1.2.840.113549.1.9.16.2.12"): "signing_certificate",
+    _oid_der("1.2.840.113549.1.9.16.2.47"): "signing_certificate_v2",
+    _oid_der(ATTR_SEAL): "seal",
+    _oid_der(ATTR_LICENCE_ID): "licence_id",
+    _oid_der(ATTR_STATUS_REF): "status_ref",
+}
+
+
+def walk_cms(der: bytes, timestamp: bool) -> cms.SignedCms | None:
+    """The SignedCms of exactly-sized DER, or None when the full parse must decide."""
+    try:
+        return _walk(der, timestamp)
+    except (Unusual, CmsFormatError, ValueError, TypeError, KeyError, IndexError, OverflowError):
+        return None  # asn1crypto gives the precise verdict and message
+
+
+def _one(buf: bytes, parent: Element, *tags: int) -> list[Element]:
+    """The children of ``parent``, which must have exactly these tags in order."""
+    kids = children(buf, parent)
+    if len(kids) != len(tags) or any(k.tag != t for k, t in zip(kids, tags, strict=True)):
+        raise Unusual
+    return kids
+
+
+def _raw(buf: bytes, e: Element) -> bytes:
+    return buf[e.start : e.end]
+
+
+def _content(buf: bytes, e: Element) -> bytes:
+    return buf[e.body : e.end]
+
+
+@lru_cache(maxsize=256)
+def _digest_name(oid: bytes) -> str:
+    return str(algos.DigestAlgorithmId.load(oid).native)
+
+
+@lru_cache(maxsize=256)
+def _signature_name(oid: bytes) -> str:
+    return str(algos.SignedDigestAlgorithmId.load(oid).native)
+
+
+def _algorithm(buf: bytes, e: Element) -> bytes:
+    """The OID DER of an AlgorithmIdentifier whose parameters are absent or NULL."""
+    kids = children(buf, e)
+    if e.tag != _SEQ or not 1 <= len(kids) <= 2 or kids[0].tag != _OID:
+        raise Unusual
+    if len(kids) == 2 and _raw(buf, kids[1]) != _NULL:
+        raise Unusual
+    return _raw(buf, kids[0])
+
+
+def _walk(der: bytes, timestamp: bool) -> cms.SignedCms | None:
+    top = element(der, 0, len(der))
+    if top.tag != _SEQ or top.end != len(der):
+        raise Unusual
+    kind, wrapper = _one(der, top, _OID, _CTX0)
+    if _raw(der, kind) != _SIGNED_DATA:
+        raise Unusual
+    (sd,) = _one(der, wrapper, _SEQ)
+    parts = children(der, sd)
+    tags = [p.tag for p in parts]
+    if tags not in ([_INT, _SET, _SEQ, _SET], [_INT, _SET, _SEQ, _CTX0, _SET]):
+        raise Unusual
+    tst_info, imprint_alg, imprint, gen_time = _encapsulated(der, parts[2], timestamp)
+    certs = []
+    if len(parts) == 5:
+        for c in children(der, parts[3]):
+            if c.tag != _SEQ:
+                raise Unusual  # other CertificateChoices: the full parse filters them
+            certs.append(_raw(der, c))
+    (si,) = _one(der, parts[-1], _SEQ)
+    fields = children(der, si)
+    if [f.tag for f in fields[:6]] != [_INT, fields[1].tag, _SEQ, _CTX0, _SEQ, _OCTETS]:
+        raise Unusual
+    if len(fields) not in (6, 7) or (len(fields) == 7 and fields[6].tag != _CTX1):
+        raise Unusual
+    signer = _signer(der, fields[1], certs)
+    digest_alg = _digest_name(_algorithm(der, fields[2]))
+    sig_alg = _signature_name(_algorithm(der, fields[4]))
+    attrs = _signed_attrs(der, fields[3], _TST_INFO if timestamp else _DATA)
+    if fields[5].tag != _OCTETS:
+        raise Unusual
+    token = None
+    if not timestamp and len(fields) == 7:
+        token = _token(der, fields[6])
+    return cms.SignedCms(
+        digest_algorithm=digest_alg,
+        signature_algorithm=sig_alg,
+        signature_oid=cms._SIG_OIDS.get((sig_alg, digest_alg)),
+        signer_cert=signer,
+        certificates=tuple(certs),
+        signed_attrs=b"\x31" + der[fields[3].start + 1 : fields[3].end],
+        message_digest=attrs.message_digest,
+        signature=_content(der, fields[5]),
+        signing_time=attrs.signing_time,
+        timestamp_time=gen_time,
+        signer_cert_id=attrs.cert_id,
+        tst_info=tst_info,
+        imprint_algorithm=imprint_alg,
+        imprint=imprint,
+        seal_der=attrs.seal_der,
+        licence_id=attrs.licence_id,
+        status_index=attrs.status_index,
+        timestamp_token=token,
+    )
+
+
+def _encapsulated(
+    der: bytes, encap: Element, timestamp: bool
+) -> tuple[bytes | None, str | None, bytes | None, datetime | None]:
+    """Nothing for a detached signature; TSTInfo, imprint and genTime for a token."""
+    if not timestamp:
+        _one(der, encap, _OID)  # detached: the content type alone
+        return None, None, None, None
+    kind, wrapper = _one(der, encap, _OID, _CTX0)
+    if _raw(der, kind) != _TST_INFO:
+        raise Unusual
+    (octets,) = _one(der, wrapper, _OCTETS)
+    tst_info = _content(der, octets)
+    tst = tsp.TSTInfo.load(tst_info, strict=True)  # small, and read the same way as cms.py
+    imprint_alg = tst["message_imprint"]["hash_algorithm"]["algorithm"].native
+    imprint = bytes(tst["message_imprint"]["hashed_message"].native)
+    return tst_info, imprint_alg, imprint, tst["gen_time"].native
+
+
+def _signer(der: bytes, sid: Element, certs: list[bytes]) -> bytes:
+    """The embedded certificate the sid names, matched on exact bytes only."""
+    if sid.tag == _SEQ:
+        issuer, serial = _one(der, sid, _SEQ, _INT)
+        issuer_der = _raw(der, issuer)
+        if serial.body == serial.end:
+            raise Unusual
+        number = int.from_bytes(_content(der, serial), "big", signed=True)
+        for c in certs:
+            info = cert_info(c)
+            if info.serial_number == number and info.issuer_der == issuer_der:
+                return c
+    elif sid.tag == _KEY_ID:
+        key_id = _content(der, sid)
+        for c in certs:
+            if cert_info(c).key_identifier == key_id:
+                return c
+    raise Unusual  # name normalisation or an error message: the full parse's job
+
+
+class _Attrs:
+    __slots__ = ("cert_id", "licence_id", "message_digest", "seal_der", "signing_time",
+                 "status_index")
+
+    def __init__(self) -> None:
+        self.message_digest: bytes | None = None
+        self.signing_time: datetime | None = None
+        self.cert_id: tuple[str, bytes] | None = None
+        self.seal_der: bytes | None = None
+        self.licence_id: str | None = None
+        self.status_index: int | None = None
+
+
+def _signed_attrs(der: bytes, block: Element, content_type: bytes) -> _Attrs:
+    out = _Attrs()
+    seen: set[str] = set()
+    for attr in children(der, block):
+        kind_el, values_el = _one(der, attr, _OID, _SET)
+        kind = _ATTRS.get(_raw(der, kind_el))
+        if kind is None or kind in seen:
+            raise Unusual
+        seen.add(kind)
+        (value,) = children(der, values_el)  # exactly one value, else ValueError
+        if kind == "message_digest":
+            if value.tag != _OCTETS:
+                raise Unusual
+            out.message_digest = _content(der, value)
+        elif kind == "signing_time":
+            out.signing_time = x509.Time.load(_raw(der, value), strict=True).native
+        elif kind in ("signing_certificate", "signing_certificate_v2"):
+            out.cert_id = cms._ess_cert_id(kind, _raw(der, value))
+        elif kind == "content_type":
+            if _raw(der, value) != content_type:
+                raise Unusual
+        elif kind == "seal":
+            out.seal_der = _raw(der, value)
+        elif kind == "licence_id":
+            out.licence_id = cms._licence_id(_raw(der, value))
+        else:
+            out.status_index = cms._status_index(_raw(der, value))
+    if out.message_digest is None:
+        raise Unusual
+    return out
+
+
+def _token(der: bytes, block: Element) -> bytes | None:
+    """The signature time-stamp token: the only unsigned attribute the walk accepts."""
+    attrs = children(der, block)
+    if len(attrs) != 1:
+        raise Unusual
+    kind, values = _one(der, attrs[0], _OID, _SET)
+    if _raw(der, kind) != _TOKEN_ATTR:
+        raise Unusual
+    first = children(der, values)
+    if not first or first[0].tag != _SEQ:
+        raise Unusual
+    return _raw(der, first[0])
