@@ -22,6 +22,7 @@ from api.routes.trust import export_lists
 from signing.issue import STATUS_LIST_ID, document_token
 from signing.types import builtin_types
 from tests.api_support import Api
+from trust import audit
 from trust.errors import InputError, SealTrustError
 from trust.indications import Indication, SubIndication
 from trust.registry import Registry, migrate
@@ -267,8 +268,11 @@ def test_grant_rides_in_the_code_and_is_redeemed_once_by_its_counter(api: Api) -
                 AuditEntry.subject == licence_id)).all()
     finally:
         dep.close()
-    assert [k for k, _ in kinds if k.startswith("grant.")] == ["grant.created", "grant.redeemed"]
+    # the second attempt is refused and recorded too; the unknown id is not
+    assert [k for k, _ in kinds if k.startswith("grant.")] == [
+        "grant.created", "grant.redeemed", "grant.refused"]
     assert all(grant_id.encode() in c for k, c in kinds if k.startswith("grant."))
+    assert b"grant.redeemed" in next(c for k, c in kinds if k == "grant.refused")
 
 
 def test_grant_for_another_counter_expired_or_out_of_scope(api: Api) -> None:
@@ -280,6 +284,16 @@ def test_grant_for_another_counter_expired_or_out_of_scope(api: Api) -> None:
     grant_id = made.json()["grant"]["grant_id"]
     wrong = api.client.post(f"/v1/grants/{grant_id}/redeem", headers=api.headers("verifier"))
     assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "grant.wrong_verifier"
+    dep = deployment(api)
+    try:
+        with dep.registry.session() as session:
+            refused = session.execute(select(AuditEntry.actor, AuditEntry.canonical).where(
+                AuditEntry.subject == licence_id, AuditEntry.kind == "grant.refused")).all()
+            assert audit.verify_log(session, [dep.key("audit").public_key_der()]).ok
+    finally:
+        dep.close()
+    assert len(refused) == 1 and refused[0][0] == client_id(api, "verifier")
+    assert b"grant.wrong_verifier" in refused[0][1]
     bad_scope = api.client.post("/v1/grants", json={"licence_id": licence_id,
                                                     "verifier_id": "x", "scope": ["salary"]},
                                 headers=api.headers("holder_app"))

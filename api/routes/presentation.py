@@ -19,7 +19,14 @@ from pydantic import BaseModel, Field
 from api.auth import ForbiddenError, HolderApp, Verifier
 from api.deps import DeploymentDep, Now, SessionDep
 from signing.presentation import issue_presentation
-from trust.registry.grants import GrantVerifierError, create_grant, redeem_grant
+from trust import audit
+from trust.registry.grants import (
+    GrantError,
+    GrantVerifierError,
+    create_grant,
+    record_refusal,
+    redeem_grant,
+)
 
 router = APIRouter(tags=["presentation"])
 
@@ -100,11 +107,23 @@ def grant(body: GrantRequestIn, deployment: DeploymentDep, session: SessionDep,
 
 
 @router.post("/v1/grants/{grant_id}/redeem", operation_id="grant_redeem")
-def redeem(grant_id: str, session: SessionDep, principal: Verifier, now: Now) -> RedemptionOut:
-    """Spend a grant once; only the counter the grant names may redeem it."""
+def redeem(grant_id: str, session: SessionDep, deployment: DeploymentDep, principal: Verifier,
+           now: Now) -> RedemptionOut:
+    """Spend a grant once; only the counter the grant names may redeem it.
+
+    A refusal (another counter, expired, already spent, licence no longer
+    valid) is audited in its own transaction, since the request's rolls back.
+    """
     try:
         redemption = redeem_grant(session, grant_id, verifier_id=principal.client_id, at=now,
                                   actor=principal.client_id)
-    except GrantVerifierError as exc:
-        raise ForbiddenError(exc.message, code=exc.code) from None
+    except GrantError as exc:
+        session.rollback()
+        with deployment.registry.session() as log:
+            if record_refusal(log, grant_id, verifier_id=principal.client_id, at=now,
+                              actor=principal.client_id, error=exc):
+                audit.sign_pending(log, deployment.key("audit"), now)
+        if isinstance(exc, GrantVerifierError):
+            raise ForbiddenError(exc.message, code=exc.code) from None
+        raise
     return RedemptionOut.model_validate(redemption.to_dict())

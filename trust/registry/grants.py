@@ -140,3 +140,24 @@ def redeem_grant(
                  details={"grant_id": row.id, "verifier_id": verifier_id, "scope": scope})
     session.flush()
     return Redemption(row.id, licence.id, licence.type_code, fields, at)
+
+
+def record_refusal(
+    session: Session, grant_id: str, *, verifier_id: str, at: datetime, actor: str,
+    error: GrantError,
+) -> bool:
+    """Audit a refused redemption of an existing grant (in its own transaction).
+
+    The refusal rolls the redeeming transaction back, so the caller records it
+    in a fresh one: a counter probing grants meant for others, or spending one
+    twice, leaves a trace. Unknown grant ids are not recorded (nothing to tie
+    them to, and they would let anyone fill the log). Returns whether it wrote.
+    """
+    row = session.get(GrantRow, grant_id.lower()) if len(grant_id) <= 64 else None
+    if row is None:
+        return False
+    audit.append(session, kind="grant.refused", actor=actor, subject=row.licence_id,
+                 at=_aware(at, "at"),
+                 details={"grant_id": row.id, "verifier_id": verifier_id, "reason": error.code})
+    session.flush()
+    return True
