@@ -25,6 +25,10 @@ PY
 "$BIN/sealtrust" serve --port "$PORT" --workers 2 >"$WORK/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
+# Warm-up (not reported): the first requests of each worker load the trust and
+# status lists, the verifier's caches and the SM2 key objects.
+wrk -t1 -c8 -d5s -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/qr/verify?offline=true" >/dev/null
+wrk -t1 -c8 -d3s -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/qr/verify?offline=false" >/dev/null
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 LEVELS=("$@")
 [ ${#LEVELS[@]} -gt 0 ] || LEVELS=(4 8)
