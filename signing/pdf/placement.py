@@ -66,11 +66,14 @@ class SealPlacement:
         """The pyHanko appearance (built once; PdfImage re-embeds per writer)."""
         return self._style
 
-    def field_spec(self, field_name: str) -> SigFieldSpec:
-        box = (
+    def box(self) -> tuple[int, int, int, int]:
+        """The widget rectangle (x1, y1, x2, y2) in whole points, as both sealing paths write it."""
+        return (
             round(self.x),
             round(self.y),
             round(self.x + self.width),
             round(self.y + self.height),
         )
-        return SigFieldSpec(sig_field_name=field_name, on_page=self.page, box=box)
+
+    def field_spec(self, field_name: str) -> SigFieldSpec:
+        return SigFieldSpec(sig_field_name=field_name, on_page=self.page, box=self.box())
