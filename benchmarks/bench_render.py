@@ -6,7 +6,9 @@ Each round renders a *different* example record (so the font subset, text
 layout and QR code change every time, as in a real batch) with a 400 px seal
 PNG from ``trust.seal.render_seal_png``, record validation included.
 Reference in the same run: a bare reportlab canvas drawing the same record's
-values as plain strings with the same embedded CJK font and nothing else.
+values as plain strings with the same embedded CJK font and nothing else,
+once with the font as the renderer registers it (signing/render/_embed.py)
+and once as a stock reportlab ``TTFont``.
 
 Target (issue "Licence issuance"): >= 100 licences/s per core end to end,
 so rendering must stay well under ~4 ms; ``SEALTRUST_BENCH_ENFORCE=1`` turns
@@ -23,9 +25,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from signing.render import FONT_NAME, register_font, render_licence
+from signing.render._fonts import font_path
 from signing.types import builtin_types, get_type
 from trust.licence_id import format_licence_id, verification_url
 from trust.seal import render_seal_png
@@ -33,6 +38,7 @@ from trust.seal import render_seal_png
 CODES = sorted(builtin_types().codes())
 ISSUED_AT = datetime(2026, 1, 16, 2, 0, tzinfo=UTC)
 TARGET_MS = 4.0
+STOCK_FONT = "WenQuanYiMicroHei-stock"
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +88,7 @@ def test_render_licence(
             assert 1000 / rate < TARGET_MS
 
 
-@pytest.mark.parametrize("code", ["DL", "BL"])
-def test_reference_bare_reportlab(
-    benchmark: Any, code: str, summary: Any, ops_per_second: Any
-) -> None:
-    """Floor: what reportlab alone costs to embed a CJK subset for the same strings."""
-    register_font()
+def _bare(benchmark: Any, code: str, font_name: str) -> None:
     licence_type = get_type(code)
     next_one = _cycle(code)
     width, height = (
@@ -99,8 +100,8 @@ def test_reference_bare_reportlab(
         record, lid = next_one()
         out = io.BytesIO()
         canvas = Canvas(out, pagesize=(width, height), invariant=1, pageCompression=1,
-                        initialFontName=FONT_NAME)  # fmt: skip
-        canvas.setFont(FONT_NAME, 8)
+                        initialFontName=font_name)  # fmt: skip
+        canvas.setFont(font_name, 8)
         for i, value in enumerate([licence_type.name_zh, lid, *map(str, record.values())]):
             canvas.drawString(10, height - 12 - 9 * i, value)
         canvas.showPage()
@@ -109,6 +110,32 @@ def test_reference_bare_reportlab(
 
     bare()
     benchmark.pedantic(bare, rounds=300, iterations=1, warmup_rounds=20)
+
+
+@pytest.mark.parametrize("code", ["DL", "BL"])
+def test_reference_bare_reportlab(
+    benchmark: Any, code: str, summary: Any, ops_per_second: Any
+) -> None:
+    """Floor: a bare canvas with the same strings, embedding the subset as the renderer does."""
+    register_font()
+    _bare(benchmark, code, FONT_NAME)
     rate = ops_per_second(benchmark)
     if rate:
         summary(f"bare reportlab {code}: {1000 / rate:.2f} ms/page ({rate:.0f}/s)")
+
+
+@pytest.mark.parametrize("code", ["DL", "BL"])
+def test_reference_bare_reportlab_stock_font(
+    benchmark: Any, code: str, summary: Any, ops_per_second: Any
+) -> None:
+    """The same with reportlab's own TTFont (ASCII-readable subset, stock subsetting)."""
+    register_font()  # the same process-wide settings (binary streams)
+    if type(pdfmetrics._fonts.get(STOCK_FONT)) is not TTFont:
+        # Set directly: registerFont would alias a second font of the same face
+        # to the first one registered, the renderer's.
+        pdfmetrics._fonts[STOCK_FONT] = TTFont(STOCK_FONT, str(font_path()), subfontIndex=0)
+    assert type(pdfmetrics.getFont(STOCK_FONT)) is TTFont
+    _bare(benchmark, code, STOCK_FONT)
+    rate = ops_per_second(benchmark)
+    if rate:
+        summary(f"bare reportlab, stock TTFont {code}: {1000 / rate:.2f} ms/page ({rate:.0f}/s)")

@@ -11,8 +11,11 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Final
 
+from reportlab.lib.rl_accel import escapePDF, fp_str
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from signing.render._fonts import FONT_NAME, register_font, text_width
@@ -63,13 +66,50 @@ def _format_value(value: Any, fmt: str) -> str:
 
 
 class _Page:
-    """Draws text elements of one layout on one canvas."""
+    """Draws text elements of one layout on one canvas.
+
+    Text goes straight into the page's content as the operators
+    ``Canvas.drawString`` writes, byte for byte (``tests/test_render_fast.py``
+    compares the two): reportlab builds a text object, re-reads the canvas
+    state and re-measures the string for each of the ~40 strings of a
+    licence, a tenth of the rendering. Only the font's ``splitString`` (which
+    assigns the subset codes) and ``getSubsetInternalName`` are reportlab's.
+    """
 
     def __init__(self, canvas: Canvas, height: float, label_color: str, value_color: str) -> None:
         self.canvas = canvas
+        self.code: list[str] = canvas._code
+        self.doc = canvas._doc
+        self.font = pdfmetrics.getFont(FONT_NAME)
         self.height = height
         self.label_color = label_color
         self.value_color = value_color
+
+    def show(
+        self, x: float, y: float, text: str, size: float, *, bold: bool, char_space: float
+    ) -> None:
+        """The operators ``canvas.drawString`` writes (text render mode 2 when bold)."""
+        font, doc = self.font, self.doc
+        ops = ["BT", f"1 0 0 1 {fp_str(x, y)} Tm"]
+        if bold:
+            ops.append("2 Tr")
+        if char_space:
+            ops.append(f"{fp_str(char_space)} Tc")
+        shown = []
+        current = -1
+        for subset, chunk in font.splitString(text, doc):
+            if subset != current:
+                name = font.getSubsetInternalName(subset, doc)
+                shown.append(f"{name} {_font_size_ops(size)}")
+                current = subset
+            shown.append(f"({escapePDF(chunk)}) Tj")
+        ops.append(" ".join(shown) + " T*")
+        if char_space:
+            ops.append("0 Tc")
+        if bold:
+            ops.append("0 Tr")
+        ops.append("ET")
+        self.code.append(" ".join(ops))
 
     def text(
         self,
@@ -79,41 +119,61 @@ class _Page:
         color: str | None = None,
         label_color: str | None = None,
     ) -> None:
-        canvas = self.canvas
+        code = self.code
         x = spec.x_mm * MM
         y = self.height - spec.y_mm * MM
         width = spec.width_mm * MM if spec.width_mm is not None else None
         if spec.label:
             label_size = spec.label_size or spec.size
-            canvas.setFont(FONT_NAME, label_size)
-            canvas.setFillColorRGB(*rgb(label_color or self.label_color))
-            canvas.drawString(x, y, spec.label)
+            code.append(_fill_op(label_color or self.label_color))
+            self.show(x, y, spec.label, label_size, bold=False, char_space=0)
             if spec.label_width_mm is not None:
                 offset = spec.label_width_mm * MM
             else:
-                offset = text_width(spec.label, label_size) + _LABEL_GAP_MM * MM
+                offset = _label_width(spec.label, label_size) + _LABEL_GAP_MM * MM
             x += offset
             if width is not None:
                 width = max(width - offset, MM)
         if not value:
             return
         size, lines = fit_lines(value, spec.size, width, spec.lines, spec.spacing)
-        fill = rgb(color or spec.color or self.value_color)
-        canvas.setFont(FONT_NAME, size)
-        canvas.setFillColorRGB(*fill)
-        mode = None
-        if spec.bold:
-            canvas.setStrokeColorRGB(*fill)
-            canvas.setLineWidth(size * 0.035)
-            mode = 2  # fill + stroke: a faux bold, the font has no bold face
+        colour = color or spec.color or self.value_color
+        code.append(_fill_op(colour))
+        if spec.bold:  # fill + stroke (text render mode 2): a faux bold, the font has no bold face
+            code.append(_stroke_op(colour))
+            code.append(f"{fp_str(size * 0.035)} w")
         for i, line in enumerate(lines):
             line_y = y - i * size * _LINE_HEIGHT
             if spec.align == "left" or spec.label:
-                canvas.drawString(x, line_y, line, mode=mode, charSpace=spec.spacing)
+                self.show(x, line_y, line, size, bold=spec.bold, char_space=spec.spacing)
             else:
                 line_width = text_width(line, size, spec.spacing)
                 dx = line_width / 2 if spec.align == "center" else line_width
-                canvas.drawString(x - dx, line_y, line, mode=mode, charSpace=spec.spacing)
+                self.show(x - dx, line_y, line, size, bold=spec.bold, char_space=spec.spacing)
+
+
+@lru_cache(maxsize=256)
+def _fill_op(colour: str) -> str:
+    """``canvas.setFillColorRGB(*rgb(colour))``'s operator."""
+    return f"{fp_str(rgb(colour))} rg"
+
+
+@lru_cache(maxsize=256)
+def _stroke_op(colour: str) -> str:
+    """``canvas.setStrokeColorRGB(*rgb(colour))``'s operator."""
+    return f"{fp_str(rgb(colour))} RG"
+
+
+@lru_cache(maxsize=256)
+def _font_size_ops(size: float) -> str:
+    """Size and leading as ``canvas.setFont`` sets them (leading 1.2 x size)."""
+    return f"{fp_str(size)} Tf {fp_str(size * 1.2)} TL"
+
+
+@lru_cache(maxsize=1024)
+def _label_width(label: str, size: float) -> float:
+    """Labels repeat on every licence of a type: measure each once."""
+    return text_width(label, size)
 
 
 def _check_arguments(

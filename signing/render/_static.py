@@ -113,8 +113,16 @@ class _FlateForm(PDFObject):  # type: ignore[misc]
     def __init__(self, compressed: bytes, bbox: tuple[float, float, float, float]) -> None:
         self.compressed = compressed
         self.bbox = bbox
+        # Shared by the per-document shallow copies: the formatted object has
+        # no references, so its bytes are the same in every document.
+        self.formatted: list[bytes] = []
 
     def format(self, document: Any) -> bytes:
+        if not self.formatted:
+            self.formatted.append(self._format(document))
+        return self.formatted[0]
+
+    def _format(self, document: Any) -> bytes:
         entries = {
             "Type": PDFName("XObject"),
             "Subtype": PDFName("Form"),
