@@ -123,8 +123,12 @@ class _BlockAllocator:
         return block.popleft()
 
 
+Signers = dict[str, tuple[Signer, Signer | None]]
+"""Resolved signing keys per department, for one chunk (one transaction)."""
+
+
 def _batch_request(deployment: Deployment, session: Session, item: BatchItem,
-                   options: Mapping[str, Any]) -> IssueRequest:
+                   options: Mapping[str, Any], signers: Signers) -> IssueRequest:
     if len(item.text) > MAX_LINE:
         raise InputError(f"line longer than {MAX_LINE} bytes", code="input.too_large")
     try:
@@ -138,8 +142,10 @@ def _batch_request(deployment: Deployment, session: Session, item: BatchItem,
     if not type_code:
         raise InputError("no licence type: give --type or a \"_type\" field")
     department = str(record.pop("_dept", None) or options["department"])
-    first, second = resolve_signers(deployment, session, department, options["alg"],
-                                    options["key_uri"])
+    if department not in signers:  # looked up once per chunk; failures are not cached
+        signers[department] = resolve_signers(deployment, session, department, options["alg"],
+                                              options["key_uri"])
+    first, second = signers[department]
     return IssueRequest(type_code=type_code, record=record, department_code=department,
                         signer=first, second_signer=second,
                         idempotency_key="batch:" + request_digest(type_code, record, department))
@@ -163,12 +169,13 @@ def batch_worker_issue(items: Sequence[BatchItem]) -> list[ItemResult]:
     allocate = _BlockAllocator(deployment.registry)
     results: dict[int, ItemResult] = {}
     issued: dict[int, IssuedLicence] = {}
+    signers: Signers = {}
     with deployment.registry.session() as session:
         ready: list[tuple[int, PreparedLicence]] = []
         for index, item in enumerate(items):
             allocate.wanted = len(items) - index
             try:
-                request = _batch_request(deployment, session, item, options)
+                request = _batch_request(deployment, session, item, options, signers)
                 outcome = prepare_licence(session, context, request, at=datetime.now(UTC),
                                           allocate=allocate)
             except SealTrustError as exc:

@@ -279,7 +279,7 @@ def prepare_licence(
     with _render_lock:  # the renderer shares reportlab state across documents
         pdf = render_licence(licence_type, record, licence_id, qr_payload=token,
                              seal_png=picture.data if picture.type == "png" else None,
-                             issuer_name=department.name, issued_at=at)
+                             issuer_name=department.name, issued_at=at, validated=True)
     x1, y1, x2, y2 = seal_box_pt(licence_type)
     placement = SealPlacement(page=0, x=x1, y=y1, width=x2 - x1, height=y2 - y1)
     for number, signer in enumerate(signers):
