@@ -214,6 +214,8 @@ def _signed_attrs(der: bytes, block: Element, content_type: bytes) -> _Attrs:
     out = _Attrs()
     seen: set[str] = set()
     for attr in children(der, block):
+        if attr.tag != _SEQ:
+            raise Unusual  # an Attribute is a SEQUENCE; children() checks only "constructed"
         kind_el, values_el = _one(der, attr, _OID, _SET)
         kind = _ATTRS.get(_raw(der, kind_el))
         if kind is None or kind in seen:
@@ -232,6 +234,8 @@ def _signed_attrs(der: bytes, block: Element, content_type: bytes) -> _Attrs:
             if _raw(der, value) != content_type:
                 raise Unusual
         elif kind == "seal":
+            if value.tag != _SEQ:
+                raise Unusual  # asn1crypto's registered SESeal spec refuses it: let it say so
             out.seal_der = _raw(der, value)
         elif kind == "licence_id":
             out.licence_id = cms._licence_id(_raw(der, value))
@@ -245,7 +249,7 @@ def _signed_attrs(der: bytes, block: Element, content_type: bytes) -> _Attrs:
 def _token(der: bytes, block: Element) -> bytes | None:
     """The signature time-stamp token: the only unsigned attribute the walk accepts."""
     attrs = children(der, block)
-    if len(attrs) != 1:
+    if len(attrs) != 1 or attrs[0].tag != _SEQ:
         raise Unusual
     kind, values = _one(der, attrs[0], _OID, _SET)
     if _raw(der, kind) != _TOKEN_ATTR:
