@@ -226,3 +226,24 @@ def test_every_element_with_another_tag_defers_or_agrees(lic: Licences, which: s
         for at in _element_starts(blob):
             for tag in {0x00, 0x04, 0x20, 0x30, 0x31, 0x80, 0xA0} - {blob[at]}:
                 assert _same(blob[:at] + bytes([tag]) + blob[at + 1:], is_token), (at, tag)
+
+
+def test_certificate_name_that_asn1crypto_cannot_humanise(lic: Licences) -> None:
+    """Found by a long hypothesis run: a name value re-tagged as ObjectDescriptor made
+    asn1crypto raise AttributeError inside the walk's signer lookup; it must defer."""
+    from asn1crypto import x509
+
+    from verification.cms import parse_cms
+
+    (der,) = _cms_blobs(lic.pdfs["sm2"])
+    signer = _parse(der, False).signer_cert
+    pair = x509.Certificate.load(signer).subject.chosen[0][0]
+    old = pair.dump()
+    oid, value = pair["type"].dump(), pair["value"].dump()
+    assert oid[:2] == b"\x06\x03"  # 2.5.4.x: make it an unknown 2.5.4.127, the value a tag 7
+    new = old.replace(oid, oid[:-1] + b"\x7f").replace(value, b"\x07" + value[1:])
+    at = der.index(signer) + signer.index(old)
+    edited = der[:at] + new + der[at + len(old):]
+    assert _same(edited, False)
+    with pytest.raises(CmsFormatError):
+        parse_cms(edited)
