@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, limits, metrics, ratelimit
 from api.deployment import Deployment, Home, load_config
+from api.readiness import KeyStoreReadiness
 from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
 from api.routes import verification as verification_routes
 from api.settings import Settings
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployment = Deployment(home, config)
         app.state.deployment = deployment
         app.state.registry = deployment.registry
+        app.state.key_stores = KeyStoreReadiness(deployment)
         try:
             yield
         finally:

@@ -19,6 +19,37 @@ def test_health_and_metrics_are_public(api: Api) -> None:
     assert 'route="/health/live"' in text
 
 
+def test_readiness_probes_every_key_store_and_names_no_key(api: Api) -> None:
+    """A key the node cannot use (here: an SDF library that is not installed) makes it unready."""
+    from api.deployment import Deployment, Home, load_config
+    from api.readiness import KeyStoreReadiness
+    from trust.registry.models import KeyRecord
+
+    state = api.client.app.state  # type: ignore[attr-defined]
+    ready = api.client.get("/health/ready").json()
+    assert ready["checks"]["keystore:file"] == "ok"
+    home = Home(api.home)
+    dep = Deployment(home, load_config(home))
+    missing = "sdf:/nonexistent/libswsds.so?index=1"
+    try:
+        with dep.registry.session() as s:
+            s.add(KeyRecord(uri=missing, label="absent device", algorithm="sm2", role="issuer"))
+        cached = api.client.get("/health/ready")
+        assert cached.status_code == 200  # within the cache window the old answer stands
+        state.key_stores = KeyStoreReadiness(state.deployment, ttl_s=0)
+        down = api.client.get("/health/ready")
+        assert down.status_code == 503
+        checks = down.json()["checks"]
+        assert checks["keystore:file"] == "ok"
+        assert checks["keystore:sdf"].startswith("down: 1 of 1 keys (")
+        assert "nonexistent" not in down.text  # schemes and counts, never URIs
+    finally:
+        with dep.registry.session() as s:
+            s.delete(s.get(KeyRecord, missing))
+        dep.close()
+    assert api.client.get("/health/ready").status_code == 200
+
+
 def test_protected_routes_need_credentials(api: Api) -> None:
     for path in ("/v1/seals", "/v1/keys", "/v1/audit/entries", "/v1/departments"):
         response = api.client.get(path)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.readiness import KeyStoreReadiness
 from trust import sm2
 
 router = APIRouter(prefix="/health", tags=["health"])
@@ -21,7 +22,10 @@ def live() -> dict[str, str]:
 
 @router.get("/ready", operation_id="health_ready", response_model=None)
 def ready(request: Request) -> dict[str, Any] | JSONResponse:
-    """The database answers and the SM2 self-test passed; otherwise 503."""
+    """The database answers, the SM2 self-test passed and every key store signs; else 503.
+
+    Key stores are probed by signing (api/readiness.py), cached for 30 s.
+    """
     checks: dict[str, str] = {}
     registry = request.app.state.registry
     try:
@@ -32,6 +36,10 @@ def ready(request: Request) -> dict[str, Any] | JSONResponse:
         checks["database"] = f"down: {type(exc).__name__}"
     result = sm2.self_test()
     checks["sm2"] = "ok" if result.passed else f"down: {result.detail}"
+    if checks["database"] == "ok":
+        key_stores: KeyStoreReadiness | None = getattr(request.app.state, "key_stores", None)
+        if key_stores is not None:
+            checks.update(key_stores.checks())
     ok = all(v == "ok" for v in checks.values())
     body = {"status": "ok" if ok else "down", "checks": checks}
     return body if ok else JSONResponse(status_code=503, content=body)
