@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from api.cli._common import CliContext, common_options
 from api.deployment import open_deployment
+from trust.pki.crl import REASONS as _REASONS
 
 
 @click.group("pki")
@@ -35,3 +37,41 @@ def export(cli: CliContext, out_dir: Path) -> None:
                             "sha256": record.fingerprint, "is_ca": record.is_ca})
     cli.emit({"out": str(out_dir), "certificates": written},
              "\n".join(f"{w['file']}  {w['subject']}" for w in written))
+
+
+@command.command("revoke")
+@click.argument("fingerprint")
+@click.option("--reason", required=True, type=click.Choice(sorted(_REASONS)),
+              help="RFC 5280 reason code.")
+@common_options
+def revoke(cli: CliContext, fingerprint: str, reason: str) -> None:
+    """Revoke a certificate (SHA-256 fingerprint, as `pki export --json` lists it); final."""
+    from trust import audit
+    from trust.registry.certificates import revoke_certificate
+
+    now = datetime.now(UTC)
+    with open_deployment(cli.home) as deployment, deployment.registry.session() as session:
+        record = revoke_certificate(session, fingerprint, reason=reason, at=now, actor="cli")
+        audit.sign_pending(session, deployment.key("audit"), now)
+        info = {"sha256": record.fingerprint, "subject": record.subject,
+                "revoked_at": now.isoformat(), "reason": reason}
+    cli.emit(info, f"revoked {info['subject']} ({reason}); it appears in the next CRL")
+
+
+@command.command("crl")
+@click.option("--ca", "ca_role", default="sm2-root", show_default=True,
+              help="The CA's role (sm2-root or rsa-root).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the DER CRL.")
+@common_options
+def crl(cli: CliContext, ca_role: str, out: Path) -> None:
+    """Sign and write the CA's current certificate revocation list (DER)."""
+    from trust.registry.certificates import issue_crl
+
+    now = datetime.now(UTC)
+    with open_deployment(cli.home) as deployment, deployment.registry.session() as session:
+        der = issue_crl(session, deployment.certificate(ca_role), deployment.key(ca_role),
+                        at=now)
+    out.write_bytes(der)
+    cli.emit({"ca": ca_role, "file": str(out), "bytes": len(der), "this_update": now.isoformat()},
+             f"wrote {out} ({len(der)} bytes)")

@@ -100,3 +100,30 @@ def status_list(issuer: str, request: Request, now: Now) -> Response:
     if signed is None:
         raise NotFoundError(f"no status list for issuer {issuer!r}", code="status.not_found")
     return Response(signed, media_type=COSE_MEDIA_TYPE)
+
+
+CRL_MEDIA_TYPE: Final = "application/pkix-crl"
+
+
+@router.get("/crl/{ca}", operation_id="trust_crl", response_class=Response,
+            responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
+def certificate_revocation_list(ca: str, request: Request, now: Now) -> Response:
+    """A CA's X.509 v2 CRL (DER), ``ca`` = ``sm2-root`` or ``rsa-root``; at most a minute old.
+
+    Signed on demand and cached per process like the lists above, so a burst
+    of downloads costs one CA signature.
+    """
+    from trust.registry.certificates import issue_crl
+
+    deployment: Deployment = request.app.state.deployment
+    if ca not in {f"{family}-root" for family in deployment.roots()}:
+        raise NotFoundError(f"no CA {ca[:32]!r}; sm2-root or rsa-root", code="crl.not_found")
+    with _lock:
+        cache: dict[str, tuple[float, bytes]] = getattr(request.app.state, "crls", {})
+        hit = cache.get(ca)
+        if hit is None or time.monotonic() > hit[0]:
+            with deployment.registry.session() as session:
+                der = issue_crl(session, deployment.certificate(ca), deployment.key(ca), at=now)
+            hit = cache[ca] = (time.monotonic() + LIST_CACHE_S, der)
+            request.app.state.crls = cache
+    return Response(hit[1], media_type=CRL_MEDIA_TYPE)
