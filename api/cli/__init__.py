@@ -26,6 +26,7 @@ _COMMANDS = (
     "qr",
     "trust",
     "verify",
+    "audit",
 )
 
 
