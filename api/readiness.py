@@ -20,7 +20,6 @@ from typing import Final
 from sqlalchemy import select
 
 from api.deployment import Deployment
-from hsm_adapters.errors import KeyStoreError
 from trust.errors import SealTrustError
 from trust.registry.models import KeyRecord
 
@@ -61,7 +60,7 @@ class KeyStoreReadiness:
                 health = self._deployment.key(uri).health()
                 if not health.up:
                     failures[scheme].append(health.code)
-            except (KeyStoreError, SealTrustError) as exc:
+            except SealTrustError as exc:  # key-store errors included
                 failures[scheme].append(exc.code)
         out = {}
         for scheme, count in sorted(total.items()):

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
 from tests.sign_certs import gmssl_verify
+from trust.keys import SigningKey
 from trust.pki import Certificate
 from trust.pki.crl import RevokedCertificate, build_crl
 from trust.pki.errors import CertificateBuildError
@@ -94,13 +95,16 @@ def test_sm2_crl_verifies_with_gmssl(deployment: Deployment) -> None:
 def test_crl_refuses_a_leaf_a_foreign_key_and_an_unknown_reason(deployment: Deployment) -> None:
     ca, key = deployment.certificate("sm2-root"), deployment.key("sm2-root")
     leaf = deployment.certificate("sm2-token-signer")
-    window = {"this_update": NOW, "next_update": NOW + timedelta(days=1), "number": 1}
+    def day_crl(issuer: Certificate, signer: SigningKey, revoked: list[RevokedCertificate]) -> bytes:
+        return build_crl(issuer, signer, revoked, this_update=NOW,
+                         next_update=NOW + timedelta(days=1), number=1)
+
     with pytest.raises(CertificateBuildError, match="not a CA"):
-        build_crl(leaf, deployment.key("sm2-token-signer"), [], **window)  # type: ignore[arg-type]
+        day_crl(leaf, deployment.key("sm2-token-signer"), [])
     with pytest.raises(CertificateBuildError, match="does not match"):
-        build_crl(ca, deployment.key("rsa-root"), [], **window)  # type: ignore[arg-type]
+        day_crl(ca, deployment.key("rsa-root"), [])
     with pytest.raises(CertificateBuildError, match="unknown revocation reason"):
-        build_crl(ca, key, [RevokedCertificate(1, NOW, "lost it")], **window)  # type: ignore[arg-type]
+        day_crl(ca, key, [RevokedCertificate(1, NOW, "lost it")])
 
 
 def test_cli_revokes_a_department_certificate_once_and_the_crl_lists_it(

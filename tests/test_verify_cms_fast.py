@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from tests import pdf_corpus as corpus
 from tests.licence_corpus import Licences, open_licences
+from tests.test_verify_fuzz import _mutate  # the same edit model as the PDF fuzzing
 from verification import UnsafeNoRevocationCheck, VerificationPolicy, cms_fast, judge
 from verification.cms import _der_length, _parse
 from verification.errors import CmsFormatError
@@ -116,14 +117,6 @@ EDITS = st.lists(
     st.tuples(st.integers(0, 1 << 16), st.integers(0, 4), st.binary(max_size=4)),
     min_size=1, max_size=3,
 )
-
-
-def _mutate(data: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
-    out = bytearray(data)
-    for pos, cut, insert in edits:
-        at = pos % (len(out) + 1)
-        out[at : at + cut] = insert
-    return bytes(out)
 
 
 @settings(max_examples=300, deadline=None,

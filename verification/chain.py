@@ -18,7 +18,6 @@ from trust.errors import SealTrustError
 from trust.indications import Check, Indication, SubIndication
 from trust.pki.certificate import parse_cached
 from trust.pki.chain import ChainValidator as PkiValidator
-from trust.pki.errors import CertificateFormatError
 from trust.pki.oids import EKU_SEAL_MAKING, EKU_TIME_STAMPING
 from verification.policy import ChainResult
 
@@ -88,16 +87,6 @@ class PkiChainValidator:
         try:
             leaf = parse_cached(signer_cert)
             pool = [parse_cached(d) for d in intermediates if d != signer_cert]
-        except CertificateFormatError as exc:
-            return ChainResult(
-                Check(
-                    "chain",
-                    Indication.INDETERMINATE,
-                    SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                    exc.message,
-                )
-            )
-        try:
             if purpose == "timestamp":
                 result = self._validator.validate(
                     leaf, pool, at=at, required_key_usage=frozenset(), required_eku=_TIME_STAMPING
@@ -106,7 +95,7 @@ class PkiChainValidator:
                 result = self._validator.validate(leaf, pool, at=at, required_eku=EKU_SEAL_MAKING)
             else:
                 result = self._validator.validate(leaf, pool, at=at)
-        except SealTrustError as exc:  # e.g. an embedded issuer key that cannot be loaded
+        except SealTrustError as exc:  # a malformed certificate, an issuer key that cannot load
             return ChainResult(
                 Check(
                     "chain",

@@ -63,7 +63,7 @@ def walk_cms(der: bytes, timestamp: bool) -> cms.SignedCms | None:
     """The SignedCms of exactly-sized DER, or None when the full parse must decide."""
     try:
         return _walk(der, timestamp)
-    except (Unusual, CmsFormatError, OverflowError, *cms._PARSE_ERRORS):
+    except (Unusual, CmsFormatError, *cms._PARSE_ERRORS):
         # e.g. a mangled embedded certificate (asn1crypto raises AttributeError on its
         # names): asn1crypto, through the full parse, gives the precise verdict and message
         return None

@@ -22,6 +22,7 @@ from api.deps import DeploymentDep, Now
 from api.schemas import CertificateOut
 from trust.errors import NotFoundError
 from trust.pki import Certificate
+from trust.registry.certificates import issue_crl
 from trust.registry.statuslist import DEFAULT_LIST_ID, SignedLists, sign_lists
 
 router = APIRouter(prefix="/v1/trust", tags=["trust"])
@@ -113,8 +114,6 @@ def certificate_revocation_list(ca: str, request: Request, now: Now) -> Response
     Signed on demand and cached per process like the lists above, so a burst
     of downloads costs one CA signature.
     """
-    from trust.registry.certificates import issue_crl
-
     deployment: Deployment = request.app.state.deployment
     if ca not in {f"{family}-root" for family in deployment.roots()}:
         raise NotFoundError(f"no CA {ca[:32]!r}; sm2-root or rsa-root", code="crl.not_found")

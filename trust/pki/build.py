@@ -51,7 +51,8 @@ def key_identifier(spki_der: bytes) -> bytes:
     return hashlib.sha256(bits).digest()[:20]
 
 
-def _time(value: datetime) -> x509.Time:
+def x509_time(value: datetime) -> x509.Time:
+    """UTCTime before 2050, GeneralizedTime from then on (RFC 5280 4.1.2.5)."""
     utc = value.astimezone(UTC).replace(microsecond=0)
     return x509.Time(name="utc_time" if utc.year < 2050 else "general_time", value=utc)
 
@@ -114,7 +115,7 @@ def issue_certificate(
             "serial_number": serial,
             "signature": algorithm,
             "issuer": issuer_name,
-            "validity": {"not_before": _time(not_before), "not_after": _time(not_after)},
+            "validity": {"not_before": x509_time(not_before), "not_after": x509_time(not_after)},
             "subject": subject_name,
             "subject_public_key_info": asn1_keys.PublicKeyInfo.load(subject_spki),
             "extensions": _extensions(profile, subject_spki, authority_ki, crl_urls),

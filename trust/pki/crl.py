@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from asn1crypto import crl, x509
 
 from trust.keys import SigningKey, signature_algorithm_oid
 from trust.keys import verify_signature as _verify
-from trust.pki.build import key_identifier
+from trust.pki.build import key_identifier, x509_time
 from trust.pki.certificate import Certificate
 from trust.pki.errors import CertificateBuildError, require_aware
 
@@ -39,11 +39,6 @@ class RevokedCertificate:
     serial: int
     revoked_at: datetime
     reason: str = "unspecified"
-
-
-def _time(value: datetime) -> x509.Time:
-    utc = value.astimezone(UTC).replace(microsecond=0)
-    return x509.Time(name="utc_time" if utc.year < 2050 else "general_time", value=utc)
 
 
 def build_crl(
@@ -74,7 +69,7 @@ def build_crl(
                                         f"one of {', '.join(sorted(REASONS))}")
         entries.append({
             "user_certificate": entry.serial,
-            "revocation_date": _time(entry.revoked_at),
+            "revocation_date": x509_time(entry.revoked_at),
             "crl_entry_extensions": [
                 {"extn_id": "crl_reason", "critical": False, "extn_value": entry.reason}],
         })
@@ -83,8 +78,8 @@ def build_crl(
         "version": "v2",
         "signature": algorithm,
         "issuer": x509.Name.load(issuer.subject_der),
-        "this_update": _time(this_update),
-        "next_update": _time(next_update),
+        "this_update": x509_time(this_update),
+        "next_update": x509_time(next_update),
         "revoked_certificates": entries or None,
         "crl_extensions": [
             {"extn_id": "authority_key_identifier", "critical": False,

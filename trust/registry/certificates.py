@@ -33,8 +33,9 @@ def revoke_certificate(session: Session, fingerprint: str, *, reason: str, at: d
     if reason not in REASONS:
         raise InputError(f"unknown revocation reason {reason!r}; "
                          f"one of {', '.join(sorted(REASONS))}", code="certificate.reason")
-    record = session.get(CertificateRecord, fingerprint.lower()) if len(fingerprint) <= 64 \
-        else None
+    record = None
+    if len(fingerprint) <= 64:  # a SHA-256 hex digest; longer input is no key to look up
+        record = session.get(CertificateRecord, fingerprint.lower())
     if record is None:
         raise NotFoundError(f"no certificate with SHA-256 fingerprint {fingerprint[:64]!r}",
                             code="certificate.not_found")
