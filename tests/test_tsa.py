@@ -22,6 +22,7 @@ from asn1crypto import cms, core, tsp, x509
 from cryptography.hazmat.primitives import hashes
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyhanko.sign.timestamps import TimeStamper
 
 from signing.tsa import (
     BuiltinTSA,
@@ -293,6 +294,29 @@ def test_in_process_timestamper_embeds_nonce_and_imprint() -> None:
     tst = token["content"]["encap_content_info"]["content"].parsed
     assert tst["message_imprint"]["hashed_message"].native == digest
     assert tst["nonce"].native is not None
+
+
+@pytest.mark.parametrize("md", ["sm3", "sha256", "sha512"])
+def test_direct_token_matches_a_requested_one(md: str) -> None:
+    """token_for (the in-process path) gives what a request through pyHanko's client gets."""
+    tsa = _tsa("sm2")
+    digest = os.urandom(hashlib.new("sha512" if md == "sha512" else "sha256").digest_size)
+    _nonce, requested = TimeStamper().request_cms(digest, md)  # pyHanko builds the request
+    via_request = tsp.TimeStampResp.load(tsa.stamp(requested))["time_stamp_token"]
+    direct = cms.ContentInfo.load(tsa.token_for(md, digest))
+    one, two = (t["content"]["encap_content_info"]["content"].parsed for t in (via_request, direct))
+    assert one["message_imprint"].dump() == two["message_imprint"].dump()
+    assert one["policy"].native == two["policy"].native == POLICY
+    assert two["nonce"].native is not None
+    for field in ("version", "accuracy", "tsa", "gen_time"):
+        assert one[field].native == two[field].native, field
+    assert len(direct["content"]["certificates"]) == len(via_request["content"]["certificates"])
+
+
+@pytest.mark.parametrize(("md", "size"), [("sha1", 20), ("md5", 16), ("sm3", 31), ("sha256", 33)])
+def test_direct_token_refuses_what_a_request_would(md: str, size: int) -> None:
+    with pytest.raises(TimestampError):
+        _tsa("sm2").token_for(md, b"\x01" * size)
 
 
 def test_in_process_timestamper_maps_refusal() -> None:

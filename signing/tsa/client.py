@@ -2,8 +2,9 @@
 
 pyHanko asks its ``TimeStamper`` for a signature time-stamp while it builds the
 CMS; handing it the built-in TSA directly avoids an HTTP round trip per
-licence, while an external TSA stays one configuration switch away. Both map
-every failure (refusal, bad nonce, unparseable reply, network) to
+licence (and the in-process path skips the request/response encoding too),
+while an external TSA stays one configuration switch away. Both map every
+failure (refusal, bad nonce, unparseable reply, network) to
 :class:`TimestampError`.
 """
 
@@ -11,35 +12,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from asn1crypto import cms, tsp
+from asn1crypto import cms
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 
 from signing.tsa.errors import TimestampConfigError, TimestampError
-from signing.tsa.server import BuiltinTSA, response_status
+from signing.tsa.server import BuiltinTSA
 
 __all__ = ["ExternalTimeStamper", "InProcessTimeStamper", "external_timestamper"]
 
 
 class InProcessTimeStamper(TimeStamper):  # type: ignore[misc]
-    """Feeds pyHanko's time-stamp requests straight to a :class:`BuiltinTSA`."""
+    """Hands pyHanko tokens from a :class:`BuiltinTSA` in this process."""
 
-    def __init__(self, tsa: BuiltinTSA, *, include_nonce: bool = True) -> None:
-        super().__init__(include_nonce=include_nonce)  # type: ignore[no-untyped-call]
+    def __init__(self, tsa: BuiltinTSA) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
         self._tsa = tsa
 
-    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        der = self._tsa.stamp(req)
-        status, text, fail_info = response_status(der)
-        if status != "granted":
-            raise TimestampError(f"built-in TSA refused: {text} {sorted(fail_info)}")
-        return tsp.TimeStampResp.load(der)
-
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
-        try:
-            return await super().async_timestamp(message_digest, md_algorithm)
-        except TimestampRequestError as exc:
-            raise TimestampError(f"built-in TSA answer rejected: {exc}") from exc
+        """The token straight from the TSA (:meth:`BuiltinTSA.token_for`), no request round trip."""
+        return cms.ContentInfo.load(self._tsa.token_for(md_algorithm, message_digest))
 
 
 class ExternalTimeStamper(HTTPTimeStamper):  # type: ignore[misc]
