@@ -8,7 +8,9 @@ PNG from ``trust.seal.render_seal_png``, record validation included.
 Reference in the same run: a bare reportlab canvas drawing the same record's
 values as plain strings with the same embedded CJK font and nothing else,
 once with the font as the renderer registers it (signing/render/_embed.py)
-and once as a stock reportlab ``TTFont``.
+and once as a stock reportlab ``TTFont``. The document writing step alone
+(signing/render/_writer.py against reportlab's ``canvas.save()``, the same
+bytes) is measured on canvases drawn by the renderer, outside the timing.
 
 Target (issue "Licence issuance"): >= 100 licences/s per core end to end,
 so rendering must stay well under ~4 ms; ``SEALTRUST_BENCH_ENFORCE=1`` turns
@@ -29,8 +31,10 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+import signing.render._renderer as renderer
 from signing.render import FONT_NAME, register_font, render_licence
 from signing.render._fonts import font_path
+from signing.render._writer import write_pdf
 from signing.types import builtin_types, get_type
 from trust.licence_id import format_licence_id, verification_url
 from trust.seal import render_seal_png
@@ -86,6 +90,50 @@ def test_render_licence(
         summary(f"render {code}: {1000 / rate:.2f} ms/licence ({rate:.0f}/s), {len(pdf)} bytes")
         if os.environ.get("SEALTRUST_BENCH_ENFORCE") == "1":
             assert 1000 / rate < TARGET_MS
+
+
+def _stock_write(canvas: Canvas) -> bytes:
+    return bytes(canvas.getpdfdata())  # what canvas.save() writes
+
+
+@pytest.mark.parametrize("writer", ["write_pdf", "canvas.save"])
+@pytest.mark.parametrize("code", ["DL", "BL"])
+def test_write_step(
+    benchmark: Any,
+    code: str,
+    writer: str,
+    seal: bytes,
+    summary: Any,
+    ops_per_second: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the writing of a drawn canvas (font subset included): ours vs reportlab's."""
+    licence_type = get_type(code)
+    next_one = _cycle(code)
+    drawn: list[Canvas] = []
+
+    def keep(canvas: Canvas) -> bytes:
+        drawn.append(canvas)
+        return b""
+
+    def setup() -> tuple[tuple[Canvas], dict[str, Any]]:
+        record, lid = next_one()
+        monkeypatch.setattr(renderer, "write_pdf", keep)
+        render_licence(
+            licence_type, record, lid,
+            qr_payload=verification_url("https://verify.example.cn", lid),
+            seal_png=seal, issuer_name="北京市朝阳区市场监督管理局", issued_at=ISSUED_AT,
+        )  # fmt: skip
+        monkeypatch.undo()
+        return (drawn.pop(),), {}
+
+    write = write_pdf if writer == "write_pdf" else _stock_write
+    write(*setup()[0])
+    pdf = benchmark.pedantic(write, setup=setup, rounds=300, warmup_rounds=20)
+    assert pdf.startswith(b"%PDF-")
+    rate = ops_per_second(benchmark)
+    if rate:
+        summary(f"write step {code}, {writer}: {1000 / rate:.3f} ms/licence")
 
 
 def _bare(benchmark: Any, code: str, font_name: str) -> None:
