@@ -10,6 +10,11 @@ Layout of ``HOME`` (default ``./.sealtrust``)::
                             production passes SEALTRUST_KEYSTORE_PASSWORD or an HSM PIN)
     pki/<role>.pem          the deployment's certificates, for relying parties
 
+``deployment.json`` may also hold the service's audit head policy,
+``"audit_heads": {"interval_s": 1.0, "max_pending": 256}`` (the defaults; the
+``SEALTRUST_AUDIT_HEAD_*`` variables override it per node), see
+:class:`trust.audit.HeadPolicy` and docs/operations.md.
+
 ``init_deployment`` is idempotent: every step checks what exists and a second
 run changes nothing. Private keys go straight from the demo PKI generator into
 the key store; none is printed or logged.
@@ -63,6 +68,8 @@ TSA_URL_ENV: Final = "SEALTRUST_TSA_URL"
 TSA_ALLOW_HTTP_ENV: Final = "SEALTRUST_TSA_ALLOW_HTTP"
 SEAL_YEARS: Final = 3
 PIN_ENV_PREFIX: Final = "SEALTRUST_PIN_"
+HEAD_INTERVAL_ENV: Final = "SEALTRUST_AUDIT_HEAD_INTERVAL_S"
+HEAD_MAX_PENDING_ENV: Final = "SEALTRUST_AUDIT_HEAD_MAX_PENDING"
 _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -73,6 +80,25 @@ def device_pin_env(uri: str) -> str:
     that ``sealtrust issue --key pkcs11:...`` works without editing any file.
     """
     return PIN_ENV_PREFIX + hashlib.sha256(uri.encode("utf-8")).hexdigest()[:16].upper()
+
+
+def head_policy(config: dict[str, Any]) -> audit.HeadPolicy:
+    """The service's audit head policy: ``audit_heads`` in deployment.json, then the environment."""
+    spec = config.get("audit_heads", {})
+    if not isinstance(spec, dict) or set(spec) - {"interval_s", "max_pending"}:
+        raise InputError("deployment.json: audit_heads takes interval_s and max_pending")
+    spec = dict(spec)
+    for name, env in (("interval_s", HEAD_INTERVAL_ENV), ("max_pending", HEAD_MAX_PENDING_ENV)):
+        if os.environ.get(env):
+            spec[name] = os.environ[env]
+    defaults = audit.HeadPolicy()
+    try:
+        return audit.HeadPolicy(
+            interval_s=float(spec.get("interval_s", defaults.interval_s)),
+            max_pending=int(spec.get("max_pending", defaults.max_pending)))
+    except (TypeError, ValueError):
+        raise InputError(f"audit head policy: interval_s must be seconds and max_pending a "
+                         f"count, not {spec}") from None
 
 
 def _pin_spec(uri: object, spec: object) -> dict[str, str]:
@@ -247,6 +273,7 @@ def load_config(home: Home) -> dict[str, Any]:
     if not isinstance(pins, dict):
         raise InputError(f"{home.config}: pins must be an object")
     config["pins"] = {uri: _pin_spec(uri, spec) for uri, spec in pins.items()}
+    head_policy(config)  # validates
     return config
 
 
@@ -272,6 +299,30 @@ class Deployment:
         self.stores = KeyStoreRegistry(base_dir=home.root)
         self._keys: dict[str, Key] = {}
         self._issuer_context: IssuerContext | None = None
+        # This process's deferred audit heads while the service runs (defer_audit_heads);
+        # None: every write transaction signs its head (CLI, batch workers).
+        self.audit_heads: audit.HeadSchedule | None = None
+        self._head_flusher: audit.HeadFlusher | None = None
+
+    @property
+    def head_policy(self) -> audit.HeadPolicy:
+        return head_policy(self.config)
+
+    def defer_audit_heads(self) -> audit.HeadSchedule | None:
+        """Sign audit heads in a background thread per :attr:`head_policy` (the service).
+
+        Sets :attr:`audit_heads`, which service code passes to ``sign_pending``
+        and ``issue_one``; :meth:`close` signs a last head. With interval 0
+        nothing is deferred.
+        """
+        policy = self.head_policy
+        if not policy.immediate and self._head_flusher is None:
+            schedule = audit.HeadSchedule(policy)
+            self._head_flusher = audit.HeadFlusher(schedule, self.registry.session,
+                                                   lambda: self.key("audit"))
+            self._head_flusher.start()
+            self.audit_heads = schedule
+        return self.audit_heads
 
     def key_uri(self, role: str) -> str:
         try:
@@ -372,5 +423,8 @@ class Deployment:
                 CertificateRecord.role)).scalars())
 
     def close(self) -> None:
+        flusher, self._head_flusher, self.audit_heads = self._head_flusher, None, None
+        if flusher is not None:  # stragglers now sign their own heads
+            flusher.stop()
         self.stores.close()
         self.registry.close()

@@ -20,11 +20,17 @@ async def _deployment(request: Request) -> Deployment:
 
 
 def _session(request: Request) -> Iterator[Session]:
-    """One transaction per request; entries it appended get a signed tree head."""
+    """One transaction per request; entries it appended get a signed tree head.
+
+    Per the deployment's head policy: before commit when one is due, else by
+    the process's background flusher within the policy's interval.
+    """
     deployment: Deployment = request.app.state.deployment
     with deployment.registry.session() as session:
         yield session
-        audit.sign_pending(session, deployment.key("audit"), datetime.now(UTC))
+        if audit.PENDING_HEAD in session.info:
+            audit.sign_pending(session, deployment.key("audit"), datetime.now(UTC),
+                               deployment.audit_heads)
 
 
 async def _metrics(request: Request) -> Metrics:
@@ -37,7 +43,7 @@ async def _now() -> datetime:
 
 
 DeploymentDep = Annotated[Deployment, Depends(_deployment)]
-# scope="function": commit (and sign the audit head) before the response is sent, so a
+# scope="function": commit (and sign a due audit head) before the response is sent, so a
 # client never sees success for a write that another node cannot read yet or that failed.
 SessionDep = Annotated[Session, Depends(_session, scope="function")]
 MetricsDep = Annotated[Metrics, Depends(_metrics)]

@@ -12,9 +12,9 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +37,11 @@ from trust.registry.db import Registry, begin_write, next_value
 from trust.registry.models import KeyRecord
 
 ALGORITHMS: Final = ("sm2", "rsa", "sm2+rsa")
+_KEYS = cast(Table, KeyRecord.__table__)
+# Core, prebuilt: two columns of a few rows per request need no ORM objects.
+_KEY_OWNER = select(_KEYS.c.department_code).where(_KEYS.c.uri == bindparam("uri"))
+_DEPARTMENT_KEYS = select(_KEYS.c.uri, _KEYS.c.algorithm).where(
+    _KEYS.c.department_code == bindparam("department")).order_by(_KEYS.c.uri)
 
 
 def resolve_signers(
@@ -47,12 +52,11 @@ def resolve_signers(
     if alg not in ALGORITHMS:
         raise InputError(f"--alg must be one of {', '.join(ALGORITHMS)}")
     if key_uri is not None:
-        record = session.get(KeyRecord, key_uri)
-        if record is None or record.department_code != department:
+        owner = session.execute(_KEY_OWNER, {"uri": key_uri}).scalar()
+        if owner != department:
             raise ConflictError(f"key {key_uri} is not a signing key of department {department}")
         return deployment.signer(key_uri), None
-    rows = session.execute(select(KeyRecord).where(
-        KeyRecord.department_code == department).order_by(KeyRecord.uri)).scalars().all()
+    rows = session.execute(_DEPARTMENT_KEYS, {"department": department}).all()
     if not rows:
         raise NotFoundError(f"department {department!r} has no signing keys (sealtrust dept add)")
 
@@ -70,8 +74,14 @@ def issue_one(
     deployment: Deployment, session: Session, *, type_code: str, record: Mapping[str, Any],
     department: str, alg: str = "sm2", key_uri: str | None = None, seal: str | None = None,
     idempotency_key: str | None = None, actor: str, at: datetime | None = None,
+    heads: audit.HeadSchedule | None = None,
 ) -> IssuedLicence:
-    """Issue inside ``session``'s transaction and sign the audit head before commit."""
+    """Issue inside ``session``'s transaction; the audit head per ``heads``.
+
+    Without ``heads`` (CLI) a head is signed before commit; the service passes
+    its process's schedule (``deployment.audit_heads``), which signs only when
+    a head is due and otherwise leaves it to the background flusher.
+    """
     now = at or datetime.now(UTC)
     first, second = resolve_signers(deployment, session, department, alg, key_uri)
     issued = issue_licence(
@@ -80,7 +90,7 @@ def issue_one(
                      signer=first, second_signer=second, seal_es_id=seal,
                      idempotency_key=idempotency_key),
         at=now, actor=actor)
-    audit.sign_pending(session, deployment.key("audit"), now)
+    audit.sign_pending(session, deployment.key("audit"), now, heads)
     return issued
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from pyhanko.sign.timestamps import TimeStamper
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from signing.pdf import SealBinding, SealPlacement, seal_pdf
@@ -46,6 +46,27 @@ _render_lock = threading.Lock()
 STATUS_LIST_ID: Final = "sl1"
 STATUS_COUNTER: Final = f"status-index:{STATUS_LIST_ID}"
 DOCUMENT_TOKEN_YEARS: Final = 30
+
+# Issuance reads and writes a few fixed rows per licence: prebuilt Core statements on the
+# session's connection skip the ORM unit of work and identity map (the rows are not used
+# as objects afterwards) and SQLAlchemy memoises their cache keys.
+_LICENCES = cast(Table, Licence.__table__)
+_FILES = cast(Table, LicenceFile.__table__)
+_DEPARTMENTS = cast(Table, Department.__table__)
+_KEYS = cast(Table, KeyRecord.__table__)
+_INSERT_LICENCE = insert(_LICENCES)
+_INSERT_EVENT = insert(cast(Table, LicenceEvent.__table__))
+_INSERT_FILE = insert(_FILES)
+_BY_IDEMPOTENCY_KEY = select(_LICENCES.c.id, _LICENCES.c.type_code, _LICENCES.c.file_sm3,
+                             _LICENCES.c.request_sha256).where(
+    _LICENCES.c.idempotency_key == bindparam("key"))
+_FILE_PDF = select(_FILES.c.pdf).where(_FILES.c.licence_id == bindparam("id"))
+_DEPARTMENT = select(_DEPARTMENTS.c.code, _DEPARTMENTS.c.uscc, _DEPARTMENTS.c.name).where(
+    _DEPARTMENTS.c.code == bindparam("code"))
+_ACTIVE_SEALS = select(SealRecord).where(
+    SealRecord.department_code == bindparam("department"),
+    SealRecord.status == "active").order_by(SealRecord.created_at.desc())
+_KEY_DEPARTMENT = select(_KEYS.c.department_code).where(_KEYS.c.uri == bindparam("uri"))
 
 
 class IdempotencyConflictError(ConflictError):
@@ -124,18 +145,19 @@ def request_digest(type_code: str, record: Mapping[str, Any], department: str) -
 def _existing(session: Session, request: IssueRequest, digest: str) -> IssuedLicence | None:
     if request.idempotency_key is None:
         return None
-    licence = session.execute(select(Licence).where(
-        Licence.idempotency_key == request.idempotency_key)).scalar()
+    connection = session.connection()
+    licence = connection.execute(_BY_IDEMPOTENCY_KEY, {"key": request.idempotency_key}).first()
     if licence is None:
         return None
     if licence.request_sha256 != digest:
         raise IdempotencyConflictError(
             f"idempotency key {request.idempotency_key!r} was used for another request "
             f"(licence {licence.id})")
-    stored = session.get(LicenceFile, licence.id)
-    if stored is None:
+    pdf = connection.execute(_FILE_PDF, {"id": licence.id}).scalar()
+    if pdf is None:
         raise NotFoundError(f"licence {licence.id} has no stored file")
-    return IssuedLicence(licence.id, licence.type_code, licence.file_sm3, stored.pdf, reused=True)
+    return IssuedLicence(licence.id, licence.type_code, licence.file_sm3, bytes(pdf),
+                         reused=True)
 
 
 def _choose_seal(session: Session, request: IssueRequest, signer: Certificate,
@@ -143,14 +165,16 @@ def _choose_seal(session: Session, request: IssueRequest, signer: Certificate,
     if request.seal_es_id is not None:
         return usable_seal(session, request.seal_es_id, department_code=request.department_code,
                            signer_cert=signer, at=at)
-    candidates = session.execute(select(SealRecord.es_id).where(
-        SealRecord.department_code == request.department_code,
-        SealRecord.status == "active").order_by(SealRecord.created_at.desc())).scalars().all()
+    # Whole rows, held in this list: usable_seal's session.get then finds each in the
+    # identity map instead of querying again.
+    candidates = session.execute(_ACTIVE_SEALS, {"department": request.department_code}
+                                 ).scalars().all()
     problems = []
-    for es_id in candidates:
+    for candidate in candidates:
         try:
-            return usable_seal(session, es_id, department_code=request.department_code,
-                               signer_cert=signer, at=at)
+            return usable_seal(session, candidate.es_id,
+                               department_code=request.department_code, signer_cert=signer,
+                               at=at)
         except SealUnusableError as exc:
             problems.append(exc.message)
     raise SealUnusableError(f"department {request.department_code} has no usable seal for "
@@ -159,8 +183,8 @@ def _choose_seal(session: Session, request: IssueRequest, signer: Certificate,
 
 
 def _check_key(session: Session, signer: Signer, department_code: str) -> None:
-    record = session.get(KeyRecord, signer.uri)
-    if record is None or record.department_code != department_code:
+    owner = session.connection().execute(_KEY_DEPARTMENT, {"uri": signer.uri}).first()
+    if owner is None or owner.department_code != department_code:
         raise ConflictError(f"key {signer.uri} is not a signing key of department "
                             f"{department_code}")
     if not signer.chain:
@@ -256,7 +280,8 @@ def prepare_licence(
     existing = _existing(session, request, digest)
     if existing is not None:
         return existing
-    department = session.get(Department, request.department_code)
+    department = session.connection().execute(
+        _DEPARTMENT, {"code": request.department_code}).first()
     if department is None:
         raise NotFoundError(f"no department {request.department_code!r}")
     signers: Sequence[Signer] = [s for s in (request.signer, request.second_signer) if s]
@@ -297,25 +322,30 @@ def prepare_licence(
 
 
 def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) -> IssuedLicence:
-    """Add the licence, its first status event, its file and its audit entry."""
+    """Add the licence, its first status event, its file and its audit entry.
+
+    Plain INSERTs in the caller's transaction, licence first: a duplicate
+    idempotency key or status index fails there, before the others.
+    """
     p, licence_type, at = prepared, prepared.licence_type, prepared.at
     department_code = p.request.department_code
-    session.add(Licence(
-        id=p.licence_id, type_code=licence_type.code, department_code=department_code,
-        holder_name=licence_type.holder_name(p.record), holder=dict(p.record),
-        valid_from=_aware_day(p.valid[0]), valid_to=_aware_day(p.valid[1]) if p.valid[1] else None,
-        status="valid", status_index=p.status_index, file_sm3=p.file_sm3,
-        seal_es_id=p.seal_es_id, key_uri=p.request.signer.uri,
-        idempotency_key=p.request.idempotency_key, request_sha256=p.digest, issued_at=at))
-    session.flush()
-    session.add(LicenceEvent(licence_id=p.licence_id, at=at, from_status=None,
-                             to_status="valid", reason="issued"))
-    session.add(LicenceFile(licence_id=p.licence_id, pdf=p.pdf))
+    connection = session.connection()
+    connection.execute(_INSERT_LICENCE, {
+        "id": p.licence_id, "type_code": licence_type.code, "department_code": department_code,
+        "holder_name": licence_type.holder_name(p.record), "holder": dict(p.record),
+        "valid_from": _aware_day(p.valid[0]),
+        "valid_to": _aware_day(p.valid[1]) if p.valid[1] else None, "status": "valid",
+        "status_index": p.status_index, "file_sm3": p.file_sm3, "seal_es_id": p.seal_es_id,
+        "key_uri": p.request.signer.uri, "idempotency_key": p.request.idempotency_key,
+        "request_sha256": p.digest, "superseded_by": None, "issued_at": at})
+    connection.execute(_INSERT_EVENT, {"licence_id": p.licence_id, "at": at,
+                                       "from_status": None, "to_status": "valid",
+                                       "reason": "issued"})
+    connection.execute(_INSERT_FILE, {"licence_id": p.licence_id, "pdf": p.pdf})
     audit.append(session, kind="licence.issued", actor=actor, subject=p.licence_id, at=at,
                  details={"type": licence_type.code, "department": department_code,
                           "seal": p.seal_es_id, "keys": list(p.signer_uris),
                           "file_sm3": p.file_sm3, "status_index": p.status_index})
-    session.flush()
     return IssuedLicence(p.licence_id, licence_type.code, p.file_sm3, p.pdf)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,6 +59,21 @@ def build_api(root: Path) -> Iterator[Api]:
     app = create_app(Settings(home=root))
     with TestClient(app) as client:
         yield Api(client, root, tokens)
+
+
+def wait_for_head(get: Callable[[], dict[str, Any]], size: int,
+                  timeout_s: float = 10.0) -> dict[str, Any]:
+    """The latest signed head (``get`` fetches it) once it covers ``size`` entries.
+
+    The service signs heads in the background, at most its head interval
+    (``SEALTRUST_AUDIT_HEAD_INTERVAL_S``, 1 s by default) after a commit.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        head = get()
+        if head.get("size", 0) >= size or time.monotonic() > deadline:
+            return head
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api.deployment import DEMO_DEPARTMENT
-from tests.api_support import OTHER_DEPARTMENT, Api
+from tests.api_support import OTHER_DEPARTMENT, Api, wait_for_head
 from trust import merkle
 
 
@@ -115,7 +115,8 @@ def test_audit_entries_heads_and_proofs_over_http(api: Api) -> None:
     h = api.headers("auditor")
     entries = api.client.get("/v1/audit/entries", headers=h).json()
     assert any(e["kind"] == "seal.made" for e in entries)
-    head = api.client.get("/v1/audit/head", headers=h).json()
+    head = wait_for_head(lambda: api.client.get("/v1/audit/head", headers=h).json(),
+                         len(entries))
     assert head["size"] == len(entries)
     root = bytes.fromhex(head["root_hash"])
     for entry in entries:

@@ -16,12 +16,14 @@ import pytest
 
 from api.auth import Role, create_client
 from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
+from tests.api_support import wait_for_head
 from tests.db_support import fresh_postgres_url
 from tests.server_support import Node, running_servers
 
 pytestmark = pytest.mark.postgres
 
 PUBLIC_LIMIT = 6
+HEAD_INTERVAL_S = 0.3
 ROLES = {"seal_admin": (Role.SEAL_ADMIN, DEMO_DEPARTMENT), "auditor": (Role.AUDITOR, None),
          "verifier": (Role.VERIFIER, None), "holder_app": (Role.HOLDER_APP, None),
          "issuer": (Role.ISSUER, DEMO_DEPARTMENT)}
@@ -72,7 +74,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         root = tmp_path_factory.mktemp("multinode") / "home"
         tokens = _init_on_postgres(root, url)
         env = {"SEALTRUST_DATABASE_URL": url, "SEALTRUST_RATE_LIMIT_REQUESTS": str(PUBLIC_LIMIT),
-               "SEALTRUST_RATE_LIMIT_WINDOW_S": "3600", "SEALTRUST_RATE_LIMIT_BATCH": "1"}
+               "SEALTRUST_RATE_LIMIT_WINDOW_S": "3600", "SEALTRUST_RATE_LIMIT_BATCH": "1",
+               "SEALTRUST_AUDIT_HEAD_INTERVAL_S": str(HEAD_INTERVAL_S)}
         with running_servers(root, count=2, env=env) as nodes, \
                 httpx.Client(timeout=30) as http:
             yield Cluster(nodes, http, tokens)
@@ -118,8 +121,12 @@ def test_audit_head_advanced_on_a_is_visible_on_b(cluster: Cluster) -> None:
     made = cluster.call(cluster.a, "POST", "/v1/seals", "seal_admin",
                         json={"department": DEMO_DEPARTMENT})
     assert made.status_code == 201, made.text
+    # A signs the head in the background, within its head interval (HEAD_INTERVAL_S).
+    last = cluster.call(cluster.b, "GET", "/v1/audit/entries", "auditor",
+                        params={"after": before["size"], "limit": 1000}).json()[-1]["seq"]
+    on_b = wait_for_head(lambda: cluster.call(cluster.b, "GET", "/v1/audit/head",
+                                              "auditor").json(), last)
     on_a = cluster.call(cluster.a, "GET", "/v1/audit/head", "auditor").json()
-    on_b = cluster.call(cluster.b, "GET", "/v1/audit/head", "auditor").json()
     assert on_b["size"] > before["size"]
     assert on_b == on_a  # same signed head, same root hash
     proof = cluster.call(cluster.b, "GET", "/v1/audit/proof/consistency", "auditor",

@@ -124,7 +124,7 @@ def issue(body: IssueIn, principal: Issuer, deployment: DeploymentDep, session: 
     issued = issue_one(deployment, session, type_code=body.type, record=body.record,
                        department=_department_of(principal), alg=body.alg, seal=body.seal,
                        idempotency_key=body.idempotency_key or idempotency_key,
-                       actor=principal.client_id, at=now)
+                       actor=principal.client_id, at=now, heads=deployment.audit_heads)
     if not issued.reused:
         for alg in body.alg.split("+"):
             metrics.count_signature(alg)
@@ -145,7 +145,7 @@ def _run_job(deployment: Deployment, job_id: str, department: str, actor: str,
             with deployment.registry.session() as session:
                 issued = issue_one(deployment, session, type_code=code, record=record,
                                    department=department, alg=alg, idempotency_key=key,
-                                   actor=actor)
+                                   actor=actor, heads=deployment.audit_heads)
             results.append({"index": number, "licence_id": issued.licence_id})
             done += 1
         except SealTrustError as exc:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, create_engine, event, select
+from sqlalchemy import Engine, Table, bindparam, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -123,25 +124,33 @@ def next_value(session: Session, name: str, count: int = 1) -> int:
     processes can never obtain the same value, on SQLite and PostgreSQL alike.
     With ``count`` > 1 the caller owns the block ``new - count + 1 .. new``
     (batch workers reserve blocks so they need not hold the write lock).
+    Runs on the session's connection: the counter table needs no autoflush
+    of pending ORM objects, and the prebuilt statement skips re-compilation.
     """
     if count < 1:
         raise InputError("a counter block must hold at least one value")
-    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    stmt = _counter_statement(connection.dialect.name)
+    return int(connection.execute(stmt, {"name": name, "count": count}).scalar_one())
+
+
+@cache
+def _counter_statement(dialect: str) -> Any:
+    """The upsert behind :func:`next_value`, built once per dialect (its cache key is memoised)."""
     table = cast(Table, Sequence.__table__)
+    stmt = conflict_insert(dialect, table).values(name=bindparam("name"), value=bindparam("count"))
+    return stmt.on_conflict_do_update(
+        index_elements=["name"], set_={"value": table.c.value + stmt.excluded.value}
+    ).returning(table.c.value)
+
+
+def conflict_insert(dialect: str, table: Table) -> Any:
+    """An INSERT into ``table`` that accepts ``ON CONFLICT`` clauses (SQLite and PostgreSQL)."""
     if dialect == "postgresql":
-        pg_stmt = postgresql.insert(table).values(name=name, value=count)
-        stmt: Any = pg_stmt.on_conflict_do_update(
-            index_elements=["name"], set_={"value": table.c.value + count}
-        )
-    elif dialect == "sqlite":
-        lite_stmt = sqlite.insert(table).values(name=name, value=count)
-        stmt = lite_stmt.on_conflict_do_update(
-            index_elements=["name"], set_={"value": table.c.value + count}
-        )
-    else:  # pragma: no cover - only the two supported databases reach here
-        raise RuntimeError(f"unsupported database {dialect}")
-    value = session.execute(stmt.returning(table.c.value)).scalar_one()
-    return int(value)
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
 
 
 def peek_value(session: Session, name: str) -> int:
