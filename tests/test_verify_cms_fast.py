@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tests import pdf_corpus as corpus
 from tests.licence_corpus import Licences, open_licences
 from tests.test_verify_fuzz import _mutate  # the same edit model as the PDF fuzzing
-from verification import UnsafeNoRevocationCheck, VerificationPolicy, cms_fast, judge
+from verification import UnsafeNoRevocationCheck, VerificationPolicy, cms, cms_fast, judge
 from verification.cms import _der_length, _parse
 from verification.errors import CmsFormatError
 from verification.extract import extract_facts
@@ -240,3 +240,154 @@ def test_certificate_name_that_asn1crypto_cannot_humanise(lic: Licences) -> None
     assert _same(edited, False)
     with pytest.raises(CmsFormatError):
         parse_cms(edited)
+
+
+# ---------------------------------------------------------------- leaf values read directly
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + content
+
+
+def _tst_slow(raw: bytes) -> object:
+    """What cms._parse reads from a TSTInfo, through asn1crypto."""
+    from asn1crypto import tsp
+
+    try:
+        tst = tsp.TSTInfo.load(raw, strict=True)
+        imprint = tst["message_imprint"]
+        return (imprint["hash_algorithm"]["algorithm"].native,
+                bytes(imprint["hashed_message"].native), tst["gen_time"].native)
+    except Exception as exc:
+        return type(exc)
+
+
+def _tst_fast(raw: bytes) -> object:
+    from verification.der import Unusual
+
+    try:
+        return cms_fast._tst_info(raw)
+    except (Unusual, *cms._PARSE_ERRORS):
+        return None
+
+
+@pytest.fixture(scope="module")
+def tst_fields(lic: Licences) -> list[bytes]:
+    """The children of a real TSTInfo, as DER (version .. tsa)."""
+    from verification.der import children, element
+
+    (der,) = _cms_blobs(lic.pdfs["sm2"])
+    token = _parse(der, False).timestamp_token
+    assert token is not None
+    raw = _parse(token, True).tst_info
+    assert raw is not None
+    return [raw[e.start:e.end] for e in children(raw, element(raw, 0, len(raw)))]
+
+
+def test_plain_tst_info_is_read_directly_and_equals_asn1crypto(tst_fields: list[bytes]) -> None:
+    raw = _tlv(0x30, b"".join(tst_fields))
+    assert _tst_fast(raw) is not None and _tst_fast(raw) == _tst_slow(raw)
+
+
+GEN_TIMES = [b"20261204211025Z", b"20261204211025.5Z", b"202612042110Z", b"2026120421Z",
+             b"20261204211025+0800", b"20261204211025", b"00001204211025Z", b"20261304211025Z",
+             b"20261204246025Z", b"2026120421102\xd9Z", b"20261204211025Z\n", b""]
+
+
+@pytest.mark.parametrize("gen_time", GEN_TIMES)
+def test_gen_time_forms_defer_or_agree(tst_fields: list[bytes], gen_time: bytes) -> None:
+    fields = list(tst_fields)
+    fields[4] = _tlv(0x18, gen_time)
+    raw = _tlv(0x30, b"".join(fields))
+    fast, slow = _tst_fast(raw), _tst_slow(raw)
+    assert fast is None or fast == slow, (fast, slow)
+    assert (fast is not None) is (gen_time == b"20261204211025Z")
+
+
+def _optional_layouts(tst_fields: list[bytes]) -> Iterator[tuple[list[bytes], bool]]:
+    """(children, whether the walk reads them itself) for optional-field layouts."""
+    required, accuracy, nonce, tsa = tst_fields[:5], tst_fields[5], tst_fields[6], tst_fields[7]
+    ordering, extensions = _tlv(0x01, b"\xff"), _tlv(0xA1, _tlv(0x30, b""))
+    yield required, True
+    yield [*required, accuracy, ordering, nonce, tsa, extensions], True
+    yield [*required, nonce, tsa], True
+    yield [*required, extensions], True
+    yield [*required, nonce, accuracy], False  # out of order
+    yield [*required, nonce, nonce], False  # twice
+    yield [*required, accuracy, _tlv(0x04, b"x")], False  # unknown
+    yield [*required, _tlv(0xA2, b"")], False
+    yield required[:4], False  # genTime missing
+    yield [required[1], required[0], *required[2:]], False
+    alg_null = _tlv(0x30, _tlv(0x30, _tlv(0x06, bytes.fromhex("2a811ccf55018311")) + b"\x05\x00")
+                    + _tlv(0x04, b"\x01" * 32))
+    yield [*required[:2], alg_null, *required[3:]], True
+    alg_other = _tlv(0x30, _tlv(0x30, _tlv(0x06, bytes.fromhex("2a811ccf55018311")) + b"\x04\x00")
+                     + _tlv(0x04, b"\x01" * 32))
+    yield [*required[:2], alg_other, *required[3:]], False
+    constructed = _tlv(0x30, _tlv(0x30, _tlv(0x06, bytes.fromhex("2a811ccf55018311")))
+                       + _tlv(0x24, _tlv(0x04, b"\x01" * 32)))
+    yield [*required[:2], constructed, *required[3:]], False
+
+
+def test_optional_field_layouts_defer_or_agree(tst_fields: list[bytes]) -> None:
+    for fields, direct in _optional_layouts(tst_fields):
+        raw = _tlv(0x30, b"".join(fields))
+        fast, slow = _tst_fast(raw), _tst_slow(raw)
+        assert fast is None or fast == slow, (fields, fast, slow)
+        assert (fast is not None) is direct, fields
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(edits=EDITS)
+def test_mutated_tst_info_defers_or_agrees(tst_fields: list[bytes],
+                                           edits: list[tuple[int, int, bytes]]) -> None:
+    raw = _mutate(_tlv(0x30, b"".join(tst_fields)), edits)
+    fast = _tst_fast(raw)
+    assert fast is None or fast == _tst_slow(raw)
+
+
+def _outcome(fn: object, raw: bytes) -> object:
+    from verification.der import Unusual
+
+    assert callable(fn)
+    try:
+        return fn(raw)
+    except Unusual:
+        return "defer"
+    except (CmsFormatError, *cms._PARSE_ERRORS):
+        return "error"
+
+
+STATUS_REFS = [
+    bytes.fromhex("3008 0c03736c31 020100"), bytes.fromhex("3009 0c03736c31 02020005"),
+    bytes.fromhex("3008 0c03736c31 0201ff"), bytes.fromhex("3007 0c03736c31 0200"),
+    bytes.fromhex("3008 2c03736c31 020100"), bytes.fromhex("3008 0c03736cff 020100"),
+    bytes.fromhex("3005 0c00 020107"), bytes.fromhex("3009 0c03736c31 020100 00"),
+    bytes.fromhex("3081 08 0c03736c31 020100"), bytes.fromhex("3008 0c03736c31 0a0100"),
+    bytes.fromhex("3108 0c03736c31 020100"), bytes.fromhex("300e 0c03736c31 02070100000000000000"),
+    bytes.fromhex("3028 0c21") + b"x" * 33 + bytes.fromhex("020101"),
+    bytes.fromhex("3007 0c03736c31 0201"), bytes.fromhex("3005 0c03736c31"),
+]
+LICENCE_IDS = [
+    _tlv(0x0C, b"L1-BL-11330100MB0000001R-20261205-00000001-H"), _tlv(0x0C, b""),
+    _tlv(0x0C, b"x" * 65), _tlv(0x0C, b"x" * 200), _tlv(0x0C, b"a\nb"), _tlv(0x0C, b"\xff"),
+    _tlv(0x2C, _tlv(0x0C, b"ab")), _tlv(0x13, b"ab"), _tlv(0x0C, b"ab") + b"\x00",
+    bytes.fromhex("0c8102") + b"ab", _tlv(0x0C, "证照".encode()),
+]
+
+
+@pytest.mark.parametrize("raw", STATUS_REFS)
+def test_status_reference_defers_or_agrees(raw: bytes) -> None:
+    fast, slow = _outcome(cms_fast._status_index, raw), _outcome(cms._status_index, raw)
+    assert fast in (slow, "defer"), (fast, slow)
+    if isinstance(slow, int) and raw[1] < 0x80 and raw[2] == 0x0C:
+        assert fast == slow  # the plain encoding is read directly
+
+
+@pytest.mark.parametrize("raw", LICENCE_IDS)
+def test_licence_id_defers_or_agrees(raw: bytes) -> None:
+    fast, slow = _outcome(cms_fast._licence_id, raw), _outcome(cms._licence_id, raw)
+    assert fast == slow or (fast == "defer" and slow == "error"), (fast, slow)

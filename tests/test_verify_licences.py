@@ -319,3 +319,27 @@ def test_revoked_signer_certificate_fails_online(lic: Licences) -> None:
     finally:
         set_revoked(None)
     assert verify_pdf(lic.pdfs["rsa"], lic.online()).indication is PASSED
+
+
+def test_interleaved_seals_and_warm_caches_give_the_reports_of_a_fresh_process(
+    lic: Licences,
+) -> None:
+    """Per-process caches (seal by DER, shared passed checks, parsed licence ids) never
+    carry one licence's answer over to another: two seals taken in turn, reports
+    equal to those of emptied caches."""
+    from verification import checks, seal, status
+
+    es_id = lic.new_seal(datetime.now(UTC) - timedelta(days=1), later(30))
+    other = lic.issue("second_seal", "sm2", number=9, seal=es_id)
+    policy, at = lic.offline(), datetime.now(UTC)
+    files = [lic.pdfs["sm2"], other, lic.pdfs["sm2_b"], other, lic.pdfs["sm2"]]
+    warm = [verify_pdf(pdf, policy, at).to_json() for pdf in files]
+    assert json.loads(warm[1])["signatures"][0]["seal"] == es_id
+    assert json.loads(warm[0])["signatures"][0]["seal"] != es_id
+    for pdf, report in zip(files, warm, strict=True):
+        seal._static.clear()
+        seal._listed.clear()
+        seal._last = None
+        checks._passed.cache_clear()
+        status.parsed_licence_id.cache_clear()
+        assert verify_pdf(pdf, policy, at).to_json() == report

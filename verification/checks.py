@@ -7,6 +7,7 @@ names it. Structure comes first because nothing else is meaningful without it.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 from trust.indications import Check, Indication, SubIndication
 from verification.certinfo import cert_info
@@ -19,6 +20,13 @@ __all__ = ["run_checks"]
 _PASS = Indication.TOTAL_PASSED
 _FAIL = Indication.TOTAL_FAILED
 _UNSURE = Indication.INDETERMINATE
+
+
+@lru_cache(maxsize=256)
+def _passed(name: str, detail: str) -> Check:
+    """A passed check, shared (it is immutable) while its text recurs: the same
+    algorithms and the same modification level come with every licence of a batch."""
+    return Check(name, _PASS, None, detail)
 
 
 def structure(f: SignatureFacts) -> Check:
@@ -37,7 +45,7 @@ def digest(f: SignatureFacts) -> Check:
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
             f.integrity_detail,
         )
-    return Check("integrity.digest", _PASS, None, f"{f.digest_algorithm} over the byte range")
+    return _passed("integrity.digest", f"{f.digest_algorithm} over the byte range")
 
 
 def signature_value(f: SignatureFacts) -> Check:
@@ -52,7 +60,7 @@ def signature_value(f: SignatureFacts) -> Check:
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
             f.integrity_detail,
         )
-    return Check("integrity.signature", _PASS, None, str(f.signature_algorithm))
+    return _passed("integrity.signature", str(f.signature_algorithm))
 
 
 def signing_certificate(f: SignatureFacts) -> Check:
@@ -69,7 +77,7 @@ def signing_certificate(f: SignatureFacts) -> Check:
         if f.signer_cert_bound
         else ("no signing-certificate attribute")
     )
-    return Check("signing_certificate", _PASS, None, detail)
+    return _passed("signing_certificate", detail)
 
 
 def modifications(f: SignatureFacts, policy: VerificationPolicy) -> Check:
@@ -95,9 +103,7 @@ def modifications(f: SignatureFacts, policy: VerificationPolicy) -> Check:
             SubIndication.HASH_FAILURE,
             f"{level} changes after the signed revision: {f.modification_detail}"[:1000],
         )
-    return Check(
-        "modifications", _PASS, None, f"{f.revisions_after} later revision(s), changes: {level}"
-    )
+    return _passed("modifications", f"{f.revisions_after} later revision(s), changes: {level}")
 
 
 def timestamp(f: SignatureFacts, policy: VerificationPolicy, at: datetime) -> Check:

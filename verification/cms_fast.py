@@ -6,18 +6,22 @@ as slices of the DER, and returns None (meaning: let asn1crypto parse it)
 for anything it does not know exactly: other tags, BER, unknown attributes,
 algorithm parameters other than NULL, a signer not found by byte equality.
 Leaf values it does read go through the same helpers (or the same asn1crypto
-types) as the full parse, so when it answers, it answers the same
-(tests/test_verify_cms_fast.py checks this on every corpus file and on
-mutated ones).
+types) as the full parse, except the per-licence ones read on every file
+(TSTInfo imprint and genTime, licence id, status reference): in their plain
+encoding those are read directly, anything else still goes through the
+helpers. When the walk answers, it answers the same
+(tests/test_verify_cms_fast.py checks this on every corpus file, on
+mutated ones and on each leaf's other encodings).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Final
 
-from asn1crypto import algos, core, tsp, x509
+from asn1crypto import algos, core, x509
 
 from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL, ATTR_STATUS_REF
 from verification import cms
@@ -36,6 +40,9 @@ _CTX0: Final = 0xA0
 _CTX1: Final = 0xA1
 _KEY_ID: Final = 0x80
 _NULL: Final = b"\x05\x00"
+_TST_REQUIRED: Final = [_INT, _OID, _SEQ, _INT, 0x18]  # ..., GeneralizedTime
+_TST_OPTIONAL: Final = (_SEQ, 0x01, _INT, _CTX0, _CTX1)  # accuracy, ordering, nonce, tsa, ext
+_GEN_TIME: Final = re.compile(rb"(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z")
 
 
 def _oid_der(dotted: str) -> bytes:
@@ -72,8 +79,11 @@ def walk_cms(der: bytes, timestamp: bool) -> cms.SignedCms | None:
 def _one(buf: bytes, parent: Element, *tags: int) -> list[Element]:
     """The children of ``parent``, which must have exactly these tags in order."""
     kids = children(buf, parent)
-    if len(kids) != len(tags) or any(k.tag != t for k, t in zip(kids, tags, strict=True)):
+    if len(kids) != len(tags):
         raise Unusual
+    for kid, tag in zip(kids, tags, strict=True):
+        if kid[0] != tag:
+            raise Unusual
     return kids
 
 
@@ -97,12 +107,20 @@ def _signature_name(oid: bytes) -> str:
 
 def _algorithm(buf: bytes, e: Element) -> bytes:
     """The OID DER of an AlgorithmIdentifier whose parameters are absent or NULL."""
-    kids = children(buf, e)
+    return _algorithm_oid(buf[e.start : e.end])
+
+
+@lru_cache(maxsize=256)
+def _algorithm_oid(raw: bytes) -> bytes:
+    """:func:`_algorithm` of one element's DER (a signer uses the same few, so cached;
+    what raises Unusual is not cached)."""
+    e = element(raw, 0, len(raw))
+    kids = children(raw, e)
     if e.tag != _SEQ or not 1 <= len(kids) <= 2 or kids[0].tag != _OID:
         raise Unusual
-    if len(kids) == 2 and _raw(buf, kids[1]) != _NULL:
+    if len(kids) == 2 and _raw(raw, kids[1]) != _NULL:
         raise Unusual
-    return _raw(buf, kids[0])
+    return _raw(raw, kids[0])
 
 
 def _walk(der: bytes, timestamp: bool) -> cms.SignedCms | None:
@@ -173,10 +191,35 @@ def _encapsulated(
         raise Unusual
     (octets,) = _one(der, wrapper, _OCTETS)
     tst_info = _content(der, octets)
-    tst = tsp.TSTInfo.load(tst_info, strict=True)  # small, and read the same way as cms.py
-    imprint_alg = tst["message_imprint"]["hash_algorithm"]["algorithm"].native
-    imprint = bytes(tst["message_imprint"]["hashed_message"].native)
-    return tst_info, imprint_alg, imprint, tst["gen_time"].native
+    return (tst_info, *_tst_info(tst_info))
+
+
+def _tst_info(tst: bytes) -> tuple[str, bytes, datetime]:
+    """Imprint algorithm, imprint and genTime of a TSTInfo (RFC 3161 2.4.2).
+
+    What cms.py reads through asn1crypto, read directly when the TSTInfo has
+    the plain shape: the five required fields, then optional ones in their
+    order, all with their universal or [0]/[1] tags (asn1crypto then assigns
+    each child to its field without trying alternatives), a NULL-or-absent
+    imprint parameter and a ``YYYYMMDDHHMMSSZ`` genTime.
+    """
+    top = element(tst, 0, len(tst))
+    if top.tag != _SEQ or top.end != len(tst):
+        raise Unusual
+    fields = children(tst, top)
+    if [f[0] for f in fields[:5]] != _TST_REQUIRED:
+        raise Unusual
+    optional = iter(_TST_OPTIONAL)  # each at most once, in order
+    if not all(f[0] in optional for f in fields[5:]):
+        raise Unusual
+    algorithm, hashed = _one(tst, fields[2], _SEQ, _OCTETS)
+    imprint_alg = _digest_name(_algorithm(tst, algorithm))
+    gen_time = _GEN_TIME.fullmatch(tst, fields[4].body, fields[4].end)
+    if gen_time is None or gen_time[1] == b"0000":
+        raise Unusual  # fractions, offsets, year 0: asn1crypto's parse
+    year, month, day, hour, minute, second = (int(g) for g in gen_time.groups())
+    when = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    return imprint_alg, _content(tst, hashed), when
 
 
 def _signer(der: bytes, sid: Element, certs: list[bytes]) -> bytes:
@@ -216,36 +259,77 @@ def _signed_attrs(der: bytes, block: Element, content_type: bytes) -> _Attrs:
     out = _Attrs()
     seen: set[str] = set()
     for attr in children(der, block):
-        if attr.tag != _SEQ:
+        if attr[0] != _SEQ:
             raise Unusual  # an Attribute is a SEQUENCE; children() checks only "constructed"
-        kind_el, values_el = _one(der, attr, _OID, _SET)
-        kind = _ATTRS.get(_raw(der, kind_el))
+        pair = children(der, attr)
+        if len(pair) != 2 or pair[0][0] != _OID or pair[1][0] != _SET:
+            raise Unusual
+        kind_el = pair[0]
+        kind = _ATTRS.get(der[kind_el[1] : kind_el[3]])
         if kind is None or kind in seen:
             raise Unusual
         seen.add(kind)
-        (value,) = children(der, values_el)  # exactly one value, else ValueError
+        (value,) = children(der, pair[1])  # exactly one value, else ValueError
+        raw = der[value[1] : value[3]]
         if kind == "message_digest":
-            if value.tag != _OCTETS:
+            if value[0] != _OCTETS:
                 raise Unusual
-            out.message_digest = _content(der, value)
+            out.message_digest = der[value[2] : value[3]]
         elif kind == "signing_time":
-            out.signing_time = x509.Time.load(_raw(der, value), strict=True).native
+            out.signing_time = x509.Time.load(raw, strict=True).native
         elif kind in ("signing_certificate", "signing_certificate_v2"):
-            out.cert_id = cms._ess_cert_id(kind, _raw(der, value))
+            out.cert_id = cms._ess_cert_id(kind, raw)
         elif kind == "content_type":
-            if _raw(der, value) != content_type:
+            if raw != content_type:
                 raise Unusual
         elif kind == "seal":
-            if value.tag != _SEQ:
+            if value[0] != _SEQ:
                 raise Unusual  # asn1crypto's registered SESeal spec refuses it: let it say so
-            out.seal_der = _raw(der, value)
+            out.seal_der = raw
         elif kind == "licence_id":
-            out.licence_id = cms._licence_id(_raw(der, value))
+            out.licence_id = _licence_id(raw)
         else:
-            out.status_index = cms._status_index(_raw(der, value))
+            out.status_index = _status_index(raw)
     if out.message_digest is None:
         raise Unusual
     return out
+
+
+def _utf8(raw: bytes, pos: int, end: int) -> tuple[str, int] | None:
+    """A primitive short-form UTF8String at ``pos`` ending by ``end``: (text, its end)."""
+    if pos + 2 > end or raw[pos] != 0x0C or raw[pos + 1] >= 0x80:
+        return None
+    stop = pos + 2 + raw[pos + 1]
+    return (raw[pos + 2 : stop].decode("utf-8"), stop) if stop <= end else None
+
+
+def _licence_id(raw: bytes) -> str:
+    """cms._licence_id; its asn1crypto parse is skipped for the plain encoding."""
+    plain = _utf8(raw, 0, len(raw))
+    if plain is None or plain[1] != len(raw):
+        return cms._licence_id(raw)
+    text = plain[0]
+    if not 0 < len(text) <= 64 or not text.isprintable():
+        raise Unusual  # cms._licence_id words the error
+    return text
+
+
+def _status_index(raw: bytes) -> int:
+    """cms._status_index; its asn1crypto parse is skipped for the plain encoding:
+    SEQUENCE { UTF8String, INTEGER }, short forms, a non-empty integer."""
+    size = len(raw)
+    if size < 2 or raw[0] != _SEQ or raw[1] != size - 2 or raw[1] >= 0x80:
+        return cms._status_index(raw)
+    plain = _utf8(raw, 2, size)
+    if plain is None:
+        return cms._status_index(raw)
+    list_id, at = plain
+    if at + 3 > size or raw[at] != _INT or raw[at + 1] != size - at - 2:
+        return cms._status_index(raw)
+    index = int.from_bytes(raw[at + 2 :], "big", signed=True)
+    if not 0 <= index < 2**40 or not 0 < len(list_id) <= 32:
+        raise Unusual  # cms._status_index words the error
+    return index
 
 
 def _token(der: bytes, block: Element) -> bytes | None:

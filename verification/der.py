@@ -4,6 +4,10 @@ It only slices: each element is (tag byte, content start, content end) in the
 caller's buffer. It refuses what DER forbids or what the fast walk never
 needs (indefinite or non-minimal lengths, multi-byte tags) by raising
 :class:`Unusual`, which tells the caller to hand the input to asn1crypto.
+
+A licence's two CMS structures hold some 120 elements, so the header is
+decoded inline in both readers and elements are made with ``tuple.__new__``
+(the generated ``NamedTuple.__new__`` costs more than the decoding).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ class Element(NamedTuple):
     end: int  # one past the last content byte
 
 
+_new: Final = tuple.__new__
+
+
 def element(buf: bytes, pos: int, limit: int) -> Element:
     """The element starting at ``pos``, which must end at or before ``limit``."""
     if pos + 2 > limit:
@@ -36,31 +43,53 @@ def element(buf: bytes, pos: int, limit: int) -> Element:
     if tag & 0x1F == 0x1F:
         raise Unusual  # high tag numbers never occur in CMS
     first = buf[pos + 1]
-    body = pos + 2
     if first < 0x80:
-        length = first
+        body = pos + 2
+        end = body + first
     else:
         n = first & 0x7F
-        if n == 0 or n > _MAX_LENGTH_OCTETS or body + n > limit or buf[body] == 0:
+        body = pos + 2 + n
+        if n == 0 or n > _MAX_LENGTH_OCTETS or body > limit or buf[pos + 2] == 0:
             raise Unusual  # indefinite, too long or non-minimal
-        length = int.from_bytes(buf[body : body + n], "big")
+        length = int.from_bytes(buf[pos + 2 : body], "big")
         if length < 0x80:
             raise Unusual  # DER requires the short form
-        body += n
-    end = body + length
+        end = body + length
     if end > limit:
         raise Unusual
-    return Element(tag, pos, body, end)
+    return _new(Element, (tag, pos, body, end))  # type: ignore[no-any-return]
 
 
 def children(buf: bytes, parent: Element) -> list[Element]:
-    """Every element inside a constructed ``parent``, which they must fill exactly."""
-    if not parent.tag & 0x20:
+    """Every element inside a constructed ``parent``, which they must fill exactly.
+
+    (:func:`element`'s decoding, inlined: this loop reads nearly every element.)
+    """
+    tag, _, pos, limit = parent
+    if not tag & 0x20:
         raise Unusual
     out = []
-    pos = parent.body
-    while pos < parent.end:
-        child = element(buf, pos, parent.end)
-        out.append(child)
-        pos = child.end
+    while pos < limit:
+        if pos + 2 > limit:
+            raise Unusual
+        tag = buf[pos]
+        if tag & 0x1F == 0x1F:
+            raise Unusual
+        first = buf[pos + 1]
+        if first < 0x80:
+            body = pos + 2
+            end = body + first
+        else:
+            n = first & 0x7F
+            body = pos + 2 + n
+            if n == 0 or n > _MAX_LENGTH_OCTETS or body > limit or buf[pos + 2] == 0:
+                raise Unusual
+            length = int.from_bytes(buf[pos + 2 : body], "big")
+            if length < 0x80:
+                raise Unusual
+            end = body + length
+        if end > limit:
+            raise Unusual
+        out.append(_new(Element, (tag, pos, body, end)))
+        pos = end
     return out

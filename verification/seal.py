@@ -5,6 +5,10 @@ maker signature, certList membership of a signer) is computed once and kept
 by SHA-256 fingerprint; the maker chain (whose edge signatures ``trust.pki``
 caches) and the validity window are judged on every call at the signing
 time, so a cached seal is never used outside its validity window.
+
+A batch is sealed with one seal or a few, and each licence reads its seal
+twice (facts, then check): the last seal's DER is compared byte for byte
+before any fingerprint is computed (a comparison is far cheaper than SHA-256).
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ _TIME_DEPENDENT: Final = frozenset({"seal.maker_chain", "seal.validity"})
 class _Static:
     """The time-independent verdict on one seal (None: the seal does not parse)."""
 
+    key: str  # the seal's fingerprint
     seal: Seal | None
     checks: tuple[Check, ...]
 
 
 _static: dict[str, _Static] = {}
-_listed: dict[tuple[str, str], bool] = {}
+_listed: dict[tuple[str, bytes], bool] = {}  # (seal fingerprint, signer certificate DER)
+_last: tuple[bytes, _Static] | None = None  # the last seal asked for, and its DER
 
 
 def _accept(cert: bytes, at: datetime) -> Outcome:
@@ -41,6 +47,10 @@ def _accept(cert: bytes, at: datetime) -> Outcome:
 
 
 def _static_of(seal_der: bytes) -> _Static:
+    global _last
+    last = _last
+    if last is not None and (last[0] is seal_der or last[0] == seal_der):
+        return last[1]
     key = fingerprint(seal_der)
     found = _static.get(key)
     if found is None:
@@ -55,7 +65,8 @@ def _static_of(seal_der: bytes) -> _Static:
         at = seal.valid_start if seal is not None else datetime(1970, 1, 1, tzinfo=UTC)
         result = verify_seal(seal_der, at, chain_validator=_accept)
         static = tuple(c for c in result.checks if c.name not in _TIME_DEPENDENT)
-        found = _static[key] = _Static(seal, static)
+        found = _static[key] = _Static(key, seal, static)
+    _last = (seal_der, found)
     return found
 
 
@@ -92,7 +103,7 @@ def check_seal(
                          f"{check.name}: {check.detail}")
     seal = static.seal
     assert seal is not None  # a seal that does not parse fails seal.format above
-    listed_key = (fingerprint(seal_der), fingerprint(signer_cert))
+    listed_key = (static.key, signer_cert)
     listed = _listed.get(listed_key)
     if listed is None:
         listed = _listed[listed_key] = seal.lists(signer_cert)

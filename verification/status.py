@@ -20,20 +20,38 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Final, Protocol, runtime_checkable
 
 from trust.indications import Check, Indication, SubIndication
-from trust.licence_id import LicenceIdError, parse_licence_id
+from trust.licence_id import LicenceId, LicenceIdError, parse_licence_id
 from trust.status import LicenceStatus, StatusList
 from trust.trustlist import TrustList
 
-__all__ = ["LicenceStatusSource", "ListStatus", "PendingStatus", "RegistryStatus"]
+__all__ = [
+    "LicenceStatusSource",
+    "ListStatus",
+    "PendingStatus",
+    "RegistryStatus",
+    "parsed_licence_id",
+]
 
 _PASS: Final = Indication.TOTAL_PASSED
 _FAIL: Final = Indication.TOTAL_FAILED
 _UNSURE: Final = Indication.INDETERMINATE
 _FINAL: Final = frozenset({"revoked", "cancelled", "superseded"})
 SKEW: Final = timedelta(seconds=30)
+_LISTED: Final = Check("revocation", _PASS, None, "issuer CA listed in a fresh trust list")
+
+
+@lru_cache(maxsize=256)
+def parsed_licence_id(text: str) -> LicenceId | LicenceIdError:
+    """:func:`parse_licence_id`, or the error it raises; remembered because the
+    facts (licence type) and the offline status check (issuer) each read the id."""
+    try:
+        return parse_licence_id(text)
+    except LicenceIdError as exc:
+        return exc
 
 
 @runtime_checkable
@@ -187,11 +205,11 @@ class ListStatus:
 
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
-        try:
-            issuer = parse_licence_id(licence_id).authority
-        except LicenceIdError as exc:
+        parsed = parsed_licence_id(licence_id)
+        if isinstance(parsed, LicenceIdError):
             return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
-                         f"{licence_id}: {exc.message}")
+                         f"{licence_id}: {parsed.message}")
+        issuer = parsed.authority
         status_list = self.lists.get(issuer)
         index = status_index if status_index is not None else self.index.get(licence_id)
         if status_list is None:
@@ -235,4 +253,4 @@ class ListStatus:
         if not any(der in listed for der in path):
             return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
                          "no certificate of the path is in the trust list")
-        return Check("revocation", _PASS, None, "issuer CA listed in a fresh trust list")
+        return _LISTED

@@ -11,10 +11,21 @@ are reached the way a viewer reaches them (trailer /Root -> /AcroForm ->
 /Fields -> /V, through the xref), and the signature covers every byte a
 viewer can read, so there is nothing left for a difference analysis to find
 and the verdict equals the full path's.
+
+Cost: the signature sits at the end, so everything about it is read there
+first (its /ByteRange, /Contents, object, the xref, the field). The
+whole-file rules come last and skip what cannot matter to them: the /Contents
+hex string, once proved to be exactly ``<hex>`` (no name, comment, stream
+keyword or delimiter fits in it, nor across its ``<`` and ``>``) and, for
+the rules about text outside streams, the stream data (skipped by /Length,
+as before, and now not even searched). The answer is the one a forward scan
+of every byte gives (tests/test_verify_locate.py keeps that scan as the
+reference).
 """
 
 from __future__ import annotations
 
+import binascii
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,8 +51,9 @@ _ACROFORM_REF: Final = re.compile(rb"/AcroForm\s+(\d{1,10})\s+(\d{1,5})\s+R\b")
 _FIELDS: Final = re.compile(rb"/Fields\s*\[([0-9R \t\r\n]{0,10000})\]")
 _REF: Final = re.compile(rb"(\d{1,10})\s+(\d{1,5})\s+R")
 _FIELD_NAME: Final = re.compile(rb"/T\s*\(([^()\\]{0,200})\)")
-# Any of these makes the byte scan insufficient: hand over to the full path.
-_UNUSUAL: Final = re.compile(rb"/(?:ObjStm|Encrypt|Linearized|XRefStm|DocTimeStamp)")
+# Any name but /ByteRange makes the byte scan insufficient: hand over to the full path.
+# (One pass over the file finds both; the names differ from their second byte on.)
+_TOKENS: Final = re.compile(rb"/(ByteRange|ObjStm|Encrypt|Linearized|XRefStm|DocTimeStamp)")
 _OBJ_WINDOW: Final = 64 * 1024
 
 
@@ -62,41 +74,75 @@ _DIRECT_LENGTH: Final = re.compile(rb"/Length\s+(\d{1,12})(?!\s+\d+\s+R)(?=[\s/>
 _ENDSTREAM: Final = re.compile(rb"[\r\n]*endstream")
 
 
-def _escape_outside_streams(data: bytes) -> bool:
+def _search(
+    pattern: re.Pattern[bytes], data: bytes, pos: int, endpos: int, gap: tuple[int, int]
+) -> re.Match[bytes] | None:
+    """``pattern.search(data, pos, endpos)`` for a pattern no match of which can hold
+    a byte of the /Contents string ``gap`` = [b, c) but its closing ``>``: the
+    string is not read."""
+    b, c = gap
+    if pos < b:
+        m = pattern.search(data, pos, min(endpos, b))
+        if m is not None or endpos <= b:
+            return m
+    return pattern.search(data, max(pos, c - 1), endpos)
+
+
+def _escape_outside_streams(data: bytes, gap: tuple[int, int]) -> bool:
     """A hex-escaped name anywhere outside stream data (or a stream we cannot skip).
 
     Binary stream data (fonts, images) often contains "/..#xx" by chance; it
     is skipped by its direct /Length, which must land on ``endstream``. Any
     stream without a direct /Length counts as unusual, so nothing is hidden.
+    The next stream header is searched from the end of the previous stream
+    (a header cannot straddle an ``endstream``), so stream data is not read.
     """
     pos = 0
-    for m in _STREAM.finditer(data):
-        if m.start() < pos:
-            continue  # "stream" inside data already skipped
-        if _NAME_ESCAPE.search(data, pos, m.start()):
+    while (m := _search(_STREAM, data, pos, len(data), gap)) is not None:
+        if _search(_NAME_ESCAPE, data, pos, m.start(), gap):
             return True
         header = data.rfind(b" obj", pos, m.start())
-        lengths = list(_DIRECT_LENGTH.finditer(data, max(header, pos), m.start()))
+        lengths = _DIRECT_LENGTH.findall(data, max(header, pos), m.start())
         if header < 0 or len(lengths) != 1:
             return True
-        end = m.end() + int(lengths[0].group(1))
+        end = m.end() + int(lengths[0])
         tail = _ENDSTREAM.match(data, end)
         if end > len(data) or tail is None:
             return True
         pos = tail.end()
-    return _NAME_ESCAPE.search(data, pos) is not None
+    return _search(_NAME_ESCAPE, data, pos, len(data), gap) is not None
+
+
+def _plain_file(data: bytes, gap: tuple[int, int], revisions: int) -> bool:
+    """The whole-file rules: one /ByteRange, none of the unusual names, one %%EOF
+    per revision, no hex-escaped name outside streams (the gap skipped)."""
+    b, c = gap
+    if data.count(b"%%EOF", 0, b) + data.count(b"%%EOF", c) != revisions:
+        return False
+    byte_ranges = 0
+    for lo, hi in ((0, b), (c, len(data))):
+        for m in _TOKENS.finditer(data, lo, hi):
+            if m[1] != b"ByteRange" or byte_ranges:
+                return False
+            byte_ranges += 1
+    return byte_ranges == 1 and not _escape_outside_streams(data, gap)
+
+
+def _ends_with_contents(data: bytes, b: int) -> bool:
+    """``data[:b].rstrip().endswith(b"/Contents")`` without copying the file."""
+    head = data[max(0, b - 64) : b].rstrip()
+    if len(head) < len(b"/Contents") and b > 64:
+        head = data[:b].rstrip()  # a run of whitespace: look further back
+    return head.endswith(b"/Contents")
 
 
 def locate(data: bytes) -> Located | None:
     """The signature if the file has the plain licence shape, else None (use the full path)."""
-    if not data.startswith(b"%PDF-") or not data.rstrip(b"\r\n\t \x00").endswith(b"%%EOF"):
-        return None
-    if data.count(b"/ByteRange") != 1 or _UNUSUAL.search(data):
-        return None
-    if _escape_outside_streams(data):
+    # (read_xref below also requires the file to end in "%%EOF" and whitespace)
+    if not data.startswith(b"%PDF-"):
         return None
     br_at = data.rfind(b"/ByteRange")
-    m = _BYTE_RANGE.match(data, br_at)
+    m = _BYTE_RANGE.match(data, br_at) if br_at >= 0 else None
     if m is None:
         return None
     a, b, c, d = (int(x) for x in m.groups())
@@ -104,14 +150,11 @@ def locate(data: bytes) -> Located | None:
         return None
     if data[b : b + 1] != b"<" or data[c - 1 : c] != b">":
         return None
-    hex_part = data[b + 1 : c - 1]
-    try:
-        contents = bytes.fromhex(hex_part.decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
+    try:  # exactly hex digits, an even number of them
+        contents = binascii.unhexlify(memoryview(data)[b + 1 : c - 1])
+    except binascii.Error:
         return None
-    if len(contents) * 2 != len(hex_part):
-        return None
-    if not data[:b].rstrip().endswith(b"/Contents"):
+    if not _ends_with_contents(data, b):
         return None
     obj = _enclosing_object(data, b, c)
     if obj is None:
@@ -138,7 +181,7 @@ def locate(data: bytes) -> Located | None:
     if field_name is None:
         return None
     revisions = index.sections
-    if data.rfind(b"%%EOF", 0, b) > start or data.count(b"%%EOF") != revisions:
+    if data.rfind(b"%%EOF", 0, b) > start or not _plain_file(data, (b, c), revisions):
         return None
     return Located(
         byte_range=(a, b, c, d),
