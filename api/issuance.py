@@ -33,7 +33,7 @@ from signing.issue import (
 )
 from trust import audit
 from trust.errors import ConflictError, InputError, NotFoundError, SealTrustError
-from trust.registry.db import Registry, begin_write, next_value
+from trust.registry.db import Registry, begin_write, holds_write_lock, next_value
 from trust.registry.models import KeyRecord
 
 ALGORITHMS: Final = ("sm2", "rsa", "sm2+rsa")
@@ -84,12 +84,18 @@ def issue_one(
     """
     now = at or datetime.now(UTC)
     first, second = resolve_signers(deployment, session, department, alg, key_uri)
+    # The licence sequence and status index come from their own short transactions, so
+    # this one takes no lock before it stores: concurrent issuances (service workers,
+    # nodes) render, seal and time-stamp in parallel instead of queueing on the counter
+    # rows (SQLite: the whole database) for the length of a render and a TSA round trip.
+    # A failure after allocation skips its values; none is ever handed out twice.
+    allocate = None if holds_write_lock(session) else _BlockAllocator(deployment.registry)
     issued = issue_licence(
         session, deployment.issuer_context(),
         IssueRequest(type_code=type_code, record=record, department_code=department,
                      signer=first, second_signer=second, seal_es_id=seal,
                      idempotency_key=idempotency_key),
-        at=now, actor=actor)
+        at=now, actor=actor, allocate=allocate)
     audit.sign_pending(session, deployment.key("audit"), now, heads)
     return issued
 
@@ -111,11 +117,12 @@ def batch_worker_init(home: str, options: dict[str, Any]) -> None:
 class _BlockAllocator:
     """Counter values reserved in blocks, each reservation its own short transaction.
 
-    So a batch worker holds the database write lock only while storing a chunk,
-    never while rendering and sealing. A value is never handed out twice (the
-    reservation is one atomic statement); values of a block left unused when
-    its chunk ends (lines that failed after the reservation) are skipped, so
-    the status index space has at most ``CHUNK - 1`` holes per chunk.
+    So an issuance (a batch worker: a chunk) holds the database write lock only
+    while storing, never while rendering, sealing and time-stamping. A value is
+    never handed out twice (the reservation is one atomic statement); values of
+    a block left unused when its chunk ends (lines that failed after the
+    reservation) are skipped, so the status index space has at most
+    ``CHUNK - 1`` holes per chunk (one per failed single issuance).
     """
 
     def __init__(self, registry: Registry) -> None:

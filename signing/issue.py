@@ -2,8 +2,12 @@
 
 Everything that can fail runs before anything is stored, and the registry
 rows (licence, first status event, sealed file, audit entry) are added in the
-caller's single transaction: a failure anywhere leaves no trace. A retried
-request with the same idempotency key returns the licence already issued.
+caller's single transaction: a failure anywhere stores nothing. Counter
+values (licence sequence, status index) taken in their own short
+transactions, as ``api.issuance`` does so that concurrent issuances do not
+queue on the counters, are skipped when the issuance then fails: a gap,
+never a value used twice. A retried request with the same idempotency key
+returns the licence already issued.
 """
 
 from __future__ import annotations
@@ -361,9 +365,13 @@ def issue_licence(
     *,
     at: datetime,
     actor: str,
+    allocate: Allocate | None = None,
 ) -> IssuedLicence:
-    """Issue one licence inside the caller's transaction (see module docstring)."""
-    prepared = prepare_licence(session, context, request, at=at)
+    """Issue one licence inside the caller's transaction (see module docstring).
+
+    ``allocate`` as for :func:`prepare_licence`.
+    """
+    prepared = prepare_licence(session, context, request, at=at, allocate=allocate)
     if isinstance(prepared, IssuedLicence):
         return prepared
     return store_licence(session, prepared, actor=actor)

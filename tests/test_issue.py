@@ -352,3 +352,74 @@ def test_batch_chunk_stores_each_line_alone_and_signs_one_head(deployment: Deplo
         assert audit.verify_log(s, [deployment.key("audit").public_key_der()]).ok
     for licence_id in set(by_line.values()):
         assert (tmp_path / "out" / f"{licence_id}.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_counters_are_taken_without_holding_the_write_lock(
+        deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a licence renders (and seals), another process can still write the registry.
+
+    With the counters taken in the issuing transaction, SQLite's write lock
+    would be held from allocation to commit, and this probe would find the
+    database locked.
+    """
+    import sqlite3
+
+    import signing.issue as issue_module
+
+    database = deployment.registry.engine.url.database
+    assert database, "the test deployment is SQLite"
+    probes: list[str] = []
+    real_render = issue_module.render_licence
+
+    def render_and_probe(*args: object, **kwargs: object) -> bytes:
+        probe = sqlite3.connect(database, timeout=0.2, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            probes.append("writable")
+        except sqlite3.OperationalError as exc:
+            probes.append(str(exc))
+        finally:
+            probe.close()
+        return real_render(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(issue_module, "render_licence", render_and_probe)
+    with deployment.registry.session() as s:
+        first = issue_one(deployment, s, type_code="VL", record=TYPES.get("VL").example(31),
+                          department=DEMO_DEPARTMENT, actor="t")
+    assert probes == ["writable"]
+
+    def fail_after_allocation(*args: object, **kwargs: object) -> bytes:
+        raise DeviceError("device fell over", uri="sw:test")
+
+    monkeypatch.setattr(issue_module, "render_licence", fail_after_allocation)
+    with pytest.raises(DeviceError), deployment.registry.session() as s:
+        issue_one(deployment, s, type_code="VL", record=TYPES.get("VL").example(32),
+                  department=DEMO_DEPARTMENT, actor="t")
+    monkeypatch.setattr(issue_module, "render_licence", real_render)
+    with deployment.registry.session() as s:
+        second = issue_one(deployment, s, type_code="VL", record=TYPES.get("VL").example(33),
+                           department=DEMO_DEPARTMENT, actor="t")
+    # The failed issuance skipped its values: a gap, never a value used twice.
+    assert second.licence_id.split("-")[-2] == f"{int(first.licence_id.split('-')[-2]) + 2:08d}"
+    with deployment.registry.session() as s:
+        indexes = s.execute(select(Licence.status_index).where(
+            Licence.id.in_([first.licence_id, second.licence_id]))).scalars().all()
+    assert sorted(indexes)[1] - sorted(indexes)[0] == 2
+
+
+def test_a_session_that_already_wrote_takes_the_counters_itself(deployment: Deployment) -> None:
+    """No self-deadlock: after a write, a second connection could not take the counters."""
+    import time
+
+    from trust.registry.db import holds_write_lock, next_value
+
+    with deployment.registry.session() as s:
+        assert not holds_write_lock(s)
+        next_value(s, "test:earlier-write")
+        assert holds_write_lock(s)
+        started = time.monotonic()
+        issued = issue_one(deployment, s, type_code="VL", record=TYPES.get("VL").example(34),
+                           department=DEMO_DEPARTMENT, actor="t")
+        assert time.monotonic() - started < 10  # far below the 30 s busy timeout
+    assert issued.licence_id.startswith("L1-VL-")

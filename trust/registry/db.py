@@ -117,6 +117,20 @@ def begin_write(session: Session) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def holds_write_lock(session: Session) -> bool:
+    """Whether ``session`` already holds SQLite's database write lock (it has written).
+
+    Then a second connection cannot write until it commits, so work that
+    would otherwise take counters in their own transactions must take them
+    in this one. Always False on PostgreSQL, which locks rows, not the database.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return False
+    dbapi = connection.connection.dbapi_connection
+    return bool(dbapi is not None and getattr(dbapi, "in_transaction", False))
+
+
 def next_value(session: Session, name: str, count: int = 1) -> int:
     """Atomically add ``count`` to counter ``name`` and return the new value (starts at 1).
 
