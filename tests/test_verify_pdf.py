@@ -422,3 +422,20 @@ def test_cyclic_xref_chain_is_a_format_failure(signed: bytes, policy: Verificati
     report = verify_pdf(looped, policy, AT)
     assert report.sub_indication is SubIndication.FORMAT_FAILURE
     assert "loop" in report.detail
+
+
+def test_a_field_name_pyhanko_reads_as_bytes_still_makes_a_json_report(
+    signed: bytes, policy: VerificationPolicy
+) -> None:
+    """Found by atheris: /T with a raw line break came back from pyHanko as a
+    ByteStringObject and the report could not be serialised."""
+    from verification.pdf.full import analyse
+
+    edited = signed.replace(b"/T (Sig1)", b"/T (S\nig)", 1)
+    assert edited != signed and len(edited) == len(signed)
+    _, facts = analyse(edited)
+    assert [f.field_name for f in facts] == ["S\nig"]
+    assert all(type(f.field_name) is str for f in facts)
+    report = verify_pdf(edited, policy, AT)
+    assert report.indication is Indication.TOTAL_FAILED  # the name is inside the signed bytes
+    assert json.loads(report.to_json())["signatures"][0]["field"] == "S\nig"

@@ -51,11 +51,21 @@ def analyse(data: bytes) -> tuple[int, tuple[SignatureFacts, ...]]:
         raise PdfFormatError("hybrid cross-reference files are not accepted")
     revisions = int(reader.xrefs.total_revisions)
     found = [
-        _one(reader, data, fq_name, sig_ref, field, revisions)
+        _one(reader, data, _field_text(fq_name), sig_ref, field, revisions)
         for fq_name, sig_ref, field in enumerate_sig_fields(reader, filled_status=True)
     ]
     found.sort(key=lambda f: -1 if f.signed_revision is None else f.signed_revision)
     return revisions, tuple(found)
+
+
+def _field_text(name: object) -> str:
+    """A field name as report text.
+
+    pyHanko hands over a /T it does not read as text (e.g. one with a raw line
+    break) as a ``ByteStringObject``, which a JSON report cannot hold; each
+    byte becomes one character, as the fast path reads its ASCII names.
+    """
+    return bytes(name).decode("latin-1") if isinstance(name, bytes) else str(name)
 
 
 def _one(
@@ -121,7 +131,7 @@ def _modifications(emb: EmbeddedPdfSignature, data: bytes, br: list[int]) -> tup
     if not isinstance(diff, DiffResult):
         return "entire_revision", "other", str(diff)
     level = _LEVELS.get(diff.modification_level, "other")
-    return "entire_revision", level, ", ".join(sorted(diff.changed_form_fields))
+    return "entire_revision", level, ", ".join(sorted(map(_field_text, diff.changed_form_fields)))
 
 
 def _contents(sig: Any) -> bytes | None:
