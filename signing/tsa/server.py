@@ -141,11 +141,10 @@ class BuiltinTSA:
         nonce included); the same imprint rules refuse with
         :class:`TimestampError`.
         """
-        size = DIGEST_SIZES.get(md_algorithm)
-        if size is None:
-            raise TimestampError(f"message imprint algorithm {md_algorithm} is not accepted")
-        if not isinstance(message_digest, bytes) or len(message_digest) != size:
-            raise TimestampError(f"{md_algorithm} imprint must be {size} bytes")
+        try:
+            _check_imprint(md_algorithm, message_digest)
+        except _Rejected as rej:
+            raise TimestampError(rej.text) from None
         imprint = _imprint_prefix(md_algorithm) + tlv(0x04, message_digest)
         return self._token(tlv(0x30, imprint), secrets.randbits(63), include_certs=True)
 
@@ -162,10 +161,7 @@ class BuiltinTSA:
             has_extensions = request["extensions"].native is not None
         except _PARSE_ERRORS as exc:
             raise _Rejected("bad_data_format", f"malformed TimeStampReq: {exc}") from exc
-        if md not in DIGEST_SIZES:
-            raise _Rejected("bad_alg", f"message imprint algorithm {md} is not accepted")
-        if len(digest) != DIGEST_SIZES[md]:
-            raise _Rejected("bad_data_format", f"{md} imprint must be {DIGEST_SIZES[md]} bytes")
+        _check_imprint(md, digest)
         if policy is not None and policy != self._policy:
             raise _Rejected("unaccepted_policy", f"policy {policy} is not offered")
         if has_extensions:
@@ -205,6 +201,15 @@ class BuiltinTSA:
             include_certs=include_certs,
         )
         return pending.finish()
+
+
+def _check_imprint(md_algorithm: str, digest: object) -> None:
+    """The imprint rules both paths apply: an accepted algorithm, a digest of its size."""
+    size = DIGEST_SIZES.get(md_algorithm)
+    if size is None:
+        raise _Rejected("bad_alg", f"message imprint algorithm {md_algorithm} is not accepted")
+    if not isinstance(digest, bytes) or len(digest) != size:
+        raise _Rejected("bad_data_format", f"{md_algorithm} imprint must be {size} bytes")
 
 
 @lru_cache(maxsize=8)
