@@ -32,6 +32,8 @@ def _passed(name: str, detail: str) -> Check:
 def structure(f: SignatureFacts) -> Check:
     if f.structure_error is not None:
         return Check("structure", _FAIL, SubIndication.FORMAT_FAILURE, f.structure_error)
+    if not f.byte_range:  # an OFD signature: its References are judged by integrity.digest
+        return _passed("structure", f"{f.subfilter} signature entry")
     return Check("structure", _PASS, None, f"byte range {list(f.byte_range)}")
 
 
@@ -54,12 +56,11 @@ def signature_value(f: SignatureFacts) -> Check:
             "integrity.signature", _FAIL, SubIndication.SIG_CRYPTO_FAILURE, f.integrity_detail
         )
     if f.signature_valid is None:
-        return Check(
-            "integrity.signature",
-            _UNSURE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f.integrity_detail,
-        )
+        # No certificate at all (e.g. a bare SM2 value in an OFD "Sign"): the signer
+        # cannot be identified, which is not an algorithm problem.
+        sub = (SubIndication.NO_SIGNING_CERTIFICATE_FOUND if f.signer_cert is None
+               else SubIndication.CRYPTO_CONSTRAINTS_FAILURE)
+        return Check("integrity.signature", _UNSURE, sub, f.integrity_detail)
     return _passed("integrity.signature", str(f.signature_algorithm))
 
 
@@ -149,8 +150,15 @@ def recognised_chain(chain: Check, f: SignatureFacts, rule: Recognition) -> Chec
 
 
 def seal(f: SignatureFacts, policy: VerificationPolicy, rule: Recognition | None,
-         signing_time: datetime, at: datetime) -> Check | None:
-    """The bound GB/T 38540 seal, then its revocation status at signing time."""
+         signing_time: datetime, at: datetime, proven: bool = True) -> Check | None:
+    """The bound GB/T 38540 seal, then its revocation status at signing time.
+
+    Without a proven signing time (no verified time-stamp) the validation time
+    stands in for it, so a seal that has since expired may still have been
+    valid when it was applied: INDETERMINATE / OUT_OF_BOUNDS_NO_POE, not
+    EXPIRED (EN 319 102-1 §5.2.7). Threat stopped either way: a seal used
+    outside its window is never TOTAL_PASSED.
+    """
     if f.seal_der is None:
         if rule is not None and rule.require_seal:
             return Check("seal", _FAIL, SubIndication.SIG_CONSTRAINTS_FAILURE,
@@ -159,6 +167,9 @@ def seal(f: SignatureFacts, policy: VerificationPolicy, rule: Recognition | None
     assert policy.chain_validator is not None
     assert f.signer_cert is not None
     result = check_seal(f.seal_der, f.signer_cert, signing_time, policy.chain_validator)
+    if not proven and result.sub_indication is SubIndication.EXPIRED:
+        return Check(result.name, _UNSURE, SubIndication.OUT_OF_BOUNDS_NO_POE,
+                     f"{result.detail} (no proof of the signing time)")
     if not result.passed or f.seal is None:
         return result
     status = policy.licence_status.seal_status(f.seal, signing_time, at)
@@ -217,7 +228,7 @@ def run_checks(
         else:
             checks.append(chain.check)
     if f.kind == "signature":
-        for extra in (seal(f, policy, rule, signing_time, at),
+        for extra in (seal(f, policy, rule, signing_time, at, signing_time is not at),
                       licence_status(f, policy, rule, at)):
             if extra is not None:
                 checks.append(extra)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from trust.errors import InputError
 from trust.indications import SubIndication
 
-__all__ = ["CmsFormatError", "PdfFormatError", "VerificationInputError"]
+__all__ = ["CmsFormatError", "OfdFormatError", "PdfFormatError", "VerificationInputError"]
 
 
 class VerificationInputError(InputError):
@@ -29,3 +29,9 @@ class CmsFormatError(VerificationInputError):
     """The /Contents value is not a well-formed detached CMS SignedData."""
 
     code = "verification.cms_format"
+
+
+class OfdFormatError(VerificationInputError):
+    """Not an OFD package, a zip over the limits, or malformed OFD signature XML."""
+
+    code = "verification.ofd_format"

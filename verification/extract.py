@@ -11,6 +11,7 @@ import hashlib
 from verification.cms import parse_cms
 from verification.errors import CmsFormatError, VerificationInputError
 from verification.facts import FileFacts
+from verification.ofd import extract_ofd_facts, looks_like_zip
 from verification.pdf.common import signature_facts
 from verification.pdf.full import analyse
 from verification.pdf.locate import locate
@@ -26,6 +27,8 @@ def extract_facts(
     base = FileFacts(name=name, size=len(data), sha256=digest, parser="none")
     if len(data) > max_size:
         return _failed(base, f"file of {len(data)} bytes exceeds the {max_size}-byte limit")
+    if looks_like_zip(data):  # by content, not by name: an OFD package
+        return extract_ofd_facts(data, name=name)
     if allow_fast:
         try:
             fast = _fast(data, base)

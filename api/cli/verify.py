@@ -1,4 +1,4 @@
-"""``sealtrust verify FILE...``: verify signed PDF licences, one report per file.
+"""``sealtrust verify FILE...``: verify signed PDF and OFD files, one report per file.
 
 Exit status: 0 when every file is TOTAL_PASSED, 1 when any is TOTAL_FAILED or
 INDETERMINATE, 2 on usage errors (bad options, unreadable trust material).
@@ -113,7 +113,8 @@ def _policy(cli: CliContext, offline: bool, lists_dir: Path | None, anchor: Path
 def command(cli: CliContext, files: tuple[Path, ...], workers: int, at_text: str | None,
             trust_paths: tuple[Path, ...], offline: bool, lists_dir: Path | None,
             anchor: Path | None) -> None:
-    """Verify signed PDF licences: signature, chain, seal, time-stamp, licence status."""
+    """Verify signed PDF and OFD licences (told apart by content): signature, chain, seal,
+    time-stamp, licence status."""
     at = _at(at_text)
     extra = _anchors(trust_paths)
     if (lists_dir or anchor) and not offline:

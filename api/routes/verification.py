@@ -1,4 +1,4 @@
-"""PDF verification over HTTP (role verifier): upload PDFs, stream one report per line.
+"""PDF and OFD verification over HTTP (role verifier): upload files, one report per line.
 
 ``POST /v1/verify`` takes one or many files (multipart field ``files``) and
 answers NDJSON: one ``sealtrust.verification/1`` report (docs/report-schema.md)
@@ -124,10 +124,10 @@ async def verify(
     deployment: DeploymentDep,
     metrics: MetricsDep,
     _principal: Verifier,
-    files: Annotated[list[UploadFile], File(description="PDF files")],
+    files: Annotated[list[UploadFile], File(description="PDF or OFD files (told apart by content)")],
     at: Annotated[datetime | None, Query(description="ISO 8601 validation time")] = None,
 ) -> StreamingResponse:
-    """Verify each uploaded PDF; one JSON report per line (NDJSON), in upload order."""
+    """Verify each uploaded PDF or OFD; one JSON report per line (NDJSON), in upload order."""
     settings = request.app.state.settings
     if len(files) > settings.max_files_per_request:
         raise InputError(f"at most {settings.max_files_per_request} files per request",
@@ -146,7 +146,8 @@ async def verify(
     def lines() -> Iterator[bytes]:
         for name, data in uploads:
             report = verify_pdf(data, sized, at, name=name)
-            metrics.count_verification("pdf", report.indication.value)
+            metrics.count_verification(
+                "ofd" if report.facts.parser == "ofd" else "pdf", report.indication.value)
             yield (report.to_json() + "\n").encode()
 
     return StreamingResponse(lines(), media_type=NDJSON)

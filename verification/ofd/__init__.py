@@ -1,0 +1,11 @@
+"""OFD (GB/T 33190) signatures read into the facts every verifier judges.
+
+    >>> from verification.ofd import extract_ofd_facts
+    >>> extract_ofd_facts(b"PK\\x03\\x04 not really a zip").format_error is not None
+    True
+"""
+
+from verification.ofd.extract import extract_ofd_facts
+from verification.ofd.package import OfdLimits, OfdPackage, looks_like_zip
+
+__all__ = ["OfdLimits", "OfdPackage", "extract_ofd_facts", "looks_like_zip"]

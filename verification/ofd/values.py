@@ -1,0 +1,144 @@
+"""Signed values of OFD signatures: what each vendor's value file holds, decided by content.
+
+- Type Seal: a GB/T 38540 V4 or GM/T 0031 V1 ``SES_Signature`` (trust.seal).
+- Type Sign: a GB/T 35275 SignedData (GM OID or the PKCS#7 one) whose content,
+  or messageDigest attribute, is SM3(Signature.xml), the content sometimes
+  base64 text (GM/T 0099 §7.2.2; ofdrw accepts the same).
+- Anything else, e.g. a bare SM2 signature with no certificate, cannot name
+  its signer: it is reported, never verified against a guessed key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from dataclasses import dataclass
+
+from asn1crypto import algos, cms, core
+
+from trust import oids
+from trust.keys import UnsupportedKeyError, verify_signature
+from verification.certinfo import cert_info
+
+__all__ = ["SignCheck", "check_sign_value", "sm2_der_signature"]
+
+_SIGNED_DATA_OIDS = frozenset({oids.GMT0010_SIGNED_DATA, "1.2.840.113549.1.7.2"})
+_SM3_OIDS = frozenset({oids.SM3, "sm3"})
+
+
+@dataclass(frozen=True, slots=True)
+class SignCheck:
+    """Integrity facts of a Type="Sign" value (None: could not be decided)."""
+
+    digest_matches: bool | None
+    signature_valid: bool | None
+    detail: str
+    signer_cert: bytes | None = None
+    certificates: tuple[bytes, ...] = ()
+
+
+class _Outer(core.Sequence):
+    _fields = [("content_type", core.ObjectIdentifier), ("content", core.Any, {"explicit": 0})]
+
+
+def sm2_der_signature(value: bytes) -> bytes:
+    """A DER ``SEQUENCE{r, s}`` from DER or from the raw 64-byte r||s some vendors write."""
+    if len(value) == 64 and value[0] != 0x30:
+        r = int.from_bytes(value[:32], "big")
+        s = int.from_bytes(value[32:], "big")
+        return bytes(algos.DSASignature({"r": r, "s": s}).dump())
+    return value
+
+
+def check_sign_value(value: bytes, signature_xml: bytes, digest: bytes) -> SignCheck:
+    """Judge the integrity of a Sign value over Signature.xml (``digest`` = its SM3)."""
+    try:
+        outer = _Outer.load(value, strict=False)
+        content_type = outer["content_type"].dotted
+        if content_type not in _SIGNED_DATA_OIDS:
+            raise ValueError(f"content type {content_type}")
+        signed = outer["content"].parse(cms.SignedData)
+        signer_infos = signed["signer_infos"]
+        _ = len(signer_infos)
+    except (ValueError, TypeError, KeyError) as exc:
+        return SignCheck(
+            None,
+            None,
+            "the signed value is not a GB/T 35275 SignedData (a bare signature names no "
+            f"signer certificate, so the signer cannot be identified): {exc}"[:300],
+        )
+    try:
+        return _judge(signed, digest)
+    except (ValueError, TypeError, KeyError) as exc:
+        return SignCheck(None, None, f"malformed GB/T 35275 SignedData: {exc}"[:300])
+
+
+def _judge(signed: cms.SignedData, digest: bytes) -> SignCheck:
+    certs = tuple(
+        bytes(c.chosen.dump())
+        for c in (signed["certificates"] if not isinstance(signed["certificates"], core.Void)
+                  else ())
+        if c.name == "certificate"
+    )
+    if len(signed["signer_infos"]) != 1:
+        count = len(signed["signer_infos"])
+        return SignCheck(None, None, f"expected one SignerInfo, found {count}", None, certs)
+    si = signed["signer_infos"][0]
+    signer = _signer(si["sid"], certs)
+    if signer is None:
+        return SignCheck(None, None, "the SignerInfo names no embedded certificate", None, certs)
+    digest_alg = si["digest_algorithm"]["algorithm"].dotted
+    if digest_alg not in _SM3_OIDS and si["digest_algorithm"]["algorithm"].native != "sm3":
+        return SignCheck(None, None, f"digest algorithm {digest_alg} is not SM3", signer, certs)
+    encap = signed["encap_content_info"]["content"]
+    content: bytes | None = None
+    if not isinstance(encap, core.Void):
+        content = bytes(encap.parsed.native if isinstance(encap, core.ParsableOctetString)
+                        else encap.native)
+        # The content is SM3(Signature.xml), raw or as base64 text (a common vendor form).
+        if not (hmac.compare_digest(content, digest) or _b64_equals(content, digest)):
+            return SignCheck(False, None, "the signed content is not SM3(Signature.xml)",
+                             signer, certs)
+    attrs = si["signed_attrs"]
+    if not isinstance(attrs, core.Void):
+        md = next((a["values"][0].native for a in attrs if a["type"].native == "message_digest"),
+                  None)
+        if not isinstance(md, bytes) or not hmac.compare_digest(md, digest):
+            return SignCheck(False, None, "messageDigest is not SM3(Signature.xml)", signer, certs)
+        message = b"\x31" + bytes(attrs.dump())[1:]  # signed as SET OF, not [0] IMPLICIT
+    elif content is not None:
+        message = content
+    else:
+        return SignCheck(None, None, "detached SignedData without signed attributes binds nothing",
+                         signer, certs)
+    sig_oid = si["signature_algorithm"]["algorithm"].dotted
+    oid = oids.SM2_WITH_SM3 if sig_oid in (oids.SM2_1_SIGN, oids.SM2_WITH_SM3) else sig_oid
+    try:
+        ok = verify_signature(cert_info(signer).spki, oid, message,
+                              sm2_der_signature(bytes(si["signature"].native)))
+    except UnsupportedKeyError as exc:
+        return SignCheck(True, None, exc.message, signer, certs)
+    return SignCheck(True, ok, "" if ok else "the SignedData signature does not verify",
+                     signer, certs)
+
+
+def _b64_equals(content: bytes, digest: bytes) -> bool:
+    try:
+        decoded = base64.b64decode(content.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(decoded, digest)
+
+
+def _signer(sid: cms.SignerIdentifier, certs: tuple[bytes, ...]) -> bytes | None:
+    if sid.name != "issuer_and_serial_number":
+        return None
+    wanted = sid.chosen
+    for der in certs:
+        info = cert_info(der)
+        if info.serial_number == wanted["serial_number"].native and (
+            info.issuer_der == bytes(wanted["issuer"].dump())
+        ):
+            return der
+    return None
