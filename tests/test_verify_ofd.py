@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
@@ -352,3 +354,53 @@ def test_cli_reads_ofd_by_content_not_suffix(kit: Kit, tmp_path: Path) -> None:
     # deployment's recognition requires one, so it is never passed as a licence
     assert reports[1]["indication"] == "TOTAL_FAILED"
     assert any("licence" in c["detail"] for c in reports[1]["signatures"][0]["checks"])
+
+
+# ------------------------------------------------------------------ fuzzing (hypothesis)
+def _contents(data: bytes) -> dict[str, bytes] | None:
+    """The package's (name -> bytes) as a standard zip reader sees it, or None."""
+    try:
+        z = zipfile.ZipFile(io.BytesIO(data))
+        return {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
+    except Exception:  # noqa: BLE001  (any unreadable zip)
+        return None
+
+
+@pytest.fixture(scope="module")
+def genuine(kit: Kit) -> bytes:
+    return zip_package(kit.signed())
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_mutated_packages_never_pass_with_other_content(
+        kit: Kit, genuine: bytes, data: st.DataObject) -> None:
+    """Any edit of the zip bytes: a typed report, never an exception; TOTAL_PASSED only
+    when a standard zip reader still sees exactly the signed files."""
+    raw = bytearray(genuine)
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] = data.draw(st.integers(0, 255))
+    mutated = bytes(raw)
+    report = kit.verify(mutated)
+    if report.indication is Indication.TOTAL_PASSED:
+        assert _contents(mutated) == _contents(genuine)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml",
+                             "Doc_0/Pages/Page_0/Content.xml",
+                             "Doc_0/Signs/Sign_0/Signature.xml",
+                             "Doc_0/Signs/Sign_0/SignedValue.dat",
+                             "Doc_0/Signs/Sign_0/Seal.esl"]),
+       pos=st.integers(0, 10_000), value=st.integers(1, 255))
+def test_any_edit_of_a_signed_file_is_never_passed(
+        kit: Kit, name: str, pos: int, value: int) -> None:
+    entries = kit.signed()
+    content = bytearray(entries[name])
+    content[pos % len(content)] ^= value
+    entries[name] = bytes(content)
+    report = kit.verify(zip_package(entries))
+    assert report.indication is not Indication.TOTAL_PASSED

@@ -62,6 +62,9 @@ def extract_ofd_facts(data: bytes, *, name: str = "") -> FileFacts:
         )
     except OfdFormatError as exc:
         return FileFacts(name, len(data), digest, parser="none", format_error=exc.message)
+    except Exception as exc:  # noqa: BLE001  (a broken file must not stop the batch)
+        reason = f"unreadable OFD: {type(exc).__name__}: {exc}"[:500]
+        return FileFacts(name, len(data), digest, parser="none", format_error=reason)
     return FileFacts(name, len(data), digest, parser="ofd", signatures=signatures)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -135,7 +136,8 @@ class OfdPackage:
         try:
             with self._zip.open(info) as handle:
                 data = handle.read(self._limits.max_entry_bytes + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError,
+                zlib.error) as exc:
             raise OfdFormatError(f"OFD entry {name!r} is unreadable: {exc}") from exc
         if len(data) > self._limits.max_entry_bytes:
             raise OfdFormatError(f"OFD entry {name!r} exceeds {self._limits.max_entry_bytes} bytes")
