@@ -362,7 +362,7 @@ def _contents(data: bytes) -> dict[str, bytes] | None:
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         return {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
-    except Exception:  # noqa: BLE001  (any unreadable zip)
+    except Exception:
         return None
 
 

@@ -124,7 +124,7 @@ async def verify(
     deployment: DeploymentDep,
     metrics: MetricsDep,
     _principal: Verifier,
-    files: Annotated[list[UploadFile], File(description="PDF or OFD files (told apart by content)")],
+    files: Annotated[list[UploadFile], File(description="PDF or OFD files")],
     at: Annotated[datetime | None, Query(description="ISO 8601 validation time")] = None,
 ) -> StreamingResponse:
     """Verify each uploaded PDF or OFD; one JSON report per line (NDJSON), in upload order."""
