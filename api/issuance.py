@@ -74,7 +74,7 @@ def issue_one(
     deployment: Deployment, session: Session, *, type_code: str, record: Mapping[str, Any],
     department: str, alg: str = "sm2", key_uri: str | None = None, seal: str | None = None,
     idempotency_key: str | None = None, actor: str, at: datetime | None = None,
-    heads: audit.HeadSchedule | None = None,
+    heads: audit.HeadSchedule | None = None, file_format: str = "pdf",
 ) -> IssuedLicence:
     """Issue inside ``session``'s transaction; the audit head per ``heads``.
 
@@ -94,7 +94,7 @@ def issue_one(
         session, deployment.issuer_context(),
         IssueRequest(type_code=type_code, record=record, department_code=department,
                      signer=first, second_signer=second, seal_es_id=seal,
-                     idempotency_key=idempotency_key),
+                     idempotency_key=idempotency_key, file_format=file_format),
         at=now, actor=actor, allocate=allocate)
     audit.sign_pending(session, deployment.key("audit"), now, heads)
     return issued
@@ -163,9 +163,11 @@ def _batch_request(deployment: Deployment, session: Session, item: BatchItem,
         signers[department] = resolve_signers(deployment, session, department, options["alg"],
                                               options["key_uri"])
     first, second = signers[department]
+    file_format = str(options.get("format") or "pdf")
     return IssueRequest(type_code=type_code, record=record, department_code=department,
-                        signer=first, second_signer=second,
-                        idempotency_key="batch:" + request_digest(type_code, record, department))
+                        signer=first, second_signer=second, file_format=file_format,
+                        idempotency_key="batch:"
+                        + request_digest(type_code, record, department, file_format))
 
 
 def _failed(item: BatchItem, exc: SealTrustError) -> ItemResult:
@@ -220,7 +222,8 @@ def batch_worker_issue(items: Sequence[BatchItem]) -> list[ItemResult]:
                 results[index] = _failed(items[index], exc)
         audit.sign_pending(session, deployment.key("audit"), datetime.now(UTC))
     for index, licence in issued.items():
-        path = out_dir / f"{licence.licence_id}.pdf"
+        suffix = "ofd" if licence.pdf[:4] == b"PK\x03\x04" else "pdf"  # the file as stored
+        path = out_dir / f"{licence.licence_id}.{suffix}"
         tmp = path.with_suffix(".part")
         tmp.write_bytes(licence.pdf)
         tmp.replace(path)

@@ -25,11 +25,12 @@ from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from signing.ofd import OfdSealRequest, seal_ofd
 from signing.pdf import SealBinding, SealPlacement, seal_pdf
-from signing.render import render_licence, seal_box_pt
+from signing.render import render_licence, render_licence_ofd, seal_box_pt
 from signing.seals import SealUnusableError, parsed_seal, usable_seal
 from signing.types import LicenceType, TypeRegistry
-from trust import audit, sm3
+from trust import audit, ofd_profile, sm3
 from trust.errors import ConflictError, InputError, NotFoundError
 from trust.keys import SigningKey
 from trust.licence_id import format_licence_id
@@ -50,6 +51,7 @@ _render_lock = threading.Lock()
 STATUS_LIST_ID: Final = "sl1"
 STATUS_COUNTER: Final = f"status-index:{STATUS_LIST_ID}"
 DOCUMENT_TOKEN_YEARS: Final = 30
+FILE_FORMATS: Final = ("pdf", "ofd")
 
 # Issuance reads and writes a few fixed rows per licence: prebuilt Core statements on the
 # session's connection skip the ORM unit of work and identity map (the rows are not used
@@ -124,6 +126,17 @@ class IssueRequest:
     second_signer: Signer | None = None
     seal_es_id: str | None = None
     idempotency_key: str | None = None
+    file_format: str = "pdf"  # or "ofd" (GB/T 33190, SM2 only)
+
+    def __post_init__(self) -> None:
+        if self.file_format not in FILE_FORMATS:
+            raise InputError(f"format must be one of {', '.join(FILE_FORMATS)}",
+                             code="licence.format")
+        if self.file_format == "ofd" and (self.second_signer is not None
+                                          or self.signer.key.algorithm != "sm2"):
+            raise InputError("RSA is not part of the OFD profile: OFD licences are sealed with "
+                             "SM2 only (use --alg sm2, or PDF for RSA); OFD 证照只支持 SM2 签章",
+                             code="licence.ofd_algorithm")
 
 
 @dataclass(frozen=True)
@@ -139,10 +152,15 @@ class IssuedLicence:
                 "file_sm3": self.file_sm3, "reused": self.reused}
 
 
-def request_digest(type_code: str, record: Mapping[str, Any], department: str) -> str:
-    """SHA-256 of the canonical request, to tell a retry from a different request."""
-    body = json.dumps({"type": type_code, "department": department, "record": record},
-                      sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+def request_digest(type_code: str, record: Mapping[str, Any], department: str,
+                   file_format: str = "pdf") -> str:
+    """SHA-256 of the canonical request, to tell a retry from a different request
+    (a PDF request's digest is the same as before formats existed)."""
+    request: dict[str, Any] = {"type": type_code, "department": department, "record": record}
+    if file_format != "pdf":
+        request["format"] = file_format
+    body = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
     return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -280,7 +298,8 @@ def prepare_licence(
     take: Allocate = allocate or (lambda name: next_value(session, name))
     licence_type = context.types.get(request.type_code)
     record = licence_type.validate(dict(request.record))
-    digest = request_digest(licence_type.code, record, request.department_code)
+    digest = request_digest(licence_type.code, record, request.department_code,
+                            request.file_format)
     existing = _existing(session, request, digest)
     if existing is not None:
         return existing
@@ -304,6 +323,15 @@ def prepare_licence(
     token = document_token(context, licence_type, record, licence_id=licence_id,
                            issuer_uscc=department.uscc, status_index=status_index,
                            valid=valid, at=at)
+    if request.file_format == "ofd":
+        pdf = _sealed_ofd(context, licence_type, record, request, licence_id=licence_id,
+                          token=token, seal_der=bytes(seal.der), issuer_name=department.name,
+                          status_index=status_index, valid=valid, at=at)
+        return PreparedLicence(
+            licence_type=licence_type, record=record, request=request, digest=digest,
+            licence_id=licence_id, status_index=status_index, valid=valid,
+            seal_es_id=seal.es_id, signer_uris=(request.signer.uri,), pdf=pdf,
+            file_sm3=sm3.sm3(pdf).hex(), at=at)
     picture = parsed_seal(bytes(seal.der)).picture
     with _render_lock:  # the renderer shares reportlab state across documents
         pdf = render_licence(licence_type, record, licence_id, qr_payload=token,
@@ -323,6 +351,35 @@ def prepare_licence(
         licence_type=licence_type, record=record, request=request, digest=digest,
         licence_id=licence_id, status_index=status_index, valid=valid, seal_es_id=seal.es_id,
         signer_uris=tuple(s.uri for s in signers), pdf=pdf, file_sm3=sm3.sm3(pdf).hex(), at=at)
+
+
+def _sealed_ofd(context: IssuerContext, licence_type: LicenceType, record: Mapping[str, Any],
+                request: IssueRequest, *, licence_id: str, token: str, seal_der: bytes,
+                issuer_name: str, status_index: int, valid: tuple[date, date | None],
+                at: datetime) -> bytes:
+    """The OFD licence: rendered from the same layout, sealed over Signature.xml with the
+    licence id, status reference and validity as signed Parameters (docs/ofd.md)."""
+    with _render_lock:  # the font subsetter is shared with the PDF renderer
+        entries = render_licence_ofd(licence_type, record, licence_id, qr_payload=token,
+                                     issuer_name=issuer_name, issued_at=at,
+                                     doc_id=hashlib.md5(licence_id.encode(),
+                                                        usedforsecurity=False).hexdigest(),
+                                     validated=True)
+    square = licence_type.layout.seal
+    parameters = {
+        ofd_profile.PARAM_LICENCE_ID: licence_id,
+        ofd_profile.PARAM_STATUS_LIST: STATUS_LIST_ID,
+        ofd_profile.PARAM_STATUS_INDEX: str(status_index),
+        ofd_profile.PARAM_VALID_FROM: valid[0].isoformat(),
+    }
+    if valid[1] is not None:
+        parameters[ofd_profile.PARAM_VALID_UNTIL] = valid[1].isoformat()
+    signer = request.signer
+    return seal_ofd(entries, key=signer.key, chain=signer.chain, seal_der=seal_der, at=at,
+                    request=OfdSealRequest(
+                        stamp_box_mm=(square.x_mm, square.y_mm, square.size_mm, square.size_mm),
+                        parameters=parameters),
+                    timestamper=context.timestamper_for(signer.key))
 
 
 def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) -> IssuedLicence:

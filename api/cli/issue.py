@@ -37,7 +37,9 @@ def _read_record(path: Path) -> dict[str, Any]:
 @click.option("--data", "data", required=True, type=click.Path(path_type=Path),
               help="JSON record file ('-' for stdin).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the sealed PDF.")
+              help="Where to write the sealed licence (.pdf or .ofd).")
+@click.option("--format", "file_format", type=click.Choice(["pdf", "ofd"]), default=None,
+              help="File format (default: from the --out suffix, else pdf). OFD is SM2 only.")
 @click.option("--alg", default="sm2", show_default=True, type=_ALG,
               help="Signature algorithm(s); sm2+rsa adds an RSA signature for foreign verifiers.")
 @click.option("--key", "key_uri", default=None, help="Key URI (default: the department's key).")
@@ -46,17 +48,19 @@ def _read_record(path: Path) -> dict[str, Any]:
 @click.option("--idempotency-key", default=None, help="Retries with the same key return the "
               "same licence.")
 @common_options
-def command(cli: CliContext, type_code: str, data: Path, out: Path, alg: str,
-            key_uri: str | None, department: str | None, seal: str | None,
+def command(cli: CliContext, type_code: str, data: Path, out: Path, file_format: str | None,
+            alg: str, key_uri: str | None, department: str | None, seal: str | None,
             idempotency_key: str | None) -> None:
     """Issue one licence: validate, render, seal, sign, time-stamp, register."""
     record = _read_record(data)
+    file_format = file_format or ("ofd" if out.suffix.lower() == ".ofd" else "pdf")
     with open_deployment(cli.home) as dep:
         dept = department or dep.config["demo_department"]
         with dep.registry.session() as session:
             issued = issue_one(dep, session, type_code=type_code, record=record, department=dept,
                                alg=alg, key_uri=key_uri, seal=seal,
-                               idempotency_key=idempotency_key, actor="cli")
+                               idempotency_key=idempotency_key, actor="cli",
+                               file_format=file_format)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".part")
     tmp.write_bytes(issued.pdf)
@@ -73,20 +77,22 @@ def command(cli: CliContext, type_code: str, data: Path, out: Path, alg: str,
 @click.option("--type", "type_code", default=None, help="Default type (a record's \"_type\" "
               "field overrides).")
 @click.option("--alg", default="sm2", show_default=True, type=_ALG)
+@click.option("--format", "file_format", type=click.Choice(["pdf", "ofd"]), default="pdf",
+              show_default=True, help="File format of every licence (OFD is SM2 only).")
 @click.option("--key", "key_uri", default=None)
 @click.option("--dept", "department", default=None, help="Default department (\"_dept\" "
               "overrides).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @common_options
 def batch(cli: CliContext, records: Path, out_dir: Path, type_code: str | None, alg: str,
-          key_uri: str | None, department: str | None, workers: int) -> None:
+          file_format: str, key_uri: str | None, department: str | None, workers: int) -> None:
     """Issue every record of a JSON-lines file; resumable, one bad line never stops the rest."""
     from tqdm import tqdm
 
     with open_deployment(cli.home) as dep:
         dept = department or dep.config["demo_department"]
     options = {"out_dir": str(out_dir), "type": type_code, "department": dept, "alg": alg,
-               "key_uri": key_uri, "actor": "cli-batch"}
+               "format": file_format, "key_uri": key_uri, "actor": "cli-batch"}
     total = count_lines(records)
     bar = tqdm(total=total, unit="licence", file=sys.stderr, disable=cli.json or None,
                dynamic_ncols=True)

@@ -38,6 +38,7 @@ class IssueIn(BaseModel):
     type: str = Field(min_length=1, max_length=16)
     record: dict[str, Any]
     alg: Literal["sm2", "rsa", "sm2+rsa"] = "sm2"
+    format: Literal["pdf", "ofd"] = "pdf"  # OFD (GB/T 33190) is SM2 only
     seal: str | None = None
     idempotency_key: str | None = Field(default=None, max_length=128)
 
@@ -124,7 +125,8 @@ def issue(body: IssueIn, principal: Issuer, deployment: DeploymentDep, session: 
     issued = issue_one(deployment, session, type_code=body.type, record=body.record,
                        department=_department_of(principal), alg=body.alg, seal=body.seal,
                        idempotency_key=body.idempotency_key or idempotency_key,
-                       actor=principal.client_id, at=now, heads=deployment.audit_heads)
+                       actor=principal.client_id, at=now, heads=deployment.audit_heads,
+                       file_format=body.format)
     if not issued.reused:
         for alg in body.alg.split("+"):
             metrics.count_signature(alg)
@@ -194,16 +196,18 @@ def show(licence_id: str, principal: LicenceReader, session: SessionDep) -> Lice
 
 
 @router.get("/{licence_id}/pdf", operation_id="licences_download", response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}}})
+            responses={200: {"content": {"application/pdf": {}, "application/ofd": {}}}})
 def download(licence_id: str, principal: LicenceReader, session: SessionDep) -> Response:
-    """The sealed PDF exactly as issued."""
+    """The sealed file exactly as issued (PDF, or OFD for licences issued as OFD)."""
     licence = get_licence(session, licence_id)
     _visible(principal, licence)
     stored = session.get(LicenceFile, licence_id)
     if stored is None:
         raise NotFoundError(f"no file for licence {licence_id!r}")
-    return Response(stored.pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{licence_id}.pdf"'})
+    ofd = bytes(stored.pdf[:4]) == b"PK\x03\x04"
+    media, suffix = ("application/ofd", "ofd") if ofd else ("application/pdf", "pdf")
+    return Response(stored.pdf, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{licence_id}.{suffix}"'})
 
 
 def _change(licence_id: str, status: LicenceStatus, reason: str, principal: Principal,

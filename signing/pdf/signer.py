@@ -21,7 +21,6 @@ from known sizes, so pyHanko never makes a dry-run signature.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import threading
@@ -50,6 +49,7 @@ from signing.pdf.errors import (
 from signing.pdf.incremental import append_signature_revision, plain_field_name
 from signing.pdf.placement import SealPlacement, SealPlacementError
 from signing.pdf.reportlab_pdf import PlainPdf, read_reportlab_pdf
+from signing.thread_loop import thread_loop
 from signing.tsa.signed_data import (
     DATA_OID,
     SIGNATURE_TIME_STAMP_OID,
@@ -215,7 +215,7 @@ class PdfSealer:
         location: str | None = None,
     ) -> bytes:
         """The sealed PDF: ``pdf_bytes`` plus one incremental signature revision."""
-        return _thread_loop().run_until_complete(
+        return thread_loop().run_until_complete(
             self.async_seal(
                 pdf_bytes,
                 field_name=field_name,
@@ -405,18 +405,6 @@ def _open(pdf_bytes: bytes) -> IncrementalPdfFileWriter:
     if writer.prev.encrypted:
         raise MalformedPdfError("encrypted PDFs are not sealed")
     return writer
-
-
-_loops = threading.local()
-
-
-def _thread_loop() -> asyncio.AbstractEventLoop:
-    """One event loop per thread, kept: ``asyncio.run`` per seal costs ~1 ms of set-up."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_loops, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _loops.loop = loop
-    return loop
 
 
 _cache: OrderedDict[tuple[int, tuple[bytes, ...], int], tuple[object, object, PdfSealer]] = (

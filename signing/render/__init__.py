@@ -1,4 +1,4 @@
-"""Licence rendering: one record of a licence type -> one-page PDF.
+"""Licence rendering: one record of a licence type -> one-page PDF or OFD package files.
 
     >>> from datetime import datetime, timezone
     >>> from signing.render import render_licence
@@ -18,6 +18,7 @@ art (level M); the seal PNG is drawn with its transparency at the seal box.
 """
 
 from signing.render._fonts import FONT_NAME, FONT_PACKAGE, register_font
+from signing.render._ofd import render_licence_ofd
 from signing.render._renderer import (
     CHINA_STANDARD_TIME,
     page_size_pt,
@@ -42,5 +43,6 @@ __all__ = [
     "page_size_pt",
     "register_font",
     "render_licence",
+    "render_licence_ofd",
     "seal_box_pt",
 ]

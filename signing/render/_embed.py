@@ -129,6 +129,23 @@ class _Subsetter:
 
     def make_subset(self, subset: list[int]) -> bytes:
         """The same bytes as ``face.makeSubset(subset)``."""
+        output, new_indexes = self._tables(subset)
+        entries = len(subset)
+        cmap = [0, 1, 1, 0, 0, 12, 6, 10 + entries * 2, 0, 0, entries, *new_indexes]
+        output.add("cmap", struct.pack(f">{len(cmap)}H", *cmap))
+        stream: bytes = output.makeStream()
+        return stream
+
+    def make_unicode_subset(self, code_points: list[int]) -> bytes:
+        """A subset whose cmap maps Unicode (3,1 format 4) to its glyphs: what an OFD
+        TextCode, which carries Unicode text, needs. ``code_points`` must be BMP."""
+        output, new_indexes = self._tables(code_points)
+        output.add("cmap", _cmap_format4(code_points, new_indexes))
+        stream: bytes = output.makeStream()
+        return stream
+
+    def _tables(self, subset: list[int]) -> tuple[TTFontMaker, list[int]]:
+        """Every table of the subset but the cmap, and the new glyph index of each code."""
         old_indexes = list(map(self.char_to_glyph.get, subset, repeat(0)))
         glyph_map = list(dict.fromkeys([0, *old_indexes]))  # new glyph index -> old glyph index
         glyph_set = dict(zip(glyph_map, count()))  # old glyph index -> new glyph index
@@ -164,10 +181,6 @@ class _Subsetter:
         output.add("hhea", _set_ushort(self.hhea, 34, full))
         output.add("maxp", _set_ushort(self.maxp, 4, len(glyph_map)))
 
-        entries = len(subset)
-        cmap = [0, 1, 1, 0, 0, 12, 6, 10 + entries * 2, 0, 0, entries, *new_indexes]
-        output.add("cmap", struct.pack(f">{len(cmap)}H", *cmap))
-
         # glyf: the glyphs back to back, then the component indexes of composites renumbered
         offsets = [0, *accumulate(map(len, datas))]
         glyf = bytearray().join(datas)
@@ -183,8 +196,26 @@ class _Subsetter:
             loca = struct.pack(f">{len(offsets)}H", *[offset >> 1 for offset in offsets])
         output.add("loca", loca)
         output.add("head", _set_ushort(self.head, 50, index_to_loc_format))
-        stream: bytes = output.makeStream()
-        return stream
+        return output, new_indexes
+
+
+def _cmap_format4(code_points: list[int], glyphs: list[int]) -> bytes:
+    """A (3,1) cmap, format 4, one segment per code point (a licence uses ~150)."""
+    if any(not 0 <= cp < 0xFFFF for cp in code_points):
+        raise ValueError("format 4 maps BMP code points only")
+    pairs = sorted(dict(zip(code_points, glyphs, strict=True)).items())
+    pairs.append((0xFFFF, 0))
+    segments = len(pairs)
+    search = 2 ** (segments.bit_length() - 1)
+    ends = [cp for cp, _ in pairs]
+    deltas = [(gid - cp) % 0x10000 for cp, gid in pairs]
+    deltas[-1] = 1
+    body = struct.pack(
+        f">HHHH{segments}HH{segments}H{segments}H{segments}H",
+        segments * 2, search * 2, search.bit_length() - 1, segments * 2 - search * 2,
+        *ends, 0, *ends, *deltas, *([0] * segments))
+    subtable = struct.pack(">HHH", 4, 6 + len(body), 0) + body
+    return struct.pack(">HHHHL", 0, 1, 3, 1, 12) + subtable
 
 
 def _set_ushort(data: bytes, offset: int, value: int) -> bytes:

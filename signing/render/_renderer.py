@@ -17,11 +17,11 @@ from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
-from signing.render._fonts import FONT_NAME, register_font, text_width
+from signing.render._fonts import FONT_NAME, register_font
+from signing.render._place import place_text
 from signing.render._qr import qr_operators
 from signing.render._seal import draw_seal, prepare_seal
 from signing.render._static import MM, draw_decoration, rgb
-from signing.render._text import fit_lines
 from signing.render._writer import write_pdf
 from signing.render.errors import RenderInputError
 from signing.types import LicenceType, Square, TextSpec
@@ -32,8 +32,6 @@ __all__ = ["CHINA_STANDARD_TIME", "page_size_pt", "render_licence", "seal_box_pt
 # Dates printed on a licence are Beijing dates; China has no DST, so a fixed
 # offset is exact and needs no tz database.
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
-_LINE_HEIGHT: Final = 1.32
-_LABEL_GAP_MM: Final = 1.0
 
 
 def page_size_pt(licence_type: LicenceType) -> tuple[float, float]:
@@ -52,7 +50,7 @@ def seal_box_pt(licence_type: LicenceType) -> tuple[float, float, float, float]:
     return _square_pt(licence_type.layout.seal, page_size_pt(licence_type)[1])
 
 
-def _format_value(value: Any, fmt: str) -> str:
+def format_value(value: Any, fmt: str) -> str:
     text = "" if value is None else str(value)
     if fmt == "text":
         return text
@@ -120,36 +118,15 @@ class _Page:
         label_color: str | None = None,
     ) -> None:
         code = self.code
-        x = spec.x_mm * MM
-        y = self.height - spec.y_mm * MM
-        width = spec.width_mm * MM if spec.width_mm is not None else None
-        if spec.label:
-            label_size = spec.label_size or spec.size
-            code.append(_fill_op(label_color or self.label_color))
-            self.show(x, y, spec.label, label_size, bold=False, char_space=0)
-            if spec.label_width_mm is not None:
-                offset = spec.label_width_mm * MM
-            else:
-                offset = _label_width(spec.label, label_size) + _LABEL_GAP_MM * MM
-            x += offset
-            if width is not None:
-                width = max(width - offset, MM)
-        if not value:
-            return
-        size, lines = fit_lines(value, spec.size, width, spec.lines, spec.spacing)
         colour = color or spec.color or self.value_color
-        code.append(_fill_op(colour))
-        if spec.bold:  # fill + stroke (text render mode 2): a faux bold, the font has no bold face
-            code.append(_stroke_op(colour))
-            code.append(f"{fp_str(size * 0.035)} w")
-        for i, line in enumerate(lines):
-            line_y = y - i * size * _LINE_HEIGHT
-            if spec.align == "left" or spec.label:
-                self.show(x, line_y, line, size, bold=spec.bold, char_space=spec.spacing)
-            else:
-                line_width = text_width(line, size, spec.spacing)
-                dx = line_width / 2 if spec.align == "center" else line_width
-                self.show(x - dx, line_y, line, size, bold=spec.bold, char_space=spec.spacing)
+        for run in place_text(spec, value, self.height, colour, label_color or self.label_color):
+            if run.starts:
+                code.append(_fill_op(run.colour))
+                if run.bold:  # fill + stroke (render mode 2): a faux bold, the font has no bold
+                    code.append(_stroke_op(run.colour))
+                    code.append(f"{fp_str(run.size * 0.035)} w")
+            self.show(run.x, run.y, run.text, run.size, bold=run.bold,
+                      char_space=run.char_space)
 
 
 @lru_cache(maxsize=256)
@@ -170,13 +147,7 @@ def _font_size_ops(size: float) -> str:
     return f"{fp_str(size)} Tf {fp_str(size * 1.2)} TL"
 
 
-@lru_cache(maxsize=1024)
-def _label_width(label: str, size: float) -> float:
-    """Labels repeat on every licence of a type: measure each once."""
-    return text_width(label, size)
-
-
-def _check_arguments(
+def check_arguments(
     licence_type: LicenceType, licence_id: str, issuer_name: str, issued_at: datetime
 ) -> str:
     if not isinstance(issued_at, datetime) or issued_at.utcoffset() is None:
@@ -212,7 +183,7 @@ def render_licence(
     (``validated=True``: issuance validates once, ~0.5 ms per licence);
     CJK text is embedded as a font subset.
     """
-    canonical_id = _check_arguments(licence_type, licence_id, issuer_name, issued_at)
+    canonical_id = check_arguments(licence_type, licence_id, issuer_name, issued_at)
     if not validated:
         licence_type.validate(record)
     register_font()
@@ -245,14 +216,14 @@ def render_licence(
             page.text(caption_spec, box.caption, color=box.color)
     for spec in layout.fields:
         if spec.field is not None:
-            page.text(spec, _format_value(record.get(spec.field), spec.format))
+            page.text(spec, format_value(record.get(spec.field), spec.format))
         elif spec.text is not None:
             page.text(spec, spec.text)
     if layout.issuer is not None:
         page.text(layout.issuer, issuer_name)
     if layout.issued_at is not None:
         local_day = issued_at.astimezone(CHINA_STANDARD_TIME).date()
-        page.text(layout.issued_at, _format_value(local_day.isoformat(), layout.issued_at.format))
+        page.text(layout.issued_at, format_value(local_day.isoformat(), layout.issued_at.format))
     page.text(layout.licence_id, canonical_id)
 
     if seal is not None:

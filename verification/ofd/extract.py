@@ -28,6 +28,7 @@ from dataclasses import replace
 
 from trust import oids
 from trust.keys import UnsupportedKeyError, verify_signature
+from trust.ofd_profile import PARAM_LICENCE_ID, PARAM_STATUS_INDEX
 from trust.seal import SealFormatError, parse_seal_signature
 from trust.sm3 import sm3
 from verification.certinfo import cert_info
@@ -39,14 +40,10 @@ from verification.ofd.values import check_sign_value, sm2_der_signature
 from verification.status import parsed_licence_id
 from verification.timestamp import token_facts
 
-__all__ = ["PARAM_LICENCE_ID", "PARAM_STATUS_INDEX", "extract_ofd_facts"]
+__all__ = ["extract_ofd_facts"]
 
 _SM3_METHODS = frozenset({"sm3", oids.SM3})
 _SM2_METHODS = frozenset({oids.SM2_WITH_SM3, oids.SM2_1_SIGN})
-# Signed Parameters of a SealTrust OFD licence (docs/ofd-licence.md): Signature.xml is
-# what the seal signs, so these are as authentic as the signature.
-PARAM_LICENCE_ID = "sealtrust.licenceId"
-PARAM_STATUS_INDEX = "sealtrust.statusIndex"
 
 
 def extract_ofd_facts(data: bytes, *, name: str = "") -> FileFacts:

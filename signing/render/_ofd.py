@@ -1,0 +1,270 @@
+"""One licence record -> the files of an unsigned OFD package (GB/T 33190), same layout as PDF.
+
+The page is drawn from the type's layout exactly as the PDF page is: the
+text slots are placed by :mod:`signing.render._place` (shared with the PDF
+writer), the decoration and boxes become PathObjects, the QR code a filled
+path of its dark modules, and all text uses an embedded subset of the same
+CJK font with a Unicode cmap (an OFD TextCode carries Unicode). The seal
+picture is not drawn here: the signer adds it as a StampAnnot whose
+appearance is the seal's own picture (GB/T 38540), as OFD viewers expect.
+
+Units are millimetres with the origin at the top-left (GB/T 33190 §8.1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Final
+from xml.sax.saxutils import escape, quoteattr
+
+from reportlab.pdfbase import pdfmetrics
+
+from signing.render._fonts import FONT_NAME, register_font, text_width
+from signing.render._place import Run, place_text
+from signing.render._qr import qr_matrix
+from signing.render._renderer import CHINA_STANDARD_TIME, check_arguments, format_value
+from signing.render._static import MM, rgb
+from signing.types import LicenceType, TextSpec
+
+__all__ = ["OFD_FONT_FILE", "OFD_NS", "render_licence_ofd"]
+
+OFD_NS: Final = "http://www.ofdspec.org/2016"
+OFD_FONT_FILE: Final = "Doc_0/Res/font_2.ttf"
+_HEAD: Final = '<?xml version="1.0" encoding="UTF-8"?>'
+_FONT_ID: Final = 2
+
+
+def _n(value: float) -> str:
+    """A coordinate in millimetres, 3 decimals, no trailing zeros."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+@lru_cache(maxsize=256)
+def _colour(colour: str) -> str:
+    r, g, b = rgb(colour)
+    return f"{round(r * 255)} {round(g * 255)} {round(b * 255)}"
+
+
+@lru_cache(maxsize=4096)
+def _advance_mm(ch: str, size: float) -> float:
+    return text_width(ch, size) / MM
+
+
+class _Page:
+    """Collects the page's objects (each an XML string) and the characters used."""
+
+    def __init__(self, height_pt: float, label_colour: str, value_colour: str) -> None:
+        self.height = height_pt
+        self.label_colour = label_colour
+        self.value_colour = value_colour
+        self.objects: list[str] = []
+        self.chars: set[str] = set()
+        self.next_id = 10
+
+    def _id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def path(self, data: str, box: tuple[float, float, float, float], *, fill: str | None = None,
+             stroke: str | None = None, width: float = 0.0) -> None:
+        x, y, w, h = box
+        attrs = f'ID="{self._id()}" Boundary="{_n(x)} {_n(y)} {_n(w)} {_n(h)}"'
+        attrs += ' Fill="true"' if fill else ' Fill="false"'
+        attrs += f' Stroke="{"true" if stroke else "false"}"'
+        if stroke:
+            attrs += f' LineWidth="{_n(width)}"'
+        colours = ""
+        if fill:
+            colours += f'<ofd:FillColor Value="{_colour(fill)}"/>'
+        if stroke:
+            colours += f'<ofd:StrokeColor Value="{_colour(stroke)}"/>'
+        self.objects.append(f"<ofd:PathObject {attrs}>{colours}"
+                            f"<ofd:AbbreviatedData>{data}</ofd:AbbreviatedData></ofd:PathObject>")
+
+    def rect(self, x: float, y: float, w: float, h: float, **paint: Any) -> None:
+        self.path(f"M 0 0 L {_n(w)} 0 L {_n(w)} {_n(h)} L 0 {_n(h)} C", (x, y, w, h), **paint)
+
+    def run(self, run: Run) -> None:
+        """One string: PDF points (bottom-left origin) to an OFD TextObject in mm."""
+        size = run.size / MM
+        x = run.x / MM
+        baseline = (self.height - run.y) / MM
+        space = run.char_space / MM
+        advances = [_advance_mm(ch, run.size) + space for ch in run.text]
+        width = sum(advances) + size
+        top = baseline - size * 1.1
+        self.chars.update(run.text)
+        delta = " ".join(_n(a) for a in advances[:-1])
+        bold = (f' Stroke="true" LineWidth="{_n(size * 0.035)}"' if run.bold else "")
+        stroke = f'<ofd:StrokeColor Value="{_colour(run.colour)}"/>' if run.bold else ""
+        self.objects.append(
+            f'<ofd:TextObject ID="{self._id()}" Boundary="{_n(x)} {_n(top)} {_n(width)} '
+            f'{_n(size * 1.5)}" Font="{_FONT_ID}" Size="{_n(size)}"{bold}>'
+            f'<ofd:FillColor Value="{_colour(run.colour)}"/>{stroke}'
+            f'<ofd:TextCode X="0" Y="{_n(size * 1.1)}"'
+            + (f' DeltaX="{delta}"' if delta else "")
+            + f">{escape(run.text)}</ofd:TextCode></ofd:TextObject>")
+
+    def text(self, spec: TextSpec, value: str, *, color: str | None = None) -> None:
+        colour = color or spec.color or self.value_colour
+        for run in place_text(spec, value, self.height, colour, self.label_colour):
+            self.run(run)
+
+
+def _waves(page: _Page, width: float, height: float, spacing: float, colour: str) -> None:
+    """The guilloche of the PDF page (two families of half waves), in millimetres."""
+    half, amp = spacing * 3.0, spacing * 0.55
+    k = half / math.pi
+    parts: list[str] = []
+    for phase in (1.0, -1.0):
+        for row in range(int(height / spacing) + 2):
+            y0 = height - row * spacing
+            x = -half * (row % 2)
+            parts.append(f"M {_n(x)} {_n(y0)}")
+            sign = phase
+            while x < width:
+                peak = y0 - sign * amp
+                end = x + half
+                parts.append(
+                    f"B {_n(x + k)} {_n(peak)} {_n(end - k)} {_n(peak)} {_n(end)} {_n(y0)}")
+                x += half
+                sign = -sign
+    page.path(" ".join(parts), (0, 0, width, height), stroke=colour, width=0.25 / MM)
+
+
+def _decoration(page: _Page, licence_type: LicenceType) -> None:
+    layout = licence_type.layout
+    w, h = layout.width_mm, layout.height_mm
+    if layout.background:
+        page.rect(0, 0, w, h, fill=layout.background)
+    if layout.guilloche_color:
+        _waves(page, w, h, layout.guilloche_spacing_mm, layout.guilloche_color)
+    if layout.band is not None:
+        band = layout.band
+        page.rect(band.x_mm, band.y_mm, band.width_mm, band.height_mm,
+                  fill=band.fill or "#000000")
+    if layout.border_color:
+        insets = [layout.border_inset_mm]
+        if layout.border_double:
+            insets.append(insets[0] + 3 * layout.border_width_mm)
+        for i, inset in enumerate(insets):
+            line = layout.border_width_mm * (1 if i == 0 else 0.4)
+            page.rect(inset, inset, w - 2 * inset, h - 2 * inset, stroke=layout.border_color,
+                      width=line)
+    for box in layout.boxes:
+        page.rect(box.x_mm, box.y_mm, box.width_mm, box.height_mm, fill=box.fill,
+                  stroke=box.color, width=0.4 / MM)
+
+
+def _qr(page: _Page, payload: str, x: float, y: float, size: float) -> None:
+    rows = qr_matrix(payload)
+    n = len(rows)
+    module = size / n
+    parts = []
+    for r, row in enumerate(rows):
+        c = 0
+        while c < n:
+            if row[c] == 0:  # dark
+                start = c
+                while c < n and row[c] == 0:
+                    c += 1
+                x0, x1, y0 = _n(start * module), _n(c * module), _n(r * module)
+                y1 = _n((r + 1) * module)
+                parts.append(f"M {x0} {y0} L {x1} {y0} L {x1} {y1} L {x0} {y1} C")
+            else:
+                c += 1
+    page.rect(x - module * 2, y - module * 2, size + module * 4, size + module * 4,
+              fill="#ffffff")
+    page.path(" ".join(parts), (x, y, size, size), fill="#000000")
+
+
+def render_licence_ofd(
+    licence_type: LicenceType,
+    record: Mapping[str, Any],
+    licence_id: str,
+    *,
+    qr_payload: str,
+    issuer_name: str,
+    issued_at: datetime,
+    doc_id: str,
+    validated: bool = False,
+) -> dict[str, bytes]:
+    """The entries (name -> bytes) of the unsigned OFD package of one licence.
+
+    The signer adds ``Doc_0/Signs``; ``doc_id`` (32 hex digits) names the
+    document in OFD.xml. Validation and argument checks are the PDF renderer's.
+    """
+    canonical_id = check_arguments(licence_type, licence_id, issuer_name, issued_at)
+    if not validated:
+        licence_type.validate(record)
+    register_font()
+    layout = licence_type.layout
+    height_pt = layout.height_mm * MM
+    page = _Page(height_pt, layout.label_color, layout.value_color)
+    _decoration(page, licence_type)
+    page.text(layout.title, layout.title.text or licence_type.name_zh)
+    for spec in layout.texts:
+        page.text(spec, spec.text or "")
+    for box in layout.boxes:
+        if box.caption:
+            caption = TextSpec(
+                x_mm=box.x_mm + box.width_mm / 2, y_mm=box.y_mm + box.height_mm / 2 + 1.2,
+                size=max(min(box.width_mm, box.height_mm) * 0.35, 4.0), align="center")
+            page.text(caption, box.caption, color=box.color)
+    for spec in layout.fields:
+        if spec.field is not None:
+            page.text(spec, format_value(record.get(spec.field), spec.format))
+        elif spec.text is not None:
+            page.text(spec, spec.text)
+    if layout.issuer is not None:
+        page.text(layout.issuer, issuer_name)
+    if layout.issued_at is not None:
+        day = issued_at.astimezone(CHINA_STANDARD_TIME).date()
+        page.text(layout.issued_at, format_value(day.isoformat(), layout.issued_at.format))
+    page.text(layout.licence_id, canonical_id)
+    qr = layout.qr
+    _qr(page, qr_payload, qr.x_mm, qr.y_mm, qr.size_mm)
+    if qr.caption:
+        page.text(TextSpec(x_mm=qr.x_mm + qr.size_mm / 2,
+                           y_mm=qr.y_mm + qr.size_mm + qr.caption_size / MM + 0.8,
+                           size=qr.caption_size, align="center"), qr.caption)
+    font = pdfmetrics.getFont(FONT_NAME)
+    code_points = sorted({ord(c) for c in page.chars if ord(c) < 0xFFFF})
+    font_file = font.subsetter.make_unicode_subset(code_points)
+    created = issued_at.astimezone(CHINA_STANDARD_TIME).date().isoformat()
+    title = f"{licence_type.name_zh} {canonical_id}"
+    physical = f"0 0 {_n(layout.width_mm)} {_n(layout.height_mm)}"
+    ns = f'xmlns:ofd="{OFD_NS}"'
+    return {
+        "OFD.xml": (
+            f'{_HEAD}<ofd:OFD {ns} Version="1.0" DocType="OFD"><ofd:DocBody><ofd:DocInfo>'
+            f"<ofd:DocID>{doc_id}</ofd:DocID><ofd:Title>{escape(title)}</ofd:Title>"
+            f"<ofd:Author>{escape(issuer_name)}</ofd:Author>"
+            f"<ofd:Subject>{canonical_id}</ofd:Subject>"
+            f"<ofd:CreationDate>{created}</ofd:CreationDate><ofd:Creator>SealTrust</ofd:Creator>"
+            f"<ofd:CustomDatas><ofd:CustomData Name=\"licence-type\">{licence_type.code}"
+            "</ofd:CustomData></ofd:CustomDatas></ofd:DocInfo>"
+            "<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>"
+            "<ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures>"
+            "</ofd:DocBody></ofd:OFD>").encode(),
+        "Doc_0/Document.xml": (
+            f"{_HEAD}<ofd:Document {ns}><ofd:CommonData><ofd:MaxUnitID>{page.next_id}"
+            f"</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>{physical}</ofd:PhysicalBox>"
+            f"<ofd:ApplicationBox>{physical}</ofd:ApplicationBox></ofd:PageArea>"
+            "<ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData><ofd:Pages>"
+            '<ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages>'
+            "</ofd:Document>").encode(),
+        "Doc_0/PublicRes.xml": (
+            f'{_HEAD}<ofd:Res {ns} BaseLoc="Res"><ofd:Fonts>'
+            f'<ofd:Font ID="{_FONT_ID}" FontName={quoteattr(FONT_NAME)} '
+            f'FamilyName="WenQuanYi Micro Hei"><ofd:FontFile>font_2.ttf</ofd:FontFile>'
+            "</ofd:Font></ofd:Fonts></ofd:Res>").encode(),
+        OFD_FONT_FILE: font_file,
+        "Doc_0/Pages/Page_0/Content.xml": (
+            f'{_HEAD}<ofd:Page {ns}><ofd:Content><ofd:Layer ID="3">'
+            + "".join(page.objects) + "</ofd:Layer></ofd:Content></ofd:Page>").encode(),
+    }

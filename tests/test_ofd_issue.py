@@ -1,0 +1,180 @@
+"""OFD licences: issued through the same path as PDF, checked by an independent reader.
+
+The independent check reads the package with zipfile and ElementTree, hashes
+with hashlib's SM3, takes DER(TBS_Sign) apart with a generic DER walk (not
+trust.seal) and verifies the SM2 signature with the openssl command line.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from asn1crypto import core, x509
+
+from api.deployment import DEMO_DEPARTMENT
+from api.issuance import issue_one
+from tests.licence_corpus import TYPES, Licences, open_licences
+from tests.support import require
+from trust.errors import InputError
+from trust.indications import Indication
+from verification import verify_pdf
+
+NS = {"ofd": "http://www.ofdspec.org/2016"}
+
+
+@pytest.fixture(scope="module")
+def lic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Licences]:
+    for licences in open_licences(tmp_path_factory.mktemp("ofd") / "home"):
+        yield licences
+
+
+def _issue(lic: Licences, type_code: str = "BL", number: int = 1, alg: str = "sm2") -> tuple[
+        str, bytes]:
+    with lic.deployment.registry.session() as s:
+        issued = issue_one(lic.deployment, s, type_code=type_code,
+                           record=TYPES.get(type_code).example(number),
+                           department=DEMO_DEPARTMENT, alg=alg, actor="test", file_format="ofd")
+    return issued.licence_id, issued.pdf
+
+
+def test_ofd_licence_verifies_online_with_every_check(lic: Licences) -> None:
+    licence_id, data = _issue(lic)
+    report = verify_pdf(data, lic.online(), name="licence.ofd")
+    assert report.indication is Indication.TOTAL_PASSED, report.to_json()
+    sig = report.signatures[0]
+    names = [c.name for c in sig.checks]
+    for needed in ("integrity.digest", "integrity.signature", "modifications", "timestamp",
+                   "chain", "revocation", "seal", "licence_status"):
+        assert needed in names
+    assert sig.facts.licence_id == licence_id and sig.facts.status_index is not None
+    assert sig.facts.timestamp_time is not None and report.facts.parser == "ofd"
+
+
+def test_every_shipped_type_issues_as_ofd_and_verifies(lic: Licences) -> None:
+    for number, code in enumerate(sorted(TYPES.codes()), start=10):
+        _, data = _issue(lic, code, number)
+        assert verify_pdf(data, lic.online()).indication is Indication.TOTAL_PASSED, code
+
+
+def _der_children(der: bytes) -> list[bytes]:
+    """The encoded children of a DER SEQUENCE, by a plain TLV walk."""
+    assert der[0] == 0x30
+    seq = core.Sequence.load(der)
+    return [bytes(child) for child in _raw_items(seq.contents)]
+
+
+def _raw_items(data: bytes) -> Iterator[bytes]:
+    i = 0
+    while i < len(data):
+        length = data[i + 1]
+        start = i + 2
+        if length & 0x80:
+            n = length & 0x7F
+            length = int.from_bytes(data[start:start + n], "big")
+            start += n
+        yield data[i:start + length]
+        i = start + length
+
+
+def test_independent_reader_checks_references_data_hash_and_signature(
+        lic: Licences, tmp_path: Path) -> None:
+    require(shutil.which("openssl") is not None, "openssl command line")
+    _, data = _issue(lic, "DL", 3)
+    z = zipfile.ZipFile(io.BytesIO(data))
+    sig_xml = z.read("Doc_0/Signs/Sign_0/Signature.xml")
+    root = ET.fromstring(sig_xml)
+    refs = root.findall("ofd:SignedInfo/ofd:References/ofd:Reference", NS)
+    protected = {r.get("FileRef", "").lstrip("/") for r in refs}
+    # every file of the package but the signature's own two is protected
+    assert protected == set(z.namelist()) - {"Doc_0/Signs/Sign_0/Signature.xml",
+                                              "Doc_0/Signs/Sign_0/SignedValue.dat"}
+    for ref in refs:
+        value = ref.find("ofd:CheckValue", NS)
+        assert value is not None and value.text is not None
+        name = ref.get("FileRef", "").lstrip("/")
+        assert hashlib.new("sm3", z.read(name)).digest() == base64.b64decode(value.text)
+    params = {p.get("Name"): p.text for p in root.iter("{%s}Parameter" % NS["ofd"])}
+    assert params["sealtrust.licenceId"].startswith("L1-DL-")
+    # SES_Signature ::= SEQUENCE { toSign TBS_Sign, cert, signatureAlgID, signature, [0] ts }
+    value = z.read("Doc_0/Signs/Sign_0/SignedValue.dat")
+    tbs, cert_octets, alg, signature = _der_children(value)[:4]
+    tbs_fields = _der_children(tbs)
+    assert core.Integer.load(tbs_fields[0]).native == 4
+    assert tbs_fields[1] == z.read("Doc_0/Signs/Sign_0/Seal.esl")  # Seal.esl is the eseal
+    assert core.OctetBitString.load(tbs_fields[3]).native == hashlib.new("sm3", sig_xml).digest()
+    assert core.ObjectIdentifier.load(alg).dotted == "1.2.156.10197.1.501"
+    cert = x509.Certificate.load(core.OctetString.load(cert_octets).native)
+    (tmp_path / "tbs.der").write_bytes(tbs)
+    (tmp_path / "sig.der").write_bytes(core.OctetBitString.load(signature).native)
+    (tmp_path / "pub.der").write_bytes(cert.public_key.dump())
+    subprocess.run(["openssl", "pkey", "-pubin", "-inform", "DER", "-in", "pub.der",
+                    "-out", "pub.pem"], cwd=tmp_path, check=True, capture_output=True)
+    done = subprocess.run(
+        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin",
+         "-in", "tbs.der", "-sigfile", "sig.der", "-digest", "sm3",
+         "-pkeyopt", "distid:1234567812345678"],
+        cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "Signature Verified Successfully" in done.stdout, done.stderr
+    # and a flipped byte of the TBS is refused by the same command
+    (tmp_path / "tbs.der").write_bytes(tbs[:-1] + bytes([tbs[-1] ^ 1]))
+    bad = subprocess.run(
+        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "pub.pem", "-rawin",
+         "-in", "tbs.der", "-sigfile", "sig.der", "-digest", "sm3",
+         "-pkeyopt", "distid:1234567812345678"],
+        cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert bad.returncode != 0
+
+
+def test_rsa_is_refused_for_ofd_with_a_clear_message(lic: Licences) -> None:
+    for alg in ("rsa", "sm2+rsa"):
+        with pytest.raises(InputError, match="SM2 only"):
+            _issue(lic, alg=alg)
+
+
+def test_cli_takes_the_format_from_the_suffix_and_verifies_it(lic: Licences,
+                                                               tmp_path: Path) -> None:
+    home = str(lic.deployment.home.root)
+    record = tmp_path / "rec.json"
+    record.write_text(json.dumps(TYPES.get("BL").example(77), ensure_ascii=False))
+    out = tmp_path / "licence.ofd"
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "api.cli", *args, "--home", home],
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    issued = cli("issue", "--type", "BL", "--data", str(record), "--out", str(out))
+    assert issued.returncode == 0, issued.stderr
+    assert out.read_bytes()[:4] == b"PK\x03\x04"
+    verified = cli("verify", "--json", str(out))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["file"]["parser"] == "ofd"
+    refused = cli("issue", "--type", "BL", "--data", str(record), "--out", str(out),
+                  "--alg", "rsa")
+    assert refused.returncode == 2 and "SM2" in refused.stderr
+
+
+def test_issue_batch_writes_ofd_files(lic: Licences, tmp_path: Path) -> None:
+    lines = tmp_path / "dl.jsonl"
+    lines.write_text("\n".join(json.dumps(TYPES.get("DL").example(n), ensure_ascii=False)
+                               for n in range(200, 203)) + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "api.cli", "issue-batch", str(lines), "--type", "DL",
+         "--format", "ofd", "--out-dir", str(tmp_path / "out"), "--workers", "1",
+         "--home", str(lic.deployment.home.root), "--json"],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    files = sorted((tmp_path / "out").glob("*.ofd"))
+    assert len(files) == 3
+    for f in files:
+        assert verify_pdf(f.read_bytes(), lic.online()).indication is Indication.TOTAL_PASSED
