@@ -24,6 +24,7 @@ from asn1crypto import core, x509
 
 from api.deployment import DEMO_DEPARTMENT
 from api.issuance import issue_one
+from tests.api_support import Api
 from tests.licence_corpus import TYPES, Licences, open_licences
 from tests.support import require
 from trust.errors import InputError
@@ -178,3 +179,16 @@ def test_issue_batch_writes_ofd_files(lic: Licences, tmp_path: Path) -> None:
     assert len(files) == 3
     for f in files:
         assert verify_pdf(f.read_bytes(), lic.online()).indication is Indication.TOTAL_PASSED
+
+
+def test_api_issues_ofd_and_downloads_it_with_its_media_type(api: Api) -> None:
+    body = {"type": "DL", "record": TYPES.get("DL").example(901), "format": "ofd"}
+    issued = api.client.post("/v1/licences", json=body, headers=api.headers("issuer"))
+    assert issued.status_code == 201, issued.text
+    got = api.client.get(issued.json()["download"], headers=api.headers("issuer"))
+    assert got.headers["content-type"] == "application/ofd"
+    assert got.content[:4] == b"PK\x03\x04"
+    assert ".ofd" in got.headers["content-disposition"]
+    refused = api.client.post("/v1/licences", json={**body, "alg": "rsa"},
+                              headers=api.headers("issuer"))
+    assert refused.status_code == 422 and "SM2" in refused.text
