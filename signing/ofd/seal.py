@@ -114,12 +114,15 @@ def seal_ofd(
 
 
 def _zip(files: Mapping[str, bytes]) -> bytes:
+    """XML deflated (fast level), the font, seal and signature stored: they barely
+    compress, and deflating them was most of the packaging time."""
     out = io.BytesIO()
     order = [n for n in _FIRST if n in files] + [n for n in files if n not in _FIRST]
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+    with zipfile.ZipFile(out, "w") as z:
         for name in order:
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, files[name])
+            xml = name.endswith(".xml")
+            info.compress_type = zipfile.ZIP_DEFLATED if xml else zipfile.ZIP_STORED
+            z.writestr(info, files[name], compresslevel=1 if xml else None)
     return out.getvalue()
