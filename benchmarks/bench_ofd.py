@@ -107,7 +107,8 @@ def _floor_one(data: bytes) -> None:
                             sig.signed_message, sig.signature)
     assert sig.timestamp is not None
     token = parse_cms(sig.timestamp, timestamp=True)
-    assert token.signed_attrs is not None and token.signature_oid is not None
+    assert token.signed_attrs is not None
+    assert token.signature_oid is not None
     assert verify_signature(cert_info(token.signer_cert).spki, token.signature_oid,
                             token.signed_attrs, token.signature)
 

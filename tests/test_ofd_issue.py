@@ -36,8 +36,7 @@ NS = {"ofd": "http://www.ofdspec.org/2016"}
 
 @pytest.fixture(scope="module")
 def lic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Licences]:
-    for licences in open_licences(tmp_path_factory.mktemp("ofd") / "home"):
-        yield licences
+    yield from open_licences(tmp_path_factory.mktemp("ofd") / "home")
 
 
 def _issue(lic: Licences, type_code: str = "BL", number: int = 1, alg: str = "sm2") -> tuple[
@@ -105,7 +104,7 @@ def test_independent_reader_checks_references_data_hash_and_signature(
         assert value is not None and value.text is not None
         name = ref.get("FileRef", "").lstrip("/")
         assert hashlib.new("sm3", z.read(name)).digest() == base64.b64decode(value.text)
-    params = {p.get("Name"): p.text for p in root.iter("{%s}Parameter" % NS["ofd"])}
+    params = {p.get("Name"): p.text for p in root.iter("{{{}}}Parameter".format(NS["ofd"]))}
     assert params["sealtrust.licenceId"].startswith("L1-DL-")
     # SES_Signature ::= SEQUENCE { toSign TBS_Sign, cert, signatureAlgID, signature, [0] ts }
     value = z.read("Doc_0/Signs/Sign_0/SignedValue.dat")

@@ -46,8 +46,7 @@ ofd.parseOfdDocument({ofd: bytes.buffer,
 
 @pytest.fixture(scope="module")
 def lic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Licences]:
-    for licences in open_licences(tmp_path_factory.mktemp("ofd-render") / "home"):
-        yield licences
+    yield from open_licences(tmp_path_factory.mktemp("ofd-render") / "home")
 
 
 @pytest.fixture(scope="module")
