@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     max_files_per_request: int = Field(default=100, gt=0)
     request_timeout_s: float = Field(default=30.0, gt=0)
     # Public endpoints, per client per fixed window, counted in rate_windows (api.ratelimit).
-    rate_limit_paths: tuple[str, ...] = ("/verify", "/v1/qr/", "/v1/trust/")
+    rate_limit_paths: tuple[str, ...] = ("/verify", "/v1/qr/", "/v1/trust/", "/v1/verify/file")
     rate_limit_requests: int = Field(default=600, gt=0)
     rate_limit_window_s: int = Field(default=60, gt=0)
     rate_limit_batch: int = Field(default=20, gt=0)  # 1 = one database upsert per request

@@ -198,3 +198,60 @@ def test_uploaded_qr_picture_is_read_and_verified(browser: Any, site: Site,
 def test_garbage_text_is_a_format_failure(browser: Any, site: Site) -> None:
     indication, text = _paste_and_verify(browser, site.url, "LZ1:NOT-A-TOKEN")
     assert indication == "TOTAL_FAILED" and "FORMAT_FAILURE" in text
+
+
+def _issue_file(site: Site, seed: int, file_format: str) -> bytes:
+    record: dict[str, Any] = builtin_types().get("DL").example(seed)
+    record["valid_from"] = (date.today() - timedelta(days=5)).isoformat()
+    record["valid_until"] = (date.today() + timedelta(days=900)).isoformat()
+    with site.deployment.registry.session() as session:
+        return issue_one(site.deployment, session, type_code="DL", record=record,
+                         department=site.deployment.config["demo_department"], actor="test",
+                         file_format=file_format).pdf
+
+
+@pytest.mark.parametrize(("file_format", "lang", "passed_word"),
+                         [("ofd", "zh", "核验通过"), ("pdf", "en", "Valid")])
+def test_uploaded_licence_file_is_verified_on_the_page(
+        browser: Any, site: Site, tmp_path: Path, file_format: str, lang: str,
+        passed_word: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    path = tmp_path / f"licence.{file_format}"
+    path.write_bytes(_issue_file(site, 704 if file_format == "ofd" else 705, file_format))
+    browser.get(f"{site.url}/verify?lang={lang}")
+    browser.find_element(By.CSS_SELECTOR, "button[data-tab=file]").click()
+    browser.find_element(By.ID, "licence-file").send_keys(str(path))
+    browser.find_element(By.ID, "verify-file").click()
+    indication, text = _verdict(browser)
+    assert indication == "TOTAL_PASSED", text
+    assert passed_word in text and file_format.upper() in text
+    checks = browser.find_element(By.ID, "checks").get_attribute("textContent")
+    assert "integrity.signature" in checks and "licence_status" in checks
+
+
+def test_tampered_licence_file_fails_on_the_page(browser: Any, site: Site,
+                                                 tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    from selenium.webdriver.common.by import By
+
+    original = zipfile.ZipFile(io.BytesIO(_issue_file(site, 706, "ofd")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in original.infolist():
+            data = original.read(info)
+            if info.filename.endswith("Content.xml"):
+                changed = data.replace("驾驶证".encode(), "驾驶正".encode(), 1)
+                assert changed != data
+                data = changed
+            z.writestr(info, data)
+    path = tmp_path / "tampered.ofd"
+    path.write_bytes(out.getvalue())
+    browser.get(f"{site.url}/verify?lang=zh")
+    browser.find_element(By.CSS_SELECTOR, "button[data-tab=file]").click()
+    browser.find_element(By.ID, "licence-file").send_keys(str(path))
+    browser.find_element(By.ID, "verify-file").click()
+    indication, text = _verdict(browser)
+    assert indication == "TOTAL_FAILED" and "HASH_FAILURE" in text

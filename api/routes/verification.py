@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.auth import Verifier
 from api.deployment import Deployment
@@ -157,3 +157,33 @@ def _sized(policy: VerificationPolicy, limit: int) -> VerificationPolicy:
     from dataclasses import replace
 
     return policy if policy.max_file_size <= limit else replace(policy, max_file_size=limit)
+
+
+PUBLIC_MAX_BYTES: Final = 16 * 1024 * 1024
+
+
+@router.post("/file", operation_id="verify_file_public")
+def verify_file_public(
+    request: Request,
+    deployment: DeploymentDep,
+    metrics: MetricsDep,
+    file: Annotated[UploadFile, File(description="one PDF or OFD licence")],
+) -> JSONResponse:
+    """Public (the verification page): verify one PDF or OFD file; its report as JSON.
+
+    Anyone holding a licence file may check it, as anyone may scan its QR code.
+    Threats: load from anonymous callers — one file per request, at most 16 MiB
+    (or the service's upload limit if lower), rate-limited per client like the
+    QR routes (settings.rate_limit_paths), and verification itself is bounded in
+    time and memory per file; the report says nothing the file does not carry
+    besides its status.
+    """
+    limit = min(int(request.app.state.settings.max_upload_bytes), PUBLIC_MAX_BYTES)
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise InputError(f"file larger than {limit} bytes; 文件超过 {limit} 字节",
+                         code="verification.too_large")
+    report = verify_pdf(data, _policy(request, deployment), name=file.filename or "")
+    metrics.count_verification("ofd" if report.facts.parser == "ofd" else "pdf",
+                                report.indication.value)
+    return JSONResponse(report.to_dict())

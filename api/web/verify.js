@@ -1,4 +1,5 @@
-// 亮证核验 page: camera scan, pasted text or uploaded image -> POST /v1/qr/verify.
+// 亮证核验 page: camera scan, pasted text or uploaded image -> POST /v1/qr/verify;
+// a PDF or OFD licence file -> POST /v1/verify/file (the verification report).
 // No framework, no build step: it must load fast on any phone.
 "use strict";
 
@@ -17,6 +18,8 @@ const I18N = {
     kind: "码类型", licence_type: "证照类型", grant: "授权用证", presentation: "亮证码（动态）",
     document: "证照码（印在证照上）", long_term: "长期", online_status: "证照状态：在线实时查询",
     grant_to: "授权给 {v}：{f}", message: "说明",
+    tab_file: "证照文件", file_hint: "PDF 或 OFD 电子证照，核验签章、证书链、时间戳和证照状态",
+    signer: "签署者", format: "文件格式", signatures: "签名数",
   },
   en: {
     title: "Licence verification", tab_scan: "Scan", tab_paste: "Paste", tab_upload: "Upload",
@@ -32,6 +35,8 @@ const I18N = {
     kind: "Code", licence_type: "Licence type", grant: "Authorised use", presentation: "presentation code (live)",
     document: "document code (printed)", long_term: "no end date", online_status: "Licence status: checked live",
     grant_to: "granted to {v}: {f}", message: "Detail",
+    tab_file: "Licence file", file_hint: "A PDF or OFD licence: seal, certificate chain, time-stamp and licence status are checked",
+    signer: "Signed by", format: "File format", signatures: "Signatures",
   },
 };
 // ?lang=zh|en wins (links, kiosks), else the browser's language.
@@ -54,12 +59,16 @@ function applyLanguage() {
 
 function showTab(name) {
   document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-  ["scan", "paste", "upload"].forEach((p) => $("pane-" + p).classList.toggle("hidden", p !== name));
+  ["scan", "paste", "upload", "file"].forEach((p) => $("pane-" + p).classList.toggle("hidden", p !== name));
 }
 
 // The masked claims worth showing a counter, in reading order (never the raw jti or index).
 function claimRows(c) {
   if (!c) return [];
+  if (c.file_report) {  // a licence file's report: what it carries, not masked claims
+    return [["licence_id", c.licence_id], ["format", c.format], ["signatures", c.signatures],
+            ["signer", c.signer]].filter(([, v]) => v !== null && v !== undefined && v !== "");
+  }
   const rows = [
     ["holder_name", c.holder_name],
     ["holder_id_last4", c.holder_id_last4 ? "**************" + c.holder_id_last4 : null],
@@ -129,6 +138,40 @@ async function post(body, isForm) {
   render(data);
 }
 
+// The verification report of a PDF or OFD file, in the shape render() shows.
+function fromReport(report) {
+  const sigs = report.signatures || [];
+  const checks = [];
+  sigs.forEach((s) => (s.checks || []).forEach((c) => checks.push({
+    name: (sigs.length > 1 ? s.field + ": " : "") + c.name,
+    passed: c.indication === "TOTAL_PASSED", detail: c.detail })));
+  const first = sigs.find((s) => s.licence && s.licence.id) || sigs[0] || {};
+  return {
+    indication: report.indication, sub_indication: report.sub_indication,
+    message_zh: report.summary ? report.summary.zh : "", message_en: report.summary ? report.summary.en : "",
+    checks, online: true,
+    claims: { file_report: true, licence_id: first.licence ? first.licence.id : null,
+              format: report.file.parser === "ofd" ? "OFD" : (report.file.parser === "none" ? "?" : "PDF"),
+              signatures: String(sigs.length), signer: first.signer || null },
+  };
+}
+
+async function verifyFile() {
+  const file = $("licence-file").files[0];
+  if (!file) return;
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const response = await fetch("/v1/verify/file", { method: "POST", body: form });
+  const data = await response.json();
+  if (!response.ok) {
+    render({ indication: "TOTAL_FAILED", sub_indication: data.error ? data.error.code : "FORMAT_FAILURE",
+             message_zh: data.error ? data.error.message : t("error"),
+             message_en: data.error ? data.error.message : t("error"), checks: [] });
+    return;
+  }
+  render(fromReport(data));
+}
+
 async function verifyText() {
   const token = $("token").value.trim();
   if (token) await post({ token }, false);
@@ -185,6 +228,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("verify-text").addEventListener("click", verifyText);
   $("verify-image").addEventListener("click", () => { const f = $("image").files[0]; if (f) verifyImage(f); });
   $("start-camera").addEventListener("click", startCamera);
+  $("verify-file").addEventListener("click", verifyFile);
   const fromUrl = new URLSearchParams(location.search).get("t") || decodeURIComponent(location.hash.slice(1));
   if (fromUrl) { showTab("paste"); $("token").value = fromUrl; verifyText(); }
 });
