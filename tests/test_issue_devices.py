@@ -10,6 +10,7 @@ attributes and certificates on the token by OpenSC's pkcs11-tool.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -339,6 +340,28 @@ def test_sdf_sm2_key_seals_a_licence_whose_cms_signature_verifies(
     _no_secret(added.stdout, added.stderr, issued.stdout, issued.stderr,
                (home / "deployment.json").read_text(), _database_text(home),
                secrets=(SDF_PASSWORD,))
+
+
+@pytest.mark.sdf
+def test_sdf_sm2_key_seals_an_ofd_licence(home: Path, sdf: tuple[Path, Path], sdf_key: Added,
+                                          tmp_path: Path) -> None:
+    """OFD licences go through the same key adapters: the device's key signs the seal."""
+    library, device = sdf
+    uri = _sdf_uri(library, 1)
+    env = _env(device=device, pins={SDF_PIN_VAR: SDF_PASSWORD})
+    ofd_path = tmp_path / "dl.ofd"
+    cli(home, env, "issue", "--type", "DL", "--data", str(_record(tmp_path, "DL", 22)),
+        "--out", str(ofd_path), "--alg", "sm2", "--key", uri)
+    verified = cli(home, env, "verify", "--json", str(ofd_path))
+    report = json.loads(verified.stdout)
+    assert report["indication"] == "TOTAL_PASSED", verified.stdout
+    assert report["file"]["parser"] == "ofd"
+    device_spki = subprocess.run(
+        ["openssl", "pkey", "-in", str(device / "sign_1.pem"), "-pubout", "-outform", "DER"],
+        capture_output=True, check=True, timeout=30).stdout
+    signer = asn1_x509.Certificate.load(base64.b64decode(
+        report["signatures"][0]["facts"]["signer_cert"]))
+    assert signer.public_key.dump() == device_spki
 
 
 @pytest.mark.sdf
