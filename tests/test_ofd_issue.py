@@ -191,3 +191,19 @@ def test_api_issues_ofd_and_downloads_it_with_its_media_type(api: Api) -> None:
     refused = api.client.post("/v1/licences", json={**body, "alg": "rsa"},
                               headers=api.headers("issuer"))
     assert refused.status_code == 422 and "SM2" in refused.text
+
+
+def test_bulk_engine_verifies_ofd_and_pdf_together(lic: Licences, tmp_path: Path) -> None:
+    from verification import verify_files
+
+    paths = []
+    for n in range(4):
+        _, data = _issue(lic, "DL", 400 + n)
+        paths.append(tmp_path / f"l{n}.ofd")
+        paths[-1].write_bytes(data)
+    paths.append(tmp_path / "l.pdf")
+    paths[-1].write_bytes(lic.issue("bulk-pdf", number=404))
+    reports = list(verify_files(paths, lic.online(), workers=2))
+    assert len(reports) == 5
+    assert all(r.indication is Indication.TOTAL_PASSED for r in reports)
+    assert sorted(r.facts.parser for r in reports) == ["fast", "ofd", "ofd", "ofd", "ofd"]
