@@ -412,13 +412,17 @@ def make_tsa() -> Tsa:
 
 def add_dss(signed: bytes, pki: RsaPki) -> bytes:
     """An LTV update: a DSS dictionary with the signer's certificates."""
+    return add_dss_certs(signed, [pki.signer_cert, pki.root])
+
+
+def add_dss_certs(signed: bytes, certs: list[asn1_x509.Certificate]) -> bytes:
+    """An LTV update (pyHanko's DSS writer) for the last signature, holding ``certs``."""
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
     _, b, c, _ = byte_range(signed)
     contents = bytes.fromhex(signed[b + 1 : c - 1].decode())
     out = BytesIO(signed)
-    DocumentSecurityStore.add_dss(out, contents, certs=[pki.signer_cert, pki.root],
-                                  force_write=True)
+    DocumentSecurityStore.add_dss(out, contents, certs=certs, force_write=True)
     return out.getvalue()
 
 
@@ -485,3 +489,136 @@ def shadow_replace(signed: bytes, hidden_id: int) -> bytes:
     out = BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- changes after signing (issue 12)
+# Each writes one incremental update with pyHanko's writer, which also stamps
+# /Info /ModDate and /Producer, as every incremental writer does.
+def _write(w: IncrementalPdfFileWriter) -> bytes:
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def metadata_info_update(signed: bytes, title: str = "Licence REVOKED") -> bytes:
+    """Metadata-only update: the document information dictionary gets another /Title."""
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    info_ref = w.trailer.raw_get("/Info") if "/Info" in w.trailer else None
+    info = (generic.DictionaryObject() if info_ref is None
+            else generic.DictionaryObject(dict(info_ref.get_object())))
+    info[generic.pdf_name("/Title")] = generic.TextStringObject(title)
+    w.set_info(w.add_object(info))
+    return _write(w)
+
+
+XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    b'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">Licence REVOKED</rdf:li></rdf:Alt>'
+    b'</dc:title></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+def metadata_xmp_update(signed: bytes) -> bytes:
+    """Metadata-only update: an XMP metadata stream with another title in the catalog."""
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    stream = generic.StreamObject(
+        {generic.pdf_name("/Type"): generic.pdf_name("/Metadata"),
+         generic.pdf_name("/Subtype"): generic.pdf_name("/XML")},
+        stream_data=XMP,
+    )
+    w.root["/Metadata"] = w.add_object(stream)
+    w.update_root()
+    return _write(w)
+
+
+def _appearance(w: IncrementalPdfFileWriter, text: str, box: tuple[int, int]) -> generic.PdfObject:
+    """A form XObject that paints ``text`` (Helvetica) in a box of ``box`` points."""
+    font = generic.DictionaryObject({
+        generic.pdf_name("/Type"): generic.pdf_name("/Font"),
+        generic.pdf_name("/Subtype"): generic.pdf_name("/Type1"),
+        generic.pdf_name("/BaseFont"): generic.pdf_name("/Helvetica"),
+    })
+    return w.add_object(generic.StreamObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/XObject"),
+            generic.pdf_name("/Subtype"): generic.pdf_name("/Form"),
+            generic.pdf_name("/BBox"): generic.ArrayObject(
+                [generic.NumberObject(v) for v in (0, 0, *box)]),
+            generic.pdf_name("/Resources"): generic.DictionaryObject({
+                generic.pdf_name("/Font"): generic.DictionaryObject(
+                    {generic.pdf_name("/F1"): w.add_object(font)}),
+            }),
+        },
+        stream_data=f"BT /F1 14 Tf 4 8 Td ({text}) Tj ET".encode("latin-1"),
+    ))
+
+
+def sneaky_signature_field(signed: bytes) -> bytes:
+    """Sneaky signature (Rohlmann et al., S&P 2021): after signing, a new, unsigned
+    signature field whose visible widget paints text over the page."""
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    page_ref = w.root["/Pages"].raw_get("/Kids")[0]
+    page = page_ref.get_object()
+    field = w.add_object(generic.DictionaryObject({
+        generic.pdf_name("/FT"): generic.pdf_name("/Sig"),
+        generic.pdf_name("/T"): generic.TextStringObject("Sneaky"),
+        generic.pdf_name("/Type"): generic.pdf_name("/Annot"),
+        generic.pdf_name("/Subtype"): generic.pdf_name("/Widget"),
+        generic.pdf_name("/F"): generic.NumberObject(4),
+        generic.pdf_name("/Rect"): generic.ArrayObject(
+            [generic.NumberObject(v) for v in (60, 740, 360, 790)]),
+        generic.pdf_name("/P"): page_ref,
+        generic.pdf_name("/AP"): generic.DictionaryObject(
+            {generic.pdf_name("/N"): _appearance(w, "Licence REVOKED", (300, 50))}),
+    }))
+    form = w.root["/AcroForm"]
+    form["/Fields"].append(field)
+    w.update_container(form["/Fields"])
+    w.update_container(form)
+    annots = page.get("/Annots")
+    if annots is None:
+        page["/Annots"] = generic.ArrayObject([field])
+    else:
+        annots.append(field)
+        w.update_container(annots)
+    w.update_container(page)
+    return _write(w)
+
+
+def plain_pdf_with_text_field(value: str = "Holder: Zhang San") -> bytes:
+    """A one-page PDF with a filled text field "Holder" (reportlab AcroForm)."""
+    buf = BytesIO()
+    c = canvas.Canvas(buf, pagesize=(595, 842))
+    c.drawString(72, 770, "Licence with a form field")
+    c.acroForm.textfield(name="Holder", value=value, x=72, y=700, width=300, height=24,
+                         borderWidth=0, forceBorder=False)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def form_value_change(signed: bytes, value: str = "Holder: Li Si") -> bytes:
+    """After signing, the text field's value and its appearance are changed."""
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    for raw in w.root["/AcroForm"]["/Fields"]:
+        field = raw.get_object()
+        if field.get("/FT") == "/Tx":
+            break
+    else:
+        raise ValueError("no text field to change")
+    field["/V"] = generic.TextStringObject(value)
+    field["/AP"] = generic.DictionaryObject(
+        {generic.pdf_name("/N"): _appearance(w, value, (300, 24))})
+    w.update_container(field)
+    return _write(w)
+
+
+CHANGES: dict[str, Callable[[bytes], bytes]] = {
+    "metadata_info": metadata_info_update,
+    "metadata_xmp": metadata_xmp_update,
+    "sneaky_signature_field": sneaky_signature_field,
+    "annotation_overlay": incremental_annotation_overlay,
+}
