@@ -622,3 +622,99 @@ CHANGES: dict[str, Callable[[bytes], bytes]] = {
     "sneaky_signature_field": sneaky_signature_field,
     "annotation_overlay": incremental_annotation_overlay,
 }
+
+
+# ---------------------------------------------------------------- BER signatures (issue 12)
+# Acrobat-style encodings of a DER CMS: indefinite lengths on the envelope
+# (ContentInfo, SignedData, encapsulated content, certificate set, SignerInfos,
+# SignerInfo, unsigned attributes) and
+# constructed OCTET STRINGs. What is signed or hashed keeps its bytes: the
+# signed attributes, each certificate (the ESS attribute hashes it) and the
+# value of every OCTET STRING (a constructed one concatenates its chunks).
+def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the DER element at ``pos``."""
+    tag, first = buf[pos], buf[pos + 1]
+    if first < 0x80:
+        return tag, pos + 2, pos + 2 + first
+    n = first & 0x7F
+    body = pos + 2 + n
+    return tag, body, body + int.from_bytes(buf[pos + 2 : body], "big")
+
+
+def _kids(buf: bytes) -> list[bytes]:
+    """The raw child elements of one DER element."""
+    _, pos, end = _tlv(buf, 0)
+    out = []
+    while pos < end:
+        _, _, stop = _tlv(buf, pos)
+        out.append(buf[pos:stop])
+        pos = stop
+    return out
+
+
+def _indefinite(tag: int, parts: list[bytes]) -> bytes:
+    return bytes([tag, 0x80]) + b"".join(parts) + b"\x00\x00"
+
+
+def _chunked(octets: bytes, size: int = 7) -> bytes:
+    """A primitive OCTET STRING as a constructed, indefinite one of ``size``-byte chunks."""
+    _, body, end = _tlv(octets, 0)
+    value = octets[body:end]
+    chunks = [value[i : i + size] for i in range(0, len(value), size)] or [b""]
+    return _indefinite(0x24, [bytes([0x04, len(c)]) + c for c in chunks])
+
+
+def ber_content_info(der: bytes) -> bytes:
+    """A DER ContentInfo(SignedData) re-encoded the way BER signers write it."""
+    oid, wrapper = _kids(der)
+    (sd,) = _kids(wrapper)
+    return _indefinite(0x30, [oid, _indefinite(0xA0, [_ber_signed_data(sd)])])
+
+
+def _ber_signed_data(sd: bytes) -> bytes:
+    out = []
+    for kid in _kids(sd):
+        tag = kid[0]
+        if tag == 0x30 and not out[2:]:  # encapContentInfo
+            parts = _kids(kid)
+            if len(parts) == 2:  # eContent [0] { OCTET STRING }
+                (octets,) = _kids(parts[1])
+                parts[1] = _indefinite(0xA0, [_chunked(octets)])
+            out.append(_indefinite(0x30, parts))
+        elif tag == 0xA0:  # certificate set: the certificates themselves stay DER
+            out.append(_indefinite(0xA0, _kids(kid)))
+        elif tag == 0x31 and out[2:]:  # signerInfos
+            out.append(_indefinite(0x31, [_ber_signer_info(si) for si in _kids(kid)]))
+        else:
+            out.append(kid)
+    return _indefinite(0x30, out)
+
+
+def _ber_signer_info(si: bytes) -> bytes:
+    out = []
+    for kid in _kids(si):
+        if kid[0] == 0x04:  # the signature value
+            out.append(_chunked(kid))
+        elif kid[0] == 0xA1:  # unsigned attributes, e.g. the signature time-stamp token
+            attrs = []
+            for attr in _kids(kid):
+                oid, values = _kids(attr)
+                # the token stays as its TSA wrote it (DER): asn1crypto, and so pyHanko,
+                # refuse more than 10 nested indefinite lengths
+                attrs.append(_indefinite(0x30, [oid, _indefinite(0x31, _kids(values))]))
+            out.append(_indefinite(0xA1, attrs))
+        else:  # version, sid, algorithms, signed attributes (what is signed stays DER)
+            out.append(kid)
+    return _indefinite(0x30, out)
+
+
+def with_ber_signature(signed: bytes) -> bytes:
+    """The last signature's CMS replaced by its BER re-encoding, same /Contents room."""
+    _, b, c, _ = byte_range(signed)
+    contents = bytes.fromhex(signed[b + 1 : c - 1].decode())
+    _, _, end = _tlv(contents, 0)
+    ber = ber_content_info(contents[:end]).hex().upper().encode()
+    room = c - b - 2
+    if len(ber) > room:
+        raise ValueError(f"BER signature needs {len(ber) // 2} bytes, {room // 2} reserved")
+    return signed[: b + 1] + ber.ljust(room, b"0") + signed[c - 1 :]
