@@ -664,14 +664,26 @@ def _chunked(octets: bytes, size: int = 7) -> bytes:
     return _indefinite(0x24, [bytes([0x04, len(c)]) + c for c in chunks])
 
 
-def ber_content_info(der: bytes) -> bytes:
-    """A DER ContentInfo(SignedData) re-encoded the way BER signers write it."""
+def ber_content_info(der: bytes, *, ber_attrs: bool = False) -> bytes:
+    """A DER ContentInfo(SignedData) re-encoded the way BER signers write it.
+
+    ``ber_attrs``: the signed attributes too (indefinite block, attributes and
+    value sets); the signature stays the one made over their DER encoding.
+    """
     oid, wrapper = _kids(der)
     (sd,) = _kids(wrapper)
-    return _indefinite(0x30, [oid, _indefinite(0xA0, [_ber_signed_data(sd)])])
+    return _indefinite(0x30, [oid, _indefinite(0xA0, [_ber_signed_data(sd, ber_attrs)])])
 
 
-def _ber_signed_data(sd: bytes) -> bytes:
+def _ber_attrs(block: bytes) -> bytes:
+    attrs = []
+    for attr in _kids(block):
+        oid, values = _kids(attr)
+        attrs.append(_indefinite(0x30, [oid, _indefinite(0x31, _kids(values))]))
+    return _indefinite(0xA0, attrs)
+
+
+def _ber_signed_data(sd: bytes, ber_attrs: bool) -> bytes:
     out = []
     for kid in _kids(sd):
         tag = kid[0]
@@ -684,16 +696,18 @@ def _ber_signed_data(sd: bytes) -> bytes:
         elif tag == 0xA0:  # certificate set: the certificates themselves stay DER
             out.append(_indefinite(0xA0, _kids(kid)))
         elif tag == 0x31 and out[2:]:  # signerInfos
-            out.append(_indefinite(0x31, [_ber_signer_info(si) for si in _kids(kid)]))
+            out.append(_indefinite(0x31, [_ber_signer_info(si, ber_attrs) for si in _kids(kid)]))
         else:
             out.append(kid)
     return _indefinite(0x30, out)
 
 
-def _ber_signer_info(si: bytes) -> bytes:
+def _ber_signer_info(si: bytes, ber_attrs: bool) -> bytes:
     out = []
     for kid in _kids(si):
-        if kid[0] == 0x04:  # the signature value
+        if kid[0] == 0xA0 and ber_attrs:
+            out.append(_ber_attrs(kid))
+        elif kid[0] == 0x04:  # the signature value
             out.append(_chunked(kid))
         elif kid[0] == 0xA1:  # unsigned attributes, e.g. the signature time-stamp token
             attrs = []
@@ -708,12 +722,12 @@ def _ber_signer_info(si: bytes) -> bytes:
     return _indefinite(0x30, out)
 
 
-def with_ber_signature(signed: bytes) -> bytes:
+def with_ber_signature(signed: bytes, *, ber_attrs: bool = False) -> bytes:
     """The last signature's CMS replaced by its BER re-encoding, same /Contents room."""
     _, b, c, _ = byte_range(signed)
     contents = bytes.fromhex(signed[b + 1 : c - 1].decode())
     _, _, end = _tlv(contents, 0)
-    ber = ber_content_info(contents[:end]).hex().upper().encode()
+    ber = ber_content_info(contents[:end], ber_attrs=ber_attrs).hex().upper().encode()
     room = c - b - 2
     if len(ber) > room:
         raise ValueError(f"BER signature needs {len(ber) // 2} bytes, {room // 2} reserved")

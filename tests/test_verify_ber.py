@@ -137,3 +137,22 @@ def test_sm2_ber_signature_passes() -> None:
 def test_malformed_ber_is_a_clean_format_error(contents: bytes, message: str) -> None:
     with pytest.raises(CmsFormatError, match=message):
         parse_cms(contents)
+
+
+def test_ber_signed_attributes_are_verified_over_their_der_encoding(
+    files: dict[str, bytes], rsa: corpus.RsaPki, tsa: corpus.Tsa
+) -> None:
+    """RFC 5652 §5.4: the signature covers the DER encoding of the signed attributes.
+    Here we deliberately differ from pyHanko, which verifies the bytes as written and
+    so calls this genuine signature invalid (Acrobat itself writes them in DER)."""
+    data = corpus.with_ber_signature(files["pades"], ber_attrs=True)
+    _, b, c, _ = corpus.byte_range(data)
+    assert b"A080" in data[b:c]  # the [0] signed attributes block is indefinite
+    at = dt.datetime.now(dt.UTC)
+    report = verify_pdf(data, _policy(rsa, tsa), at)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_json()
+    status = validate_pdf_signature(corpus.open_pyhanko(data).embedded_signatures[0],
+                                    ValidationContext(trust_roots=[rsa.root], moment=at))
+    assert status.intact and not status.valid
+    tampered = corpus.with_ber_signature(corpus.flip_outside(files["pades"]), ber_attrs=True)
+    assert verify_pdf(tampered, _policy(rsa, tsa), at).indication is Indication.TOTAL_FAILED

@@ -27,10 +27,13 @@ def element_end(buf: bytes, pos: int = 0, limit: int | None = None) -> int:
     return _end(buf, pos, len(buf) if limit is None else limit, 0)[0]
 
 
-def is_definite(buf: bytes) -> bool:
-    """Whether ``buf`` is one element using definite lengths throughout (DER-shaped)."""
-    end, definite = _end(buf, 0, len(buf), 0, deep=True)
-    return definite and end == len(buf)
+def is_definite(buf: bytes, levels: int = _MAX_DEPTH) -> bool:
+    """Whether the element ``buf`` and its constructed descendants down to ``levels``
+    use definite lengths. Unreadable input counts as definite: its parser reports it."""
+    try:
+        return _end(buf, 0, len(buf), 0, deep=levels)[1]
+    except CmsFormatError:
+        return True
 
 
 def _header(buf: bytes, pos: int, limit: int) -> tuple[int, int, int | None]:
@@ -62,7 +65,8 @@ def _header(buf: bytes, pos: int, limit: int) -> tuple[int, int, int | None]:
     return tag, p + n, int.from_bytes(buf[p : p + n], "big")
 
 
-def _end(buf: bytes, pos: int, limit: int, depth: int, deep: bool = False) -> tuple[int, bool]:
+def _end(buf: bytes, pos: int, limit: int, depth: int, deep: int = -1) -> tuple[int, bool]:
+    """End of the element at ``pos`` and whether it (down to level ``deep``) is definite."""
     if depth > _MAX_DEPTH:
         raise CmsFormatError("BER nesting too deep in /Contents")
     tag, body, length = _header(buf, pos, limit)
@@ -72,7 +76,7 @@ def _end(buf: bytes, pos: int, limit: int, depth: int, deep: bool = False) -> tu
         if end > limit:
             raise CmsFormatError("CMS length exceeds /Contents")
         definite = True
-        if deep and constructed:
+        if depth < deep and constructed:
             p = body
             while p < end:
                 p, inner = _end(buf, p, end, depth + 1, deep)

@@ -262,9 +262,10 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
     status_index: int | None = None
     if not isinstance(signed_attrs_value, core.Void):
         raw = signed_attrs_value.dump()
-        if not is_definite(raw):
+        if not is_definite(raw, levels=2):
             # RFC 5652 §5.4: the signature is over the DER encoding of the attributes,
-            # whatever encoding a BER signer wrote them in
+            # whatever encoding a BER signer wrote them in (the block, each Attribute
+            # and its SET of values are looked at; values are taken as written)
             raw = signed_attrs_value.dump(force=True)
         signed_attrs = b"\x31" + raw[1:]  # the signature covers the SET OF, not [0] IMPLICIT
         seen: set[str] = set()
