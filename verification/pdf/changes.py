@@ -144,15 +144,15 @@ class _DescribingPolicy(StandardDiffPolicy):
         lta = ModificationLevel.LTA_UPDATES
         super().__init__(
             global_rules=[
-                _Tagged(CatalogModificationRule(), "catalog", rec),
+                _Tagged(CatalogModificationRule(), "catalog", rec),  # type: ignore[no-untyped-call]
                 _Tagged(DocInfoRule().as_qualified(lta), "info", rec),
                 _Tagged(XrefStreamRule().as_qualified(lta), "structure", rec),
                 _Tagged(ObjectStreamRule().as_qualified(lta), "structure", rec),
                 _Tagged(DSSCompareRule().as_qualified(lta), "dss", rec),
-                _Tagged(MetadataUpdateRule().as_qualified(lta), "xmp", rec),
+                _Tagged(MetadataUpdateRule().as_qualified(lta), "xmp", rec),  # type: ignore[no-untyped-call]
             ],
             form_rule=FormUpdatingRule(field_rules=[
-                _TaggedField(SigFieldCreationRule(), rec),
+                _TaggedField(SigFieldCreationRule(), rec),  # type: ignore[no-untyped-call]
                 _TaggedField(SigFieldModificationRule(), rec),
                 _TaggedField(GenericFieldModificationRule(), rec),
             ]),
@@ -185,7 +185,7 @@ def _describe(old: HistoricalResolver, new: HistoricalResolver, rec: _Recorder, 
     """The kinds of change revision ``new`` made (``old`` is the signed revision)."""
     out = _Revision(new.revision)
     prev = new.reader.get_historical_resolver(new.revision - 1)
-    written = {_key(r) for r in new.explicit_refs_in_revision()}
+    written = {_key(r) for r in new.explicit_refs_in_revision()}  # type: ignore[no-untyped-call]
     named: set[Ref] = set()
     for ref in written:
         if rec.tags.get(ref, set()) & {"dss"}:
@@ -226,7 +226,7 @@ def _field_kinds(name: str, spec: Any, old: HistoricalResolver, out: _Revision) 
         out.kinds.add("signature_field")
         return
     value = new_field.raw_get("/V")
-    value = value.get_object() if isinstance(value, generic.IndirectObject) else value
+    value = value.get_object() if isinstance(value, generic.IndirectObject) else value  # type: ignore[no-untyped-call]
     if isinstance(value, generic.DictionaryObject) and value.get("/Type") == "/DocTimeStamp" \
             and not visible:
         out.kinds.add("doc_timestamp")
@@ -293,7 +293,7 @@ def _deep(value: Any, depth: int = 0) -> str:
     """A comparable text of a small object graph (the form defaults), bounded in depth."""
     if value is None or depth > 6:
         return repr(value)
-    obj = value.get_object() if isinstance(value, generic.IndirectObject) else value
+    obj = value.get_object() if isinstance(value, generic.IndirectObject) else value  # type: ignore[no-untyped-call]
     if isinstance(obj, generic.StreamObject):
         return repr(bytes(obj.encoded_data or b""))
     if isinstance(obj, generic.DictionaryObject):
@@ -332,7 +332,7 @@ def _page_annots(resolver: HistoricalResolver) -> Iterator[tuple[int, dict[Ref, 
         if isinstance(annots, generic.ArrayObject):
             for raw in list(annots)[:_MAX_ANNOTS]:
                 if isinstance(raw, generic.IndirectObject):
-                    obj = raw.get_object()
+                    obj = raw.get_object()  # type: ignore[no-untyped-call]
                     if isinstance(obj, generic.DictionaryObject):
                         found[_key(raw)] = obj
                 else:  # a direct annotation: only its content identifies it
@@ -347,7 +347,7 @@ def _leaves(node: Any) -> Iterator[Any]:
     count = 0
     while stack and count < _MAX_PAGES:
         current = stack.pop()
-        obj = current.get_object() if isinstance(current, generic.IndirectObject) else current
+        obj = current.get_object() if isinstance(current, generic.IndirectObject) else current  # type: ignore[no-untyped-call]
         if not isinstance(obj, generic.DictionaryObject) or id(obj) in seen:
             continue
         seen.add(id(obj))
