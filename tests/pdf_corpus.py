@@ -732,3 +732,19 @@ def with_ber_signature(signed: bytes, *, ber_attrs: bool = False) -> bytes:
     if len(ber) > room:
         raise ValueError(f"BER signature needs {len(ber) // 2} bytes, {room // 2} reserved")
     return signed[: b + 1] + ber.ljust(room, b"0") + signed[c - 1 :]
+
+
+def annotation_with_text_change(signed: bytes) -> bytes:
+    """One update that both overlays an annotation and replaces the page text: naming the
+    annotation must not hide the content change."""
+    overlaid = incremental_annotation_overlay(signed)
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    page = w.root["/Pages"]["/Kids"][0].get_object()
+    stream = generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (FORGED) Tj ET")
+    page["/Contents"] = w.add_object(stream)
+    annot = open_pyhanko(overlaid).root["/Pages"]["/Kids"][0]["/Annots"][-1]
+    copy = generic.DictionaryObject({k: v for k, v in annot.items()})
+    annots = page.get("/Annots")
+    page["/Annots"] = generic.ArrayObject([*(annots or []), w.add_object(copy)])
+    w.update_container(page)
+    return _write(w)

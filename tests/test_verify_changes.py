@@ -58,6 +58,7 @@ def foreign(rsa: corpus.RsaPki) -> dict[str, bytes]:
     files["dss"] = corpus.add_dss(signed, rsa)
     files["second_signature"] = corpus.sign_rsa(signed, rsa, field="Sig2")
     files["isa_text_change"] = corpus.incremental_text_change(signed)
+    files["annotation_with_text_change"] = corpus.annotation_with_text_change(signed)
     return files
 
 
@@ -67,6 +68,7 @@ FOREIGN_KINDS = {
     "dss": ("dss",),
     "second_signature": ("signature",),
     "isa_text_change": ("other",),
+    "annotation_with_text_change": ("annotation", "other"),
 }
 
 
@@ -203,3 +205,22 @@ def test_a_second_signature_by_another_signer_fails_the_licence(lic: Licences) -
     assert licence_sig.indication is FAILED
     assert other_sig.indication is PASSED  # the foreign signature itself is fine
     assert report.indication is FAILED
+
+
+def test_a_revision_that_cannot_be_described_is_other_and_keeps_pyhankos_level(
+    foreign: dict[str, bytes], rsa: corpus.RsaPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from verification.pdf import changes
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("odd object")
+
+    monkeypatch.setattr(changes, "_describe", broken)
+    facts = extract_facts(foreign["dss"], allow_fast=False)
+    sig = facts.signatures[0]
+    assert sig.changes == ("other",) and sig.modification_level == "ltv"
+    assert "not describable: ValueError: odd object" in sig.modification_detail
+    policy = _policy(rsa, "ltv")
+    assert judge(facts, policy, AT).signatures[0].indication is PASSED  # foreign: pyHanko's level
+    as_licence = replace(facts, signatures=(replace(sig, licence_id="L1-test"),))
+    assert judge(as_licence, policy, AT).signatures[0].indication is FAILED

@@ -164,10 +164,20 @@ class _DescribingPolicy(StandardDiffPolicy):
         try:
             result = super().apply(old, new, *args, **kwargs)
         except SuspiciousModification:
-            self.revisions.append(_describe(old, new, self.recorder, refused=True))
+            self._note(old, new, refused=True)
             raise
-        self.revisions.append(_describe(old, new, self.recorder, refused=False))
+        self._note(old, new, refused=False)
         return result
+
+    def _note(self, old: HistoricalResolver, new: HistoricalResolver, *, refused: bool) -> None:
+        """Describe ``new``; a description that fails is ``other`` (never PASSED for a
+        licence), and never changes pyHanko's level, so a foreign verdict stands."""
+        try:
+            described = _describe(old, new, self.recorder, refused=refused)
+        except Exception as exc:  # noqa: BLE001  (malformed objects: say so, fail closed)
+            described = _Revision(new.revision, {"other"},
+                                  notes=[f"not describable: {type(exc).__name__}: {exc}"[:200]])
+        self.revisions.append(described)
 
 
 def describe_changes(emb: EmbeddedPdfSignature) -> Changes:
@@ -186,29 +196,29 @@ def _describe(old: HistoricalResolver, new: HistoricalResolver, rec: _Recorder, 
     out = _Revision(new.revision)
     prev = new.reader.get_historical_resolver(new.revision - 1)
     written = {_key(r) for r in new.explicit_refs_in_revision()}  # type: ignore[no-untyped-call]
-    named: set[Ref] = set()
     for ref in written:
-        if rec.tags.get(ref, set()) & {"dss"}:
+        if "dss" in rec.tags.get(ref, ()):
             out.kinds.add("dss")
-            named.add(ref)
         for name in rec.fields.get(ref, ()):
-            _field_kinds(name, rec.specs.get(name), old, out)
-            named.add(ref)
+            _field_kinds(name, rec.specs.get(name), out)
     _info(prev, new, out)
     if _metadata(prev) != _metadata(new):
         out.kinds.add("xmp")
     if _form_defaults(prev) != _form_defaults(new):
         out.kinds.add("form_settings")
     if refused:
-        annotated = _annotations(prev, new, written)
-        if annotated:
+        # pyHanko stopped at the first thing it could not explain: name the annotations,
+        # and call "other" whatever written object neither a rule nor that names
+        annotations, accounted = _annotations(prev, new, written)
+        if annotations:
             out.kinds.add("annotation")
-        if not out.kinds - {"info_bookkeeping"}:
-            out.kinds.add("other")  # nothing we can name explains the refusal
+        accounted |= set(rec.tags) | set(rec.fields)
+        if written - accounted or not out.kinds - {"info_bookkeeping"}:
+            out.kinds.add("other")
     return out
 
 
-def _field_kinds(name: str, spec: Any, old: HistoricalResolver, out: _Revision) -> None:
+def _field_kinds(name: str, spec: Any, out: _Revision) -> None:
     """A form update is a signature, a time-stamp, an empty signature field or a value."""
     if spec is None or spec.new_field_ref is None:
         out.kinds.add("other")
@@ -303,31 +313,45 @@ def _deep(value: Any, depth: int = 0) -> str:
     return repr(obj)
 
 
-def _annotations(prev: HistoricalResolver, new: HistoricalResolver, written: set[Ref]) -> bool:
+def _annotations(prev: HistoricalResolver, new: HistoricalResolver,
+                 written: set[Ref]) -> tuple[bool, set[Ref]]:
     """Whether revision ``new`` added, removed or rewrote an annotation that is not a form
-    field's widget (widgets are the form's business, described through the fields)."""
-    before = dict(_page_annots(prev))
-    for page, annots in _page_annots(new):
+    field's widget (widgets are described through their fields), and the objects that
+    explains: those annotations and the pages whose only change is their /Annots."""
+    before = {number: (page, annots) for number, _, page, annots in _page_annots(prev)}
+    found = False
+    accounted: set[Ref] = set()
+    for number, page_ref, page, annots in _page_annots(new):
+        old_page, old_annots = before.get(number, (None, {}))
         for ref, annot in annots.items():
             is_widget = annot.get("/Subtype") == "/Widget"
             if is_widget and ("/FT" in annot or "/Parent" in annot):
                 continue
-            if ref not in before.get(page, {}) or ref in written:
-                return True
-        if set(before.get(page, {})) - set(annots):
-            return True
-    return False
+            if ref not in old_annots or ref in written:
+                found = True
+                accounted.add(ref)
+        if set(old_annots) - set(annots):
+            found = True
+        if page_ref is not None and old_page is not None \
+                and _without_annots(old_page) == _without_annots(page):
+            accounted.add(page_ref)
+    return found, accounted
 
 
-def _page_annots(resolver: HistoricalResolver) -> Iterator[tuple[int, dict[Ref, Any]]]:
-    """(page number, {annotation reference: dictionary}) through the page tree."""
+def _without_annots(page: Any) -> dict[str, str]:
+    return {str(k): repr(v) for k, v in page.items() if k != "/Annots"}
+
+
+def _page_annots(resolver: HistoricalResolver) -> Iterator[
+        tuple[int, Ref | None, Any, dict[Ref, Any]]]:
+    """(number, reference, dictionary, {annotation reference: dictionary}) of each page."""
     try:
-        pages = resolver.root["/Pages"]
+        pages = resolver.root.raw_get("/Pages")
     except KeyError:
         return
-    for number, page in enumerate(_leaves(pages)):
+    for number, (page_ref, page) in enumerate(_leaves(pages)):
         annots = page.get("/Annots")
-        annots = None if annots is None else annots.get_object()
+        annots = None if annots is None else annots.get_object()  # type: ignore[no-untyped-call]
         found: dict[Ref, Any] = {}
         if isinstance(annots, generic.ArrayObject):
             for raw in list(annots)[:_MAX_ANNOTS]:
@@ -337,26 +361,27 @@ def _page_annots(resolver: HistoricalResolver) -> Iterator[tuple[int, dict[Ref, 
                         found[_key(raw)] = obj
                 else:  # a direct annotation: only its content identifies it
                     found[(-1, len(found))] = raw
-        yield number, found
+        yield number, page_ref, page, found
 
 
-def _leaves(node: Any) -> Iterator[Any]:
-    """Page dictionaries in order, bounded and loop-safe."""
+def _leaves(node: Any) -> Iterator[tuple[Ref | None, Any]]:
+    """(reference, page dictionary) in order, bounded and loop-safe."""
     stack: list[Any] = [node]
     seen: set[int] = set()
     count = 0
     while stack and count < _MAX_PAGES:
         current = stack.pop()
-        obj = current.get_object() if isinstance(current, generic.IndirectObject) else current  # type: ignore[no-untyped-call]
+        is_ref = isinstance(current, generic.IndirectObject)
+        obj = current.get_object() if is_ref else current  # type: ignore[no-untyped-call]
         if not isinstance(obj, generic.DictionaryObject) or id(obj) in seen:
             continue
         seen.add(id(obj))
         kids = obj.get("/Kids")
         if isinstance(kids, generic.ArrayObject):
-            stack.extend(reversed(list(kids)))
+            stack.extend(reversed([kids.raw_get(i) for i in range(len(kids))]))
         else:
             count += 1
-            yield obj
+            yield (_key(current) if is_ref else None), obj
 
 
 # ---------------------------------------------------------------- after all signatures
