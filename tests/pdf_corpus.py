@@ -743,7 +743,7 @@ def annotation_with_text_change(signed: bytes) -> bytes:
     stream = generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (FORGED) Tj ET")
     page["/Contents"] = w.add_object(stream)
     annot = open_pyhanko(overlaid).root["/Pages"]["/Kids"][0]["/Annots"][-1]
-    copy = generic.DictionaryObject({k: v for k, v in annot.items()})
+    copy = generic.DictionaryObject(dict(annot.items()))
     annots = page.get("/Annots")
     page["/Annots"] = generic.ArrayObject([*(annots or []), w.add_object(copy)])
     w.update_container(page)
