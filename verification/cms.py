@@ -192,7 +192,7 @@ def _der_length(der: bytes) -> int:
 
 
 def parse_cms(contents: bytes, *, timestamp: bool = False) -> SignedCms:
-    """Parse the raw /Contents bytes (DER, zero-padded) into :class:`SignedCms`.
+    """Parse the raw /Contents bytes (DER or BER, zero-padded) into :class:`SignedCms`.
 
     Raises CmsFormatError for anything that is not exactly one detached
     SignedData with one SignerInfo whose certificate is embedded (with
@@ -287,6 +287,9 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
             elif kind == "content_type" and values[0].native != expected_type:
                 raise CmsFormatError(f"content-type attribute is not {expected_type}")
             elif oid == ATTR_SEAL:
+                # The one DER-only rule a licence keeps: the bound seal is read with
+                # trust.seal.asn1.load_strict, because GB/T 38540's maker signature
+                # covers DER(SES_SealInfo); the CMS around it may be BER.
                 seal_der = bytes(values[0].dump())
             elif oid == ATTR_LICENCE_ID:
                 licence_id = _licence_id(values[0].dump())
