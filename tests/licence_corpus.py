@@ -7,7 +7,7 @@ service issues them (SM2 and RSA signatures, B-T time-stamps, bound seal).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,3 +77,17 @@ def open_licences(root: Path) -> Iterator[Licences]:
 
 def later(days: float) -> datetime:
     return datetime.now(UTC) + timedelta(days=days)
+
+
+# Changes after signing (issue 12), applied to issued licences: builder -> the kinds
+# the report must name. None of them is allowed after a licence's signature.
+def licence_changes() -> dict[str, tuple[Callable[[bytes], bytes], tuple[str, ...]]]:
+    from tests import pdf_corpus as corpus
+
+    return {
+        "metadata_info": (corpus.metadata_info_update, ("info",)),
+        "metadata_xmp": (corpus.metadata_xmp_update, ("xmp",)),
+        "sneaky_signature_field": (corpus.sneaky_signature_field,
+                                   ("signature_appearance", "signature_field")),
+        "annotation_overlay": (corpus.incremental_annotation_overlay, ("annotation",)),
+    }

@@ -412,13 +412,17 @@ def make_tsa() -> Tsa:
 
 def add_dss(signed: bytes, pki: RsaPki) -> bytes:
     """An LTV update: a DSS dictionary with the signer's certificates."""
+    return add_dss_certs(signed, [pki.signer_cert, pki.root])
+
+
+def add_dss_certs(signed: bytes, certs: list[asn1_x509.Certificate]) -> bytes:
+    """An LTV update (pyHanko's DSS writer) for the last signature, holding ``certs``."""
     from pyhanko.sign.validation.dss import DocumentSecurityStore
 
     _, b, c, _ = byte_range(signed)
     contents = bytes.fromhex(signed[b + 1 : c - 1].decode())
     out = BytesIO(signed)
-    DocumentSecurityStore.add_dss(out, contents, certs=[pki.signer_cert, pki.root],
-                                  force_write=True)
+    DocumentSecurityStore.add_dss(out, contents, certs=certs, force_write=True)
     return out.getvalue()
 
 
@@ -485,3 +489,262 @@ def shadow_replace(signed: bytes, hidden_id: int) -> bytes:
     out = BytesIO()
     w.write(out)
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- changes after signing (issue 12)
+# Each writes one incremental update with pyHanko's writer, which also stamps
+# /Info /ModDate and /Producer, as every incremental writer does.
+def _write(w: IncrementalPdfFileWriter) -> bytes:
+    out = BytesIO()
+    w.write(out)
+    return out.getvalue()
+
+
+def metadata_info_update(signed: bytes, title: str = "Licence REVOKED") -> bytes:
+    """Metadata-only update: the document information dictionary gets another /Title."""
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    info_ref = w.trailer.raw_get("/Info") if "/Info" in w.trailer else None
+    info = (generic.DictionaryObject() if info_ref is None
+            else generic.DictionaryObject(dict(info_ref.get_object())))
+    info[generic.pdf_name("/Title")] = generic.TextStringObject(title)
+    w.set_info(w.add_object(info))
+    return _write(w)
+
+
+XMP = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    b'<dc:title><rdf:Alt><rdf:li xml:lang="x-default">Licence REVOKED</rdf:li></rdf:Alt>'
+    b'</dc:title></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+def metadata_xmp_update(signed: bytes) -> bytes:
+    """Metadata-only update: an XMP metadata stream with another title in the catalog."""
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    stream = generic.StreamObject(
+        {generic.pdf_name("/Type"): generic.pdf_name("/Metadata"),
+         generic.pdf_name("/Subtype"): generic.pdf_name("/XML")},
+        stream_data=XMP,
+    )
+    w.root["/Metadata"] = w.add_object(stream)
+    w.update_root()
+    return _write(w)
+
+
+def _appearance(w: IncrementalPdfFileWriter, text: str, box: tuple[int, int]) -> generic.PdfObject:
+    """A form XObject that paints ``text`` (Helvetica) in a box of ``box`` points."""
+    font = generic.DictionaryObject({
+        generic.pdf_name("/Type"): generic.pdf_name("/Font"),
+        generic.pdf_name("/Subtype"): generic.pdf_name("/Type1"),
+        generic.pdf_name("/BaseFont"): generic.pdf_name("/Helvetica"),
+    })
+    return w.add_object(generic.StreamObject(
+        {
+            generic.pdf_name("/Type"): generic.pdf_name("/XObject"),
+            generic.pdf_name("/Subtype"): generic.pdf_name("/Form"),
+            generic.pdf_name("/BBox"): generic.ArrayObject(
+                [generic.NumberObject(v) for v in (0, 0, *box)]),
+            generic.pdf_name("/Resources"): generic.DictionaryObject({
+                generic.pdf_name("/Font"): generic.DictionaryObject(
+                    {generic.pdf_name("/F1"): w.add_object(font)}),
+            }),
+        },
+        stream_data=f"BT /F1 14 Tf 4 8 Td ({text}) Tj ET".encode("latin-1"),
+    ))
+
+
+def sneaky_signature_field(signed: bytes) -> bytes:
+    """Sneaky signature (Rohlmann et al., S&P 2021): after signing, a new, unsigned
+    signature field whose visible widget paints text over the page."""
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    page_ref = w.root["/Pages"].raw_get("/Kids")[0]
+    page = page_ref.get_object()
+    field = w.add_object(generic.DictionaryObject({
+        generic.pdf_name("/FT"): generic.pdf_name("/Sig"),
+        generic.pdf_name("/T"): generic.TextStringObject("Sneaky"),
+        generic.pdf_name("/Type"): generic.pdf_name("/Annot"),
+        generic.pdf_name("/Subtype"): generic.pdf_name("/Widget"),
+        generic.pdf_name("/F"): generic.NumberObject(4),
+        generic.pdf_name("/Rect"): generic.ArrayObject(
+            [generic.NumberObject(v) for v in (60, 740, 360, 790)]),
+        generic.pdf_name("/P"): page_ref,
+        generic.pdf_name("/AP"): generic.DictionaryObject(
+            {generic.pdf_name("/N"): _appearance(w, "Licence REVOKED", (300, 50))}),
+    }))
+    form = w.root["/AcroForm"]
+    form["/Fields"].append(field)
+    w.update_container(form["/Fields"])
+    w.update_container(form)
+    annots = page.get("/Annots")
+    if annots is None:
+        page["/Annots"] = generic.ArrayObject([field])
+    else:
+        annots.append(field)
+        w.update_container(annots)
+    w.update_container(page)
+    return _write(w)
+
+
+def plain_pdf_with_text_field(value: str = "Holder: Zhang San") -> bytes:
+    """A one-page PDF with a filled text field "Holder" (reportlab AcroForm)."""
+    buf = BytesIO()
+    c = canvas.Canvas(buf, pagesize=(595, 842))
+    c.drawString(72, 770, "Licence with a form field")
+    c.acroForm.textfield(name="Holder", value=value, x=72, y=700, width=300, height=24,
+                         borderWidth=0, forceBorder=False)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def form_value_change(signed: bytes, value: str = "Holder: Li Si") -> bytes:
+    """After signing, the text field's value and its appearance are changed."""
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    for raw in w.root["/AcroForm"]["/Fields"]:
+        field = raw.get_object()
+        if field.get("/FT") == "/Tx":
+            break
+    else:
+        raise ValueError("no text field to change")
+    field["/V"] = generic.TextStringObject(value)
+    field["/AP"] = generic.DictionaryObject(
+        {generic.pdf_name("/N"): _appearance(w, value, (300, 24))})
+    w.update_container(field)
+    return _write(w)
+
+
+CHANGES: dict[str, Callable[[bytes], bytes]] = {
+    "metadata_info": metadata_info_update,
+    "metadata_xmp": metadata_xmp_update,
+    "sneaky_signature_field": sneaky_signature_field,
+    "annotation_overlay": incremental_annotation_overlay,
+}
+
+
+# ---------------------------------------------------------------- BER signatures (issue 12)
+# Acrobat-style encodings of a DER CMS: indefinite lengths on the envelope
+# (ContentInfo, SignedData, encapsulated content, certificate set, SignerInfos,
+# SignerInfo, unsigned attributes) and
+# constructed OCTET STRINGs. What is signed or hashed keeps its bytes: the
+# signed attributes, each certificate (the ESS attribute hashes it) and the
+# value of every OCTET STRING (a constructed one concatenates its chunks).
+def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the DER element at ``pos``."""
+    tag, first = buf[pos], buf[pos + 1]
+    if first < 0x80:
+        return tag, pos + 2, pos + 2 + first
+    n = first & 0x7F
+    body = pos + 2 + n
+    return tag, body, body + int.from_bytes(buf[pos + 2 : body], "big")
+
+
+def _kids(buf: bytes) -> list[bytes]:
+    """The raw child elements of one DER element."""
+    _, pos, end = _tlv(buf, 0)
+    out = []
+    while pos < end:
+        _, _, stop = _tlv(buf, pos)
+        out.append(buf[pos:stop])
+        pos = stop
+    return out
+
+
+def _indefinite(tag: int, parts: list[bytes]) -> bytes:
+    return bytes([tag, 0x80]) + b"".join(parts) + b"\x00\x00"
+
+
+def _chunked(octets: bytes, size: int = 7) -> bytes:
+    """A primitive OCTET STRING as a constructed, indefinite one of ``size``-byte chunks."""
+    _, body, end = _tlv(octets, 0)
+    value = octets[body:end]
+    chunks = [value[i : i + size] for i in range(0, len(value), size)] or [b""]
+    return _indefinite(0x24, [bytes([0x04, len(c)]) + c for c in chunks])
+
+
+def ber_content_info(der: bytes, *, ber_attrs: bool = False) -> bytes:
+    """A DER ContentInfo(SignedData) re-encoded the way BER signers write it.
+
+    ``ber_attrs``: the signed attributes too (indefinite block, attributes and
+    value sets); the signature stays the one made over their DER encoding.
+    """
+    oid, wrapper = _kids(der)
+    (sd,) = _kids(wrapper)
+    return _indefinite(0x30, [oid, _indefinite(0xA0, [_ber_signed_data(sd, ber_attrs)])])
+
+
+def _ber_attrs(block: bytes) -> bytes:
+    attrs = []
+    for attr in _kids(block):
+        oid, values = _kids(attr)
+        attrs.append(_indefinite(0x30, [oid, _indefinite(0x31, _kids(values))]))
+    return _indefinite(0xA0, attrs)
+
+
+def _ber_signed_data(sd: bytes, ber_attrs: bool) -> bytes:
+    out = []
+    for kid in _kids(sd):
+        tag = kid[0]
+        if tag == 0x30 and not out[2:]:  # encapContentInfo
+            parts = _kids(kid)
+            if len(parts) == 2:  # eContent [0] { OCTET STRING }
+                (octets,) = _kids(parts[1])
+                parts[1] = _indefinite(0xA0, [_chunked(octets)])
+            out.append(_indefinite(0x30, parts))
+        elif tag == 0xA0:  # certificate set: the certificates themselves stay DER
+            out.append(_indefinite(0xA0, _kids(kid)))
+        elif tag == 0x31 and out[2:]:  # signerInfos
+            out.append(_indefinite(0x31, [_ber_signer_info(si, ber_attrs) for si in _kids(kid)]))
+        else:
+            out.append(kid)
+    return _indefinite(0x30, out)
+
+
+def _ber_signer_info(si: bytes, ber_attrs: bool) -> bytes:
+    out = []
+    for kid in _kids(si):
+        if kid[0] == 0xA0 and ber_attrs:
+            out.append(_ber_attrs(kid))
+        elif kid[0] == 0x04:  # the signature value
+            out.append(_chunked(kid))
+        elif kid[0] == 0xA1:  # unsigned attributes, e.g. the signature time-stamp token
+            attrs = []
+            for attr in _kids(kid):
+                oid, values = _kids(attr)
+                # the token stays as its TSA wrote it (DER): asn1crypto, and so pyHanko,
+                # refuse more than 10 nested indefinite lengths
+                attrs.append(_indefinite(0x30, [oid, _indefinite(0x31, _kids(values))]))
+            out.append(_indefinite(0xA1, attrs))
+        else:  # version, sid, algorithms, signed attributes (what is signed stays DER)
+            out.append(kid)
+    return _indefinite(0x30, out)
+
+
+def with_ber_signature(signed: bytes, *, ber_attrs: bool = False) -> bytes:
+    """The last signature's CMS replaced by its BER re-encoding, same /Contents room."""
+    _, b, c, _ = byte_range(signed)
+    contents = bytes.fromhex(signed[b + 1 : c - 1].decode())
+    _, _, end = _tlv(contents, 0)
+    ber = ber_content_info(contents[:end], ber_attrs=ber_attrs).hex().upper().encode()
+    room = c - b - 2
+    if len(ber) > room:
+        raise ValueError(f"BER signature needs {len(ber) // 2} bytes, {room // 2} reserved")
+    return signed[: b + 1] + ber.ljust(room, b"0") + signed[c - 1 :]
+
+
+def annotation_with_text_change(signed: bytes) -> bytes:
+    """One update that both overlays an annotation and replaces the page text: naming the
+    annotation must not hide the content change."""
+    overlaid = incremental_annotation_overlay(signed)
+    w = IncrementalPdfFileWriter(BytesIO(signed))
+    page = w.root["/Pages"]["/Kids"][0].get_object()
+    stream = generic.StreamObject(stream_data=b"BT /F1 24 Tf 72 700 Td (FORGED) Tj ET")
+    page["/Contents"] = w.add_object(stream)
+    annot = open_pyhanko(overlaid).root["/Pages"]["/Kids"][0]["/Annots"][-1]
+    copy = generic.DictionaryObject(dict(annot.items()))
+    annots = page.get("/Annots")
+    page["/Annots"] = generic.ArrayObject([*(annots or []), w.add_object(copy)])
+    w.update_container(page)
+    return _write(w)

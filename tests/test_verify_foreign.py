@@ -150,3 +150,24 @@ def test_a_directly_trusted_self_signed_signer_passes_only_when_trusted(lic: Lic
     assert untrusted.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     trusted = verify_pdf(pdf, deployment_policy(lic.deployment, extra_anchors=[der]), AT)
     assert trusted.indication is Indication.TOTAL_PASSED, trusted.to_json()
+
+
+@pytest.mark.parametrize(("attack", "kinds"), [
+    ("metadata_info", ("info",)),
+    ("sneaky_signature_field", ("signature_appearance", "signature_field")),
+])
+def test_foreign_pades_keeps_the_deployment_tolerance_with_a_true_description(
+    lic: Licences, foreign: tuple[corpus.RsaPki, bytes], attack: str, kinds: tuple[str, ...]
+) -> None:
+    """A recognised foreign issuer's file is judged by the deployment's tolerance
+    (form_filling), not by the licence rule, and the report says what changed
+    (before: "changes: ltv" / "changes: form_filling")."""
+    pki, pdf = foreign
+    changed = corpus.CHANGES[attack](pdf)
+    policy = deployment_policy(lic.deployment, offline=_lists(lic, (_entry(pki),)))
+    report = verify_pdf(changed, policy, AT)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_json()
+    sig = report.signatures[0]
+    assert sig.facts.changes == kinds
+    check = next(c for c in sig.checks if c.name == "modifications")
+    assert all(k in check.detail for k in kinds), check.detail

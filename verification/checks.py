@@ -12,6 +12,7 @@ from functools import lru_cache
 from trust.indications import Check, Indication, SubIndication
 from verification.certinfo import cert_info
 from verification.facts import SignatureFacts
+from verification.pdf.kinds import LICENCE_ALLOWED, kinds_text
 from verification.policy import MODIFICATION_LEVELS, Recognition, VerificationPolicy
 from verification.seal import check_seal
 
@@ -86,7 +87,11 @@ def modifications(f: SignatureFacts, policy: VerificationPolicy) -> Check:
 
     A partial or unclear coverage is a format failure (signature wrapping);
     a disallowed change of the signed document is reported as HASH_FAILURE,
-    because what is displayed is no longer what was signed.
+    because what is displayed is no longer what was signed. A licence (a
+    signature with a signed licence id) also allows nothing but
+    LICENCE_ALLOWED, whatever the policy tolerates: an /Info or XMP rewrite,
+    a sneaky signature field or an annotation overlay would otherwise pass as
+    "ltv" or "form_filling" (issue 12). The detail names every kind of change.
     """
     if f.coverage not in ("entire_file", "entire_revision"):
         return Check(
@@ -96,15 +101,34 @@ def modifications(f: SignatureFacts, policy: VerificationPolicy) -> Check:
             f"coverage {f.coverage}: {f.modification_detail}",
         )
     level = f.modification_level or "other"
+    kinds = f.changes
+    if not kinds and f.revisions_after and level != "none":
+        kinds = ("undescribed",)  # facts stored before changes were described
+    said = ", ".join(kinds) or "none"
     allowed = MODIFICATION_LEVELS.index(policy.max_modification)
     if level not in MODIFICATION_LEVELS or MODIFICATION_LEVELS.index(level) > allowed:
         return Check(
             "modifications",
             _FAIL,
             SubIndication.HASH_FAILURE,
-            f"{level} changes after the signed revision: {f.modification_detail}"[:1000],
+            f"changes after the signed revision: {said} (level {level}): "
+            f"{f.modification_detail}"[:1000],
         )
-    return _passed("modifications", f"{f.revisions_after} later revision(s), changes: {level}")
+    extra = sorted(set(kinds) - LICENCE_ALLOWED)
+    if f.licence_id is not None and extra:
+        return Check(
+            "modifications",
+            _FAIL,
+            SubIndication.HASH_FAILURE,
+            f"licence.changes: a licence allows after its signature only "
+            f"{', '.join(sorted(LICENCE_ALLOWED))}; found {kinds_text(extra)}: "
+            f"{f.modification_detail}"[:1000],
+        )
+    return _passed(
+        "modifications",
+        f"{f.revisions_after} later revision(s), changes: {said}"
+        + (f" (level {level}): {f.modification_detail}" if kinds else ""),
+    )
 
 
 def timestamp(f: SignatureFacts, policy: VerificationPolicy, at: datetime) -> Check:

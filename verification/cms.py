@@ -20,6 +20,7 @@ from asn1crypto import cms, core, tsp, x509
 from trust import oids, sm3
 from trust.keys import UnsupportedKeyError, verify_signature
 from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL, ATTR_STATUS_REF
+from verification.ber import element_end, is_definite
 from verification.certinfo import cert_info
 from verification.errors import CmsFormatError
 
@@ -170,20 +171,28 @@ def digest_ranges(data: bytes, ranges: Sequence[tuple[int, int]], algorithm: str
 
 
 def _der_length(der: bytes) -> int:
-    """Total length of the DER element at the start (the rest is /Contents padding)."""
+    """Total length of the CMS element at the start (the rest is /Contents padding).
+
+    BER is read, not only DER: Acrobat and other widespread signers write
+    indefinite lengths, and a genuine third-party signature must never fail
+    for its encoding (issue 12). No rule asks our own licences for DER here:
+    what they must be byte for byte is the registered file, checked on its own.
+    """
     if len(der) < 2 or der[0] != 0x30:
         raise CmsFormatError("/Contents does not start with a DER SEQUENCE")
-    first = der[1]
-    if first < 0x80:
-        return 2 + first
-    n = first & 0x7F
-    if n == 0 or n > 4 or len(der) < 2 + n:
-        raise CmsFormatError("/Contents has an invalid DER length")
-    return 2 + n + int.from_bytes(der[2 : 2 + n], "big")
+    if der[1] != 0x80:
+        first = der[1]
+        if first < 0x80:
+            return 2 + first
+        n = first & 0x7F
+        if n > 4 or len(der) < 2 + n:
+            raise CmsFormatError("/Contents has an invalid DER length")
+        return 2 + n + int.from_bytes(der[2 : 2 + n], "big")
+    return element_end(der)
 
 
 def parse_cms(contents: bytes, *, timestamp: bool = False) -> SignedCms:
-    """Parse the raw /Contents bytes (DER, zero-padded) into :class:`SignedCms`.
+    """Parse the raw /Contents bytes (DER or BER, zero-padded) into :class:`SignedCms`.
 
     Raises CmsFormatError for anything that is not exactly one detached
     SignedData with one SignerInfo whose certificate is embedded (with
@@ -223,7 +232,7 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
         expected_type = "tst_info"
         if encap["content_type"].native != "tst_info" or isinstance(encap["content"], core.Void):
             raise CmsFormatError("document time-stamp does not encapsulate a TSTInfo")
-        tst_info = bytes(encap["content"].contents)
+        tst_info = bytes(encap["content"])  # the value: a BER constructed string is merged
         tst = tsp.TSTInfo.load(tst_info, strict=True)
         imprint_alg = tst["message_imprint"]["hash_algorithm"]["algorithm"].native
         imprint = bytes(tst["message_imprint"]["hashed_message"].native)
@@ -253,6 +262,11 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
     status_index: int | None = None
     if not isinstance(signed_attrs_value, core.Void):
         raw = signed_attrs_value.dump()
+        if not is_definite(raw, levels=2):
+            # RFC 5652 §5.4: the signature is over the DER encoding of the attributes,
+            # whatever encoding a BER signer wrote them in (the block, each Attribute
+            # and its SET of values are looked at; values are taken as written)
+            raw = signed_attrs_value.dump(force=True)
         signed_attrs = b"\x31" + raw[1:]  # the signature covers the SET OF, not [0] IMPLICIT
         seen: set[str] = set()
         for attr in signed_attrs_value:
@@ -273,6 +287,9 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
             elif kind == "content_type" and values[0].native != expected_type:
                 raise CmsFormatError(f"content-type attribute is not {expected_type}")
             elif oid == ATTR_SEAL:
+                # The one DER-only rule a licence keeps: the bound seal is read with
+                # trust.seal.asn1.load_strict, because GB/T 38540's maker signature
+                # covers DER(SES_SealInfo); the CMS around it may be BER.
                 seal_der = bytes(values[0].dump())
             elif oid == ATTR_LICENCE_ID:
                 licence_id = _licence_id(values[0].dump())

@@ -35,6 +35,7 @@ class SignatureFacts:
     signed_revision: int | None = None
     revisions_after: int = 0
     modification_level: str | None = None  # none | ltv | form_filling | annotations | other
+    changes: tuple[str, ...] = ()  # kinds of later change (verification.pdf.changes.KINDS)
     modification_detail: str = ""
     digest_algorithm: str | None = None
     signature_algorithm: str | None = None
@@ -77,6 +78,7 @@ class SignatureFacts:
                     base64.b64decode(c, validate=True) for c in values.get(key, ())
                 )
             values["byte_range"] = tuple(int(v) for v in values.get("byte_range", ()))
+            values["changes"] = tuple(str(v) for v in values.get("changes", ()))
             for key in ("signing_time", "timestamp_time"):
                 if values.get(key) is not None:
                     values[key] = _aware(values[key])

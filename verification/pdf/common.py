@@ -62,6 +62,7 @@ def signature_facts(
     signed_revision: int | None,
     revisions_after: int,
     modification_level: str | None,
+    changes: tuple[str, ...] = (),
     modification_detail: str = "",
 ) -> SignatureFacts:
     """Parse the CMS, hash the ranges and verify: the facts of one well-formed signature.
@@ -78,6 +79,7 @@ def signature_facts(
         "signed_revision": signed_revision,
         "revisions_after": revisions_after,
         "modification_level": modification_level,
+        "changes": changes,
         "modification_detail": modification_detail,
     }
     if subfilter != TIMESTAMP_SUBFILTER and subfilter not in SIGNATURE_SUBFILTERS:

@@ -8,38 +8,35 @@ instead of hiding the others; pyHanko's own enumeration would skip unknown
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from io import BytesIO
-from typing import Any, Final
+from typing import Any
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel
 from pyhanko.sign.fields import enumerate_sig_fields
 from pyhanko.sign.validation.errors import SignatureValidationError
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from verification.cms import parse_cms
+from verification.cms import SignedCms, parse_cms
 from verification.errors import CmsFormatError, PdfFormatError
 from verification.facts import SignatureFacts
+from verification.pdf.changes import Binding, describe_changes, resolve
 from verification.pdf.common import TIMESTAMP_SUBFILTER, byte_range_error, signature_facts
 from verification.pdf.dates import parse_pdf_date
 
 __all__ = ["analyse"]
 
-_LEVELS: Final = {
-    ModificationLevel.NONE: "none",
-    ModificationLevel.LTA_UPDATES: "ltv",
-    ModificationLevel.FORM_FILLING: "form_filling",
-    ModificationLevel.ANNOTATIONS: "annotations",
-    ModificationLevel.OTHER: "other",
-}
-
 
 def analyse(data: bytes) -> tuple[int, tuple[SignatureFacts, ...]]:
-    """Revision count and the facts of every filled signature field, in signing order."""
+    """Revision count and the facts of every filled signature field, in signing order.
+
+    Two passes: every signature's CMS is read first, so that the changes after
+    one signature can name a later one as the issuer's own (same signed
+    licence id and seal) or another signer's.
+    """
     if b"%PDF-" not in data[:1024]:
         raise PdfFormatError("not a PDF file (no %PDF- header)")
     reader = PdfFileReader(BytesIO(data), strict=False)
@@ -50,10 +47,13 @@ def analyse(data: bytes) -> tuple[int, tuple[SignatureFacts, ...]]:
         # refuses these too): a known way to show different content to different viewers
         raise PdfFormatError("hybrid cross-reference files are not accepted")
     revisions = int(reader.xrefs.total_revisions)
-    found = [
-        _one(reader, data, _field_text(fq_name), sig_ref, field, revisions)
+    read = [
+        _read(reader, data, _field_text(fq_name), sig_ref, field)
         for fq_name, sig_ref, field in enumerate_sig_fields(reader, filled_status=True)
     ]
+    bindings = {r.name: r.binding for r in read if isinstance(r, _Read)}
+    found = [r if isinstance(r, SignatureFacts) else _facts(r, data, revisions, bindings)
+             for r in read]
     found.sort(key=lambda f: -1 if f.signed_revision is None else f.signed_revision)
     return revisions, tuple(found)
 
@@ -68,9 +68,29 @@ def _field_text(name: object) -> str:
     return bytes(name).decode("latin-1") if isinstance(name, bytes) else str(name)
 
 
-def _one(
-    reader: PdfFileReader, data: bytes, fq_name: str, sig_ref: Any, field: Any, revisions: int
-) -> SignatureFacts:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A well-formed signature whose CMS parsed; its changes are described later."""
+
+    name: str
+    byte_range: list[int]
+    subfilter: str | None
+    signed: SignedCms
+    claimed: datetime | None
+    emb: EmbeddedPdfSignature
+    signed_revision: int
+
+    @property
+    def binding(self) -> Binding:
+        """The signed licence id and seal: what makes a later signature the issuer's own."""
+        if self.signed.licence_id is None or self.signed.seal_der is None:
+            return None
+        return self.signed.licence_id, self.signed.seal_der
+
+
+def _read(
+    reader: PdfFileReader, data: bytes, fq_name: str, sig_ref: Any, field: Any
+) -> _Read | SignatureFacts:
     sig = sig_ref.get_object()
     if not isinstance(sig, generic.DictionaryObject):
         return SignatureFacts(field_name=fq_name, structure_error="/V is not a dictionary")
@@ -103,35 +123,42 @@ def _one(
         signed_revision = int(emb.signed_revision)
     except (SignatureValidationError, ValueError, KeyError, TypeError) as exc:
         return replace(base, structure_error=f"unreadable signature: {exc}")
-    coverage, level, detail = _modifications(emb, data, ints)
+    return _Read(fq_name, ints, subfilter, signed, claimed, emb, signed_revision)
+
+
+def _facts(r: _Read, data: bytes, revisions: int, bindings: dict[str, Binding]) -> SignatureFacts:
+    coverage, level, changes, detail = _modifications(r, data, bindings)
     return signature_facts(
         data,
-        byte_range=ints,
-        signed=signed,
-        field_name=fq_name,
-        subfilter=subfilter,
-        claimed_time=claimed,
+        byte_range=r.byte_range,
+        signed=r.signed,
+        field_name=r.name,
+        subfilter=r.subfilter,
+        claimed_time=r.claimed,
         coverage=coverage,
-        signed_revision=signed_revision,
-        revisions_after=revisions - 1 - signed_revision,
+        signed_revision=r.signed_revision,
+        revisions_after=revisions - 1 - r.signed_revision,
         modification_level=level,
+        changes=changes,
         modification_detail=detail,
     )
 
 
-def _modifications(emb: EmbeddedPdfSignature, data: bytes, br: list[int]) -> tuple[str, str, str]:
-    """Coverage and the most severe kind of change after the signed revision."""
+def _modifications(
+    r: _Read, data: bytes, bindings: dict[str, Binding]
+) -> tuple[str, str, tuple[str, ...], str]:
+    """Coverage, pyHanko's level, the kinds of change and their description."""
+    br = r.byte_range
     if br[2] + br[3] == len(data):
-        return "entire_file", "none", ""
+        return "entire_file", "none", (), ""
+    emb = r.emb
     coverage = emb.evaluate_signature_coverage()
     emb.coverage = coverage  # type: ignore[assignment]  # evaluate_modifications reads it
     if coverage != SignatureCoverageLevel.ENTIRE_REVISION:
-        return "partial", "other", f"signature covers {coverage.name.lower()}"
-    diff = emb.evaluate_modifications(DEFAULT_DIFF_POLICY)
-    if not isinstance(diff, DiffResult):
-        return "entire_revision", "other", str(diff)
-    level = _LEVELS.get(diff.modification_level, "other")
-    return "entire_revision", level, ", ".join(sorted(map(_field_text, diff.changed_form_fields)))
+        return "partial", "other", ("other",), f"signature covers {coverage.name.lower()}"
+    described = describe_changes(emb)
+    kinds, detail = resolve(described, r.binding, bindings)
+    return "entire_revision", described.level, kinds, detail[:2000]
 
 
 def _contents(sig: Any) -> bytes | None:
