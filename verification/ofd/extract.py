@@ -88,18 +88,21 @@ def _coverage(
     own: set[str],
     earlier: set[str],
     later: set[str],
-) -> tuple[str, str]:
+) -> tuple[str, tuple[str, ...], str]:
+    """(level, kinds of change as in docs/report-schema.md, detail) for one signature."""
     covered = {r.entry for r in entry.references if r.entry is not None}
     free = own | earlier | ({doc.signatures_xml} if doc.signatures_xml else set())
     loose = [n for n in package.names if n not in covered and n not in free]
     content = [n for n in loose if n not in later]
+    signed_later = any(n in later for n in loose)
     if content:
         more = f" (+{len(content) - 8} more)" if len(content) > 8 else ""
         shown = ", ".join(content[:8]) + more
-        return "other", f"not protected by this signature: {shown}"
-    if any(n in later for n in loose):
-        return "form_filling", "later signatures' own files"
-    return "none", ""
+        kinds = ("other", "signature") if signed_later else ("other",)
+        return "other", kinds, f"not protected by this signature: {shown}"
+    if signed_later:
+        return "form_filling", ("signature",), "later signatures' own files"
+    return "none", (), ""
 
 
 def _references(package: OfdPackage, entry: OfdSignatureEntry) -> tuple[bool | None, str]:
@@ -129,7 +132,7 @@ def _signature_facts(
 ) -> SignatureFacts:
     field = f"{posixpath.dirname(entry.signature_xml)} ({entry.sign_id})"
     subfilter = f"OFD.{entry.sign_type}"
-    level, mod_detail = _coverage(package, doc, entry, own, earlier, later)
+    level, kinds, mod_detail = _coverage(package, doc, entry, own, earlier, later)
     common = SignatureFacts(
         field_name=field,
         subfilter=subfilter,
@@ -138,6 +141,7 @@ def _signature_facts(
         revisions_after=after,
         modification_level=level,
         modification_detail=mod_detail,
+        changes=kinds,
         digest_algorithm="sm3",
     )
     problem = entry.detail_error or _stamp_problem(doc, entry)
