@@ -225,9 +225,8 @@ class ListStatus:
         if stale is not None:
             return stale
         state = status_list.status(index)
-        names = {LicenceStatus.VALID: "valid", LicenceStatus.REVOKED: "revoked",
-                 LicenceStatus.SUSPENDED: "suspended", LicenceStatus.UNKNOWN: "unknown"}
-        return _licence_check(names[state], licence_id,
+        # Each list value by its own name: revoked, cancelled, superseded, suspended, unknown.
+        return _licence_check(state.name.lower(), licence_id,
                               f"status list of {status_list.issued_at.isoformat()}")
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:

@@ -1,7 +1,9 @@
-"""Licences: issue (single and batch jobs), show, download, revoke, cancel, supersede.
+"""Licences: issue (single and batch jobs), list, show, download, and status changes.
 
 Issuers act only for their own department and with their department's keys
-and seals; seal administrators cannot issue. Batch jobs live in the database
+and seals; seal administrators cannot issue. Reads: auditors see every
+licence, issuers their department's, the holder app only the licences of the
+holder its session names (``X-Holder-Session``, api.deps.Access). Batch jobs live in the database
 (``batch_jobs``), so any node can report a job another node runs.
 """
 
@@ -12,13 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
-from api.auth import Issuer, Principal, Role, require
+from api.auth import Issuer, Principal, Role
 from api.deployment import Deployment
-from api.deps import DeploymentDep, MetricsDep, Now, SessionDep
+from api.deps import DeploymentDep, LicenceReader, MetricsDep, Now, SessionDep
 from api.issuance import issue_one
 from api.schemas import ReasonIn
 from signing.issue import request_digest
@@ -28,10 +31,8 @@ from trust.registry.models import BatchJob, Licence, LicenceFile
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
 MAX_BATCH = 1000
+MAX_PAGE = 200
 _jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
-
-LicenceReader = Annotated[Principal, Depends(require(Role.ISSUER, Role.AUDITOR,
-                                                     Role.HOLDER_APP))]
 
 
 class IssueIn(BaseModel):
@@ -110,12 +111,6 @@ def _department_of(principal: Principal) -> str:
     return principal.department_code
 
 
-def _visible(principal: Principal, licence: Licence) -> None:
-    """Issuers see their own department's licences; auditors and the holder app see all."""
-    if Role.ISSUER in principal.roles and not principal.roles & {Role.AUDITOR, Role.HOLDER_APP}:
-        principal.require_department(licence.department_code)
-
-
 @router.post("", status_code=201, operation_id="licences_issue")
 def issue(body: IssueIn, principal: Issuer, deployment: DeploymentDep, session: SessionDep,
           metrics: MetricsDep, now: Now,
@@ -186,19 +181,54 @@ def batch_status(job_id: str, principal: Issuer, session: SessionDep) -> BatchOu
                     failed=job.failed, results=list(job.results.get("items", [])))
 
 
+class LicenceSummary(BaseModel):
+    licence_id: str
+    type: str
+    department: str
+    status: str
+    valid_from: datetime
+    valid_to: datetime | None
+    issued_at: datetime
+
+
+class LicenceListOut(BaseModel):
+    items: list[LicenceSummary]
+    next_after: str | None = Field(description="pass as ``after`` for the next page")
+
+
+@router.get("", operation_id="licences_list")
+def list_licences(access: LicenceReader, session: SessionDep,
+                  after: Annotated[str, Query(max_length=64)] = "",
+                  limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50) -> LicenceListOut:
+    """The licences the caller may see, by id: the holder's, the department's, or all."""
+    query = select(Licence).where(Licence.id > after).order_by(Licence.id).limit(limit)
+    roles = access.principal.roles
+    if Role.AUDITOR not in roles:
+        if Role.ISSUER in roles:
+            query = query.where(Licence.department_code == _department_of(access.principal))
+        else:  # the holder app: its session's holder only (threat: enumerating other holders)
+            query = query.where(Licence.holder_ref == access.holder_ref)
+    rows = list(session.execute(query).scalars())
+    return LicenceListOut(
+        items=[LicenceSummary(licence_id=r.id, type=r.type_code, department=r.department_code,
+                              status=r.status, valid_from=r.valid_from, valid_to=r.valid_to,
+                              issued_at=r.issued_at) for r in rows],
+        next_after=rows[-1].id if len(rows) == limit else None)
+
+
 @router.get("/{licence_id}", operation_id="licences_show")
-def show(licence_id: str, principal: LicenceReader, session: SessionDep) -> LicenceOut:
+def show(licence_id: str, access: LicenceReader, session: SessionDep) -> LicenceOut:
     licence = get_licence(session, licence_id)
-    _visible(principal, licence)
+    access.check(licence)
     return _out(licence, history(session, licence_id))
 
 
 @router.get("/{licence_id}/pdf", operation_id="licences_download", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
-def download(licence_id: str, principal: LicenceReader, session: SessionDep) -> Response:
+def download(licence_id: str, access: LicenceReader, session: SessionDep) -> Response:
     """The sealed PDF exactly as issued."""
     licence = get_licence(session, licence_id)
-    _visible(principal, licence)
+    access.check(licence)
     stored = session.get(LicenceFile, licence_id)
     if stored is None:
         raise NotFoundError(f"no file for licence {licence_id!r}")
@@ -229,5 +259,20 @@ def cancel(licence_id: str, body: ReasonIn, principal: Issuer, session: SessionD
 @router.post("/{licence_id}/supersede", operation_id="licences_supersede")
 def supersede(licence_id: str, body: SupersedeIn, principal: Issuer, session: SessionDep,
               now: Now) -> LicenceOut:
+    """Replaced by ``by``: a licence of the same holder, type and department (else 409)."""
     return _change(licence_id, LicenceStatus.SUPERSEDED, body.reason, principal, session, now,
                    by=body.by)
+
+
+@router.post("/{licence_id}/suspend", operation_id="licences_suspend")
+def suspend(licence_id: str, body: ReasonIn, principal: Issuer, session: SessionDep,
+            now: Now) -> LicenceOut:
+    """Suspend (暂停): reversible; verifiers say "suspended", never "valid"."""
+    return _change(licence_id, LicenceStatus.SUSPENDED, body.reason, principal, session, now)
+
+
+@router.post("/{licence_id}/reinstate", operation_id="licences_reinstate")
+def reinstate(licence_id: str, body: ReasonIn, principal: Issuer, session: SessionDep,
+              now: Now) -> LicenceOut:
+    """Reinstate (恢复) a suspended licence; only a suspended one (else 409)."""
+    return _change(licence_id, LicenceStatus.VALID, body.reason, principal, session, now)
