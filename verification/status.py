@@ -25,7 +25,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from trust.indications import Check, Indication, SubIndication
 from trust.licence_id import LicenceId, LicenceIdError, parse_licence_id
-from trust.status import LicenceStatus, StatusList
+from trust.status import StatusList
 from trust.trustlist import TrustList
 
 __all__ = [
