@@ -95,10 +95,10 @@ def test_batch_job_progress_and_results(api: Api) -> None:
     status = {}
     while time.monotonic() < deadline:
         status = api.client.get(f"/v1/licences/batch/{job}", headers=api.headers("issuer")).json()
-        if status["state"] == "finished":
+        if status["state"] == "done":
             break
         time.sleep(0.2)
-    assert (status["state"], status["done"], status["failed"]) == ("finished", 5, 1)
+    assert (status["state"], status["done"], status["failed"]) == ("done", 5, 1)
     assert status["results"][-1]["error"]["code"] == "licence.record_invalid"
     assert api.client.get(f"/v1/licences/batch/{job}",
                           headers=api.headers("other_issuer")).status_code == 403
