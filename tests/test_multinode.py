@@ -159,7 +159,7 @@ def test_code_verified_on_a_is_replay_refused_on_b(cluster: Cluster) -> None:
                          headers_extra={"X-Holder-Session": opened.json()["session"]})
     assert shown.status_code == 201, shown.text
     token = shown.json()["token"]
-    public = cluster.call(cluster.b, "POST", "/v1/qr/verify", json={"token": token})
+    public = cluster.call(cluster.b, "POST", "/v1/qr/verify", "verifier", json={"token": token})
     assert public.json()["indication"] == "TOTAL_PASSED", public.text  # spends nothing
     first = cluster.call(cluster.a, "POST", "/v1/qr/redeem", "verifier", json={"token": token})
     assert first.json()["indication"] == "TOTAL_PASSED", first.text
