@@ -98,6 +98,9 @@ def change_status(
         raise InputError("superseded_by is required for, and only for, supersede")
     licence = get_licence(session, licence_id, for_update=True)
     current = LicenceStatus(licence.status)
+    if new_status is LicenceStatus.VALID and current is not LicenceStatus.SUSPENDED:
+        raise ConflictError(f"licence {licence_id} is {current}; only a suspended licence can "
+                            "be reinstated", code="licence.not_suspended")
     if new_status not in _ALLOWED.get(current, set()):
         raise ConflictError(f"licence {licence_id} is {current}; cannot become {new_status}")
     if superseded_by is not None:
