@@ -61,7 +61,7 @@ def _run_with_deadline(**kwargs: Any) -> Any:
     def target() -> None:
         try:
             outcome["summary"] = run_batch(**kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
+        except BaseException as exc:  # handed to the test
             outcome["error"] = exc
 
     thread = threading.Thread(target=target, daemon=True)
