@@ -249,3 +249,19 @@ def test_auditors_see_all_and_issuers_their_department(api: Api) -> None:
     assert all(i["department"] == DEMO_DEPARTMENT for i in mine)
     assert licence_id not in {i["licence_id"] for i in _all(api, "other_issuer")}
     assert api.client.get("/v1/licences", headers=api.headers("verifier")).status_code == 403
+
+
+def test_no_identity_number_in_logs_of_holder_requests(api: Api,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    licence_id, record = _issue(api, 908)
+    number = record["license_number"]
+    with caplog.at_level(logging.DEBUG):
+        headers = api.holder_headers(number)
+        assert api.client.get(f"/v1/licences/{licence_id}", headers=headers).is_success
+        assert api.client.post("/v1/presentations", json={"licence_id": licence_id},
+                               headers=headers).status_code == 201
+        api.client.post("/v1/holder/sessions", json={"holder_id": "bad\x00id"},
+                        headers=api.headers("holder_app"))
+    assert caplog.records and number not in caplog.text
