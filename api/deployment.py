@@ -6,6 +6,8 @@ Layout of ``HOME`` (default ``./.sealtrust``)::
     deployment.json         roles -> key URIs, demo department and seal, where device
                             key PINs come from (variable names and paths, no secrets)
     keys/<role>.p8          encrypted PKCS#8 (scrypt + AES-256-CBC), with <role>.chain.pem
+    keys/holder-ref.key     32 random bytes (0600): the HMAC-SM3 key of holder references
+    keys/holder-session.key 32 random bytes (0600): the MAC key of holder-app sessions
     secrets/keystore.pass   the software key store password (mode 0600; development only:
                             production passes SEALTRUST_KEYSTORE_PASSWORD or an HSM PIN)
     pki/<role>.pem          the deployment's certificates, for relying parties
@@ -54,6 +56,8 @@ from signing.tsa import BuiltinTSA, InProcessTimeStamper, external_timestamper
 from signing.types import builtin_types
 from trust import audit
 from trust.errors import InputError, NotFoundError
+from trust.holder_ref import HolderKey, create_key_file, load_holder_key, read_key_file
+from trust.holder_session import SessionKey
 from trust.keys import SoftwareKey
 from trust.pki import Certificate, build_demo_pki
 from trust.pki.oids import TSA_POLICY
@@ -141,6 +145,14 @@ class Home:
     def pki(self) -> Path:
         return self.root / "pki"
 
+    @property
+    def holder_key_file(self) -> Path:
+        return self.keys / "holder-ref.key"
+
+    @property
+    def session_key_file(self) -> Path:
+        return self.keys / "holder-session.key"
+
     def database_url(self) -> str:
         return os.environ.get("SEALTRUST_DATABASE_URL") or \
             f"sqlite:///{(self.root / 'sealtrust.db').resolve()}"
@@ -175,6 +187,26 @@ def _key_uri(role: str) -> str:
     return f"file:keys/{role}.p8"
 
 
+def _holder_keys(home: Home, result: InitResult) -> None:
+    """Create the holder-reference and holder-session keys if missing (upgrade-safe)."""
+    for path, what in ((home.holder_key_file, "holder reference"),
+                       (home.session_key_file, "holder session")):
+        if create_key_file(path):
+            result.actions.append(f"created the {what} key ({path.relative_to(home.root)})")
+
+
+def backfill_holder_refs_of(home: Home) -> int:
+    """Give licences issued before holder references theirs (resumable, idempotent)."""
+    from trust.registry.holders import backfill_holder_refs
+
+    fields = {t.code: t.holder_id_field for t in builtin_types()}
+    registry = Registry(home.database_url())
+    try:
+        return backfill_holder_refs(registry, load_holder_key(home.holder_key_file), fields)
+    finally:
+        registry.close()
+
+
 def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
     """Create the embedded deployment in ``root`` unless it already exists."""
     now = now or datetime.now(UTC)
@@ -186,7 +218,12 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
     if home.config.exists():
         migrate(home.database_url())  # an upgrade of an older database, else a no-op
         load_config(home)  # validates
-        result.actions.append("deployment already initialised; nothing changed")
+        _holder_keys(home, result)  # a deployment made before holder references
+        filled = backfill_holder_refs_of(home)
+        if filled:
+            result.actions.append(f"set the holder reference of {filled} existing licences")
+        if not result.actions:
+            result.actions.append("deployment already initialised; nothing changed")
         return result
     result.created = True
     if not os.environ.get(PASSWORD_ENV) and not home.password_file.exists():
@@ -194,6 +231,7 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
         result.actions.append("generated the development key store password")
     migrate(home.database_url())
     result.actions.append("created the registry schema")
+    _holder_keys(home, result)
 
     pki = build_demo_pki(secrets.token_bytes(32), now)
     roles: dict[str, str] = {}
@@ -299,6 +337,8 @@ class Deployment:
         self.stores = KeyStoreRegistry(base_dir=home.root)
         self._keys: dict[str, Key] = {}
         self._issuer_context: IssuerContext | None = None
+        self._holder_key: HolderKey | None = None
+        self._session_key: SessionKey | None = None
         # This process's deferred audit heads while the service runs (defer_audit_heads);
         # None: every write transaction signs its head (CLI, batch workers).
         self.audit_heads: audit.HeadSchedule | None = None
@@ -407,8 +447,20 @@ class Deployment:
                         lambda: datetime.now(UTC)))
             self._issuer_context = IssuerContext(
                 types=builtin_types(), token_signer=self.signer("sm2-token-signer"),
-                timestampers=stampers)
+                timestampers=stampers, holder_key=self.holder_key())
         return self._issuer_context
+
+    def holder_key(self) -> HolderKey:
+        """The holder-reference key (``keys/holder-ref.key``; ``sealtrust init`` creates it)."""
+        if self._holder_key is None:
+            self._holder_key = load_holder_key(self.home.holder_key_file)
+        return self._holder_key
+
+    def session_key(self) -> SessionKey:
+        """The holder-session MAC key (``keys/holder-session.key``)."""
+        if self._session_key is None:
+            self._session_key = SessionKey(read_key_file(self.home.session_key_file))
+        return self._session_key
 
     def roots(self) -> dict[str, RootCA]:
         """The CAs that certify department keys, by algorithm family."""

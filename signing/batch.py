@@ -11,6 +11,13 @@ idempotency key, so the registry returns the licence already issued.
 Workers get lines in chunks of ``CHUNK`` and commit a chunk in one
 transaction (one signed audit head per chunk, not per licence); results come
 back, and reach the manifest, only after that commit.
+
+Never a hang: workers run in a ``ProcessPoolExecutor``, which notices a
+worker that died (SIGKILL, OOM, a crash in native code) and fails every
+pending chunk, where ``multiprocessing.Pool`` would wait forever for the lost
+chunk. A dead worker or an exception escaping ``work`` ends the run with
+:class:`BatchWorkerError` (exit 2 from the CLI, with the reason); the
+manifest keeps every committed line, so running the command again resumes.
 """
 
 from __future__ import annotations
@@ -18,14 +25,24 @@ from __future__ import annotations
 import json
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
+
+from trust.errors import SealTrustError
 
 MANIFEST: Final = "issued.jsonl"
 ERRORS: Final = "errors.jsonl"
 MAX_LINE: Final = 1024 * 1024
 CHUNK: Final = 32
+
+
+class BatchWorkerError(SealTrustError):
+    """A worker died or ``work`` raised: the run stopped; running it again resumes."""
+
+    code = "batch.worker_failed"
 
 
 @dataclass(frozen=True)
@@ -130,12 +147,58 @@ def run_batch(
         chunks = chunked(read_items(source, done), max(1, chunk))
         if workers <= 1:
             initializer(*initargs)
-            _drain(map(work, chunks), summary, manifest, errors, on_result)
+            try:
+                _drain(map(work, chunks), summary, manifest, errors, on_result)
+            except SealTrustError:
+                raise
+            except Exception as exc:
+                raise _failed(exc) from exc
         else:
             ctx = multiprocessing.get_context("spawn")
-            with ctx.Pool(workers, initializer=initializer, initargs=initargs) as pool:
-                _drain(pool.imap_unordered(work, chunks), summary, manifest, errors, on_result)
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=initializer,
+                                     initargs=initargs) as pool:
+                _drain(_unordered(pool, work, chunks, workers * 2), summary, manifest, errors,
+                       on_result)
     return summary
+
+
+def _failed(exc: Exception) -> BatchWorkerError:
+    # The type only: an exception's text may quote a record (personal data).
+    return BatchWorkerError(f"a worker failed with {type(exc).__name__}; lines done so far "
+                            "are in the manifest: run the same command again to resume")
+
+
+def _unordered(pool: ProcessPoolExecutor, work: Callable[[Sequence[BatchItem]], list[ItemResult]],
+               chunks: Iterator[list[BatchItem]], in_flight: int) -> Iterator[list[ItemResult]]:
+    """Results as chunks finish, at most ``in_flight`` submitted (the input stays lazy).
+
+    Threat (availability): a worker killed mid-chunk must end the run with a
+    reason, not leave it waiting forever for a result that will never come.
+    """
+    pending: set[Future[list[ItemResult]]] = set()
+    try:
+        while True:
+            while len(pending) < in_flight:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                pending.add(pool.submit(work, chunk))
+            if not pending:
+                return
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield future.result()
+    except BrokenProcessPool:
+        raise BatchWorkerError(
+            "a worker process died (killed or crashed); the lines it held were not "
+            "recorded: run the same command again to resume") from None
+    except SealTrustError:
+        raise
+    except Exception as exc:
+        raise _failed(exc) from exc
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 def _drain(chunks: Iterator[list[ItemResult]], summary: BatchSummary, manifest: TextIO,

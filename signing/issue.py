@@ -32,6 +32,7 @@ from signing.seals import SealUnusableError, parsed_seal, usable_seal
 from signing.types import LicenceType, TypeRegistry
 from trust import audit, ofd_profile, sm3
 from trust.errors import ConflictError, InputError, NotFoundError
+from trust.holder_ref import HolderKey
 from trust.keys import SigningKey
 from trust.licence_id import format_licence_id
 from trust.pki import Certificate
@@ -109,6 +110,17 @@ class IssuerContext:
     # Per algorithm family ("sm2", "intl"): an RSA signature gets an RSA time-stamp, so
     # verifiers without SM2 (Adobe, stock pyHanko) can validate all of it.
     timestampers: Mapping[str, TimeStamper]
+    # Keys the holder reference (trust.holder_ref); without it no holder can ever see the
+    # licence (fail closed), which is what a context without a holder key means.
+    holder_key: HolderKey | None = None
+
+    def holder_ref(self, licence_type: LicenceType, record: Mapping[str, Any]) -> str | None:
+        """The keyed hash of the record's holder identifier, if the type names one."""
+        field_name = licence_type.holder_id_field
+        value = record.get(field_name) if field_name else None
+        if self.holder_key is None or value is None or value == "":
+            return None
+        return self.holder_key.ref(str(value))
 
     def timestamper_for(self, key: SigningKey) -> TimeStamper | None:
         family = "sm2" if key.algorithm == "sm2" else "intl"
@@ -282,6 +294,7 @@ class PreparedLicence:
     pdf: bytes = field(repr=False)
     file_sm3: str
     at: datetime
+    holder_ref: str | None = None
 
 
 def prepare_licence(
@@ -331,7 +344,8 @@ def prepare_licence(
             licence_type=licence_type, record=record, request=request, digest=digest,
             licence_id=licence_id, status_index=status_index, valid=valid,
             seal_es_id=seal.es_id, signer_uris=(request.signer.uri,), pdf=pdf,
-            file_sm3=sm3.sm3(pdf).hex(), at=at)
+            file_sm3=sm3.sm3(pdf).hex(), at=at,
+            holder_ref=context.holder_ref(licence_type, record))
     picture = parsed_seal(bytes(seal.der)).picture
     with _render_lock:  # the renderer shares reportlab state across documents
         pdf = render_licence(licence_type, record, licence_id, qr_payload=token,
@@ -350,7 +364,8 @@ def prepare_licence(
     return PreparedLicence(
         licence_type=licence_type, record=record, request=request, digest=digest,
         licence_id=licence_id, status_index=status_index, valid=valid, seal_es_id=seal.es_id,
-        signer_uris=tuple(s.uri for s in signers), pdf=pdf, file_sm3=sm3.sm3(pdf).hex(), at=at)
+        signer_uris=tuple(s.uri for s in signers), pdf=pdf, file_sm3=sm3.sm3(pdf).hex(), at=at,
+        holder_ref=context.holder_ref(licence_type, record))
 
 
 def _sealed_ofd(context: IssuerContext, licence_type: LicenceType, record: Mapping[str, Any],
@@ -394,6 +409,7 @@ def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) ->
     connection.execute(_INSERT_LICENCE, {
         "id": p.licence_id, "type_code": licence_type.code, "department_code": department_code,
         "holder_name": licence_type.holder_name(p.record), "holder": dict(p.record),
+        "holder_ref": p.holder_ref,
         "valid_from": _aware_day(p.valid[0]),
         "valid_to": _aware_day(p.valid[1]) if p.valid[1] else None, "status": "valid",
         "status_index": p.status_index, "file_sm3": p.file_sm3, "seal_es_id": p.seal_es_id,

@@ -30,6 +30,13 @@ class Api:
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
+    def holder_headers(self, holder_id: str, who: str = "holder_app") -> dict[str, str]:
+        """The holder app's headers with a fresh holder session for ``holder_id``."""
+        opened = self.client.post("/v1/holder/sessions", json={"holder_id": holder_id},
+                                  headers=self.headers(who))
+        assert opened.status_code == 201, opened.text
+        return {**self.headers(who), "X-Holder-Session": opened.json()["session"]}
+
 
 def build_api(root: Path) -> Iterator[Api]:
     from datetime import UTC, datetime

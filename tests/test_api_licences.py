@@ -17,10 +17,11 @@ TYPES = builtin_types()
 
 
 def _issue(api: Api, who: str = "issuer", **extra: object) -> dict:
-    body = {"type": "DL", "record": TYPES.get("DL").example(len(str(extra)) + 40), **extra}
+    record = TYPES.get("DL").example(len(str(extra)) + 40)
+    body = {"type": "DL", "record": record, **extra}
     response = api.client.post("/v1/licences", json=body, headers=api.headers(who))
     assert response.status_code == 201, response.text
-    return response.json()
+    return {**response.json(), "holder_id": record["license_number"]}
 
 
 def test_issue_show_download_and_revoke(api: Api) -> None:
@@ -29,7 +30,7 @@ def test_issue_show_download_and_revoke(api: Api) -> None:
     shown = api.client.get(f"/v1/licences/{lid}", headers=api.headers("issuer")).json()
     assert shown["status"] == "valid"
     assert shown["department"] == DEMO_DEPARTMENT
-    pdf = api.client.get(issued["download"], headers=api.headers("holder_app"))
+    pdf = api.client.get(issued["download"], headers=api.holder_headers(issued["holder_id"]))
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-")
     revoked = api.client.post(f"/v1/licences/{lid}/revoke", json={"reason": "fraud"},
@@ -95,10 +96,10 @@ def test_batch_job_progress_and_results(api: Api) -> None:
     status = {}
     while time.monotonic() < deadline:
         status = api.client.get(f"/v1/licences/batch/{job}", headers=api.headers("issuer")).json()
-        if status["state"] == "finished":
+        if status["state"] == "done":
             break
         time.sleep(0.2)
-    assert (status["state"], status["done"], status["failed"]) == ("finished", 5, 1)
+    assert (status["state"], status["done"], status["failed"]) == ("done", 5, 1)
     assert status["results"][-1]["error"]["code"] == "licence.record_invalid"
     assert api.client.get(f"/v1/licences/batch/{job}",
                           headers=api.headers("other_issuer")).status_code == 403

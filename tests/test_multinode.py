@@ -46,8 +46,9 @@ class Cluster:
         return self.nodes[1]
 
     def call(self, node: Node, method: str, path: str, who: str | None = None,
-             **kwargs: object) -> httpx.Response:
+             headers_extra: dict[str, str] | None = None, **kwargs: object) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"} if who else {}
+        headers.update(headers_extra or {})
         return self.http.request(method, node.url + path, headers=headers, **kwargs)  # type: ignore[arg-type]
 
 
@@ -146,16 +147,23 @@ def _dl_record(seed: int) -> dict[str, object]:
 
 
 def test_code_verified_on_a_is_replay_refused_on_b(cluster: Cluster) -> None:
+    record = _dl_record(11)
     issued = cluster.call(cluster.a, "POST", "/v1/licences", "issuer",
-                          json={"type": "DL", "record": _dl_record(11)})
+                          json={"type": "DL", "record": record})
     assert issued.status_code == 201, issued.text
+    opened = cluster.call(cluster.a, "POST", "/v1/holder/sessions", "holder_app",
+                          json={"holder_id": record["license_number"]})
+    assert opened.status_code == 201, opened.text
     shown = cluster.call(cluster.b, "POST", "/v1/presentations", "holder_app",
-                         json={"licence_id": issued.json()["licence_id"]})
+                         json={"licence_id": issued.json()["licence_id"]},
+                         headers_extra={"X-Holder-Session": opened.json()["session"]})
     assert shown.status_code == 201, shown.text
     token = shown.json()["token"]
-    first = cluster.call(cluster.a, "POST", "/v1/qr/verify", "verifier", json={"token": token})
+    public = cluster.call(cluster.b, "POST", "/v1/qr/verify", "verifier", json={"token": token})
+    assert public.json()["indication"] == "TOTAL_PASSED", public.text  # spends nothing
+    first = cluster.call(cluster.a, "POST", "/v1/qr/redeem", "verifier", json={"token": token})
     assert first.json()["indication"] == "TOTAL_PASSED", first.text
-    again = cluster.call(cluster.b, "POST", "/v1/qr/verify", "verifier", json={"token": token})
+    again = cluster.call(cluster.b, "POST", "/v1/qr/redeem", "verifier", json={"token": token})
     assert (again.json()["indication"], again.json()["sub_indication"]) == (
         "INDETERMINATE", "SIG_CONSTRAINTS_FAILURE"), again.text
     assert any(c["name"] == "replay" and not c["passed"] for c in again.json()["checks"])
@@ -172,8 +180,8 @@ def test_batch_started_on_a_is_visible_on_b(cluster: Cluster) -> None:
     while True:
         job = cluster.call(cluster.b, "GET", f"/v1/licences/batch/{job_id}", "issuer")
         assert job.status_code == 200, job.text
-        if job.json()["state"] == "finished" or time.monotonic() > deadline:
+        if job.json()["state"] == "done" or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert job.json()["state"] == "finished"
+    assert job.json()["state"] == "done"
     assert (job.json()["total"], job.json()["done"], job.json()["failed"]) == (2, 2, 0)

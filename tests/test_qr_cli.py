@@ -58,11 +58,13 @@ def test_issue_then_verify_online_once_and_offline_from_image(home: Path, tmp_pa
     token = issued.stdout.strip()
     assert token.startswith("LZ1:") and "\n" not in token
     assert png.read_bytes()[:4] == b"\x89PNG" and b"<svg" in svg.read_bytes()
-    first = run(home, "qr", "verify", token, "--json")
+    public = run(home, "qr", "verify", token, "--json")  # a public check spends nothing
+    assert public.exit_code == 0, public.output
+    first = run(home, "qr", "verify", token, "--redeem", "--json")
     assert first.exit_code == 0, first.output
     view = json.loads(first.stdout)
     assert view["indication"] == "TOTAL_PASSED" and view["online"] is True
-    replay = run(home, "qr", "verify", token, "--json")
+    replay = run(home, "qr", "verify", token, "--redeem", "--json")
     assert replay.exit_code == 1
     assert json.loads(replay.stdout)["sub_indication"] == "SIG_CONSTRAINTS_FAILURE"
     offline = run(home, "qr", "verify", "--image", str(png), "--offline")

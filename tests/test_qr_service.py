@@ -43,6 +43,9 @@ def client_id(api: Api, who: str) -> str:
     return api.tokens[who].split("_")[1]
 
 
+HOLDER_OF: dict[str, str] = {}  # licence id -> holder id, for the holder app's sessions
+
+
 def issue_licence(api: Api, seed: int) -> tuple[str, dict[str, Any]]:
     record = TYPES.get("DL").example(seed)
     today = date.today()
@@ -51,12 +54,17 @@ def issue_licence(api: Api, seed: int) -> tuple[str, dict[str, Any]]:
     response = api.client.post("/v1/licences", json={"type": "DL", "record": record},
                                headers=api.headers("issuer"))
     assert response.status_code == 201, response.text
+    HOLDER_OF[response.json()["licence_id"]] = record["license_number"]
     return response.json()["licence_id"], record
+
+
+def holder(api: Api, licence_id: str) -> dict[str, str]:
+    return api.holder_headers(HOLDER_OF[licence_id])
 
 
 def present(api: Api, licence_id: str, **extra: Any) -> dict[str, Any]:
     response = api.client.post("/v1/presentations", json={"licence_id": licence_id, **extra},
-                               headers=api.headers("holder_app"))
+                               headers=holder(api, licence_id))
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -70,18 +78,25 @@ def verify(api: Api, token: str, offline: bool = False) -> dict[str, Any]:
     return body
 
 
+def redeem(api: Api, token: str, who: str = "verifier") -> dict[str, Any]:
+    response = api.client.post("/v1/qr/redeem", json={"token": token}, headers=api.headers(who))
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 def deployment(api: Api) -> Deployment:
     home = Home(api.home)
     return Deployment(home, load_config(home))
 
 
-def test_presentation_code_verifies_once_online_with_masked_claims(api: Api) -> None:
+def test_presentation_code_is_redeemed_once_online_with_masked_claims(api: Api) -> None:
     licence_id, record = issue_licence(api, 501)
     shown = present(api, licence_id)
     claims = decode_token(shown["token"]).claims
     assert claims.kind == 1 and claims.status_list == STATUS_LIST_ID == DEFAULT_LIST_ID
     assert claims.expires_at - claims.issued_at == timedelta(seconds=60)
-    first = verify(api, shown["token"])
+    first = redeem(api, shown["token"])
     assert first["indication"] == "TOTAL_PASSED", first
     assert first["claims"]["licence_id"] == licence_id
     assert "*" in first["claims"]["holder_name"]
@@ -93,7 +108,7 @@ def test_presentation_code_verifies_once_online_with_masked_claims(api: Api) -> 
     offline = verify(api, shown["token"], offline=True)  # lists as downloaded: no replay check
     assert offline["indication"] == "TOTAL_PASSED" and offline["online"] is False
     assert offline["lists"]["status_list_age_s"] is not None
-    second = verify(api, shown["token"])
+    second = redeem(api, shown["token"])
     assert (second["indication"], second["sub_indication"]) == (
         "INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
     assert "refresh" in second["message_en"]
@@ -106,8 +121,8 @@ def test_replay_is_refused_on_another_node_and_under_races(api: Api) -> None:
     try:
         token = present(api, licence_id)["token"]
         now = datetime.now(UTC)
-        assert QrVerifier(node_a).verify(token, now).passed
-        again = QrVerifier(node_b).verify(token, now)
+        assert QrVerifier(node_a).verify(token, now, redeem=True).passed
+        again = QrVerifier(node_b).verify(token, now, redeem=True)
         assert again.sub_indication is SubIndication.SIG_CONSTRAINTS_FAILURE
         # Eight threads over two engines race for one fresh jti: exactly one wins.
         caches = [DbReplayCache(node_a), DbReplayCache(node_b)]
@@ -125,8 +140,8 @@ def _bit_from_raw_cose(signed: bytes, index: int) -> int:
     envelope = cbor2.loads(signed)
     payload = cbor2.loads(envelope.value[2] if hasattr(envelope, "value") else envelope[2])
     bits = zlib.decompress(payload[7])
-    assert payload[5] == 2 and len(bits) == (payload[6] * 2 + 7) // 8
-    return (bits[index // 4] >> (6 - 2 * (index % 4))) & 3
+    assert payload[5] == 4 and len(bits) == (payload[6] * 4 + 7) // 8
+    return (bits[index // 2] >> (4 - 4 * (index % 2))) & 15
 
 
 def test_revocation_reaches_online_and_freshly_exported_lists(api: Api) -> None:
@@ -154,7 +169,7 @@ def test_revocation_reaches_online_and_freshly_exported_lists(api: Api) -> None:
         offline = QrVerifier(dep.registry).verify(token, now, online=False)
         assert offline.sub_indication is SubIndication.REVOKED
         refused = api.client.post("/v1/presentations", json={"licence_id": licence_id},
-                                  headers=api.headers("holder_app"))
+                                  headers=holder(api, licence_id))
         assert refused.status_code == 409
     finally:
         dep.close()
@@ -239,7 +254,7 @@ def test_roles_guard_presentations_and_redemption(api: Api) -> None:
     response = api.client.post("/v1/grants/00/redeem", headers=api.headers("holder_app"))
     assert response.status_code == 403
     missing = api.client.post("/v1/presentations", json={"licence_id": "NOPE"},
-                              headers=api.headers("holder_app"))
+                              headers=holder(api, licence_id))
     assert missing.status_code == 404
 
 
@@ -279,7 +294,7 @@ def test_grant_for_another_counter_expired_or_out_of_scope(api: Api) -> None:
     licence_id, _ = issue_licence(api, 508)
     made = api.client.post("/v1/grants", json={"licence_id": licence_id, "verifier_id": "other",
                                                "scope": ["name"]},
-                           headers=api.headers("holder_app"))
+                           headers=holder(api, licence_id))
     assert made.status_code == 201, made.text
     grant_id = made.json()["grant"]["grant_id"]
     wrong = api.client.post(f"/v1/grants/{grant_id}/redeem", headers=api.headers("verifier"))
@@ -296,7 +311,7 @@ def test_grant_for_another_counter_expired_or_out_of_scope(api: Api) -> None:
     assert b"grant.wrong_verifier" in refused[0][1]
     bad_scope = api.client.post("/v1/grants", json={"licence_id": licence_id,
                                                     "verifier_id": "x", "scope": ["salary"]},
-                                headers=api.headers("holder_app"))
+                                headers=holder(api, licence_id))
     assert bad_scope.status_code == 422 and bad_scope.json()["error"]["code"] == "grant.scope"
     dep = deployment(api)
     try:
@@ -389,3 +404,67 @@ def test_document_code_is_not_spent_by_online_checks(api: Api) -> None:
         assert result["indication"] == "TOTAL_PASSED", result
         assert "authentic as issued" in result["message_en"]
         assert "replay" not in {c["name"] for c in result["checks"]}
+
+
+def test_public_checks_never_spend_the_code_and_the_counter_redeems_it_once(api: Api) -> None:
+    licence_id, _ = issue_licence(api, 511)
+    token = present(api, licence_id)["token"]
+    for _ in range(2):  # a bystander (or two) scanning first
+        public = verify(api, token)
+        assert public["indication"] == "TOTAL_PASSED", public
+        assert "replay" not in {c["name"] for c in public["checks"]}
+    first = redeem(api, token)
+    assert first["indication"] == "TOTAL_PASSED", first
+    assert any(c["name"] == "replay" and c["passed"] for c in first["checks"])
+    second = redeem(api, token)
+    assert (second["indication"], second["sub_indication"]) == (
+        "INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert verify(api, token)["indication"] == "TOTAL_PASSED"  # still authentic to the public
+    anonymous = api.client.post("/v1/qr/redeem", json={"token": token})
+    assert anonymous.status_code == 401
+    as_holder = api.client.post("/v1/qr/redeem", json={"token": token},
+                                headers=api.headers("holder_app"))
+    assert as_holder.status_code == 403
+
+
+@pytest.mark.parametrize(("state", "words"), [
+    (LicenceStatus.CANCELLED, ("cancelled", "注销")),
+    (LicenceStatus.SUPERSEDED, ("replaced", "替代")),
+    (LicenceStatus.SUSPENDED, ("suspended", "暂停")),
+    (LicenceStatus.REVOKED, ("revoked", "吊销")),
+])
+def test_each_state_is_reported_distinctly_online_and_offline(
+        api: Api, state: LicenceStatus, words: tuple[str, str]) -> None:
+    seed = 520 + list(LicenceStatus).index(state)
+    licence_id, _ = issue_licence(api, seed)
+    token = present(api, licence_id)["token"]
+    claims = decode_token(token).claims
+    dep = deployment(api)
+    try:
+        replacement = None
+        if state is LicenceStatus.SUPERSEDED:  # a newer licence of the same holder
+            with dep.registry.session() as session:
+                old = session.get(Licence, licence_id)
+                assert old is not None
+                record = dict(old.holder)
+            response = api.client.post("/v1/licences", json={"type": "DL", "record": record},
+                                       headers=api.headers("issuer"))
+            assert response.status_code == 201, response.text
+            replacement = response.json()["licence_id"]
+        with dep.registry.session() as session:
+            change_status(session, licence_id, state, reason="test", at=datetime.now(UTC),
+                          actor="test", superseded_by=replacement)
+        now = datetime.now(UTC)
+        online = verify(api, token)
+        offline = result_view(QrVerifier(dep.registry).verify(token, now, online=False))
+        fresh = export_lists(dep, now)
+        value = _bit_from_raw_cose(fresh.status_lists[claims.issuer], claims.status_index)
+    finally:
+        dep.close()
+    assert value == {LicenceStatus.CANCELLED: 4, LicenceStatus.SUPERSEDED: 5,
+                     LicenceStatus.SUSPENDED: 2, LicenceStatus.REVOKED: 1}[state]
+    for view in (online, offline):
+        expected = ("INDETERMINATE", "TRY_LATER") if state is LicenceStatus.SUSPENDED else (
+            "TOTAL_FAILED", "REVOKED")
+        assert (view["indication"], view["sub_indication"]) == expected, view
+        assert words[0] in view["message_en"] and words[1] in view["message_zh"], view

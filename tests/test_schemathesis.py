@@ -46,7 +46,7 @@ def role_for(method: str, path: str) -> str:
     """The client (tests.api_support) that is allowed to call an operation."""
     if path.startswith("/v1/verify") or path.endswith("/redeem"):
         return "verifier"
-    if path.startswith(("/v1/presentations", "/v1/grants")):
+    if path.startswith(("/v1/presentations", "/v1/grants", "/v1/holder")):
         return "holder_app"
     if path.startswith("/v1/licences") and method != "GET":
         return "issuer"

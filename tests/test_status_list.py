@@ -27,7 +27,7 @@ def pki() -> testpki.Pki:
 
 
 def test_bit_layout_is_msb_first_two_bits() -> None:
-    lst = StatusList.empty("L", "I", 9, T0, T1).updated(
+    lst = StatusList.empty("L", "I", 9, T0, T1, entry_bits=2).updated(
         {0: LicenceStatus.REVOKED, 3: LicenceStatus.SUSPENDED, 8: LicenceStatus.REVOKED}, T0, T1
     )
     assert lst.bits == bytes([0b01_00_00_10, 0, 0b01_000000])
@@ -39,11 +39,33 @@ def test_bit_layout_is_msb_first_two_bits() -> None:
     ]
 
 
+def test_bit_layout_is_msb_first_four_bits_with_distinct_final_states() -> None:
+    lst = StatusList.empty("L", "I", 5, T0, T1).updated(
+        {0: LicenceStatus.REVOKED, 1: LicenceStatus.CANCELLED, 2: LicenceStatus.SUPERSEDED,
+         3: LicenceStatus.SUSPENDED}, T0, T1)
+    assert lst.entry_bits == 4
+    assert lst.bits == bytes([0x14, 0x52, 0x00])
+    assert [lst.status(i) for i in range(5)] == [
+        LicenceStatus.REVOKED, LicenceStatus.CANCELLED, LicenceStatus.SUPERSEDED,
+        LicenceStatus.SUSPENDED, LicenceStatus.VALID]
+    back = StatusList.from_cbor(lst.to_cbor())
+    assert back == lst and cbor2.loads(lst.to_cbor())[5] == 4
+
+
+def test_two_bit_lists_cannot_carry_the_new_states() -> None:
+    with pytest.raises(StatusListError):
+        StatusList.empty("L", "I", 4, T0, T1, entry_bits=2).updated(
+            {0: LicenceStatus.CANCELLED}, T0, T1)
+
+
 def test_out_of_range_and_reserved_are_unknown() -> None:
-    lst = StatusList("L", "I", T0, T1, 4, bytes([0b11_000000]))
+    lst = StatusList("L", "I", T0, T1, 4, bytes([0b11_000000]), entry_bits=2)
     assert lst.status(0) is LicenceStatus.UNKNOWN
     assert lst.status(4) is LicenceStatus.UNKNOWN
     assert lst.status(-1) is LicenceStatus.UNKNOWN
+    wide = StatusList("L", "I", T0, T1, 4, bytes([0x36, 0xF0]))  # 3, 6, 15 are reserved
+    assert [wide.status(i) for i in range(4)] == [LicenceStatus.UNKNOWN] * 3 + [
+        LicenceStatus.VALID]
 
 
 def test_revocation_is_final_and_suspension_is_not() -> None:
@@ -53,6 +75,11 @@ def test_revocation_is_final_and_suspension_is_not() -> None:
     revoked = lst.updated({2: LicenceStatus.REVOKED}, T0, T1)
     with pytest.raises(StatusListError):
         revoked.updated({2: LicenceStatus.VALID}, T0, T1)
+    for final in (LicenceStatus.CANCELLED, LicenceStatus.SUPERSEDED):
+        ended = lst.updated({2: final}, T0, T1)
+        for other in (LicenceStatus.VALID, LicenceStatus.REVOKED, LicenceStatus.SUSPENDED):
+            with pytest.raises(StatusListError):
+                ended.updated({2: other}, T0, T1)
     with pytest.raises(StatusListError):
         lst.updated({8: LicenceStatus.REVOKED}, T0, T1)
 
@@ -72,7 +99,7 @@ def test_large_list_compresses(pki: testpki.Pki) -> None:
     assert len(signed) < 2500
     payload = cbor2.loads(decode_sign1(signed, max_size=1 << 20).payload)
     bits = zlib.decompress(payload[7])  # independent inflate of the wire bytes
-    assert (bits[9973 // 4] >> (6 - 2 * (9973 % 4))) & 3 == 1
+    assert (bits[9973 // 2] >> (4 - 4 * (9973 % 2))) & 15 == 1
 
 
 def test_sign_and_verify(pki: testpki.Pki) -> None:
@@ -133,6 +160,8 @@ def test_control_payload_parses() -> None:
         {7: zlib.compress(bytes(2))[:-3]},
         {7: zlib.compress(bytes(2)) + b"x"},
         {5: 1},
+        {5: 3},
+        {5: 8},
         {6: 0},
         {3: "yesterday"},
         {4: int(T0.timestamp())},

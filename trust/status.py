@@ -1,18 +1,23 @@
-"""Signed, compressed licence status list (2 bits per licence) with freshness.
+"""Signed, compressed licence status list (4 bits per licence, 2 read) with freshness.
 
-A verifier offline learns revocations from this list: one 2-bit entry per
+A verifier offline learns status changes from this list: one entry per
 status index (allocated by the registry), packed most-significant-bit first
-(index i lives in byte i // 4 at bit shift 6 - 2 * (i % 4)), zlib-compressed
-(a list of mostly-valid licences compresses to almost nothing), inside a
+(with 4 bits, index i lives in byte i // 2 at shift 4 - 4 * (i % 2); with the
+version-1 2 bits, byte i // 4 at shift 6 - 2 * (i % 4)), zlib-compressed (a
+list of mostly-valid licences compresses to almost nothing), inside a
 COSE_Sign1 with content type ``CONTENT_TYPE`` signed by a ``status-signer``
 of the trust list for the same issuer.
 
-Entry values: 0 valid, 1 revoked (final), 2 suspended (reversible),
-3 reserved; a reserved value, an index beyond the list and a list that is
-missing, stale or future-dated all mean "unknown", which verifiers treat as
-INDETERMINATE, never as valid.
+Entry values: 0 valid, 1 revoked, 2 suspended (reversible), 3 reserved,
+4 cancelled, 5 superseded, 6..15 reserved. Revoked, cancelled and superseded
+are final and distinct, so a verifier can say which (a cancelled licence was
+given up, a superseded one replaced, a revoked one withdrawn). A reserved
+value, an index beyond the list and a list that is missing, stale or
+future-dated all mean "unknown", which verifiers treat as INDETERMINATE,
+never as valid. New lists carry 4 bits (key 5); 2-bit lists (values 0..3)
+are still read.
 
-Payload: ``{1: list id, 2: issuer, 3: issued_at, 4: next_update, 5: bits (2),
+Payload: ``{1: list id, 2: issuer, 3: issued_at, 4: next_update, 5: bits (4 or 2),
 6: size, 7: zlib(bitstring)}``.
 
     >>> from datetime import datetime, UTC
@@ -39,10 +44,12 @@ from trust.token.cose import decode_cbor, decode_sign1, sign1, verify_sign1
 from trust.token.errors import CoseFormatError, TokenTrustError
 from trust.trustlist import Role, TrustList
 
-__all__ = ["CONTENT_TYPE", "MAX_ENTRIES", "LicenceStatus", "StatusList", "StatusListError"]
+__all__ = ["CONTENT_TYPE", "FINAL", "MAX_ENTRIES", "LicenceStatus", "StatusList", "StatusListError"]
 
 CONTENT_TYPE: Final = "application/vnd.sealtrust.status-list+cbor"
-BITS: Final = 2
+BITS: Final = 4  # written; LEGACY_BITS lists are still read
+LEGACY_BITS: Final = 2
+_WIDTHS: Final = (LEGACY_BITS, BITS)
 MAX_ENTRIES: Final = 1 << 24
 _MAX_SIGNED: Final = 1 << 20
 
@@ -59,7 +66,16 @@ class LicenceStatus(IntEnum):
     VALID = 0
     REVOKED = 1
     SUSPENDED = 2
-    UNKNOWN = 3
+    UNKNOWN = 3  # also the reserved list value 3
+    CANCELLED = 4
+    SUPERSEDED = 5
+
+
+# Once set, never changed by a later list (no un-revoking, un-cancelling, un-superseding).
+FINAL: Final = frozenset({LicenceStatus.REVOKED, LicenceStatus.CANCELLED,
+                          LicenceStatus.SUPERSEDED})
+_SETTABLE: Final = frozenset(LicenceStatus) - {LicenceStatus.UNKNOWN}
+_VALUES: Final = frozenset(int(s) for s in _SETTABLE)
 
 
 def _aware(moment: datetime, what: str) -> datetime:
@@ -94,6 +110,7 @@ class StatusList:
     next_update: datetime
     size: int
     bits: bytes
+    entry_bits: int = BITS
 
     def __post_init__(self) -> None:
         for text, what in ((self.list_id, "list id"), (self.issuer, "issuer")):
@@ -105,39 +122,57 @@ class StatusList:
             raise StatusListError("status list next_update must follow issued_at")
         if type(self.size) is not int or not 0 < self.size <= MAX_ENTRIES:
             raise StatusListError(f"status list size must be in 1..{MAX_ENTRIES}")
-        if len(self.bits) != (self.size * BITS + 7) // 8:
+        if self.entry_bits not in _WIDTHS:
+            raise StatusListError(f"status lists carry {' or '.join(map(str, _WIDTHS))} bits "
+                                  "per entry")
+        if len(self.bits) != (self.size * self.entry_bits + 7) // 8:
             raise StatusListError("status bitstring length does not match size")
 
     @classmethod
     def empty(
-        cls, list_id: str, issuer: str, size: int, issued_at: datetime, next_update: datetime
+        cls, list_id: str, issuer: str, size: int, issued_at: datetime, next_update: datetime,
+        entry_bits: int = BITS,
     ) -> StatusList:
         """A list of ``size`` licences, all valid."""
         if type(size) is not int or not 0 < size <= MAX_ENTRIES:
             raise StatusListError(f"status list size must be in 1..{MAX_ENTRIES}")
-        return cls(list_id, issuer, issued_at, next_update, size, bytes((size * BITS + 7) // 8))
+        return cls(list_id, issuer, issued_at, next_update, size,
+                   bytes((size * entry_bits + 7) // 8), entry_bits)
+
+    def _slot(self, index: int) -> tuple[int, int]:
+        """(byte, shift) of an entry: most significant bits first."""
+        per_byte = 8 // self.entry_bits
+        return index // per_byte, 8 - self.entry_bits * (index % per_byte + 1)
 
     def status(self, index: int) -> LicenceStatus:
-        """The state at ``index``; out of range is UNKNOWN (fail closed)."""
+        """The state at ``index``; out of range or a reserved value is UNKNOWN (fail closed)."""
         if not 0 <= index < self.size:
             return LicenceStatus.UNKNOWN
-        return LicenceStatus((self.bits[index >> 2] >> (6 - 2 * (index & 3))) & 3)
+        byte, shift = self._slot(index)
+        value = (self.bits[byte] >> shift) & ((1 << self.entry_bits) - 1)
+        return LicenceStatus(value) if value in _VALUES else LicenceStatus.UNKNOWN
 
     def updated(
         self, changes: Mapping[int, LicenceStatus], issued_at: datetime, next_update: datetime
     ) -> StatusList:
-        """A new list with ``changes`` applied; a revoked entry stays revoked."""
+        """A new list with ``changes`` applied; a final entry (revoked, cancelled,
+        superseded) never changes to anything else."""
         bits = bytearray(self.bits)
+        mask = (1 << self.entry_bits) - 1
         for index, state in changes.items():
             if not 0 <= index < self.size:
                 raise StatusListError(f"status index {index} outside the list")
-            if state is LicenceStatus.UNKNOWN:
-                raise StatusListError("UNKNOWN is not a state one can set")
-            if self.status(index) is LicenceStatus.REVOKED and state is not LicenceStatus.REVOKED:
-                raise StatusListError(f"index {index} is revoked; revocation is final")
-            shift = 6 - 2 * (index & 3)
-            bits[index >> 2] = (bits[index >> 2] & ~(3 << shift)) | (int(state) << shift)
-        return StatusList(self.list_id, self.issuer, issued_at, next_update, self.size, bytes(bits))
+            if state not in _SETTABLE:
+                raise StatusListError(f"{state!r} is not a state one can set")
+            if int(state) > mask:
+                raise StatusListError(f"{state.name} needs a {BITS}-bit list")
+            current = self.status(index)
+            if current in FINAL and state is not current:
+                raise StatusListError(f"index {index} is {current.name.lower()}; that is final")
+            byte, shift = self._slot(index)
+            bits[byte] = (bits[byte] & ~(mask << shift)) | (int(state) << shift)
+        return StatusList(self.list_id, self.issuer, issued_at, next_update, self.size,
+                          bytes(bits), self.entry_bits)
 
     def age(self, now: datetime) -> timedelta:
         """How old the list is at ``now`` (negative if dated in the future)."""
@@ -150,7 +185,7 @@ class StatusList:
                 2: self.issuer,
                 3: int(self.issued_at.timestamp()),
                 4: int(self.next_update.timestamp()),
-                5: BITS,
+                5: self.entry_bits,
                 6: self.size,
                 7: zlib.compress(self.bits, 9),
             },
@@ -162,7 +197,7 @@ class StatusList:
         raw = decode_cbor(data, max_size=_MAX_SIGNED, what="status list")
         if not isinstance(raw, Mapping) or set(raw) != {1, 2, 3, 4, 5, 6, 7}:
             raise StatusListError("status list payload must be a map with keys 1..7")
-        if raw[5] != BITS:
+        if type(raw[5]) is not int or raw[5] not in _WIDTHS:
             raise StatusListError(f"status list with {raw[5]!r} bits per entry is not supported")
         size, packed = raw[6], raw[7]
         if type(size) is not int or not 0 < size <= MAX_ENTRIES or not isinstance(packed, bytes):
@@ -172,8 +207,8 @@ class StatusList:
             if type(raw[key]) is not int or not 0 <= raw[key] < 1 << 40:
                 raise StatusListError("status list times must be seconds since the epoch")
             times.append(datetime.fromtimestamp(raw[key], UTC))
-        bits = _inflate(packed, (size * BITS + 7) // 8)
-        return cls(raw[1], raw[2], times[0], times[1], size, bits)
+        bits = _inflate(packed, (size * raw[5] + 7) // 8)
+        return cls(raw[1], raw[2], times[0], times[1], size, bits, raw[5])
 
     def sign(self, key: SigningKey, certificate_der: bytes) -> bytes:
         """COSE_Sign1 bytes signed by a status signer of this issuer."""

@@ -3,9 +3,15 @@
 Offline: the signed trust list (checked against a pinned operator
 certificate) and the issuers' signed status lists, as ``sealtrust trust
 export`` writes them. Online: the registry is the authority -- live licence
-status and the shared replay cache -- while the trust list, built from the
-registry, is cached in-process for a short time so a check costs one SM2
-verification and two indexed queries.
+status and, for a counter's redemption only, the shared replay cache --
+while the trust list, built from the registry, is cached in-process for a
+short time so a check costs one SM2 verification and two indexed queries.
+
+A public check (anyone scanning) never spends a presentation code: if it
+did, a bystander scanning first would burn the holder's code and the
+counter would be refused. One-use is the counter's authenticated
+redemption (``redeem=True``); against everyone else the code's short
+lifetime (60 s) is the replay bound (docs/qr-format.md, threat model).
 
 Results use the TokenResult vocabulary (ETSI indications, as for PDFs);
 :func:`result_view` adds bilingual messages for the page, API and CLI.
@@ -195,19 +201,27 @@ class QrVerifier:
         with self._registry.session() as session:
             return status_list_size(session) > known.size
 
-    def verify(self, text: str, now: datetime, *, online: bool = True) -> TokenResult:
+    def verify(self, text: str, now: datetime, *, online: bool = True,
+               redeem: bool = False) -> TokenResult:
+        """Judge ``text``; ``redeem`` (online, a counter's authenticated call) spends the code."""
+        if redeem and not online:
+            raise InputError("a code is redeemed online only", code="qr.redeem_offline")
         if online:
+            # Threat: a bystander's public scan spending the holder's one-use code. Only
+            # the counter's redemption consults (and fills) the replay cache.
             return verify_qr(text, trust_list=self.trust_list(now), now=now, policy=self.policy,
-                             live_status=self.live_status, replay_cache=self.replay_cache)
+                             live_status=self.live_status,
+                             replay_cache=self.replay_cache if redeem else None)
         return verify_qr(text, trust_list=self.trust_list(now), now=now, policy=self.policy,
                          status_lists=self.status_lists(now, text))
 
-    def verify_image(self, data: bytes, now: datetime, *, online: bool = True) -> TokenResult:
+    def verify_image(self, data: bytes, now: datetime, *, online: bool = True,
+                     redeem: bool = False) -> TokenResult:
         try:
             text = read_qr(data)
         except InputError as exc:
             return _unreadable(f"{exc.code}: {exc.message}", self.trust_list(now), now, online)
-        return self.verify(text, now, online=online)
+        return self.verify(text, now, online=online, redeem=redeem)
 
 
 _PASSED: Final = {
@@ -238,6 +252,16 @@ _BY_CHECK: Final = {
 }
 
 
+# Each licence state in its own words (trust.token.verify gives the detail).
+_BY_STATUS: Final = {
+    "licence revoked": ("证照已被吊销", "The licence has been revoked"),
+    "licence cancelled": ("证照已注销", "The licence has been cancelled"),
+    "licence superseded by a newer licence": ("证照已变更，已被新证照替代",
+                                              "The licence has been replaced by a newer one"),
+    "licence suspended": ("证照已暂停使用", "The licence is suspended"),
+}
+
+
 def _message(result: TokenResult) -> tuple[str, str]:
     if result.passed:
         kind = "document" if result.claims and result.claims.kind == 0 else "presentation"
@@ -245,6 +269,9 @@ def _message(result: TokenResult) -> tuple[str, str]:
     deciding = next((c for c in result.checks if c.indication is result.indication), None)
     if deciding is not None and deciding.name in _BY_CHECK:
         return _BY_CHECK[deciding.name]
+    if deciding is not None and deciding.name in ("status", "status.live") and \
+            deciding.detail in _BY_STATUS:
+        return _BY_STATUS[deciding.detail]
     return _BY_SUB.get(result.sub_indication, ("无法确定", "Cannot decide"))
 
 

@@ -25,7 +25,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from trust.indications import Check, Indication, SubIndication
 from trust.licence_id import LicenceId, LicenceIdError, parse_licence_id
-from trust.status import LicenceStatus, StatusList
+from trust.status import StatusList
 from trust.trustlist import TrustList
 
 __all__ = [
@@ -225,9 +225,8 @@ class ListStatus:
         if stale is not None:
             return stale
         state = status_list.status(index)
-        names = {LicenceStatus.VALID: "valid", LicenceStatus.REVOKED: "revoked",
-                 LicenceStatus.SUSPENDED: "suspended", LicenceStatus.UNKNOWN: "unknown"}
-        return _licence_check(names[state], licence_id,
+        # Each list value by its own name: revoked, cancelled, superseded, suspended, unknown.
+        return _licence_check(state.name.lower(), licence_id,
                               f"status list of {status_list.issued_at.isoformat()}")
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from api.cli._common import CliContext, common_options
-from api.deployment import open_deployment
+from api.deployment import Home, backfill_holder_refs_of, load_config, open_deployment
 from trust import audit
 from trust.errors import NotFoundError
 from trust.registry.lifecycle import LicenceStatus, change_status, get_licence, history
@@ -33,7 +33,7 @@ def describe(licence: Licence, events: list[Any]) -> dict[str, Any]:
 
 @click.group("licence")
 def command() -> None:
-    """Issued licences: show, download, revoke, cancel, supersede."""
+    """Issued licences: show, download, revoke, cancel, supersede, suspend, reinstate."""
 
 
 @command.command("show")
@@ -96,5 +96,41 @@ def cancel(cli: CliContext, licence_id: str, reason: str) -> None:
 @click.option("--reason", required=True)
 @common_options
 def supersede(cli: CliContext, licence_id: str, superseded_by: str, reason: str) -> None:
-    """Mark as replaced by a changed licence (变更)."""
+    """Mark as replaced by a changed licence (变更) of the same holder, type and department."""
     _change(cli, licence_id, LicenceStatus.SUPERSEDED, reason, superseded_by)
+
+
+@command.command("suspend")
+@click.argument("licence_id")
+@click.option("--reason", required=True)
+@common_options
+def suspend(cli: CliContext, licence_id: str, reason: str) -> None:
+    """Suspend (暂停): reversible with reinstate; verifiers report "suspended"."""
+    _change(cli, licence_id, LicenceStatus.SUSPENDED, reason)
+
+
+@command.command("reinstate")
+@click.argument("licence_id")
+@click.option("--reason", required=True)
+@common_options
+def reinstate(cli: CliContext, licence_id: str, reason: str) -> None:
+    """Reinstate (恢复) a suspended licence (only a suspended one)."""
+    _change(cli, licence_id, LicenceStatus.VALID, reason)
+
+
+@command.command("backfill-holder-refs")
+@common_options
+def backfill_holder_refs(cli: CliContext) -> None:
+    """Set the holder reference (keyed hash) of licences issued before it existed.
+
+    Resumable and idempotent: run it again after an interruption; `init` runs it too.
+    """
+    filled = backfill_holder_refs_of(open_home(cli.home))
+    cli.emit({"updated": filled}, f"set the holder reference of {filled} licences")
+
+
+def open_home(root: Path) -> Home:
+    """The home, after checking it is an initialised deployment."""
+    home = Home(root)
+    load_config(home)
+    return home

@@ -115,6 +115,9 @@ def _human(view: dict[str, Any]) -> str:
 @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read the code from a picture (PNG, JPEG).")
 @click.option("--offline", is_flag=True, help="Judge with signed lists only.")
+@click.option("--redeem", is_flag=True,
+              help="The counter's check: spend the presentation code (once). Without it the "
+                   "check is public and never spends the code.")
 @click.option("--lists", "lists_dir", type=click.Path(exists=True, file_okay=False,
                                                       path_type=Path),
               help="Exported lists directory (with --offline).")
@@ -122,12 +125,14 @@ def _human(view: dict[str, Any]) -> str:
               help="Pinned trust-list operator certificate (default HOME/pki/sm2-root.pem).")
 @common_options
 def verify(cli: CliContext, token: str | None, image: Path | None, offline: bool,
-           lists_dir: Path | None, anchor: Path | None) -> None:
+           redeem: bool, lists_dir: Path | None, anchor: Path | None) -> None:
     """Verify TOKEN (``-`` reads stdin) or --image FILE; exit 0 only when TOTAL_PASSED."""
     if (token is None) == (image is None):
         raise click.UsageError("give exactly one of TOKEN or --image FILE")
     if (lists_dir or anchor) and not offline:
         raise click.UsageError("--lists and --anchor go with --offline")
+    if redeem and offline:
+        raise click.UsageError("--redeem needs the registry (not --offline)")
     if token == "-":  # noqa: S105 - stdin marker, not a secret
         token = sys.stdin.read(8192).strip()
     now = datetime.now(UTC)
@@ -142,8 +147,8 @@ def verify(cli: CliContext, token: str | None, image: Path | None, offline: bool
     else:
         with open_deployment(cli.home) as dep:
             verifier = QrVerifier(dep.registry)
-            result = verifier.verify_image(data, now) if data is not None else \
-                verifier.verify(token or "", now)
+            result = verifier.verify_image(data, now, redeem=redeem) if data is not None \
+                else verifier.verify(token or "", now, redeem=redeem)
     view = result_view(result)
     cli.emit(view, _human(view))
     sys.exit(EXIT_OK if result.passed else EXIT_FAILED)

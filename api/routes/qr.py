@@ -1,8 +1,10 @@
 """亮证 verification over HTTP: QR text or image -> verdict with masked claims (public).
 
-Online by default (live status, one successful check per presentation code,
-across every node sharing the database); ``?offline=true`` judges with the
-status lists as an offline verifier would have downloaded them. Rate limiting
+Online by default (live status); ``?offline=true`` judges with the status
+lists as an offline verifier would have downloaded them. The public checks
+never spend a presentation code (a bystander scanning first must not burn the
+holder's code); ``/v1/qr/redeem`` is the counter's authenticated check that
+spends it, once across every node sharing the database. Rate limiting
 is middleware's job (another layer), not this router's.
 """
 
@@ -14,6 +16,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.auth import Verifier
 from api.deps import MetricsDep, Now
 from trust.errors import InputError
 from trust.qrimage import read_qr, to_png, to_svg
@@ -86,8 +89,22 @@ async def _image_bytes(image: UploadFile) -> bytes:
 @router.post("/verify", operation_id="qr_verify")
 def verify(body: VerifyIn, verifier: VerifierDep, metrics: MetricsDep, now: Now,
            offline: Offline = False) -> VerifyOut:
-    """Verify QR text. Bad tokens give a FORMAT_FAILURE verdict, not an HTTP error."""
+    """Verify QR text (public; never spends the code). Bad tokens give a FORMAT_FAILURE
+    verdict, not an HTTP error."""
     result = verifier.verify(body.token, now, online=not offline)
+    metrics.count_verification("qr", result.indication.value)
+    return VerifyOut.model_validate(result_view(result))
+
+
+@router.post("/redeem", operation_id="qr_redeem")
+def redeem(body: VerifyIn, verifier: VerifierDep, metrics: MetricsDep, now: Now,
+           principal: Verifier) -> VerifyOut:
+    """A counter's check that spends the code: passes once per code, across every node.
+
+    Authenticated (role ``verifier``), so only counters can use a code up;
+    a second redemption is INDETERMINATE with a "refresh" message.
+    """
+    result = verifier.verify(body.token, now, online=True, redeem=True)
     metrics.count_verification("qr", result.indication.value)
     return VerifyOut.model_validate(result_view(result))
 

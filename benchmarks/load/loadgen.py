@@ -154,9 +154,13 @@ def qr_token(home: Path) -> str:
         issued = client.post("/v1/licences", json={"type": "DL", "record": record},
                              headers={"Authorization": f"Bearer {issuer}"})
         issued.raise_for_status()
+        opened = client.post("/v1/holder/sessions", json={"holder_id": record["license_number"]},
+                             headers={"Authorization": f"Bearer {holder}"})
+        opened.raise_for_status()
         shown = client.post("/v1/presentations",
                             json={"licence_id": issued.json()["licence_id"], "ttl_s": 300},
-                            headers={"Authorization": f"Bearer {holder}"})
+                            headers={"Authorization": f"Bearer {holder}",
+                                     "X-Holder-Session": opened.json()["session"]})
         shown.raise_for_status()
         token: str = shown.json()["token"]
         return token

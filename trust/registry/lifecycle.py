@@ -1,7 +1,10 @@
-"""Licence status changes: valid -> superseded | cancelled | revoked, never back.
+"""Licence status changes: valid -> superseded | cancelled | revoked | suspended.
 
-Each change is one status event and one audit entry in the caller's
-transaction, so the status list, the API and the audit log cannot disagree.
+Superseded, cancelled and revoked are final; suspended is the one reversible
+state (reinstate: suspended -> valid, and only from suspended; or it may
+still be cancelled or revoked). Each change is one status event and one audit
+entry in the caller's transaction, so the status list, the API and the audit
+log cannot disagree.
 """
 
 from __future__ import annotations
@@ -23,13 +26,47 @@ class LicenceStatus(StrEnum):
     SUPERSEDED = "superseded"
     CANCELLED = "cancelled"
     REVOKED = "revoked"
+    SUSPENDED = "suspended"
 
 
-# Only a valid licence changes status; every other status is final.
+# Superseded, cancelled and revoked are final. Reinstatement (-> valid) exists only from
+# suspended: a "reinstate" can never resurrect a revoked or cancelled licence.
 _ALLOWED: Final = {
     LicenceStatus.VALID: {LicenceStatus.SUPERSEDED, LicenceStatus.CANCELLED,
-                          LicenceStatus.REVOKED},
+                          LicenceStatus.REVOKED, LicenceStatus.SUSPENDED},
+    LicenceStatus.SUSPENDED: {LicenceStatus.VALID, LicenceStatus.CANCELLED,
+                              LicenceStatus.REVOKED},
 }
+# Audit entry kinds; "licence.valid" would not say what happened.
+_KIND: Final = {LicenceStatus.VALID: "licence.reinstated"}
+
+
+class SupersedeMismatchError(ConflictError):
+    """The replacement is not a licence of the same holder, type and department."""
+
+    code = "licence.supersede_mismatch"
+
+
+def _check_replacement(licence: Licence, replacement: Licence) -> None:
+    """Threat: an issuer pointing a citizen's licence at someone else's (or another
+    department's, or another type's) licence, so that verifiers and the holder app send
+    people to a replacement that is not theirs. Holders compare by keyed hash; a licence
+    without one (a type naming no holder id) cannot be superseded by reference at all.
+    """
+    if replacement.status != LicenceStatus.VALID.value:
+        raise ConflictError(f"replacement {replacement.id} is {replacement.status}, not valid",
+                            code="licence.supersede_mismatch")
+    if replacement.type_code != licence.type_code:
+        raise SupersedeMismatchError(
+            f"replacement {replacement.id} is of type {replacement.type_code}, "
+            f"not {licence.type_code}")
+    if replacement.department_code != licence.department_code:
+        raise SupersedeMismatchError(
+            f"replacement {replacement.id} is of department {replacement.department_code}, "
+            f"not {licence.department_code}")
+    if licence.holder_ref is None or replacement.holder_ref != licence.holder_ref:
+        raise SupersedeMismatchError(
+            f"replacement {replacement.id} is not a licence of the same holder")
 
 
 def get_licence(session: Session, licence_id: str, *, for_update: bool = False) -> Licence:
@@ -61,17 +98,21 @@ def change_status(
         raise InputError("superseded_by is required for, and only for, supersede")
     licence = get_licence(session, licence_id, for_update=True)
     current = LicenceStatus(licence.status)
+    if new_status is LicenceStatus.VALID and current is not LicenceStatus.SUSPENDED:
+        raise ConflictError(f"licence {licence_id} is {current}; only a suspended licence can "
+                            "be reinstated", code="licence.not_suspended")
     if new_status not in _ALLOWED.get(current, set()):
         raise ConflictError(f"licence {licence_id} is {current}; cannot become {new_status}")
     if superseded_by is not None:
         if superseded_by == licence_id:
             raise InputError("a licence cannot supersede itself")
-        get_licence(session, superseded_by)
+        _check_replacement(licence, get_licence(session, superseded_by))
         licence.superseded_by = superseded_by
     licence.status = new_status.value
     session.add(LicenceEvent(licence_id=licence_id, at=at, from_status=current.value,
                              to_status=new_status.value, reason=reason))
-    audit.append(session, kind=f"licence.{new_status.value}", actor=actor, subject=licence_id,
+    kind = _KIND.get(new_status, f"licence.{new_status.value}")
+    audit.append(session, kind=kind, actor=actor, subject=licence_id,
                  at=at, details={"from": current.value, "reason": reason,
                                  "superseded_by": superseded_by})
     session.flush()

@@ -130,6 +130,9 @@ class Licence(Base):
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
     holder_name: Mapped[str] = mapped_column(String(200))
     holder: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # HMAC-SM3 of the normalised holder identifier (trust.holder_ref): whose licence this is,
+    # without the identity number; NULL when the type names no holder id (no holder sees it).
+    holder_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     valid_from: Mapped[datetime]
     valid_to: Mapped[datetime | None] = mapped_column(nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="valid")
@@ -231,7 +234,12 @@ class SeenToken(Base):
 
 
 class BatchJob(Base):
-    """A batch issuance job: visible to every node, resumable."""
+    """A batch issuance job: visible to every node; never left running without a heartbeat.
+
+    ``state`` is one of queued, running, done, failed; ``heartbeat_at`` is
+    refreshed by the process holding the job, and a stale one marks it failed
+    with ``reason`` (trust.registry.jobs).
+    """
 
     __tablename__ = "batch_jobs"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -244,6 +252,8 @@ class BatchJob(Base):
     results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Grant(Base):

@@ -29,14 +29,13 @@ __all__ = ["DbLiveStatus", "DbReplayCache", "live_state", "replay_key"]
 
 PRUNE_INTERVAL_S: Final = 60.0
 
-# Registry lifecycle states -> status-list values. Cancelled and superseded are
-# final like revocation: the licence no longer stands, and the 2-bit list has
-# no other final value, so all three read as REVOKED.
+# Registry lifecycle states -> status-list values, one each: a verifier can say whether a
+# licence was revoked, cancelled, superseded or suspended (trust.status).
 _STATES: Final = {
     "valid": LicenceStatus.VALID,
     "revoked": LicenceStatus.REVOKED,
-    "cancelled": LicenceStatus.REVOKED,
-    "superseded": LicenceStatus.REVOKED,
+    "cancelled": LicenceStatus.CANCELLED,
+    "superseded": LicenceStatus.SUPERSEDED,
     "suspended": LicenceStatus.SUSPENDED,
 }
 

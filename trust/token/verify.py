@@ -206,11 +206,18 @@ def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
     return checks
 
 
+_FINAL_DETAIL: Final = {
+    LicenceStatus.REVOKED: "licence revoked",
+    LicenceStatus.CANCELLED: "licence cancelled",
+    LicenceStatus.SUPERSEDED: "licence superseded by a newer licence",
+}
+
+
 def _status_check(name: str, state: LicenceStatus) -> Check:
     if state is LicenceStatus.VALID:
         return _ok(name)
-    if state is LicenceStatus.REVOKED:
-        return Check(name, _F, _S.REVOKED, "licence revoked")
+    if state in _FINAL_DETAIL:  # no longer stands; the detail says which final state
+        return Check(name, _F, _S.REVOKED, _FINAL_DETAIL[state])
     if state is LicenceStatus.SUSPENDED:
         return Check(name, _I, _S.TRY_LATER, "licence suspended")
     return Check(name, _I, _S.TRY_LATER, "licence status unknown")
