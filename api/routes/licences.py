@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from api.auth import Issuer, Principal, Role, require
 from api.deployment import Deployment
@@ -24,7 +25,8 @@ from api.schemas import ReasonIn
 from signing.issue import request_digest
 from trust.errors import ConflictError, NotFoundError, SealTrustError
 from trust.registry.lifecycle import LicenceStatus, change_status, get_licence, history
-from trust.registry.models import BatchJob, Licence, LicenceFile
+from trust.registry.models import BatchJob, Licence
+from trust.registry.sealed import licence_file, licence_record
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
 MAX_BATCH = 1000
@@ -93,10 +95,11 @@ class SupersedeIn(ReasonIn):
     by: str = Field(min_length=1, max_length=64)
 
 
-def _out(licence: Licence, events: list[Any]) -> LicenceOut:
+def _out(session: Session, licence: Licence, events: list[Any]) -> LicenceOut:
+    record = licence_record(session, licence)
     return LicenceOut(
         licence_id=licence.id, type=licence.type_code, department=licence.department_code,
-        holder_name=licence.holder_name, holder=licence.holder, status=licence.status,
+        holder_name=record.holder_name, holder=record.holder, status=licence.status,
         superseded_by=licence.superseded_by, valid_from=licence.valid_from,
         valid_to=licence.valid_to, issued_at=licence.issued_at, seal=licence.seal_es_id,
         file_sm3=licence.file_sm3, status_index=licence.status_index,
@@ -190,7 +193,7 @@ def batch_status(job_id: str, principal: Issuer, session: SessionDep) -> BatchOu
 def show(licence_id: str, principal: LicenceReader, session: SessionDep) -> LicenceOut:
     licence = get_licence(session, licence_id)
     _visible(principal, licence)
-    return _out(licence, history(session, licence_id))
+    return _out(session, licence, history(session, licence_id))
 
 
 @router.get("/{licence_id}/pdf", operation_id="licences_download", response_class=Response,
@@ -199,10 +202,7 @@ def download(licence_id: str, principal: LicenceReader, session: SessionDep) -> 
     """The sealed PDF exactly as issued."""
     licence = get_licence(session, licence_id)
     _visible(principal, licence)
-    stored = session.get(LicenceFile, licence_id)
-    if stored is None:
-        raise NotFoundError(f"no file for licence {licence_id!r}")
-    return Response(stored.pdf, media_type="application/pdf",
+    return Response(licence_file(session, licence_id), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{licence_id}.pdf"'})
 
 
@@ -211,7 +211,7 @@ def _change(licence_id: str, status: LicenceStatus, reason: str, principal: Prin
     principal.require_department(get_licence(session, licence_id).department_code)
     licence = change_status(session, licence_id, status, reason=reason, at=now,
                             actor=principal.client_id, superseded_by=by)
-    return _out(licence, history(session, licence_id))
+    return _out(session, licence, history(session, licence_id))
 
 
 @router.post("/{licence_id}/revoke", operation_id="licences_revoke")
