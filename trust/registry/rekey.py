@@ -29,7 +29,7 @@ __all__ = ["BatchProgress", "count_plaintext", "count_to_rewrap", "encrypt_rows"
 
 _LICENCES = cast(Table, Licence.__table__)
 _FILES = cast(Table, LicenceFile.__table__)
-Progress = Callable[["BatchProgress"], None]
+Progress = Callable[["BatchProgress"], object]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _encrypt_one(session: Session, keys: DataKeys, row: Any) -> bool:
 
 def encrypt_rows(registry: Registry, keys: DataKeys, *, batch_size: int = 200,
                  on_batch: Progress | None = None,
-                 after_batch: Callable[[Session], None] | None = None) -> int:
+                 after_batch: Callable[[Session], object] | None = None) -> int:
     """Seal every plaintext licence with ``keys`` (current KEK); returns how many were sealed.
 
     ``after_batch`` runs inside each batch's transaction (the CLI signs the
@@ -100,7 +100,7 @@ def encrypt_rows(registry: Registry, keys: DataKeys, *, batch_size: int = 200,
 
 def rewrap_rows(registry: Registry, keys: DataKeys, target_kek: str, *, batch_size: int = 500,
                 on_batch: Progress | None = None,
-                after_batch: Callable[[Session], None] | None = None) -> int:
+                after_batch: Callable[[Session], object] | None = None) -> int:
     """Re-wrap every data key not under ``target_kek`` with it; returns how many were re-wrapped."""
     target = keys.kek(target_kek)
     total, last = 0, ""

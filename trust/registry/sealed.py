@@ -47,6 +47,8 @@ __all__ = [
     "check_kek",
     "data_keys_of",
     "holder_ref_seam",
+    "kek_check_key",
+    "kek_registered",
     "licence_file",
     "licence_record",
     "register_kek",
@@ -236,18 +238,23 @@ def holder_ref_seam(record: Mapping[str, Any]) -> None:
 
 # --- KEK registration: proves at start-up that the configured KEK is the right one ---------
 
-def _check_meta_key(uri: str) -> str:
+def kek_check_key(uri: str) -> str:
     return "kek-check:" + hashlib.sha256(uri.encode("utf-8")).hexdigest()[:40]
+
+
+def kek_registered(session: Session, uri: str) -> bool:
+    """Whether the registry holds a check value for the KEK at ``uri``."""
+    return session.get(Meta, kek_check_key(uri)) is not None
 
 
 def register_kek(session: Session, kek: DataKeyWrapper) -> None:
     """Store a check value wrapped by ``kek`` so a later start-up can tell a wrong KEK."""
     probe = envelope.new_data_key()
     wrapped = envelope.wrap_data_key(kek, probe, _KEK_CHECK_ID)
-    row = session.get(Meta, _check_meta_key(kek.uri))
+    row = session.get(Meta, kek_check_key(kek.uri))
     value = base64.b64encode(wrapped).decode("ascii")
     if row is None:
-        session.add(Meta(key=_check_meta_key(kek.uri), value=value))
+        session.add(Meta(key=kek_check_key(kek.uri), value=value))
     else:
         row.value = value
 
@@ -260,7 +267,7 @@ def check_kek(session: Session, keys: DataKeys) -> None:
     (without authentication) hand out garbage; readiness fails instead.
     """
     kek = keys.kek(keys.current)
-    row = session.get(Meta, _check_meta_key(keys.current))
+    row = session.get(Meta, kek_check_key(keys.current))
     if row is None:
         raise DataKeyUnavailableError(
             f"the key-encryption key {keys.current} is not registered in this registry "
