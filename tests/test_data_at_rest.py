@@ -215,8 +215,8 @@ def test_wrong_or_missing_kek_fails_at_start_up_never_garbage(tmp_path: Path) ->
 
 
 def test_kek_file_refuses_a_wrong_password(tmp_path: Path) -> None:
-    from hsm_adapters.software import FileKeyStore
     from hsm_adapters.pins import LiteralPin
+    from hsm_adapters.software import FileKeyStore
 
     store = FileKeyStore(tmp_path)
     with store.generate_wrapping_key("file:k.kek", LiteralPin("right")) as kek:
