@@ -35,10 +35,14 @@ _NUMBERED: Final = re.compile(r"^file:keys/data-kek-(\d+)\.kek$")
 
 def create_kek(stores: KeyStoreRegistry, uri: str, pin: PinSource | None,
                session: Session) -> str:
-    """Generate a KEK at ``uri`` in its store and register its check value in the registry."""
+    """Generate a KEK at ``uri`` in its store, register its check value; its full URI.
+
+    A token may add to the URI (``id=`` of the new object): the returned URI is
+    the one to record, as rows and check values name it.
+    """
     with stores.generate_wrapping_key(uri, pin) as kek:
         register_kek(session, kek)
-    return uri
+        return kek.uri
 
 
 def data_keys_for(deployment: Deployment) -> DataKeys | None:

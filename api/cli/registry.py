@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,7 +21,7 @@ from sqlalchemy import text
 
 from api.cli._common import EXIT_FAILED, CliContext, common_options
 from api.data_kek import CONFIG_KEY, FIRST_FILE_KEK, create_kek, data_keys_for, set_current_kek
-from api.deployment import Deployment, open_deployment
+from api.deployment import Deployment, device_pin_env, open_deployment
 from hsm_adapters.errors import KeyExistsError
 from trust import audit
 from trust.errors import SealTrustError
@@ -66,9 +67,10 @@ def ensure_kek(dep: Deployment, uri: str, actor: str) -> DataKeys:
     """Create (or, after an interrupted run, adopt) the KEK at ``uri`` and make it current."""
     pin = dep.pin_for(uri)
     now = datetime.now(UTC)
+    requested = uri
     with dep.registry.session() as session:
         try:
-            create_kek(dep.stores, uri, pin, session)
+            uri = create_kek(dep.stores, uri, pin, session)
         except KeyExistsError:
             # A previous run created the key and stopped before deployment.json named it:
             # adopt it only if it is the one registered here (check_kek below).
@@ -78,6 +80,10 @@ def ensure_kek(dep: Deployment, uri: str, actor: str) -> DataKeys:
         audit.append(session, kind="data_kek.created", actor=actor, subject=uri, at=now,
                      details={"previous": dep.config.get(CONFIG_KEY)})
         audit.sign_pending(session, dep.key("audit"), now)
+    if uri != requested:  # the token added id=: the new URI keeps the requested PIN source
+        spec = dep.config.get("pins", {}).get(requested) or {"env": device_pin_env(requested)}
+        dep.set_pin_source(uri, env=spec.get("env"),
+                           file=Path(spec["file"]) if "file" in spec else None)
     dep.config = set_current_kek(dep.home, uri)
     keys = data_keys_for(dep)
     assert keys is not None
