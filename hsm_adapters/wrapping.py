@@ -12,6 +12,8 @@ byte  mechanism                                                  store
 ====  =========================================================  ==========
 0x01  SM4-GCM, 12-byte nonce || ciphertext || 16-byte tag         file:
 0x02  AES-256-GCM inside the token (CKM_AES_GCM), same layout     pkcs11:
+0x03  SM4-CBC + SM4-CBC-MAC with device session keys under the    sdf:
+      internal KEK (hsm_adapters.sdf_kek)
 ====  =========================================================  ==========
 """
 
@@ -26,10 +28,11 @@ from hsm_adapters.errors import DeviceError, KeyStoreError
 from trust.envelope import SealedDataError
 from trust.errors import InputError, SealTrustError
 
-__all__ = ["MECH_AES_GCM_PKCS11", "MECH_SM4_GCM", "UnwrapError", "WrappingKey"]
+__all__ = ["MECH_AES_GCM_PKCS11", "MECH_SDF_KEK", "MECH_SM4_GCM", "UnwrapError", "WrappingKey"]
 
 MECH_SM4_GCM: Final = 0x01
 MECH_AES_GCM_PKCS11: Final = 0x02
+MECH_SDF_KEK: Final = 0x03
 MAX_WRAPPED: Final = 1024
 PROBE_CONTEXT: Final = b"SealTrust KEK health probe"
 
