@@ -440,3 +440,37 @@ def test_models_and_migrations_agree(db_url: str) -> None:
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+
+
+def test_encrypt_on_a_deployment_from_before_encryption_creates_the_kek(tmp_path: Path) -> None:
+    """No data_kek in deployment.json, plaintext rows: `registry encrypt` makes and uses one."""
+    from trust.registry.models import Meta
+
+    dep = _deployment(tmp_path / "home")
+    try:
+        ids = _plaintext_licences(dep, 2)
+        before = _snapshot(dep, ids)
+        with dep.registry.session() as s:  # as if init had never made a KEK
+            for row in s.execute(select(Meta).where(Meta.key.like("kek-check:%"))).scalars():
+                s.delete(row)
+    finally:
+        dep.close()
+    (dep.home.keys / "data-kek-1.kek").unlink()
+    config = json.loads(dep.home.config.read_text())
+    del config["data_kek"]
+    dep.home.config.write_text(json.dumps(config))
+    assert _run(dep, "registry", "status").exit_code == 1  # no KEK: said so
+
+    result = _run(dep, "registry", "encrypt", "--operator", "ops", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["sealed"] == 2
+    assert load_config(dep.home)["data_kek"] == "file:keys/data-kek-1.kek"
+    fresh = Deployment(dep.home, load_config(dep.home))
+    try:
+        assert _snapshot(fresh, ids) == before
+        with fresh.registry.session() as s:
+            assert count_plaintext(s) == 0
+            kinds = set(s.execute(select(AuditEntry.kind)).scalars())
+        assert {"data_kek.created", "registry.encrypted"} <= kinds
+    finally:
+        fresh.close()

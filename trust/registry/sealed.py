@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from trust import envelope
 from trust.envelope import DataKeyWrapper, SealedDataError
-from trust.errors import NotFoundError, SealTrustError
+from trust.errors import CryptoError, NotFoundError, SealTrustError
 from trust.registry.models import Licence, LicenceFile, Meta
 
 __all__ = [
@@ -68,8 +68,8 @@ _FILE_WITH_KEY = select(_FILES.c.pdf, _LICENCES.c.data_key, _LICENCES.c.data_kek
     _FILES.c.licence_id == bindparam("id"))
 
 
-class DataKeyUnavailableError(SealTrustError):
-    """Sealed data cannot be read or written: no KEK configured, or it cannot be opened."""
+class DataKeyUnavailableError(CryptoError):
+    """Sealed data cannot be read or written: no KEK configured, or it cannot be opened (503)."""
 
     code = "data.key_unavailable"
 
