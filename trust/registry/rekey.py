@@ -61,6 +61,8 @@ def _encrypt_one(session: Session, keys: DataKeys, row: Any) -> bool:
     if envelope.is_sealed(bytes(pdf)):
         raise SealedDataError(f"the file of licence {row.id} is sealed but its record is not",
                               code="data.missing")
+    # SEAM (holder_ref, see sealed.holder_ref_seam): a migrated row's keyed holder reference
+    # is computed here, the last place its plaintext record is at hand.
     sealed = seal_row_values(keys, row.id, row.holder_name, row.holder or {}, bytes(pdf))
     done = connection.execute(update(_LICENCES).where(
         _LICENCES.c.id == row.id, _LICENCES.c.data_key.is_(None)).values(**sealed.licence))
