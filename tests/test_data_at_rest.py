@@ -474,3 +474,34 @@ def test_encrypt_on_a_deployment_from_before_encryption_creates_the_kek(tmp_path
         assert {"data_kek.created", "registry.encrypted"} <= kinds
     finally:
         fresh.close()
+
+
+@pytest.mark.postgres
+def test_encrypt_on_postgresql_leaves_no_plaintext_in_a_dump(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from tests.db_support import fresh_postgres_url
+
+    pg_dump = shutil.which("pg_dump")
+    if pg_dump is None:
+        pytest.skip("pg_dump not installed")
+    for url in fresh_postgres_url():
+        monkeypatch.setenv("SEALTRUST_DATABASE_URL", url)
+        dep = _deployment(tmp_path / "home")
+        try:
+            ids = _plaintext_licences(dep, 3)
+            before = _snapshot(dep, ids)
+            result = _run(dep, "registry", "encrypt", "--batch-size", "2", "--json")
+            assert result.exit_code == 0, result.output
+            assert json.loads(result.stdout)["sealed"] == 3
+            assert _snapshot(dep, ids) == before
+        finally:
+            dep.close()
+        libpq = url.replace("postgresql+psycopg://", "postgresql://")
+        dump = subprocess.run([pg_dump, "--no-owner", libpq], capture_output=True, check=True,
+                              timeout=120).stdout
+        assert b"licence_files" in dump
+        for record, _ in before.values():
+            assert record.holder_name.encode() not in dump
+            assert record.holder["license_number"].encode() not in dump
