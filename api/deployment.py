@@ -45,6 +45,7 @@ from typing import Any, Final
 
 from pyhanko.sign.timestamps import TimeStamper
 
+from api.data_kek import FIRST_FILE_KEK, create_kek, data_keys_for
 from hsm_adapters import KeyStoreRegistry
 from hsm_adapters.base import Key
 from hsm_adapters.pins import EnvPin, FilePin, PinSource
@@ -258,6 +259,8 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
             roles["audit"] = _key_uri("audit")
             session.add(KeyRecord(uri=roles["audit"], label="audit log", algorithm="sm2",
                                   role="audit"))
+            kek_uri = create_kek(stores, FIRST_FILE_KEK, pin, session)  # seals personal data
+            result.actions.append(f"data key-encryption key {kek_uri}")
 
             issuer = pki.certificate("sm2-issuer")
             dept = Department(code=DEMO_DEPARTMENT, name=issuer.common_name or "demo",
@@ -285,7 +288,8 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
         for role in pki.roles:
             (home.pki / f"{role}.pem").write_text(pki.certificate(role).to_pem())
         config = {"format": FORMAT_VERSION, "created_at": now.isoformat(), "keys": roles,
-                  "demo_department": DEMO_DEPARTMENT, "demo_seal": seal.es_id}
+                  "demo_department": DEMO_DEPARTMENT, "demo_seal": seal.es_id,
+                  "data_kek": kek_uri}
         tmp = home.config.with_suffix(".tmp")
         tmp.write_text(json.dumps(config, ensure_ascii=False, indent=2))
         tmp.replace(home.config)  # written last: its presence means "initialised"
@@ -335,6 +339,7 @@ class Deployment:
         self.config = config
         self.registry = Registry(home.database_url())
         self.stores = KeyStoreRegistry(base_dir=home.root)
+        self.registry.data_keys = data_keys_for(self)  # personal data sealed at rest
         self._keys: dict[str, Key] = {}
         self._issuer_context: IssuerContext | None = None
         self._holder_key: HolderKey | None = None

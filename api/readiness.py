@@ -7,7 +7,8 @@ is a real sign + verify through the adapter, which costs a private-key
 operation per key, and the endpoint is public: results are cached for
 ``TTL_S`` seconds per process, and only one request at a time refreshes
 them. The answer names schemes and counts, never key URIs (those are for
-authenticated callers, ``GET /v1/keys/health``).
+authenticated callers, ``GET /v1/keys/health``). ``data_kek`` reports the
+key-encryption key that seals personal data (wrong or unopenable: down).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from api.deployment import Deployment
 from trust.errors import SealTrustError
 from trust.registry.models import KeyRecord
+from trust.registry.sealed import check_kek
 
 __all__ = ["TTL_S", "KeyStoreReadiness"]
 
@@ -63,6 +65,16 @@ class KeyStoreReadiness:
             except SealTrustError as exc:  # key-store errors included
                 failures[scheme].append(exc.code)
         out = {}
+        keys = self._deployment.registry.data_keys
+        if keys is not None:
+            # The KEK that seals personal data: opened and proven to be the registered one
+            # (a wrong key file or a missing PIN fails here, not on the first read).
+            try:
+                with self._deployment.registry.session() as session:
+                    check_kek(session, keys)
+                out["data_kek"] = "ok"
+            except SealTrustError as exc:
+                out["data_kek"] = f"down: {exc.code}"
         for scheme, count in sorted(total.items()):
             bad = failures.get(scheme, [])
             out[f"keystore:{scheme}"] = (

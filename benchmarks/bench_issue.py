@@ -8,7 +8,9 @@ audit head policy, as ``POST /v1/licences`` does: ``issue_one`` gets the
 process's head schedule and a background flusher signs one tree head per
 second (or per 256 entries) instead of one per licence
 (``SEALTRUST_BENCH_HEADS=each`` signs a head in every transaction, as the CLI
-does). The batch figure runs ``sealtrust issue-batch``'s engine with 2 worker
+does). Personal data is sealed at rest as in a new deployment;
+``SEALTRUST_BENCH_ENCRYPTION=off`` stores it in clear (bench_at_rest.py
+compares both in one run). The batch figure runs ``sealtrust issue-batch``'s engine with 2 worker
 processes on a fresh deployment, so it includes process start-up and key
 loading. The machine may be shared: each figure is printed with the 1-minute
 load average beside it.
@@ -39,6 +41,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     root = tmp_path_factory.mktemp("bench-issue") / "home"
     init_deployment(root)
     dep = Deployment(Home(root), load_config(Home(root)))
+    if os.environ.get("SEALTRUST_BENCH_ENCRYPTION", "on") == "off":
+        dep.registry.data_keys = None  # personal data stored in clear (bench_at_rest compares)
     if os.environ.get("SEALTRUST_BENCH_HEADS", "service") != "each":
         dep.defer_audit_heads()  # what the service lifespan does
     yield dep

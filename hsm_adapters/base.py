@@ -20,13 +20,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import ClassVar, Final, Self
+from typing import TYPE_CHECKING, ClassVar, Final, Self
 
-from hsm_adapters.errors import DeviceError, KeyStoreError
+from hsm_adapters.errors import DeviceError, KeyStoreError, UnsupportedOperationError
 from hsm_adapters.pins import PinSource
 from trust import keys as trust_keys
 from trust import sm2
 from trust.errors import InputError, SealTrustError
+
+if TYPE_CHECKING:
+    from hsm_adapters.wrapping import WrappingKey
 
 __all__ = ["MAX_MESSAGE", "Health", "Key", "KeyInfo", "KeyStore", "validate_chain"]
 
@@ -218,6 +221,16 @@ class KeyStore(ABC):
     @abstractmethod
     def list_keys(self, uri: str, pin: PinSource | None = None) -> list[KeyInfo]:
         """Keys under ``uri`` (a directory, a token, a device)."""
+
+    def generate_wrapping_key(self, uri: str, pin: PinSource | None) -> WrappingKey:
+        """Create a key-encryption key at ``uri`` (data keys at rest; see hsm_adapters.wrapping)."""
+        raise UnsupportedOperationError(f"the {self.scheme}: store holds no key-encryption keys",
+                                        uri=uri)
+
+    def open_wrapping_key(self, uri: str, pin: PinSource | None) -> WrappingKey:
+        """The existing key-encryption key at ``uri``."""
+        raise UnsupportedOperationError(f"the {self.scheme}: store holds no key-encryption keys",
+                                        uri=uri)
 
     def close(self) -> None:
         """Release shared resources (sessions, libraries)."""

@@ -50,6 +50,7 @@ from hsm_adapters.errors import (
     UnsupportedOperationError,
 )
 from hsm_adapters.pins import PinSource, read_pin
+from hsm_adapters.pkcs11_kek import Pkcs11WrappingKey, find_secret_key, generate_secret_key
 from hsm_adapters.pkcs11_profiles import Sm2Profile
 from hsm_adapters.uri import KeyUri
 from trust import keys as trust_keys
@@ -458,6 +459,30 @@ class Pkcs11KeyStore(KeyStore):
         except p11_errors.PKCS11Error as exc:
             self._release(pool)
             raise translate(exc, "cannot open key", uri) from None
+        except BaseException:
+            self._release(pool)
+            raise
+
+    def generate_wrapping_key(self, uri: str, pin: PinSource | None) -> Pkcs11WrappingKey:
+        """A new AES-256 KEK on the token (SoftHSM2 has no SM4; see pkcs11_kek)."""
+        ref = _parse(uri, self.config)
+        with self._borrow(ref, pin) as session:
+            if list(session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY,
+                                         **ref.match()})):
+                raise KeyExistsError("a secret key with this label/id exists", uri=uri)
+            key_id = generate_secret_key(session, ref)
+        return self.open_wrapping_key(self._with_id(ref, key_id), pin)
+
+    def open_wrapping_key(self, uri: str, pin: PinSource | None) -> Pkcs11WrappingKey:
+        ref = _parse(uri, self.config)
+        pool = self._acquire(ref, pin)
+        try:
+            with pool.session() as session:
+                find_secret_key(session, ref)
+            return Pkcs11WrappingKey(self._release, pool, ref)
+        except p11_errors.PKCS11Error as exc:
+            self._release(pool)
+            raise translate(exc, "cannot open KEK", uri) from None
         except BaseException:
             self._release(pool)
             raise

@@ -17,6 +17,7 @@ from typing import Final, Self
 from hsm_adapters.base import Key, KeyInfo, KeyStore
 from hsm_adapters.errors import KeyStoreUnavailableError, KeyUriError
 from hsm_adapters.pins import PinSource
+from hsm_adapters.wrapping import WrappingKey
 from trust.keys import SoftwareKey
 
 __all__ = ["ENTRY_POINT_GROUP", "KeyStoreFactory", "KeyStoreRegistry", "scheme_of"]
@@ -114,6 +115,12 @@ class KeyStoreRegistry:
 
     def import_key(self, uri: str, key: SoftwareKey | bytes, pin: PinSource | None) -> Key:
         return self.store(uri).import_key(uri, key, pin)
+
+    def generate_wrapping_key(self, uri: str, pin: PinSource | None) -> WrappingKey:
+        return self.store(uri).generate_wrapping_key(uri, pin)
+
+    def open_wrapping_key(self, uri: str, pin: PinSource | None) -> WrappingKey:
+        return self.store(uri).open_wrapping_key(uri, pin)
 
     def set_certificate_chain(
         self, uri: str, chain: Sequence[bytes], pin: PinSource | None = None

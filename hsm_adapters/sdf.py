@@ -45,6 +45,7 @@ from hsm_adapters.sdf_structs import (
     sdr_name,
 )
 from hsm_adapters.uri import KeyUri
+from hsm_adapters.wrapping import WrappingKey
 from trust import sm2, sm3
 from trust.keys import SoftwareKey
 
@@ -273,6 +274,16 @@ class SdfKeyStore(KeyStore):
                 device.close_session(session)
         finally:
             device.close()
+
+    def open_wrapping_key(self, uri: str, pin: PinSource | None) -> WrappingKey:
+        """The device's internal KEK at ``sdf:kek-index=N`` (no access password needed)."""
+        from hsm_adapters.sdf_kek import open_sdf_kek
+
+        return open_sdf_kek(uri, self.config)
+
+    def generate_wrapping_key(self, uri: str, pin: PinSource | None) -> WrappingKey:
+        """GM/T 0018 cannot create KEKs: the management tool does; this checks it exists."""
+        return self.open_wrapping_key(uri, pin)
 
     def generate(self, uri: str, algorithm: str, pin: PinSource | None) -> Key:
         raise UnsupportedOperationError(

@@ -28,6 +28,7 @@ from hsm_adapters.errors import (
     PinError,
 )
 from hsm_adapters.pins import PinSource, read_pin
+from hsm_adapters.software_kek import FileWrappingKey, create_kek_file, read_kek_file
 from trust import oids, pkcs8, sm2
 from trust.errors import InputError
 from trust.keys import SoftwareKey, algorithm_of_spki
@@ -181,6 +182,16 @@ class FileKeyStore(KeyStore):
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(text)
         tmp.replace(self._chain_path(path))
+
+    def generate_wrapping_key(self, uri: str, pin: PinSource | None) -> FileWrappingKey:
+        """A new SM4 KEK in the file ``uri`` names (``file:keys/data-kek-1.kek``)."""
+        path = self.path_of(uri)
+        with self._lock:
+            key = create_kek_file(path, read_pin(pin, uri), uri)
+        return FileWrappingKey(uri, key)
+
+    def open_wrapping_key(self, uri: str, pin: PinSource | None) -> FileWrappingKey:
+        return FileWrappingKey(uri, read_kek_file(self.path_of(uri), read_pin(pin, uri), uri))
 
     @staticmethod
     def _public_of_chain(uri: str, chain: Sequence[bytes]) -> bytes:

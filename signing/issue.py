@@ -45,6 +45,7 @@ from trust.registry.models import (
     LicenceFile,
     SealRecord,
 )
+from trust.registry.sealed import licence_file, seal_for_storage
 from trust.token import Claims, TokenKind, encode_token, mask_id_number, mask_name, new_jti
 
 CHINA: Final = timezone(timedelta(hours=8))
@@ -67,7 +68,6 @@ _INSERT_FILE = insert(_FILES)
 _BY_IDEMPOTENCY_KEY = select(_LICENCES.c.id, _LICENCES.c.type_code, _LICENCES.c.file_sm3,
                              _LICENCES.c.request_sha256).where(
     _LICENCES.c.idempotency_key == bindparam("key"))
-_FILE_PDF = select(_FILES.c.pdf).where(_FILES.c.licence_id == bindparam("id"))
 _DEPARTMENT = select(_DEPARTMENTS.c.code, _DEPARTMENTS.c.uscc, _DEPARTMENTS.c.name).where(
     _DEPARTMENTS.c.code == bindparam("code"))
 _ACTIVE_SEALS = select(SealRecord).where(
@@ -187,11 +187,8 @@ def _existing(session: Session, request: IssueRequest, digest: str) -> IssuedLic
         raise IdempotencyConflictError(
             f"idempotency key {request.idempotency_key!r} was used for another request "
             f"(licence {licence.id})")
-    pdf = connection.execute(_FILE_PDF, {"id": licence.id}).scalar()
-    if pdf is None:
-        raise NotFoundError(f"licence {licence.id} has no stored file")
-    return IssuedLicence(licence.id, licence.type_code, licence.file_sm3, bytes(pdf),
-                         reused=True)
+    pdf = licence_file(session, licence.id)  # decrypted by the registry's one read path
+    return IssuedLicence(licence.id, licence.type_code, licence.file_sm3, pdf, reused=True)
 
 
 def _choose_seal(session: Session, request: IssueRequest, signer: Certificate,
@@ -406,11 +403,12 @@ def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) ->
     p, licence_type, at = prepared, prepared.licence_type, prepared.at
     department_code = p.request.department_code
     connection = session.connection()
+    # Personal data (holder record, file) leaves here sealed under the licence's data key.
+    sealed = seal_for_storage(session, p.licence_id, licence_type.holder_name(p.record),
+                              p.record, p.pdf)
     connection.execute(_INSERT_LICENCE, {
         "id": p.licence_id, "type_code": licence_type.code, "department_code": department_code,
-        "holder_name": licence_type.holder_name(p.record), "holder": dict(p.record),
-        "holder_ref": p.holder_ref,
-        "valid_from": _aware_day(p.valid[0]),
+        **sealed.licence, "holder_ref": p.holder_ref, "valid_from": _aware_day(p.valid[0]),
         "valid_to": _aware_day(p.valid[1]) if p.valid[1] else None, "status": "valid",
         "status_index": p.status_index, "file_sm3": p.file_sm3, "seal_es_id": p.seal_es_id,
         "key_uri": p.request.signer.uri, "idempotency_key": p.request.idempotency_key,
@@ -418,7 +416,7 @@ def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) ->
     connection.execute(_INSERT_EVENT, {"licence_id": p.licence_id, "at": at,
                                        "from_status": None, "to_status": "valid",
                                        "reason": "issued"})
-    connection.execute(_INSERT_FILE, {"licence_id": p.licence_id, "pdf": p.pdf})
+    connection.execute(_INSERT_FILE, {"licence_id": p.licence_id, "pdf": sealed.pdf})
     audit.append(session, kind="licence.issued", actor=actor, subject=p.licence_id, at=at,
                  details={"type": licence_type.code, "department": department_code,
                           "seal": p.seal_es_id, "keys": list(p.signer_uris),

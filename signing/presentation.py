@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from signing.issue import CHINA, STATUS_LIST_ID, IssuerContext
 from trust.errors import ConflictError, InputError, NotFoundError
 from trust.registry.models import Department, Licence
+from trust.registry.sealed import licence_record
 from trust.token import (
     PRESENTATION_LIFETIME,
     REFRESH_INTERVAL,
@@ -76,7 +77,7 @@ def issue_presentation(
     if department is None or not department.uscc:
         raise NotFoundError(f"licence {licence_id} has no issuing department code")
     licence_type = context.types.get(licence.type_code)
-    record = licence.holder
+    record = licence_record(session, licence).holder
     holder_id = record.get(licence_type.holder_id_field) if licence_type.holder_id_field else None
     at = at.replace(microsecond=0)
     claims = Claims(

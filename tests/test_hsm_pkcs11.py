@@ -225,3 +225,98 @@ def test_cli_generate_list_show_on_the_token(
     [uri] = [u for u in uris if ";object=cli-rsa;" in u]
     shown = runner.invoke(cli, ["keys", "show", "--uri", uri, *base])
     assert json.loads(shown.stdout)["algorithm"] == "rsa-2048"
+
+
+# --- key-encryption keys (data at rest) -------------------------------------------------
+
+def test_kek_on_the_token_is_aes_non_extractable_and_wraps_with_gcm(store: Any) -> None:
+    from hsm_adapters.wrapping import UnwrapError
+
+    uri = f"{TOKEN};object=data-kek-t1"
+    with store.generate_wrapping_key(uri, PIN) as kek:
+        assert ";id=" in kek.uri
+        wrapped = kek.wrap(b"d" * 16, b"licence A")
+        assert wrapped[0] == 0x02 and len(wrapped) == 1 + 12 + 16 + 16
+        assert kek.unwrap(wrapped, b"licence A") == b"d" * 16
+        with pytest.raises(UnwrapError):
+            kek.unwrap(wrapped, b"licence B")  # another licence's context
+        tampered = wrapped[:-1] + bytes([wrapped[-1] ^ 1])
+        with pytest.raises(UnwrapError):
+            kek.unwrap(tampered, b"licence A")
+    with pytest.raises(KeyExistsError):
+        store.generate_wrapping_key(uri, PIN)
+    import pkcs11
+    from pkcs11 import Attribute, KeyType, ObjectClass
+
+    with _raw_session() as session:  # read back outside the adapter
+        key = session.get_key(object_class=ObjectClass.SECRET_KEY, key_type=KeyType.AES,
+                              label="data-kek-t1")
+        assert key[Attribute.SENSITIVE] and not key[Attribute.EXTRACTABLE]
+        assert key[Attribute.VALUE_LEN] == 32
+        with pytest.raises(pkcs11.exceptions.AttributeSensitive):
+            key[Attribute.VALUE]
+    with store.generate_wrapping_key(f"{TOKEN};object=data-kek-t2", PIN) as other, \
+            pytest.raises(UnwrapError):
+        other.unwrap(wrapped, b"licence A")  # another KEK
+
+
+def test_extractable_kek_is_refused(store: Any) -> None:
+    from pkcs11 import Attribute, KeyType
+
+    with _raw_session() as session:
+        session.generate_key(KeyType.AES, 256, label="loose-kek", store=True, template={
+            Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True})
+    with pytest.raises(ExtractableKeyError):
+        store.open_wrapping_key(f"{TOKEN};object=loose-kek", PIN)
+
+
+def test_rotation_onto_a_token_kek(softhsm: Path, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A software-KEK deployment rotates onto the token; records still open, via the token."""
+    import json
+
+    from click.testing import CliRunner
+
+    from api.cli import cli as sealtrust
+    from api.deployment import (
+        DEMO_DEPARTMENT,
+        Deployment,
+        Home,
+        device_pin_env,
+        init_deployment,
+        load_config,
+    )
+    from api.issuance import issue_one
+    from signing.types import builtin_types
+    from trust.registry.models import Licence
+    from trust.registry.sealed import licence_file, licence_record
+
+    root = tmp_path / "home"
+    init_deployment(root)
+    home = Home(root)
+    dep = Deployment(home, load_config(home))
+    record = builtin_types().get("DL").example(3)
+    try:
+        with dep.registry.session() as s:
+            issued = issue_one(dep, s, type_code="DL", record=record,
+                               department=DEMO_DEPARTMENT, actor="test")
+    finally:
+        dep.close()
+    uri = f"{TOKEN};object=deployment-kek?module-path={harness.SOFTHSM_MODULE}"
+    monkeypatch.setenv(device_pin_env(uri), harness.USER_PIN)
+    result = CliRunner().invoke(sealtrust, ["keys", "rotate-kek", "--new-uri", uri, "--json",
+                                            "--home", str(root)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["data_kek"].startswith(f"{TOKEN};object=deployment-kek;id=")
+    assert report["rewrapped"] == 1 and report["left"] == 0
+    dep = Deployment(home, load_config(home))
+    try:
+        with dep.registry.session() as s:
+            licence = s.get(Licence, issued.licence_id)
+            assert licence is not None and licence.data_kek == report["data_kek"]
+            assert licence.data_key is not None and licence.data_key[4] == 0x02  # token wrap
+            assert licence_record(s, licence).holder_name == record["name"]
+            assert licence_file(s, issued.licence_id) == issued.pdf
+    finally:
+        dep.close()

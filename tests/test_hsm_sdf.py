@@ -221,3 +221,51 @@ def test_certificate_chain_is_kept_beside_the_device(
                             parsed["tbs_certificate"].dump(), parsed["signature_value"].native)
     assert [info.has_certificate for info in store.list_keys(
         f"sdf:?module-path={libraries[64]}")] == [True, False]
+
+
+# --- internal key-encryption keys (data at rest) -----------------------------------------
+
+def _sm4(mode: object, key: bytes, data: bytes, encrypt: bool) -> bytes:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+    cipher = Cipher(algorithms.SM4(key), mode)  # type: ignore[arg-type]
+    op = cipher.encryptor() if encrypt else cipher.decryptor()
+    return op.update(data) + op.finalize()
+
+
+def test_internal_kek_wraps_data_keys_and_an_independent_reader_agrees(
+        libraries: dict[int, Path], device: Path) -> None:
+    """Wrapped under kek_1 inside the device; read back with ``cryptography``'s SM4 only."""
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers import modes
+
+    from hsm_adapters.wrapping import UnwrapError
+
+    kek_value = harness.add_sdf_kek(device, 1)
+    harness.add_sdf_kek(device, 2)
+    store = SdfKeyStore(SdfConfig(pool_size=2))
+    uri = f"sdf:kek-index=1?module-path={libraries[64]}"
+    with store.open_wrapping_key(uri, None) as kek:
+        wrapped = kek.wrap(b"D" * 16, b"licence A")
+        assert kek.unwrap(wrapped, b"licence A") == b"D" * 16
+        with pytest.raises(UnwrapError):
+            kek.unwrap(wrapped, b"licence B")
+        with pytest.raises(UnwrapError):
+            kek.unwrap(wrapped[:-1] + bytes([wrapped[-1] ^ 1]), b"licence A")
+    with store.open_wrapping_key(f"sdf:kek-index=2?module-path={libraries[64]}", None) as other, \
+            pytest.raises(UnwrapError):
+        other.unwrap(wrapped, b"licence A")
+    assert wrapped[0] == 0x03 and len(wrapped) == 81
+    w1, w2, iv, ciphertext, mac = (wrapped[1 + i:17 + i] for i in range(0, 80, 16))
+    s1 = _sm4(modes.ECB(), kek_value, w1, encrypt=False)
+    s2 = _sm4(modes.ECB(), kek_value, w2, encrypt=False)
+    data = struct.pack(">Q", 9) + b"licence A" + iv + ciphertext
+    data += bytes(-len(data) % 16)
+    assert _sm4(modes.CBC(bytes(16)), s2, data, encrypt=True)[-16:] == mac
+    assert _sm4(modes.CBC(iv), s1, ciphertext, encrypt=False) == b"D" * 16
+
+
+def test_missing_internal_kek_is_key_not_found(libraries: dict[int, Path], device: Path) -> None:
+    with pytest.raises(KeyNotFoundError):
+        SdfKeyStore().open_wrapping_key(f"sdf:kek-index=7?module-path={libraries[64]}", None)

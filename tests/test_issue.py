@@ -19,8 +19,10 @@ from signing.issue import IdempotencyConflictError
 from signing.seals import SealUnusableError, make_department_seal, revoke_seal
 from signing.types import RecordValidationError, UnknownLicenceTypeError, builtin_types
 from tests.api_support import OTHER_USCC
+from trust.envelope import is_sealed
 from trust.errors import ConflictError
 from trust.registry.models import AuditEntry, Licence, LicenceFile, SealRecord
+from trust.registry.sealed import licence_file
 
 TYPES = builtin_types()
 
@@ -75,7 +77,8 @@ def test_every_type_issues_a_licence_that_renders_and_names_its_holder(
         assert row.status == "valid"
         stored = s.get(LicenceFile, issued.licence_id)
         assert stored is not None
-        assert stored.pdf == issued.pdf
+        assert is_sealed(stored.pdf) and stored.pdf != issued.pdf  # encrypted at rest
+        assert licence_file(s, issued.licence_id) == issued.pdf
 
 
 def test_dual_signed_licence_validates_in_stock_pyhanko(deployment: Deployment,

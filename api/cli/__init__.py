@@ -27,6 +27,7 @@ _COMMANDS = (
     "trust",
     "verify",
     "audit",
+    "registry",
 )
 
 

@@ -9,16 +9,22 @@ never accepted as option values: they would land in shell history.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import os
+import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 import click
 from asn1crypto import pem, x509
 
-from api.cli._common import CliContext, common_options
+from api.cli._common import EXIT_FAILED, CliContext, common_options
+from api.cli.registry import ensure_kek, keys_or_fail, operator_option
+from api.data_kek import next_file_kek_uri
+from api.deployment import open_deployment
 from hsm_adapters import (
     EnvPin,
     FilePin,
@@ -27,9 +33,10 @@ from hsm_adapters import (
     LiteralPin,
     PinSource,
 )
-from trust import pkcs8
+from trust import audit, pkcs8
 from trust.errors import InputError
 from trust.keys import ALGORITHMS
+from trust.registry.rekey import count_to_rewrap, rewrap_rows
 
 PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name
 MAX_INPUT: Final = 1024 * 1024
@@ -197,3 +204,64 @@ def export_cert(cli: CliContext, uri: str, out: Path | None, pin_env: str | None
         cli.emit({"uri": uri, "pem": text})
     else:
         click.echo(text, nl=False)
+
+
+@command.command("rotate-kek")
+@click.option("--new-uri", default=None,
+              help="Where the new key-encryption key goes (default: the next "
+                   "file:keys/data-kek-<n>.kek; a pkcs11: URI for a token).")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
+              help="Data keys re-wrapped per transaction.")
+@operator_option
+@common_options
+def rotate_kek(cli: CliContext, new_uri: str | None, batch_size: int,
+               operator: str | None) -> None:
+    """New data key-encryption key; re-wrap every data key under it (data is not re-encrypted).
+
+    Resumable: when licences are still wrapped by an older KEK (an interrupted
+    rotation), this finishes re-wrapping them under the current KEK instead
+    of creating another one. Audited. The old KEK is kept: backups taken
+    before the rotation still need it.
+    """
+    from tqdm import tqdm
+
+    actor = f"cli:{operator or getpass.getuser()}"
+    with open_deployment(cli.home) as dep:
+        keys = keys_or_fail(dep)
+        previous = keys.current
+        with dep.registry.session() as session:
+            resuming = count_to_rewrap(session, keys.current) > 0
+        if not resuming:
+            target = new_uri or next_file_kek_uri(previous)
+            keys = ensure_kek(dep, target, actor)
+            now = datetime.now(UTC)
+            with dep.registry.session() as session:
+                audit.append(session, kind="data_kek.rotation_started", actor=actor,
+                             subject=target, at=now, details={"from": previous, "to": target})
+                audit.sign_pending(session, dep.key("audit"), now)
+        else:
+            cli.say(f"resuming the rotation to {keys.current}")
+        with dep.registry.session() as session:
+            pending = count_to_rewrap(session, keys.current)
+        bar = tqdm(total=pending, unit="key", file=sys.stderr, disable=cli.json or None,
+                   dynamic_ncols=True)
+        try:
+            done = rewrap_rows(dep.registry, keys, keys.current, batch_size=batch_size,
+                               on_batch=lambda batch: bar.update(batch.rows),
+                               after_batch=lambda s: audit.sign_pending(
+                                   s, dep.key("audit"), datetime.now(UTC)))
+        finally:
+            bar.close()
+        now = datetime.now(UTC)
+        with dep.registry.session() as session:
+            left = count_to_rewrap(session, keys.current)
+            audit.append(session, kind="data_kek.rotated", actor=actor, subject=keys.current,
+                         at=now, details={"rewrapped": done, "left": left,
+                                          "resumed": resuming})
+            audit.sign_pending(session, dep.key("audit"), now)
+    report = {"data_kek": keys.current, "previous": None if resuming else previous,
+              "rewrapped": done, "left": left, "resumed": resuming}
+    cli.emit(report, f"data keys re-wrapped under {keys.current}: {done}"
+                     + (f", {left} left (run again)" if left else ""))
+    if left:
+        raise SystemExit(EXIT_FAILED)

@@ -7,19 +7,21 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from api.cli._common import CliContext, common_options
 from api.deployment import Home, backfill_holder_refs_of, load_config, open_deployment
 from trust import audit
-from trust.errors import NotFoundError
 from trust.registry.lifecycle import LicenceStatus, change_status, get_licence, history
-from trust.registry.models import Licence, LicenceFile
+from trust.registry.models import Licence
+from trust.registry.sealed import licence_file, licence_record
 
 
-def describe(licence: Licence, events: list[Any]) -> dict[str, Any]:
+def describe(session: Session, licence: Licence, events: list[Any]) -> dict[str, Any]:
     return {
         "licence_id": licence.id, "type": licence.type_code,
-        "department": licence.department_code, "holder_name": licence.holder_name,
+        "department": licence.department_code,
+        "holder_name": licence_record(session, licence).holder_name,
         "status": licence.status, "superseded_by": licence.superseded_by,
         "valid_from": licence.valid_from.date().isoformat(),
         "valid_to": licence.valid_to.date().isoformat() if licence.valid_to else None,
@@ -41,7 +43,8 @@ def command() -> None:
 @common_options
 def show(cli: CliContext, licence_id: str) -> None:
     with open_deployment(cli.home) as dep, dep.registry.session() as session:
-        info = describe(get_licence(session, licence_id), history(session, licence_id))
+        info = describe(session, get_licence(session, licence_id),
+                        history(session, licence_id))
     cli.emit(info, "\n".join(f"{k}: {v}" for k, v in info.items() if k != "history")
              + "\nhistory:\n" + "\n".join(f"  {h['at']}  {h['from'] or '-'} -> {h['to']}  "
                                           f"{h['reason']}" for h in info["history"]))
@@ -54,10 +57,8 @@ def show(cli: CliContext, licence_id: str) -> None:
 def download(cli: CliContext, licence_id: str, out: Path) -> None:
     """Write the sealed PDF as issued."""
     with open_deployment(cli.home) as dep, dep.registry.session() as session:
-        stored = session.get(LicenceFile, licence_id)
-        if stored is None:
-            raise NotFoundError(f"no file for licence {licence_id!r}")
-        out.write_bytes(stored.pdf)
+        pdf = licence_file(session, licence_id)
+    out.write_bytes(pdf)
     cli.emit({"licence_id": licence_id, "file": str(out)}, f"wrote {out}")
 
 
@@ -68,7 +69,7 @@ def _change(cli: CliContext, licence_id: str, status: LicenceStatus, reason: str
         licence = change_status(session, licence_id, status, reason=reason, at=now, actor="cli",
                                 superseded_by=superseded_by)
         audit.sign_pending(session, dep.key("audit"), now)
-        info = describe(licence, history(session, licence_id))
+        info = describe(session, licence, history(session, licence_id))
     cli.emit(info, f"licence {licence_id} is now {status.value}")
 
 

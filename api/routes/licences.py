@@ -19,6 +19,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.auth import Issuer, Principal, Role
 from api.deployment import Deployment
@@ -29,7 +30,8 @@ from signing.issue import request_digest
 from trust.errors import ConflictError, InputError, NotFoundError, SealTrustError
 from trust.registry.jobs import Heartbeat, create_job, fail_job, reap_stale, record_progress
 from trust.registry.lifecycle import LicenceStatus, change_status, get_licence, history
-from trust.registry.models import BatchJob, Licence, LicenceFile
+from trust.registry.models import BatchJob, Licence
+from trust.registry.sealed import licence_file, licence_record
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
 MAX_BATCH = 1000
@@ -100,10 +102,11 @@ class SupersedeIn(ReasonIn):
     by: str = Field(min_length=1, max_length=64)
 
 
-def _out(licence: Licence, events: list[Any]) -> LicenceOut:
+def _out(session: Session, licence: Licence, events: list[Any]) -> LicenceOut:
+    record = licence_record(session, licence)
     return LicenceOut(
         licence_id=licence.id, type=licence.type_code, department=licence.department_code,
-        holder_name=licence.holder_name, holder=licence.holder, status=licence.status,
+        holder_name=record.holder_name, holder=record.holder, status=licence.status,
         superseded_by=licence.superseded_by, valid_from=licence.valid_from,
         valid_to=licence.valid_to, issued_at=licence.issued_at, seal=licence.seal_es_id,
         file_sm3=licence.file_sm3, status_index=licence.status_index,
@@ -283,7 +286,7 @@ def list_licences(access: LicenceReader, session: SessionDep,
 def show(licence_id: str, access: LicenceReader, session: SessionDep) -> LicenceOut:
     licence = get_licence(session, licence_id)
     access.check(licence)
-    return _out(licence, history(session, licence_id))
+    return _out(session, licence, history(session, licence_id))
 
 
 @router.get("/{licence_id}/pdf", operation_id="licences_download", response_class=Response,
@@ -292,12 +295,10 @@ def download(licence_id: str, access: LicenceReader, session: SessionDep) -> Res
     """The sealed file exactly as issued (PDF, or OFD for licences issued as OFD)."""
     licence = get_licence(session, licence_id)
     access.check(licence)
-    stored = session.get(LicenceFile, licence_id)
-    if stored is None:
-        raise NotFoundError(f"no file for licence {licence_id!r}")
-    ofd = bytes(stored.pdf[:4]) == b"PK\x03\x04"
+    data = licence_file(session, licence_id)
+    ofd = data[:4] == b"PK\x03\x04"
     media, suffix = ("application/ofd", "ofd") if ofd else ("application/pdf", "pdf")
-    return Response(stored.pdf, media_type=media, headers={
+    return Response(data, media_type=media, headers={
         "Content-Disposition": f'attachment; filename="{licence_id}.{suffix}"'})
 
 
@@ -306,7 +307,7 @@ def _change(licence_id: str, status: LicenceStatus, reason: str, principal: Prin
     principal.require_department(get_licence(session, licence_id).department_code)
     licence = change_status(session, licence_id, status, reason=reason, at=now,
                             actor=principal.client_id, superseded_by=by)
-    return _out(licence, history(session, licence_id))
+    return _out(session, licence, history(session, licence_id))
 
 
 @router.post("/{licence_id}/revoke", operation_id="licences_revoke")

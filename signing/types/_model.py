@@ -261,11 +261,32 @@ def _field_errors(error: ValidationError) -> Iterator[FieldError]:
             if name not in known:
                 yield FieldError(f"{base}.{_short(str(name))}", "is not a field of this type")
         return
+    # Messages name the rule, never the value: error bodies, job records and logs must not
+    # carry names or identity numbers (PIPL; docs/encryption-at-rest.md).
     if error.validator == "format" and error.validator_value in _FORMAT_MESSAGES:
-        explanation = _FORMAT_MESSAGES[error.validator_value]
-        yield FieldError(base, f"{_short(repr(instance))} {explanation}")
+        yield FieldError(base, _FORMAT_MESSAGES[str(error.validator_value)])
         return
-    yield FieldError(base, _short(error.message))
+    yield FieldError(base, _short(_rule_message(str(error.validator), error.validator_value)))
+
+
+_RULE_MESSAGES: Final = {
+    "type": "is not of type {}",
+    "enum": "is not one of {}",
+    "const": "is not {}",
+    "pattern": "does not match the pattern {}",
+    "maxLength": "is longer than {} characters",
+    "minLength": "is shorter than {} characters",
+    "maximum": "is greater than {}",
+    "minimum": "is less than {}",
+    "format": "is not a valid {}",
+}
+
+
+def _rule_message(validator: str, value: object) -> str:
+    """What rule a field breaks, from the schema alone (the field's value is not repeated)."""
+    template = _RULE_MESSAGES.get(validator)
+    shown = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return template.format(shown) if template else f"breaks the {validator} rule ({shown})"
 
 
 def _as_date(value: object) -> date | None:

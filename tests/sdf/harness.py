@@ -65,3 +65,11 @@ def init_softhsm(base: Path) -> Path:
                     "--pin", USER_PIN, "--so-pin", SO_PIN],
                    check=True, capture_output=True, timeout=60)
     return conf
+
+
+def add_sdf_kek(device_dir: Path, index: int) -> bytes:
+    """An internal SM4 key-encryption key at ``index`` (as a device's management tool makes)."""
+    device_dir.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(16)
+    (device_dir / f"kek_{index}.key").write_bytes(key)
+    return key

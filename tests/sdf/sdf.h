@@ -1,6 +1,7 @@
 /*
  * GM/T 0018 SDF: the subset SealTrust uses (device, session, access right,
- * ECC signing-key export, internal SM2 signature). Layouts follow the
+ * ECC signing-key export, internal SM2 signature, SM4 session keys under an
+ * internal KEK with CBC encryption and CBC-MAC). Layouts follow the
  * SoftSDF / vendor headers; ECCref_MAX_LEN is 64 unless the build says 32.
  */
 #ifndef SEALTRUST_SDF_H
@@ -8,6 +9,23 @@
 
 #ifndef ECCref_MAX_BITS
 #define ECCref_MAX_BITS 512
+/* Symmetric keys under the device's internal key-encryption keys (data keys at rest). */
+int SDF_GenerateKeyWithKEK(void *hSessionHandle, unsigned int uiKeyBits, unsigned int uiAlgID,
+                           unsigned int uiKEKIndex, unsigned char *pucKey,
+                           unsigned int *puiKeyLength, void **phKeyHandle);
+int SDF_ImportKeyWithKEK(void *hSessionHandle, unsigned int uiAlgID, unsigned int uiKEKIndex,
+                         unsigned char *pucKey, unsigned int uiKeyLength, void **phKeyHandle);
+int SDF_DestroyKey(void *hSessionHandle, void *hKeyHandle);
+int SDF_Encrypt(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                unsigned char *pucIV, unsigned char *pucData, unsigned int uiDataLength,
+                unsigned char *pucEncData, unsigned int *puiEncDataLength);
+int SDF_Decrypt(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                unsigned char *pucIV, unsigned char *pucEncData, unsigned int uiEncDataLength,
+                unsigned char *pucData, unsigned int *puiDataLength);
+int SDF_CalculateMAC(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                     unsigned char *pucIV, unsigned char *pucData, unsigned int uiDataLength,
+                     unsigned char *pucMAC, unsigned int *puiMACLength);
+
 #endif
 #define ECCref_MAX_LEN ((ECCref_MAX_BITS + 7) / 8)
 
@@ -22,6 +40,9 @@ typedef struct ECCSignature_st {
     unsigned char s[ECCref_MAX_LEN];
 } ECCSignature;
 
+#define SGD_SM4_ECB 0x00000401
+#define SGD_SM4_CBC 0x00000402
+#define SGD_SM4_MAC 0x00000410
 #define SGD_SM3   0x00000001
 #define SGD_SM2   0x00020100
 #define SGD_SM2_1 0x00020200
@@ -53,5 +74,22 @@ int SDF_ExportSignPublicKey_ECC(void *hSessionHandle, unsigned int uiKeyIndex,
 int SDF_InternalSign_ECC(void *hSessionHandle, unsigned int uiISKIndex,
                          unsigned char *pucData, unsigned int uiDataLength,
                          ECCSignature *pucSignature);
+
+/* Symmetric keys under the device's internal key-encryption keys (data keys at rest). */
+int SDF_GenerateKeyWithKEK(void *hSessionHandle, unsigned int uiKeyBits, unsigned int uiAlgID,
+                           unsigned int uiKEKIndex, unsigned char *pucKey,
+                           unsigned int *puiKeyLength, void **phKeyHandle);
+int SDF_ImportKeyWithKEK(void *hSessionHandle, unsigned int uiAlgID, unsigned int uiKEKIndex,
+                         unsigned char *pucKey, unsigned int uiKeyLength, void **phKeyHandle);
+int SDF_DestroyKey(void *hSessionHandle, void *hKeyHandle);
+int SDF_Encrypt(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                unsigned char *pucIV, unsigned char *pucData, unsigned int uiDataLength,
+                unsigned char *pucEncData, unsigned int *puiEncDataLength);
+int SDF_Decrypt(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                unsigned char *pucIV, unsigned char *pucEncData, unsigned int uiEncDataLength,
+                unsigned char *pucData, unsigned int *puiDataLength);
+int SDF_CalculateMAC(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                     unsigned char *pucIV, unsigned char *pucData, unsigned int uiDataLength,
+                     unsigned char *pucMAC, unsigned int *puiMACLength);
 
 #endif

@@ -4,6 +4,7 @@
  *
  *   SOFTSDF_DIR/sign_<index>.pem  SM2 private key (PKCS#8 PEM, unencrypted)
  *   SOFTSDF_DIR/sign_<index>.pin  its access password (raw bytes)
+ *   SOFTSDF_DIR/kek_<index>.key   an internal SM4 key-encryption key (16 raw bytes)
  *   SOFTSDF_DIR/fault             test-only fault injection: a number N; the
  *                                 next N signatures succeed, then every
  *                                 SDF_InternalSign_ECC fails with SDR_HARDFAIL
@@ -25,6 +26,7 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "sdf.h"
 
@@ -201,4 +203,138 @@ int SDF_InternalSign_ECC(void *hSessionHandle, unsigned int uiISKIndex,
     }
     EVP_PKEY_CTX_free(ctx);
     return rc;
+}
+
+/* --- SM4 session keys under internal KEKs ---------------------------------------------- */
+
+#define KEY_MAGIC 0x534D3421u
+
+typedef struct {
+    unsigned int magic;
+    unsigned char key[16];
+} SymKey;
+
+static int load_kek(const Device *d, unsigned int index, unsigned char kek[16]) {
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s/kek_%u.key", d->dir, index);
+    if (n <= 0 || n >= (int)sizeof path) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(kek, 1, 16, f);
+    fclose(f);
+    return got == 16;
+}
+
+/* One SM4 pass without padding; mode "SM4-ECB" or "SM4-CBC"; len a multiple of 16. */
+static int sm4(const char *mode, int enc, const unsigned char *key, const unsigned char *iv,
+               const unsigned char *in, unsigned int len, unsigned char *out) {
+    EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, mode, NULL);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int ok = 0, outl = 0, tail = 0;
+    if (cipher && ctx && EVP_CipherInit_ex2(ctx, cipher, key, iv, enc, NULL) == 1 &&
+        EVP_CIPHER_CTX_set_padding(ctx, 0) == 1 &&
+        EVP_CipherUpdate(ctx, out, &outl, in, (int)len) == 1 &&
+        EVP_CipherFinal_ex(ctx, out + outl, &tail) == 1 && (unsigned int)(outl + tail) == len)
+        ok = 1;
+    EVP_CIPHER_CTX_free(ctx);
+    EVP_CIPHER_free(cipher);
+    return ok;
+}
+
+static SymKey *new_handle(const unsigned char key[16]) {
+    SymKey *k = calloc(1, sizeof *k);
+    if (!k) return NULL;
+    k->magic = KEY_MAGIC;
+    memcpy(k->key, key, 16);
+    return k;
+}
+
+static SymKey *handle_of(void *h) {
+    SymKey *k = h;
+    return k && k->magic == KEY_MAGIC ? k : NULL;
+}
+
+int SDF_GenerateKeyWithKEK(void *hSessionHandle, unsigned int uiKeyBits, unsigned int uiAlgID,
+                           unsigned int uiKEKIndex, unsigned char *pucKey,
+                           unsigned int *puiKeyLength, void **phKeyHandle) {
+    Session *s = hSessionHandle;
+    if (!s || !pucKey || !puiKeyLength || !phKeyHandle || uiKeyBits != 128) return SDR_INARGERR;
+    if (uiAlgID != SGD_SM4_ECB) return SDR_ALGNOTSUPPORT;
+    unsigned char kek[16], key[16];
+    if (!load_kek(s->device, uiKEKIndex, kek)) return SDR_KEYNOTEXIST;
+    if (RAND_bytes(key, 16) != 1 || !sm4("SM4-ECB", 1, kek, NULL, key, 16, pucKey))
+        return SDR_UNKNOWERR;
+    SymKey *k = new_handle(key);
+    if (!k) return SDR_UNKNOWERR;
+    *puiKeyLength = 16;
+    *phKeyHandle = k;
+    return SDR_OK;
+}
+
+int SDF_ImportKeyWithKEK(void *hSessionHandle, unsigned int uiAlgID, unsigned int uiKEKIndex,
+                         unsigned char *pucKey, unsigned int uiKeyLength, void **phKeyHandle) {
+    Session *s = hSessionHandle;
+    if (!s || !pucKey || !phKeyHandle || uiKeyLength != 16) return SDR_INARGERR;
+    if (uiAlgID != SGD_SM4_ECB) return SDR_ALGNOTSUPPORT;
+    unsigned char kek[16], key[16];
+    if (!load_kek(s->device, uiKEKIndex, kek)) return SDR_KEYNOTEXIST;
+    if (!sm4("SM4-ECB", 0, kek, NULL, pucKey, 16, key)) return SDR_UNKNOWERR;
+    SymKey *k = new_handle(key);
+    if (!k) return SDR_UNKNOWERR;
+    *phKeyHandle = k;
+    return SDR_OK;
+}
+
+int SDF_DestroyKey(void *hSessionHandle, void *hKeyHandle) {
+    SymKey *k = handle_of(hKeyHandle);
+    if (!hSessionHandle || !k) return SDR_INARGERR;
+    memset(k, 0, sizeof *k);
+    free(k);
+    return SDR_OK;
+}
+
+static int cbc(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID, int enc,
+               unsigned char *pucIV, unsigned char *in, unsigned int len, unsigned char *out,
+               unsigned int *outLen) {
+    SymKey *k = handle_of(hKeyHandle);
+    if (!hSessionHandle || !k || !pucIV || !in || !out || !outLen || len == 0 || len % 16)
+        return SDR_INARGERR;
+    if (uiAlgID != SGD_SM4_CBC) return SDR_ALGNOTSUPPORT;
+    if (!sm4("SM4-CBC", enc, k->key, pucIV, in, len, out)) return SDR_UNKNOWERR;
+    /* GM/T 0018: the IV is updated to the last ciphertext block. */
+    memcpy(pucIV, enc ? out + len - 16 : in + len - 16, 16);
+    *outLen = len;
+    return SDR_OK;
+}
+
+int SDF_Encrypt(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                unsigned char *pucIV, unsigned char *pucData, unsigned int uiDataLength,
+                unsigned char *pucEncData, unsigned int *puiEncDataLength) {
+    return cbc(hSessionHandle, hKeyHandle, uiAlgID, 1, pucIV, pucData, uiDataLength,
+               pucEncData, puiEncDataLength);
+}
+
+int SDF_Decrypt(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                unsigned char *pucIV, unsigned char *pucEncData, unsigned int uiEncDataLength,
+                unsigned char *pucData, unsigned int *puiDataLength) {
+    return cbc(hSessionHandle, hKeyHandle, uiAlgID, 0, pucIV, pucEncData, uiEncDataLength,
+               pucData, puiDataLength);
+}
+
+int SDF_CalculateMAC(void *hSessionHandle, void *hKeyHandle, unsigned int uiAlgID,
+                     unsigned char *pucIV, unsigned char *pucData, unsigned int uiDataLength,
+                     unsigned char *pucMAC, unsigned int *puiMACLength) {
+    SymKey *k = handle_of(hKeyHandle);
+    if (!hSessionHandle || !k || !pucIV || !pucData || !pucMAC || !puiMACLength ||
+        uiDataLength == 0 || uiDataLength % 16 || uiDataLength > 65536)
+        return SDR_INARGERR;
+    if (uiAlgID != SGD_SM4_MAC) return SDR_ALGNOTSUPPORT;
+    unsigned char *out = malloc(uiDataLength);
+    if (!out) return SDR_UNKNOWERR;
+    int ok = sm4("SM4-CBC", 1, k->key, pucIV, pucData, uiDataLength, out);
+    if (ok) memcpy(pucMAC, out + uiDataLength - 16, 16);
+    free(out);
+    if (!ok) return SDR_UNKNOWERR;
+    *puiMACLength = 16;
+    return SDR_OK;
 }

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Engine, Table, bindparam, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from trust.errors import InputError
 from trust.registry.models import Sequence
+
+if TYPE_CHECKING:
+    from trust.registry.sealed import DataKeys
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -55,9 +58,23 @@ def migrate(url_or_engine: str | Engine, revision: str = "head") -> None:
     else:
         engine, owned = url_or_engine, False
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            sqlite_db = conn.dialect.name == "sqlite"
+            if sqlite_db:
+                # SQLite alters a column by copying the table and dropping the old one, which
+                # enforced foreign keys refuse; they are checked once the copy is done instead.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            try:
+                with conn.begin():
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                    if sqlite_db and conn.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise RuntimeError("the migration left rows with dangling foreign keys")
+            finally:
+                if sqlite_db:
+                    conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    conn.commit()
     finally:
         if owned:
             engine.dispose()
@@ -83,13 +100,36 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-class Registry:
-    """Owns one engine and hands out sessions; one per process."""
+class _SealingConfig:
+    """Shared by reference with every session (``Session.info``): the KEKs, set once known."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    data_keys: DataKeys | None = None
+
+
+class Registry:
+    """Owns one engine and hands out sessions; one per process.
+
+    ``data_keys`` (:class:`trust.registry.sealed.DataKeys`) seal personal data on
+    store and open it on read; None stores plaintext (tests, benchmarks).
+    """
+
+    def __init__(self, url: str, *, data_keys: DataKeys | None = None,
+                 **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sealing = _SealingConfig()
+        self._sealing.data_keys = data_keys
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False,
+                                      info={"sealtrust.data_keys": self._sealing})
+
+    @property
+    def data_keys(self) -> DataKeys | None:
+        """The KEKs sessions of this registry use (None: no encryption)."""
+        return self._sealing.data_keys
+
+    @data_keys.setter
+    def data_keys(self, keys: DataKeys | None) -> None:
+        self._sealing.data_keys = keys
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -98,6 +138,9 @@ class Registry:
             yield session
 
     def close(self) -> None:
+        keys = self._sealing.data_keys
+        if keys is not None:
+            keys.close()
         self.engine.dispose()
 
 

@@ -22,6 +22,7 @@ from trust import audit
 from trust.errors import ConflictError, InputError, NotFoundError
 from trust.registry.models import Grant as GrantRow
 from trust.registry.models import Licence
+from trust.registry.sealed import licence_record
 from trust.token import Grant
 
 __all__ = [
@@ -101,7 +102,8 @@ def create_grant(
                          code="grant.lifetime")
     licence = _valid_licence(session, licence_id)
     fields = tuple(dict.fromkeys(scope))
-    unknown = [f for f in fields if f not in licence.holder]
+    holder = licence_record(session, licence).holder
+    unknown = [f for f in fields if f not in holder]
     if unknown:
         raise InputError(f"licence {licence_id} has no field(s) {', '.join(unknown)}",
                          code="grant.scope")
@@ -135,7 +137,8 @@ def redeem_grant(
     if getattr(spent, "rowcount", 0) != 1:
         raise GrantError(f"grant {row.id} was already redeemed", code="grant.redeemed")
     scope = [f for f in row.scope.split(",") if f]
-    fields = {f: licence.holder[f] for f in scope if f in licence.holder}
+    holder = licence_record(session, licence).holder
+    fields = {f: holder[f] for f in scope if f in holder}
     audit.append(session, kind="grant.redeemed", actor=actor, subject=licence.id, at=at,
                  details={"grant_id": row.id, "verifier_id": verifier_id, "scope": scope})
     session.flush()

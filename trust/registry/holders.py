@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from trust.holder_ref import HolderKey
 from trust.registry.db import Registry
 from trust.registry.models import Licence
+from trust.registry.sealed import licence_record
 
 __all__ = ["BACKFILL_BATCH", "backfill_holder_refs"]
 
@@ -41,7 +42,9 @@ def backfill_holder_refs(
                 return done
             for licence in rows:
                 field_name = holder_fields.get(licence.type_code)
-                value = licence.holder.get(field_name) if field_name else None
+                # the one read path: plaintext rows as they are, sealed ones decrypted
+                holder = licence_record(session, licence).holder if field_name else {}
+                value = holder.get(field_name) if field_name else None
                 if value is not None and value != "":
                     session.execute(update(Licence).where(Licence.id == licence.id)
                                     .values(holder_ref=key.ref(str(value))))

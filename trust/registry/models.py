@@ -122,14 +122,26 @@ class SealRecord(Base):
 
 
 class Licence(Base):
-    """An issued licence; the file itself is identified by its SM3 digest."""
+    """An issued licence; the file itself is identified by its SM3 digest.
+
+    Personal data is sealed (docs/encryption-at-rest.md): ``record`` holds the
+    holder name and record under the licence's data key, ``data_key`` that key
+    wrapped by the KEK named in ``data_kek``, and ``holder_name``/``holder``
+    are NULL. Rows from before encryption keep them in clear until
+    ``sealtrust registry encrypt``. Read them only through
+    :mod:`trust.registry.sealed`.
+    """
 
     __tablename__ = "licences"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     type_code: Mapped[str] = mapped_column(String(16), index=True)
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
-    holder_name: Mapped[str] = mapped_column(String(200))
-    holder: Mapped[dict[str, Any]] = mapped_column(JSON)
+    holder_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    holder: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),
+                                                         nullable=True)
+    record: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    data_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    data_kek: Mapped[str | None] = mapped_column(String(512), nullable=True, index=True)
     # HMAC-SM3 of the normalised holder identifier (trust.holder_ref): whose licence this is,
     # without the identity number; NULL when the type names no holder id (no holder sees it).
     holder_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -271,6 +283,9 @@ class Grant(Base):
 
 class LicenceFile(Base):
     """The sealed PDF of a licence, kept apart so licence queries stay lean.
+
+    ``pdf`` is the file encrypted under the licence's data key (or, for rows
+    not yet migrated, the plain PDF; the format tells them apart).
 
     In the database so every service node can serve downloads; a deployment
     with tens of millions of licences moves this table to object storage.

@@ -1,0 +1,139 @@
+"""Encryption at rest: issuance and record reads with and without sealing, in one run.
+
+    .venv/bin/pytest benchmarks/bench_at_rest.py --benchmark-only -s
+
+Both variants run in the same process on the same deployment, interleaved
+(sealed, plain, sealed, ...) so that load on a shared machine affects them
+alike; medians are compared. Issuance is ``issue_one`` as the service runs
+it (deferred audit heads, SM2); "plain" detaches the KEKs from the registry
+(``registry.data_keys = None``), which is how a deployment from before
+encryption stores rows. Reads are what ``GET /v1/licences/{id}`` and
+``/pdf`` do in the registry: load the row, its holder record, its file.
+``SEALTRUST_BENCH_ROUNDS`` sets the rounds per variant (default 40).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
+from api.issuance import issue_one
+from signing.types import builtin_types
+from trust import envelope
+from trust.registry.models import Licence
+from trust.registry.sealed import licence_file, licence_record
+
+TYPES = builtin_types()
+ROUNDS = int(os.environ.get("SEALTRUST_BENCH_ROUNDS", "40"))
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("bench-at-rest") / "home"
+    init_deployment(root)
+    dep = Deployment(Home(root), load_config(Home(root)))
+    dep.defer_audit_heads()
+    yield dep
+    dep.close()
+
+
+def _interleaved(sealed: Callable[[], Any], plain: Callable[[], Any],
+                 rounds: int) -> tuple[float, float]:
+    """Median seconds of each, measured alternately."""
+    times: dict[str, list[float]] = {"sealed": [], "plain": []}
+    for _ in range(rounds):
+        for name, fn in (("sealed", sealed), ("plain", plain)):
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return statistics.median(times["sealed"]), statistics.median(times["plain"])
+
+
+def _report(benchmark: Any, what: str, sealed: float, plain: float) -> None:
+    overhead = (sealed / plain - 1) * 100
+    benchmark.extra_info.update({f"{what}_sealed_ms": round(sealed * 1e3, 3),
+                                 f"{what}_plain_ms": round(plain * 1e3, 3),
+                                 f"{what}_overhead_pct": round(overhead, 1),
+                                 "load_1min": os.getloadavg()[0]})
+    print(f"\n{what}: sealed {sealed * 1e3:.3f} ms, plain {plain * 1e3:.3f} ms, "
+          f"overhead {overhead:+.1f}% (median of {ROUNDS}, load {os.getloadavg()[0]:.2f})")
+
+
+def test_issue_one_sealed_vs_plain(benchmark: Any, deployment: Deployment) -> None:
+    counter = itertools.count(200_000)
+    keys = deployment.registry.data_keys
+    assert keys is not None
+
+    def issue(with_keys: bool) -> None:
+        deployment.registry.data_keys = keys if with_keys else None
+        with deployment.registry.session() as s:
+            issue_one(deployment, s, type_code="DL", record=TYPES.get("DL").example(next(counter)),
+                      department=DEMO_DEPARTMENT, alg="sm2", actor="bench",
+                      heads=deployment.audit_heads)
+
+    result: list[tuple[float, float]] = []
+
+    def run() -> None:
+        for _ in range(3):  # warm-up
+            issue(True)
+            issue(False)
+        result.append(_interleaved(lambda: issue(True), lambda: issue(False), ROUNDS))
+
+    try:
+        benchmark.pedantic(run, rounds=1, iterations=1)
+    finally:
+        deployment.registry.data_keys = keys
+    _report(benchmark, "issue", *result[0])
+
+
+def test_record_reads_sealed_vs_plain(benchmark: Any, deployment: Deployment) -> None:
+    keys = deployment.registry.data_keys
+    assert keys is not None
+    ids: dict[bool, list[str]] = {True: [], False: []}
+    for i, sealed in itertools.product(range(20), (True, False)):
+        deployment.registry.data_keys = keys if sealed else None
+        with deployment.registry.session() as s:
+            ids[sealed].append(issue_one(
+                deployment, s, type_code="DL", record=TYPES.get("DL").example(300_000 + i),
+                department=DEMO_DEPARTMENT, actor="bench").licence_id)
+    deployment.registry.data_keys = keys
+    cycle = {True: itertools.cycle(ids[True]), False: itertools.cycle(ids[False])}
+
+    def show(sealed: bool) -> None:
+        lid = next(cycle[sealed])
+        with deployment.registry.session() as s:
+            licence = s.get(Licence, lid)
+            assert licence is not None
+            licence_record(s, licence)
+
+    def download(sealed: bool) -> None:
+        with deployment.registry.session() as s:
+            licence_file(s, next(cycle[sealed]))
+
+    result: dict[str, tuple[float, float]] = {}
+
+    def run() -> None:
+        result["show"] = _interleaved(lambda: show(True), lambda: show(False), ROUNDS * 5)
+        result["download"] = _interleaved(lambda: download(True), lambda: download(False),
+                                          ROUNDS * 5)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    for what, (sealed_s, plain_s) in result.items():
+        _report(benchmark, f"read_{what}", sealed_s, plain_s)
+
+
+def test_sm4_gcm_throughput(benchmark: Any) -> None:
+    """SM4-GCM through ``cryptography`` on a licence-sized file: the floor of the overhead."""
+    data, key = os.urandom(130_000), envelope.new_data_key()
+    benchmark(envelope.seal_value, key, data, column="licence_files.pdf", licence_id="L")
+    mb_s = len(data) / benchmark.stats.stats.median / 1e6
+    benchmark.extra_info["mb_per_s"] = round(mb_s, 1)
+    print(f"\nSM4-GCM seal of 130 kB: {benchmark.stats.stats.median * 1e3:.3f} ms "
+          f"({mb_s:.0f} MB/s)")
