@@ -201,11 +201,14 @@ def backfill_holder_refs_of(home: Home) -> int:
     from trust.registry.holders import backfill_holder_refs
 
     fields = {t.code: t.holder_id_field for t in builtin_types()}
-    registry = Registry(home.database_url())
+    # Through the deployment, whose registry carries the data keys: sealed records are
+    # read by the one decryption path (trust.registry.sealed.licence_record).
+    deployment = Deployment(home, load_config(home))
     try:
-        return backfill_holder_refs(registry, load_holder_key(home.holder_key_file), fields)
+        return backfill_holder_refs(deployment.registry, load_holder_key(home.holder_key_file),
+                                    fields)
     finally:
-        registry.close()
+        deployment.close()
 
 
 def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
