@@ -74,7 +74,7 @@ def issue_one(
     deployment: Deployment, session: Session, *, type_code: str, record: Mapping[str, Any],
     department: str, alg: str = "sm2", key_uri: str | None = None, seal: str | None = None,
     idempotency_key: str | None = None, actor: str, at: datetime | None = None,
-    heads: audit.HeadSchedule | None = None,
+    heads: audit.HeadSchedule | None = None, historical: bool = False,
 ) -> IssuedLicence:
     """Issue inside ``session``'s transaction; the audit head per ``heads``.
 
@@ -94,7 +94,7 @@ def issue_one(
         session, deployment.issuer_context(),
         IssueRequest(type_code=type_code, record=record, department_code=department,
                      signer=first, second_signer=second, seal_es_id=seal,
-                     idempotency_key=idempotency_key),
+                     idempotency_key=idempotency_key, historical=historical),
         at=now, actor=actor, allocate=allocate)
     audit.sign_pending(session, deployment.key("audit"), now, heads)
     return issued

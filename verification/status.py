@@ -56,7 +56,13 @@ def parsed_licence_id(text: str) -> LicenceId | LicenceIdError:
 
 @runtime_checkable
 class LicenceStatusSource(Protocol):
-    """Licence and seal status at a time; every answer is a Check."""
+    """Licence and seal status at a time; every answer is a Check.
+
+    ``consults_registry``: whether :meth:`registered_file` compares the file with
+    the registered one (the verifier then computes the file's SM3 for it).
+    """
+
+    consults_registry: bool
 
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
@@ -64,6 +70,18 @@ class LicenceStatusSource(Protocol):
         ...
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check: ...
+
+    def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
+        """Whether ``file_sm3`` (the file as its last signer left it) is the registered file."""
+        ...
+
+
+def _not_consulted(why: str) -> Check:
+    """Offline: say so. The signatures vouch for the signed bytes; nobody compared the
+    file with the one registered at issuance (a re-signed copy is not detected)."""
+    return Check("registered_file", _PASS, None,
+                 f"registry not consulted ({why}): the file was not compared with the "
+                 "registered one")
 
 
 def _licence_check(state: str, licence_id: str, source: str) -> Check:
@@ -79,6 +97,8 @@ def _licence_check(state: str, licence_id: str, source: str) -> Check:
 class PendingStatus:
     """No licence status source configured: fail closed."""
 
+    consults_registry = False
+
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
         return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
@@ -88,13 +108,21 @@ class PendingStatus:
         return Check("seal", _UNSURE, SubIndication.TRY_LATER,
                      f"seal {es_id}: no seal status source configured")
 
+    def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
+        return _not_consulted("no status source configured")
+
 
 class RegistryStatus:
     """Online status from the deployment registry at ``url`` (one engine per process)."""
 
+    consults_registry = True
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._registry: Any = None
+        # (licence id, registered file SM3) of the last licence_status call: the same
+        # row answers registered_file without a second query
+        self._last_file: tuple[str, str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url}
@@ -102,6 +130,7 @@ class RegistryStatus:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.url = state["url"]
         self._registry = None
+        self._last_file = None
 
     def _session(self) -> Any:
         if self._registry is None:
@@ -126,6 +155,7 @@ class RegistryStatus:
             if licence is None:
                 return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                              f"{licence_id}: unknown to the registry")
+            self._last_file = (licence_id, str(licence.file_sm3))
             state = session.execute(
                 select(LicenceEvent.to_status)
                 .where(LicenceEvent.licence_id == licence_id, LicenceEvent.at <= at)
@@ -150,6 +180,37 @@ class RegistryStatus:
             return Check("seal", _FAIL, SubIndication.REVOKED,
                          f"seal {es_id} revoked at {revoked_at.isoformat()}, before signing")
         return Check("seal", _PASS, None, f"seal {es_id} not revoked at signing (registry)")
+
+    def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
+        """Threat: a copy re-signed (by a key that may sign) or re-rendered with other
+        content around a genuine licence id: every signature in it can be valid, yet it is
+        not the document the department registered at issuance."""
+        registered = self._registered_sm3(licence_id)
+        if registered is None:
+            return Check("registered_file", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: unknown to the registry")
+        if file_sm3 is None:
+            return Check("registered_file", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: the file's SM3 was not computed (stored facts?)")
+        if file_sm3 != registered:
+            return Check("registered_file", _FAIL, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                         f"not the registered file of {licence_id}: SM3 {file_sm3}, "
+                         f"registered {registered} (a re-signed or re-rendered copy)")
+        return Check("registered_file", _PASS, None,
+                     f"the registered file of {licence_id} (SM3 {registered}, registry)")
+
+    def _registered_sm3(self, licence_id: str) -> str | None:
+        last = self._last_file
+        if last is not None and last[0] == licence_id:
+            return last[1]
+        from sqlalchemy import select
+
+        from trust.registry.models import Licence
+
+        with self._session() as session:
+            found = session.execute(
+                select(Licence.file_sm3).where(Licence.id == licence_id)).scalar()
+        return None if found is None else str(found)
 
     def check(self, path: Sequence[bytes], at: datetime) -> Check:
         """Certificate revocation: every non-anchor certificate must be known and not revoked."""
@@ -191,6 +252,11 @@ class ListStatus:
         self.lists = dict(status_lists)
         self.index = dict(index)
         self.max_age = max_age
+
+    consults_registry = False
+
+    def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
+        return _not_consulted("offline lists")
 
     def _fresh(self, name: str, what: str, issued: datetime, next_update: datetime,
                at: datetime) -> Check | None:

@@ -45,10 +45,13 @@ def _read_record(path: Path) -> dict[str, Any]:
 @click.option("--seal", default=None, help="Seal esID (default: the department's usable seal).")
 @click.option("--idempotency-key", default=None, help="Retries with the same key return the "
               "same licence.")
+@click.option("--historical", is_flag=True, default=False,
+              help="Re-issue a licence whose validity has already ended (audited as a "
+              "historical re-issue); without it such a record is refused (exit 2).")
 @common_options
 def command(cli: CliContext, type_code: str, data: Path, out: Path, alg: str,
             key_uri: str | None, department: str | None, seal: str | None,
-            idempotency_key: str | None) -> None:
+            idempotency_key: str | None, historical: bool) -> None:
     """Issue one licence: validate, render, seal, sign, time-stamp, register."""
     record = _read_record(data)
     with open_deployment(cli.home) as dep:
@@ -56,7 +59,8 @@ def command(cli: CliContext, type_code: str, data: Path, out: Path, alg: str,
         with dep.registry.session() as session:
             issued = issue_one(dep, session, type_code=type_code, record=record, department=dept,
                                alg=alg, key_uri=key_uri, seal=seal,
-                               idempotency_key=idempotency_key, actor="cli")
+                               idempotency_key=idempotency_key, actor="cli",
+                               historical=historical)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".part")
     tmp.write_bytes(issued.pdf)

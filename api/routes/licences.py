@@ -40,6 +40,9 @@ class IssueIn(BaseModel):
     alg: Literal["sm2", "rsa", "sm2+rsa"] = "sm2"
     seal: str | None = None
     idempotency_key: str | None = Field(default=None, max_length=128)
+    # a record whose validity has ended is refused (422) unless this says it is a
+    # historical re-issue (audited as such)
+    historical: bool = False
 
 
 class IssueOut(BaseModel):
@@ -124,7 +127,8 @@ def issue(body: IssueIn, principal: Issuer, deployment: DeploymentDep, session: 
     issued = issue_one(deployment, session, type_code=body.type, record=body.record,
                        department=_department_of(principal), alg=body.alg, seal=body.seal,
                        idempotency_key=body.idempotency_key or idempotency_key,
-                       actor=principal.client_id, at=now, heads=deployment.audit_heads)
+                       actor=principal.client_id, at=now, heads=deployment.audit_heads,
+                       historical=body.historical)
     if not issued.reused:
         for alg in body.alg.split("+"):
             metrics.count_signature(alg)
