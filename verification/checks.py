@@ -178,7 +178,7 @@ def licence_status(f: SignatureFacts, policy: VerificationPolicy, rule: Recognit
 
 def run_checks(
     f: SignatureFacts, policy: VerificationPolicy, at: datetime, *,
-    licence_id: str | None = None, file_sm3: str | None = None,
+    licence_id: str | None = None, file_sm3: str | None = None, last: bool = True,
 ) -> tuple[tuple[Check, ...], tuple[bytes, ...]]:
     """All applicable checks of one signature, and the validated path if any.
 
@@ -186,7 +186,8 @@ def run_checks(
     when a valid token proves it, else the validation time. ``licence_id`` is
     the licence the file carries (any of its signatures), so every signature of
     a licence is bound to its department; ``file_sm3`` the file's SM3 as its
-    last signer left it, for the registered-file check.
+    last signer left it, for the registered-file check, which runs on the file's
+    ``last`` signature (the one that left it so).
     """
     first = structure(f)
     if not first.passed:
@@ -229,8 +230,8 @@ def run_checks(
                 checks.append(extra)
         if licence_id is not None:
             checks.append(licence_binding(f, licence_id))
-        if f.licence_id is not None:
-            checks.append(policy.licence_status.registered_file(f.licence_id, file_sm3))
+            if last:
+                checks.append(policy.licence_status.registered_file(licence_id, file_sm3))
     return tuple(checks), path
 
 

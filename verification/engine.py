@@ -41,8 +41,10 @@ def judge(facts: FileFacts, policy: VerificationPolicy, at: datetime | None = No
     # the licence a file carries: every signature of it is bound to its department
     licence = next((s.licence_id for s in facts.signatures
                     if s.kind == "signature" and s.licence_id is not None), None)
-    for sig in facts.signatures:
-        checks, path = run_checks(sig, policy, moment, licence_id=licence, file_sm3=facts.sm3)
+    last = max((i for i, s in enumerate(facts.signatures) if s.kind == "signature"), default=-1)
+    for i, sig in enumerate(facts.signatures):
+        checks, path = run_checks(sig, policy, moment, licence_id=licence, file_sm3=facts.sm3,
+                                  last=i == last)
         indication, sub = verdict(checks)
         reports.append(SignatureReport(sig, checks, indication, sub, path))
     overall, sub = verdict(tuple(c for r in reports for c in r.checks))
