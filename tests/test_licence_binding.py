@@ -257,3 +257,25 @@ def test_examples_issue_currently_valid_licences(lic: Licences, code: str) -> No
     pdf = lic.issue(f"example-{code}", "sm2", type_code=code, number=7)
     report = verify_pdf(pdf, lic.online())
     assert report.indication is PASSED, report.to_json()
+
+
+def test_cli_issue_exits_2_for_an_ended_validity_unless_historical(
+    lic: Licences, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    data = tmp_path / "apr.json"
+    data.write_text(json.dumps(dated("APR", 94, date(2016, 3, 1), date(2019, 2, 28)),
+                               ensure_ascii=False), encoding="utf-8")
+    home = str(lic.deployment.home.root)
+    args = ["issue", "--type", "APR", "--data", str(data), "--out", str(tmp_path / "a.pdf"),
+            "--home", home]
+    refused = CliRunner().invoke(cli, args)
+    assert refused.exit_code == 2, refused.output
+    assert "licence.validity_ended" in refused.stderr and "有效期" in refused.stderr
+    assert not (tmp_path / "a.pdf").exists()
+    done = CliRunner().invoke(cli, [*args, "--historical"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["licence_id"].startswith("L1-APR-")

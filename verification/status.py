@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Protocol, runtime_checkable
@@ -132,12 +133,14 @@ class RegistryStatus:
         self._registry = None
         self._last_file = None
 
-    def _session(self) -> Any:
+    def _connect(self) -> Any:
+        """One short read-only connection; prebuilt Core statements (no ORM session, no
+        identity map, no blobs loaded): the online checks read a few columns per file."""
         if self._registry is None:
             from trust.registry import Registry  # SQLAlchemy only where online status is used
 
             self._registry = Registry(self.url)
-        return self._registry.session()
+        return self._registry.engine.connect()
 
     def close(self) -> None:
         if self._registry is not None:
@@ -146,36 +149,24 @@ class RegistryStatus:
 
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
-        from sqlalchemy import select
-
-        from trust.registry.models import Licence, LicenceEvent
-
-        with self._session() as session:
-            licence = session.get(Licence, licence_id)
-            if licence is None:
-                return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
-                             f"{licence_id}: unknown to the registry")
-            self._last_file = (licence_id, str(licence.file_sm3))
-            state = session.execute(
-                select(LicenceEvent.to_status)
-                .where(LicenceEvent.licence_id == licence_id, LicenceEvent.at <= at)
-                .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
-                .limit(1)
-            ).scalar()
-        if state is None:
+        with self._connect() as conn:
+            row = conn.execute(_queries().licence, {"id": licence_id, "at": at}).first()
+        if row is None:
+            return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: unknown to the registry")
+        self._last_file = (licence_id, str(row.file_sm3))
+        if row.state is None:
             return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                          f"{licence_id}: not yet issued at {at.isoformat()}")
-        return _licence_check(str(state), licence_id, "registry")
+        return _licence_check(str(row.state), licence_id, "registry")
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:
-        from trust.registry.models import SealRecord
-
-        with self._session() as session:
-            seal = session.get(SealRecord, es_id)
-            if seal is None:
-                return Check("seal", _UNSURE, SubIndication.TRY_LATER,
-                             f"seal {es_id}: unknown to the registry")
-            revoked_at = seal.revoked_at
+        with self._connect() as conn:
+            row = conn.execute(_queries().seal, {"id": es_id}).first()
+        if row is None:
+            return Check("seal", _UNSURE, SubIndication.TRY_LATER,
+                         f"seal {es_id}: unknown to the registry")
+        revoked_at = row.revoked_at
         if revoked_at is not None and revoked_at <= signing_time:
             return Check("seal", _FAIL, SubIndication.REVOKED,
                          f"seal {es_id} revoked at {revoked_at.isoformat()}, before signing")
@@ -203,31 +194,59 @@ class RegistryStatus:
         last = self._last_file
         if last is not None and last[0] == licence_id:
             return last[1]
-        from sqlalchemy import select
-
-        from trust.registry.models import Licence
-
-        with self._session() as session:
-            found = session.execute(
-                select(Licence.file_sm3).where(Licence.id == licence_id)).scalar()
+        with self._connect() as conn:
+            found = conn.execute(_queries().file_sm3, {"id": licence_id}).scalar()
         return None if found is None else str(found)
 
     def check(self, path: Sequence[bytes], at: datetime) -> Check:
         """Certificate revocation: every non-anchor certificate must be known and not revoked."""
-        from trust.registry.models import CertificateRecord
-
-        with self._session() as session:
-            for der in path[:-1] or path:
-                record = session.get(CertificateRecord, hashlib.sha256(der).hexdigest())
-                if record is None:
-                    return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
-                                 "certificate unknown to the registry")
-                if record.revoked_at is not None and record.revoked_at <= at:
-                    sub = SubIndication.REVOKED if der == path[0] else \
-                        SubIndication.REVOKED_CA_NO_POE
-                    return Check("revocation", _FAIL, sub,
-                                 f"{record.subject} revoked at {record.revoked_at.isoformat()}")
+        wanted = [hashlib.sha256(der).hexdigest() for der in path[:-1] or path]
+        with self._connect() as conn:
+            rows = {r.fingerprint: r for r in conn.execute(_queries().certificates,
+                                                           {"fps": wanted})}
+        for der, fp in zip(path[:-1] or path, wanted, strict=True):
+            record = rows.get(fp)
+            if record is None:
+                return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
+                             "certificate unknown to the registry")
+            if record.revoked_at is not None and record.revoked_at <= at:
+                sub = SubIndication.REVOKED if der == path[0] else \
+                    SubIndication.REVOKED_CA_NO_POE
+                return Check("revocation", _FAIL, sub,
+                             f"{record.subject} revoked at {record.revoked_at.isoformat()}")
         return Check("revocation", _PASS, None, "not revoked (registry)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Queries:
+    licence: Any
+    file_sm3: Any
+    seal: Any
+    certificates: Any
+
+
+@lru_cache(maxsize=1)
+def _queries() -> _Queries:
+    """The online statements, built once (SQLAlchemy then caches their compiled form)."""
+    from sqlalchemy import bindparam, select
+
+    from trust.registry.models import CertificateRecord, Licence, LicenceEvent, SealRecord
+
+    # the licence's status at the validation time: its latest event at or before it
+    state = (select(LicenceEvent.to_status)
+             .where(LicenceEvent.licence_id == bindparam("id"),
+                    LicenceEvent.at <= bindparam("at", type_=LicenceEvent.at.type))
+             .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
+             .limit(1).scalar_subquery())
+    return _Queries(
+        licence=select(Licence.file_sm3, state.label("state"))
+        .where(Licence.id == bindparam("id")),
+        file_sm3=select(Licence.file_sm3).where(Licence.id == bindparam("id")),
+        seal=select(SealRecord.revoked_at).where(SealRecord.es_id == bindparam("id")),
+        certificates=select(CertificateRecord.fingerprint, CertificateRecord.subject,
+                            CertificateRecord.revoked_at)
+        .where(CertificateRecord.fingerprint.in_(bindparam("fps", expanding=True))),
+    )
 
 
 class ListStatus:
