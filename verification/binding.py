@@ -12,6 +12,7 @@ returns one Check; the threat each stops is written next to it.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Final
 
 from trust.indications import Check, Indication, SubIndication
@@ -81,9 +82,15 @@ def licence_binding(f: SignatureFacts, licence_id: str) -> Check:
     if info is None:
         return Check("licence_binding", _UNSURE, SubIndication.SIG_CONSTRAINTS_FAILURE,
                      f"licence {parsed.text}: no signer certificate to compare")
+    return _bound(authority, f.seal is not None)
+
+
+@lru_cache(maxsize=256)
+def _bound(authority: str, sealed: bool) -> Check:
+    """The passed check, shared (immutable) by every licence of one department."""
     return Check("licence_binding", _PASS, None,
                  "licence issuer, signer organisation"
-                 + (" and seal owner" if f.seal is not None else "") + f" are {authority}")
+                 + (" and seal owner" if sealed else "") + f" are {authority}")
 
 
 def licence_validity(f: SignatureFacts, rule: Recognition | None, at: datetime) -> Check | None:

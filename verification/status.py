@@ -77,6 +77,7 @@ class LicenceStatusSource(Protocol):
         ...
 
 
+@lru_cache(maxsize=4)
 def _not_consulted(why: str) -> Check:
     """Offline: say so. The signatures vouch for the signed bytes; nobody compared the
     file with the one registered at issuance (a re-signed copy is not detected)."""
