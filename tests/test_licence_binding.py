@@ -279,3 +279,33 @@ def test_cli_issue_exits_2_for_an_ended_validity_unless_historical(
     done = CliRunner().invoke(cli, [*args, "--historical"])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["licence_id"].startswith("L1-APR-")
+
+
+def test_fast_walk_reads_the_validity_attribute_itself(lic: Licences) -> None:
+    """The fast CMS walk understands the new attribute (no fallback to asn1crypto for
+    every licence) and agrees with the asn1crypto parse on every encoding."""
+    from datetime import timezone
+
+    from signing.pdf.cms_attrs import _validity as encode_validity
+    from verification import cms
+    from verification.cms_fast import _validity, walk_cms
+    from verification.errors import CmsFormatError
+
+    pdf = lic.pdfs["genuine"]
+    sig = extract_facts(pdf).signatures[0]
+    der = bytes.fromhex(pdf[sig.byte_range[1] + 1: sig.byte_range[2] - 1].decode())
+    walked = walk_cms(der[: cms._der_length(der)], False)
+    assert walked is not None and walked.validity == (sig.valid_from, sig.valid_until)
+    t0 = datetime(2026, 1, 1, 16, tzinfo=UTC)
+    cst = timezone(timedelta(hours=8))
+    for period in ((t0, t0 + timedelta(days=365)), (t0, None),
+                   (datetime(2026, 1, 2, tzinfo=cst), datetime(2027, 1, 2, tzinfo=cst))):
+        raw = encode_validity(period)
+        assert _validity(raw) == cms.licence_validity(raw) == (
+            period[0].astimezone(UTC), None if period[1] is None else period[1].astimezone(UTC))
+    fractional = bytes.fromhex("3013") + b"\x18\x11" + b"20260101160000.5Z"
+    assert _validity(fractional) == cms.licence_validity(fractional)
+    backwards = bytes.fromhex("3022") + b"\x18\x0f20270101000000Z" + b"\x18\x0f20260101000000Z"
+    for parse in (_validity, cms.licence_validity):
+        with pytest.raises(CmsFormatError):
+            parse(backwards)
