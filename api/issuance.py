@@ -165,7 +165,8 @@ def _batch_request(deployment: Deployment, session: Session, item: BatchItem,
     first, second = signers[department]
     return IssueRequest(type_code=type_code, record=record, department_code=department,
                         signer=first, second_signer=second,
-                        idempotency_key="batch:" + request_digest(type_code, record, department))
+                        idempotency_key="batch:" + request_digest(type_code, record, department),
+                        historical=bool(options.get("historical")))
 
 
 def _failed(item: BatchItem, exc: SealTrustError) -> ItemResult:

@@ -309,3 +309,26 @@ def test_fast_walk_reads_the_validity_attribute_itself(lic: Licences) -> None:
     for parse in (_validity, cms.licence_validity):
         with pytest.raises(CmsFormatError):
             parse(backwards)
+
+
+def test_cli_issue_batch_fails_ended_lines_unless_historical(
+    lic: Licences, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    lines = tmp_path / "apr.jsonl"
+    lines.write_text("\n".join(json.dumps(dated("APR", 95 + i, date(2016, 3, 1),
+                                                date(2019, 2, 28)), ensure_ascii=False)
+                               for i in range(2)) + "\n", encoding="utf-8")
+    home = str(lic.deployment.home.root)
+    base = ["issue-batch", str(lines), "--type", "APR", "--workers", "1", "--json",
+            "--home", home]
+    refused = CliRunner().invoke(cli, [*base, "--out-dir", str(tmp_path / "a")])
+    assert refused.exit_code == 1, refused.output
+    errors = (tmp_path / "a" / "errors.jsonl").read_text(encoding="utf-8")
+    assert errors.count("licence.validity_ended") == 2
+    done = CliRunner().invoke(cli, [*base, "--out-dir", str(tmp_path / "b"), "--historical"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["issued"] == 2

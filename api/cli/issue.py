@@ -81,16 +81,19 @@ def command(cli: CliContext, type_code: str, data: Path, out: Path, alg: str,
 @click.option("--dept", "department", default=None, help="Default department (\"_dept\" "
               "overrides).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--historical", is_flag=True, default=False,
+              help="The records are historical re-issues: an ended validity is accepted "
+              "(each licence audited as such); without it such lines fail.")
 @common_options
 def batch(cli: CliContext, records: Path, out_dir: Path, type_code: str | None, alg: str,
-          key_uri: str | None, department: str | None, workers: int) -> None:
+          key_uri: str | None, department: str | None, workers: int, historical: bool) -> None:
     """Issue every record of a JSON-lines file; resumable, one bad line never stops the rest."""
     from tqdm import tqdm
 
     with open_deployment(cli.home) as dep:
         dept = department or dep.config["demo_department"]
     options = {"out_dir": str(out_dir), "type": type_code, "department": dept, "alg": alg,
-               "key_uri": key_uri, "actor": "cli-batch"}
+               "key_uri": key_uri, "actor": "cli-batch", "historical": historical}
     total = count_lines(records)
     bar = tqdm(total=total, unit="licence", file=sys.stderr, disable=cli.json or None,
                dynamic_ncols=True)
