@@ -75,6 +75,7 @@ def issue_one(
     department: str, alg: str = "sm2", key_uri: str | None = None, seal: str | None = None,
     idempotency_key: str | None = None, actor: str, at: datetime | None = None,
     heads: audit.HeadSchedule | None = None, file_format: str = "pdf",
+    historical: bool = False,
 ) -> IssuedLicence:
     """Issue inside ``session``'s transaction; the audit head per ``heads``.
 
@@ -94,7 +95,8 @@ def issue_one(
         session, deployment.issuer_context(),
         IssueRequest(type_code=type_code, record=record, department_code=department,
                      signer=first, second_signer=second, seal_es_id=seal,
-                     idempotency_key=idempotency_key, file_format=file_format),
+                     idempotency_key=idempotency_key, file_format=file_format,
+                     historical=historical),
         at=now, actor=actor, allocate=allocate)
     audit.sign_pending(session, deployment.key("audit"), now, heads)
     return issued
@@ -167,7 +169,8 @@ def _batch_request(deployment: Deployment, session: Session, item: BatchItem,
     return IssueRequest(type_code=type_code, record=record, department_code=department,
                         signer=first, second_signer=second, file_format=file_format,
                         idempotency_key="batch:"
-                        + request_digest(type_code, record, department, file_format))
+                        + request_digest(type_code, record, department, file_format),
+                        historical=bool(options.get("historical")))
 
 
 def _failed(item: BatchItem, exc: SealTrustError) -> ItemResult:

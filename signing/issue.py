@@ -139,6 +139,9 @@ class IssueRequest:
     seal_es_id: str | None = None
     idempotency_key: str | None = None
     file_format: str = "pdf"  # or "ofd" (GB/T 33190, SM2 only)
+    # True: the caller re-issues a licence whose validity has already ended (a copy for
+    # the archive); audited as such. Otherwise such a record is refused.
+    historical: bool = False
 
     def __post_init__(self) -> None:
         if self.file_format not in FILE_FORMATS:
@@ -149,6 +152,12 @@ class IssueRequest:
             raise InputError("RSA is not part of the OFD profile: OFD licences are sealed with "
                              "SM2 only (use --alg sm2, or PDF for RSA); OFD 证照只支持 SM2 签章",
                              code="licence.ofd_algorithm")
+
+
+class ValidityEndedError(InputError):
+    """The record's validity has ended: issuing it would sign an expired licence."""
+
+    code = "licence.validity_ended"
 
 
 @dataclass(frozen=True)
@@ -246,6 +255,28 @@ def _aware_day(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=CHINA)
 
 
+def signed_validity(valid: tuple[date, date | None]) -> tuple[datetime, datetime | None]:
+    """The validity dates (China Standard Time calendar days, the end day included) as the
+    instants signed into the CMS: from 00:00 of the first day to 00:00 after the last."""
+    end = None if valid[1] is None else _aware_day(valid[1]) + timedelta(days=1)
+    return _aware_day(valid[0]), end
+
+
+def _refuse_ended(valid: tuple[date, date | None], today: date, historical: bool) -> None:
+    """Threat: a routine issuance that signs a licence already expired (a stale record,
+    a typo in a date) would hand the holder a document no counter may accept."""
+    if valid[1] is not None and valid[1] < today and not historical:
+        raise ValidityEndedError(
+            f"证照有效期已于 {valid[1].isoformat()} 结束，不能签发；补发历史证照请注明 "
+            f"historical / the licence's validity ended on {valid[1].isoformat()}: refused; "
+            "re-issue it as a historical licence (--historical, \"historical\": true) if "
+            "that is intended")
+    if valid[1] is not None and valid[1] < valid[0]:
+        raise InputError(f"证照有效期结束日 {valid[1]} 早于开始日 {valid[0]} / the validity "
+                         f"ends ({valid[1]}) before it starts ({valid[0]})",
+                         code="licence.validity_invalid")
+
+
 def document_token(
     context: IssuerContext, licence_type: LicenceType, record: Mapping[str, Any], *,
     licence_id: str, issuer_uscc: str, status_index: int, valid: tuple[date, date | None],
@@ -313,6 +344,9 @@ def prepare_licence(
     existing = _existing(session, request, digest)
     if existing is not None:
         return existing
+    issued_on = at.astimezone(CHINA).date()
+    valid = _validity(licence_type, record, issued_on)
+    _refuse_ended(valid, issued_on, request.historical)  # before any counter is taken
     department = session.connection().execute(
         _DEPARTMENT, {"code": request.department_code}).first()
     if department is None:
@@ -325,11 +359,9 @@ def prepare_licence(
         usable_seal(session, seal.es_id, department_code=department.code,
                     signer_cert=extra.certificate, at=at)
 
-    issued_on = at.astimezone(CHINA).date()
     sequence = take(f"licence:{licence_type.code}:{department.uscc}:{issued_on:%Y%m%d}")
     licence_id = format_licence_id(licence_type.code, department.uscc, sequence, issued_on)
     status_index = take(STATUS_COUNTER) - 1
-    valid = _validity(licence_type, record, issued_on)
     token = document_token(context, licence_type, record, licence_id=licence_id,
                            issuer_uscc=department.uscc, status_index=status_index,
                            valid=valid, at=at)
@@ -355,7 +387,8 @@ def prepare_licence(
                        timestamper=context.timestamper_for(signer.key),
                        field_name=f"Seal{number + 1}" if number else "Seal",
                        seal=SealBinding(seal.der, licence_id=licence_id,
-                                        status_ref=(STATUS_LIST_ID, status_index)),
+                                        status_ref=(STATUS_LIST_ID, status_index),
+                                        validity=signed_validity(valid)),
                        appearance=placement if number == 0 else None,
                        reason=f"{licence_type.name_zh} {licence_id}", location=department.name)
     return PreparedLicence(
@@ -382,10 +415,13 @@ def _sealed_ofd(context: IssuerContext, licence_type: LicenceType, record: Mappi
         ofd_profile.PARAM_LICENCE_ID: licence_id,
         ofd_profile.PARAM_STATUS_LIST: STATUS_LIST_ID,
         ofd_profile.PARAM_STATUS_INDEX: str(status_index),
-        ofd_profile.PARAM_VALID_FROM: valid[0].isoformat(),
     }
-    if valid[1] is not None:
-        parameters[ofd_profile.PARAM_VALID_UNTIL] = valid[1].isoformat()
+    # the same instants the PDF's signed validity attribute carries: 00:00 China Standard
+    # Time of the first day, and 00:00 after the last (exclusive)
+    start, end = signed_validity(valid)
+    parameters[ofd_profile.PARAM_VALID_FROM] = start.isoformat()
+    if end is not None:
+        parameters[ofd_profile.PARAM_VALID_UNTIL] = end.isoformat()
     signer = request.signer
     return seal_ofd(entries, key=signer.key, chain=signer.chain, seal_der=seal_der, at=at,
                     request=OfdSealRequest(
@@ -420,7 +456,8 @@ def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) ->
     audit.append(session, kind="licence.issued", actor=actor, subject=p.licence_id, at=at,
                  details={"type": licence_type.code, "department": department_code,
                           "seal": p.seal_es_id, "keys": list(p.signer_uris),
-                          "file_sm3": p.file_sm3, "status_index": p.status_index})
+                          "file_sm3": p.file_sm3, "status_index": p.status_index,
+                          **({"historical_reissue": True} if p.request.historical else {})})
     return IssuedLicence(p.licence_id, licence_type.code, p.file_sm3, p.pdf)
 
 

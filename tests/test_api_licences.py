@@ -167,3 +167,22 @@ def test_two_processes_issuing_on_postgres_never_collide(tmp_path: Path,
                 assert kinds.count("licence.issued") == 24
         finally:
             registry.close()
+
+
+def test_issuance_refuses_an_ended_validity_unless_historical(api: Api) -> None:
+    """Issue 12: a record whose validity has already ended is refused (422, bilingual),
+    unless the caller marks it a historical re-issue (audited as such)."""
+    from tests.licence_corpus import dated
+
+    record = dated("APR", 77, __import__("datetime").date(2016, 3, 1),
+                   __import__("datetime").date(2019, 2, 28))
+    refused = api.client.post("/v1/licences", json={"type": "APR", "record": record},
+                              headers=api.headers("issuer"))
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "licence.validity_ended"
+    assert "有效期" in error["message"] and "historical" in error["message"]
+    issued = api.client.post("/v1/licences", json={"type": "APR", "record": record,
+                                                   "historical": True},
+                             headers=api.headers("issuer"))
+    assert issued.status_code == 201, issued.text

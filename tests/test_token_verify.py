@@ -275,3 +275,24 @@ def test_result_is_frozen(pki: testpki.Pki, lists: tuple[TrustList, dict[str, St
     with pytest.raises(AttributeError):
         result.indication = Indication.TOTAL_FAILED  # type: ignore[misc]
     assert replace(result, online=True).online
+
+
+def test_token_for_another_issuers_licence_fails(
+    pki: testpki.Pki, lists: tuple[TrustList, dict[str, StatusList]]
+) -> None:
+    """Issue 12: a genuine signer of ISSUER vouching for a licence id issued by another
+    authority (status read from the wrong issuer's list) is TOTAL_FAILED, not PASSED."""
+    from trust.licence_id import format_licence_id
+
+    foreign = format_licence_id("BL", "11330100002482077H", 42, date(2026, 1, 15))
+    text = encode_token(claims(licence_id=foreign), pki.token_signer.key, pki.token_signer.cert)
+    result = verify_token(text, trust_list=lists[0], status_lists=lists[1], now=CLOCK)
+    assert result.indication is Indication.TOTAL_FAILED, result.checks
+    assert result.sub_indication is SubIndication.SIG_CONSTRAINTS_FAILURE
+    (check,) = [c for c in result.checks if c.name == "licence.issuer"]
+    assert "11330100002482077H" in check.detail and ISSUER in check.detail
+    broken = encode_token(claims(licence_id=foreign[:-1] + "Z" if foreign[-1] != "Z"
+                                 else foreign[:-1] + "Y"),
+                          pki.token_signer.key, pki.token_signer.cert)
+    bad = verify_token(broken, trust_list=lists[0], status_lists=lists[1], now=CLOCK)
+    assert bad.indication is Indication.TOTAL_FAILED

@@ -301,3 +301,29 @@ def test_any_json_gets_a_verdict_never_a_crash(code: str, record: object) -> Non
 def test_examples_valid_for_any_index_and_seed(code: str, index: int, seed: int) -> None:
     licence_type = get_type(code)
     licence_type.validate(licence_type.example(index, seed=seed))
+
+
+@pytest.mark.parametrize("code", sorted(REQUIRED_TYPES))
+def test_cli_examples_are_valid_today_for_every_type(tmp_path: Path, code: str) -> None:
+    """Issue 12: ``types example TYPE --count N`` gives records whose licences are valid
+    today (APR's example used to have expired in 2019), reproducible with --as-of."""
+    from datetime import date, timedelta
+
+    from signing.types._examples import today_cst
+
+    licence_type = get_type(code)
+    exit_code, out, _ = _run("example", code, "--count", "60", home=tmp_path)
+    assert exit_code == 0
+    today = today_cst()
+    for line in out.splitlines():
+        record = json.loads(line)
+        licence_type.validate(record)
+        if licence_type.validity is not None:
+            start = date.fromisoformat(record[licence_type.validity.start])
+            end = record[licence_type.validity.end]
+            assert start < today
+            assert end == "长期" or date.fromisoformat(end) > today + timedelta(days=300)
+    _, first, _ = _run("example", code, "--as-of", "2031-05-01", home=tmp_path)
+    _, again, _ = _run("example", code, "--as-of", "2031-05-01", home=tmp_path)
+    assert first == again
+    assert json.loads(first) == licence_type.example(0, as_of=date(2031, 5, 1))

@@ -12,6 +12,8 @@ from typing import Final
 
 from asn1crypto import x509
 
+from trust.pki.names import uscc_of_identifier
+
 __all__ = ["CertInfo", "cert_info"]
 
 _MAX_ENTRIES: Final = 4096
@@ -27,6 +29,7 @@ class CertInfo:
     issuer_der: bytes
     serial_number: int
     key_identifier: bytes | None
+    uscc: str | None = None  # the organisation's USCC (organizationIdentifier), if any
 
 
 def cert_info(der: bytes) -> CertInfo:
@@ -42,8 +45,17 @@ def cert_info(der: bytes) -> CertInfo:
             issuer_der=bytes(cert.issuer.dump()),
             serial_number=int(cert.serial_number),
             key_identifier=cert.key_identifier,
+            uscc=uscc_of_identifier(_organisation_id(cert)),
         )
         if len(_cache) >= _MAX_ENTRIES:
             _cache.clear()
         _cache[der] = info
     return info
+
+
+def _organisation_id(cert: x509.Certificate) -> str | None:
+    """The subject's organizationIdentifier (2.5.4.97), as text, or None."""
+    value = cert.subject.native.get("organization_identifier")
+    if isinstance(value, list):  # several: ambiguous, no organisation
+        return None
+    return value if isinstance(value, str) else None

@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from trust.indications import Check, Indication, SubIndication
+from verification.binding import licence_binding, licence_validity
 from verification.certinfo import cert_info
 from verification.facts import SignatureFacts
 from verification.pdf.kinds import LICENCE_ALLOWED, kinds_text
@@ -211,12 +212,17 @@ def licence_status(f: SignatureFacts, policy: VerificationPolicy, rule: Recognit
 
 
 def run_checks(
-    f: SignatureFacts, policy: VerificationPolicy, at: datetime
+    f: SignatureFacts, policy: VerificationPolicy, at: datetime, *,
+    licence_id: str | None = None, file_sm3: str | None = None, last: bool = True,
 ) -> tuple[tuple[Check, ...], tuple[bytes, ...]]:
     """All applicable checks of one signature, and the validated path if any.
 
     The signer chain is judged at the signing time: the time-stamp's time
-    when a valid token proves it, else the validation time.
+    when a valid token proves it, else the validation time. ``licence_id`` is
+    the licence the file carries (any of its signatures), so every signature of
+    a licence is bound to its department; ``file_sm3`` the file's SM3 as its
+    last signer left it, for the registered-file check, which runs on the file's
+    ``last`` signature (the one that left it so).
     """
     first = structure(f)
     if not first.passed:
@@ -253,9 +259,14 @@ def run_checks(
             checks.append(chain.check)
     if f.kind == "signature":
         for extra in (seal(f, policy, rule, signing_time, at, signing_time is not at),
-                      licence_status(f, policy, rule, at)):
+                      licence_status(f, policy, rule, at),
+                      licence_validity(f, rule, at)):
             if extra is not None:
                 checks.append(extra)
+        if licence_id is not None:
+            checks.append(licence_binding(f, licence_id))
+            if last:
+                checks.append(policy.licence_status.registered_file(licence_id, file_sm3))
     return tuple(checks), path
 
 

@@ -19,7 +19,7 @@ from asn1crypto import cms, core, tsp, x509
 
 from trust import oids, sm3
 from trust.keys import UnsupportedKeyError, verify_signature
-from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL, ATTR_STATUS_REF
+from trust.pki.oids import ATTR_LICENCE_ID, ATTR_LICENCE_VALIDITY, ATTR_SEAL, ATTR_STATUS_REF
 from verification.ber import element_end, is_definite
 from verification.certinfo import cert_info
 from verification.errors import CmsFormatError
@@ -84,6 +84,8 @@ class SignedCms:
     licence_id: str | None = None
     status_index: int | None = None  # signed status reference (offline status lists)
     timestamp_token: bytes | None = None
+    # signed licence validity period: (valid from, valid until or None: no end)
+    validity: tuple[datetime, datetime | None] | None = None
 
     @property
     def signer_cert_bound(self) -> bool | None:
@@ -260,6 +262,7 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
     seal_der: bytes | None = None
     licence_id: str | None = None
     status_index: int | None = None
+    validity: tuple[datetime, datetime | None] | None = None
     if not isinstance(signed_attrs_value, core.Void):
         raw = signed_attrs_value.dump()
         if not is_definite(raw, levels=2):
@@ -295,6 +298,8 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
                 licence_id = _licence_id(values[0].dump())
             elif oid == ATTR_STATUS_REF:
                 status_index = _status_index(values[0].dump())
+            elif oid == ATTR_LICENCE_VALIDITY:
+                validity = licence_validity(values[0].dump())
         if message_digest is None:
             raise CmsFormatError("signed attributes lack messageDigest")
     return SignedCms(
@@ -316,6 +321,7 @@ def _parse(der: bytes, timestamp: bool) -> SignedCms:
         licence_id=licence_id,
         status_index=status_index,
         timestamp_token=None if timestamp else _timestamp_token(si),
+        validity=validity,
     )
 
 
@@ -334,6 +340,25 @@ def _status_index(value_der: bytes) -> int:
     if not 0 <= index < 2**40 or not 0 < len(list_id) <= 32:
         raise CmsFormatError("status reference out of range")
     return index
+
+
+class _Validity(core.Sequence):
+    _fields = [("validFrom", core.GeneralizedTime),
+               ("validUntil", core.GeneralizedTime, {"optional": True})]
+
+
+def licence_validity(value_der: bytes) -> tuple[datetime, datetime | None]:
+    """The licence validity attribute (docs/seal-binding.md): from, and an exclusive end."""
+    try:
+        parsed = _Validity.load(value_der, strict=True)
+        start = parsed["validFrom"].native
+        end = parsed["validUntil"].native
+    except (ValueError, TypeError) as exc:
+        raise CmsFormatError(f"malformed licence validity attribute: {exc}") from exc
+    if not isinstance(start, datetime) or start.tzinfo is None or (
+            end is not None and (not isinstance(end, datetime) or end <= start)):
+        raise CmsFormatError("licence validity attribute: the end must follow the start")
+    return start, end
 
 
 def _licence_id(value_der: bytes) -> str:

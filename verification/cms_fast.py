@@ -23,7 +23,7 @@ from typing import Final
 
 from asn1crypto import algos, core, x509
 
-from trust.pki.oids import ATTR_LICENCE_ID, ATTR_SEAL, ATTR_STATUS_REF
+from trust.pki.oids import ATTR_LICENCE_ID, ATTR_LICENCE_VALIDITY, ATTR_SEAL, ATTR_STATUS_REF
 from verification import cms
 from verification.certinfo import cert_info
 from verification.der import Element, Unusual, children, element
@@ -63,6 +63,7 @@ _ATTRS: Final = {
     _oid_der(ATTR_SEAL): "seal",
     _oid_der(ATTR_LICENCE_ID): "licence_id",
     _oid_der(ATTR_STATUS_REF): "status_ref",
+    _oid_der(ATTR_LICENCE_VALIDITY): "validity",
 }
 
 
@@ -176,6 +177,7 @@ def _walk(der: bytes, timestamp: bool) -> cms.SignedCms | None:
         licence_id=attrs.licence_id,
         status_index=attrs.status_index,
         timestamp_token=token,
+        validity=attrs.validity,
     )
 
 
@@ -244,7 +246,7 @@ def _signer(der: bytes, sid: Element, certs: list[bytes]) -> bytes:
 
 class _Attrs:
     __slots__ = ("cert_id", "licence_id", "message_digest", "seal_der", "signing_time",
-                 "status_index")
+                 "status_index", "validity")
 
     def __init__(self) -> None:
         self.message_digest: bytes | None = None
@@ -253,6 +255,7 @@ class _Attrs:
         self.seal_der: bytes | None = None
         self.licence_id: str | None = None
         self.status_index: int | None = None
+        self.validity: tuple[datetime, datetime | None] | None = None
 
 
 def _signed_attrs(der: bytes, block: Element, content_type: bytes) -> _Attrs:
@@ -288,6 +291,8 @@ def _signed_attrs(der: bytes, block: Element, content_type: bytes) -> _Attrs:
             out.seal_der = raw
         elif kind == "licence_id":
             out.licence_id = _licence_id(raw)
+        elif kind == "validity":
+            out.validity = _validity(raw)
         else:
             out.status_index = _status_index(raw)
     if out.message_digest is None:
@@ -312,6 +317,33 @@ def _licence_id(raw: bytes) -> str:
     if not 0 < len(text) <= 64 or not text.isprintable():
         raise Unusual  # cms._licence_id words the error
     return text
+
+
+def _gen_time(raw: bytes, at: int) -> datetime | None:
+    """A plain 15-byte GeneralizedTime ``YYYYMMDDHHMMSSZ`` at ``at``, else None."""
+    if raw[at : at + 2] != b"\x18\x0f":
+        return None
+    match = _GEN_TIME.fullmatch(raw, at + 2, at + 17)
+    if match is None:
+        return None
+    try:
+        y, mo, d, h, mi, sec = (int(g) for g in match.groups())
+        return datetime(y, mo, d, h, mi, sec, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _validity(raw: bytes) -> tuple[datetime, datetime | None]:
+    """cms.licence_validity; its asn1crypto parse is skipped for the plain encoding:
+    SEQUENCE { GeneralizedTime [, GeneralizedTime] }, whole seconds, UTC."""
+    size = len(raw)
+    if size not in (19, 36) or raw[0] != _SEQ or raw[1] != size - 2:
+        return cms.licence_validity(raw)
+    start = _gen_time(raw, 2)
+    end = None if size == 19 else _gen_time(raw, 19)
+    if start is None or (size == 36 and (end is None or end <= start)):
+        return cms.licence_validity(raw)  # it words the error, or reads other forms
+    return start, end
 
 
 def _status_index(raw: bytes) -> int:

@@ -38,8 +38,13 @@ def judge(facts: FileFacts, policy: VerificationPolicy, at: datetime | None = No
             facts, moment, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, (), unreadable
         )
     reports = []
-    for sig in facts.signatures:
-        checks, path = run_checks(sig, policy, moment)
+    # the licence a file carries: every signature of it is bound to its department
+    licence = next((s.licence_id for s in facts.signatures
+                    if s.kind == "signature" and s.licence_id is not None), None)
+    last = max((i for i, s in enumerate(facts.signatures) if s.kind == "signature"), default=-1)
+    for i, sig in enumerate(facts.signatures):
+        checks, path = run_checks(sig, policy, moment, licence_id=licence, file_sm3=facts.sm3,
+                                  last=i == last)
         indication, sub = verdict(checks)
         reports.append(SignatureReport(sig, checks, indication, sub, path))
     overall, sub = verdict(tuple(c for r in reports for c in r.checks))
@@ -56,7 +61,9 @@ def verify_pdf(
 ) -> FileReport:
     """Verify every signature of one PDF. Bad input gives a FORMAT_FAILURE report, never a raise."""
     moment = _moment(at)
-    return judge(extract_facts(data, name=name, max_size=policy.max_file_size), policy, moment)
+    facts = extract_facts(data, name=name, max_size=policy.max_file_size,
+                          file_sm3=policy.licence_status.consults_registry)
+    return judge(facts, policy, moment)
 
 
 # ---------------------------------------------------------------- bulk

@@ -7,8 +7,9 @@ Never raises for bad input: a file that cannot be read yields FileFacts with
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
-from verification.cms import parse_cms
+from verification.cms import digest_ranges, parse_cms
 from verification.errors import CmsFormatError, VerificationInputError
 from verification.facts import FileFacts
 from verification.ofd import extract_ofd_facts, looks_like_zip
@@ -20,9 +21,31 @@ __all__ = ["extract_facts"]
 
 
 def extract_facts(
-    data: bytes, *, name: str = "", max_size: int = 64 * 1024 * 1024, allow_fast: bool = True
+    data: bytes, *, name: str = "", max_size: int = 64 * 1024 * 1024, allow_fast: bool = True,
+    file_sm3: bool = False,
 ) -> FileFacts:
-    """Read every signature of one file once. ``allow_fast=False`` forces the full analysis."""
+    """Read every signature of one file once. ``allow_fast=False`` forces the full analysis;
+    ``file_sm3`` also hashes the file as its last signer left it (:attr:`FileFacts.sm3`)."""
+    facts = _extract(data, name=name, max_size=max_size, allow_fast=allow_fast)
+    if not file_sm3 or facts.format_error is not None:
+        return facts
+    return replace(facts, sm3=signed_file_sm3(data, facts))
+
+
+def signed_file_sm3(data: bytes, facts: FileFacts) -> str | None:
+    """SM3 of the bytes up to the end of the last signature's revision (the end of its
+    second byte range): the whole file as issued, even after later DSS or document
+    time-stamp updates. None when no signature has a well-formed byte range."""
+    if facts.parser == "ofd":  # an OFD package has no revisions: the registered file is all of it
+        return digest_ranges(data, ((0, len(data)),), "sm3").hex()
+    ends = [s.byte_range[2] + s.byte_range[3] for s in facts.signatures
+            if s.kind == "signature" and s.structure_error is None and len(s.byte_range) == 4]
+    if not ends or max(ends) > len(data):
+        return None
+    return digest_ranges(data, ((0, max(ends)),), "sm3").hex()
+
+
+def _extract(data: bytes, *, name: str, max_size: int, allow_fast: bool) -> FileFacts:
     digest = hashlib.sha256(data).hexdigest()
     base = FileFacts(name=name, size=len(data), sha256=digest, parser="none")
     if len(data) > max_size:

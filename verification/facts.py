@@ -53,6 +53,10 @@ class SignatureFacts:
     licence_id: str | None = None  # signed sealtrust-licenceId attribute
     status_index: int | None = None  # signed sealtrust-statusRef attribute
     licence_type: str | None = None  # from the licence id (docs/licence-id.md)
+    # signed sealtrust-licenceValidity attribute: None/None when absent; valid_until
+    # None with a valid_from: no end. valid_until is exclusive (the first instant past).
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
     seal: str | None = None  # esID of the signed GB/T 38540 seal attribute
     seal_der: bytes | None = None
     # the embedded signature time-stamp (kind "signature"): its integrity is a fact,
@@ -79,7 +83,7 @@ class SignatureFacts:
                 )
             values["byte_range"] = tuple(int(v) for v in values.get("byte_range", ()))
             values["changes"] = tuple(str(v) for v in values.get("changes", ()))
-            for key in ("signing_time", "timestamp_time"):
+            for key in ("signing_time", "timestamp_time", "valid_from", "valid_until"):
                 if values.get(key) is not None:
                     values[key] = _aware(values[key])
         except (TypeError, ValueError, binascii.Error) as exc:
@@ -98,6 +102,10 @@ class FileFacts:
     format_error: str | None = None
     revisions: int | None = None
     signatures: tuple[SignatureFacts, ...] = ()
+    # SM3 (hex) of the file up to the end of its last signature's revision (the file as
+    # its last signer left it; later LTV updates excluded), computed only when the
+    # registry is consulted (registered-file check); None otherwise
+    sm3: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}

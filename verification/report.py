@@ -51,6 +51,17 @@ _ZH_SUB: Final = {
     SubIndication.TIMESTAMP_ORDER_FAILURE: "时间戳晚于验证时间",
     SubIndication.NO_POE: "无存在性证明",
 }
+# Licence checks whose sub-indication alone would read as a certificate problem.
+_BY_CHECK: Final = {
+    ("licence_validity", SubIndication.EXPIRED): ("证照已过期", "licence expired"),
+    ("licence_validity", SubIndication.NOT_YET_VALID): ("证照尚未生效", "licence not yet valid"),
+    ("licence_validity", SubIndication.SIG_CONSTRAINTS_FAILURE):
+        ("证照未签入有效期", "no signed validity period"),
+    ("licence_binding", SubIndication.SIG_CONSTRAINTS_FAILURE):
+        ("签署部门与发证机关不一致", "signer is not the licence's issuing department"),
+    ("registered_file", SubIndication.SIG_CONSTRAINTS_FAILURE):
+        ("不是登记的证照文件", "not the registered file"),
+}
 
 
 def _subject(der: bytes) -> str:
@@ -95,7 +106,10 @@ class SignatureReport:
             "signing_time": None if f.signing_time is None else f.signing_time.isoformat(),
             "timestamp_time": None if f.timestamp_time is None else f.timestamp_time.isoformat(),
             "seal": f.seal,
-            "licence": {"id": f.licence_id, "type": f.licence_type},
+            "licence": {"id": f.licence_id, "type": f.licence_type,
+                        "valid_from": None if f.valid_from is None else f.valid_from.isoformat(),
+                        "valid_until": None if f.valid_until is None
+                        else f.valid_until.isoformat()},
             "facts": f.to_dict(),
         }
 
@@ -115,6 +129,14 @@ class FileReport:
     def passed(self) -> bool:
         return self.indication is Indication.TOTAL_PASSED
 
+    def _deciding_check(self) -> tuple[str, str] | None:
+        """Words for the check that decided the verdict, when it is a licence check."""
+        for sig in self.signatures:
+            for check in sig.checks:
+                if check.indication is self.indication and check.sub_indication is not None:
+                    return _BY_CHECK.get((check.name, check.sub_indication))
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         f = self.facts
         return {
@@ -125,6 +147,7 @@ class FileReport:
                 "sha256": f.sha256,
                 "parser": f.parser,
                 "revisions": f.revisions,
+                "sm3": f.sm3,
             },
             "validation_time": self.at.isoformat(),
             "indication": self.indication.value,
@@ -142,11 +165,14 @@ class FileReport:
         if lang not in ("zh", "en"):
             raise ValueError("lang must be 'zh' or 'en'")
         sub = self.sub_indication
+        why = self._deciding_check()
         signers = "; ".join(s.facts.signer_subject or "?" for s in self.signatures)
         licence = next((s.facts.licence_id for s in self.signatures if s.facts.licence_id), None)
         if lang == "zh":
             text = f"{self.facts.name or '文件'}：{_ZH_INDICATION[self.indication]}"
-            if sub is not None:
+            if why is not None:
+                text += f"（{why[0]}）"
+            elif sub is not None:
                 text += f"（{_ZH_SUB.get(sub, sub.value)}）"
             if licence:
                 text += f"，证照 {licence}"
@@ -158,7 +184,7 @@ class FileReport:
             )
         text = f"{self.facts.name or 'file'}: {_EN_INDICATION[self.indication]}"
         if sub is not None:
-            text += f" ({sub.value})"
+            text += f" ({sub.value}" + (f": {why[1]})" if why is not None else ")")
         if licence:
             text += f", licence {licence}"
         text += f", {len(self.signatures)} signature(s)"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Protocol, runtime_checkable
@@ -56,7 +57,13 @@ def parsed_licence_id(text: str) -> LicenceId | LicenceIdError:
 
 @runtime_checkable
 class LicenceStatusSource(Protocol):
-    """Licence and seal status at a time; every answer is a Check."""
+    """Licence and seal status at a time; every answer is a Check.
+
+    ``consults_registry``: whether :meth:`registered_file` compares the file with
+    the registered one (the verifier then computes the file's SM3 for it).
+    """
+
+    consults_registry: bool
 
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
@@ -64,6 +71,19 @@ class LicenceStatusSource(Protocol):
         ...
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check: ...
+
+    def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
+        """Whether ``file_sm3`` (the file as its last signer left it) is the registered file."""
+        ...
+
+
+@lru_cache(maxsize=4)
+def _not_consulted(why: str) -> Check:
+    """Offline: say so. The signatures vouch for the signed bytes; nobody compared the
+    file with the one registered at issuance (a re-signed copy is not detected)."""
+    return Check("registered_file", _PASS, None,
+                 f"registry not consulted ({why}): the file was not compared with the "
+                 "registered one")
 
 
 def _licence_check(state: str, licence_id: str, source: str) -> Check:
@@ -79,6 +99,8 @@ def _licence_check(state: str, licence_id: str, source: str) -> Check:
 class PendingStatus:
     """No licence status source configured: fail closed."""
 
+    consults_registry = False
+
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
         return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
@@ -88,13 +110,21 @@ class PendingStatus:
         return Check("seal", _UNSURE, SubIndication.TRY_LATER,
                      f"seal {es_id}: no seal status source configured")
 
+    def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
+        return _not_consulted("no status source configured")
+
 
 class RegistryStatus:
     """Online status from the deployment registry at ``url`` (one engine per process)."""
 
+    consults_registry = True
+
     def __init__(self, url: str) -> None:
         self.url = url
         self._registry: Any = None
+        # (licence id, registered file SM3) of the last licence_status call: the same
+        # row answers registered_file without a second query
+        self._last_file: tuple[str, str] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url}
@@ -102,13 +132,16 @@ class RegistryStatus:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.url = state["url"]
         self._registry = None
+        self._last_file = None
 
-    def _session(self) -> Any:
+    def _connect(self) -> Any:
+        """One short read-only connection; prebuilt Core statements (no ORM session, no
+        identity map, no blobs loaded): the online checks read a few columns per file."""
         if self._registry is None:
             from trust.registry import Registry  # SQLAlchemy only where online status is used
 
             self._registry = Registry(self.url)
-        return self._registry.session()
+        return self._registry.engine.connect()
 
     def close(self) -> None:
         if self._registry is not None:
@@ -117,56 +150,104 @@ class RegistryStatus:
 
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
-        from sqlalchemy import select
-
-        from trust.registry.models import Licence, LicenceEvent
-
-        with self._session() as session:
-            licence = session.get(Licence, licence_id)
-            if licence is None:
-                return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
-                             f"{licence_id}: unknown to the registry")
-            state = session.execute(
-                select(LicenceEvent.to_status)
-                .where(LicenceEvent.licence_id == licence_id, LicenceEvent.at <= at)
-                .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
-                .limit(1)
-            ).scalar()
-        if state is None:
+        with self._connect() as conn:
+            row = conn.execute(_queries().licence, {"id": licence_id, "at": at}).first()
+        if row is None:
+            return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: unknown to the registry")
+        self._last_file = (licence_id, str(row.file_sm3))
+        if row.state is None:
             return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                          f"{licence_id}: not yet issued at {at.isoformat()}")
-        return _licence_check(str(state), licence_id, "registry")
+        return _licence_check(str(row.state), licence_id, "registry")
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:
-        from trust.registry.models import SealRecord
-
-        with self._session() as session:
-            seal = session.get(SealRecord, es_id)
-            if seal is None:
-                return Check("seal", _UNSURE, SubIndication.TRY_LATER,
-                             f"seal {es_id}: unknown to the registry")
-            revoked_at = seal.revoked_at
+        with self._connect() as conn:
+            row = conn.execute(_queries().seal, {"id": es_id}).first()
+        if row is None:
+            return Check("seal", _UNSURE, SubIndication.TRY_LATER,
+                         f"seal {es_id}: unknown to the registry")
+        revoked_at = row.revoked_at
         if revoked_at is not None and revoked_at <= signing_time:
             return Check("seal", _FAIL, SubIndication.REVOKED,
                          f"seal {es_id} revoked at {revoked_at.isoformat()}, before signing")
         return Check("seal", _PASS, None, f"seal {es_id} not revoked at signing (registry)")
 
+    def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
+        """Threat: a copy re-signed (by a key that may sign) or re-rendered with other
+        content around a genuine licence id: every signature in it can be valid, yet it is
+        not the document the department registered at issuance."""
+        registered = self._registered_sm3(licence_id)
+        if registered is None:
+            return Check("registered_file", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: unknown to the registry")
+        if file_sm3 is None:
+            return Check("registered_file", _UNSURE, SubIndication.TRY_LATER,
+                         f"{licence_id}: the file's SM3 was not computed (stored facts?)")
+        if file_sm3 != registered:
+            return Check("registered_file", _FAIL, SubIndication.SIG_CONSTRAINTS_FAILURE,
+                         f"not the registered file of {licence_id}: SM3 {file_sm3}, "
+                         f"registered {registered} (a re-signed or re-rendered copy)")
+        return Check("registered_file", _PASS, None,
+                     f"the registered file of {licence_id} (SM3 {registered}, registry)")
+
+    def _registered_sm3(self, licence_id: str) -> str | None:
+        last = self._last_file
+        if last is not None and last[0] == licence_id:
+            return last[1]
+        with self._connect() as conn:
+            found = conn.execute(_queries().file_sm3, {"id": licence_id}).scalar()
+        return None if found is None else str(found)
+
     def check(self, path: Sequence[bytes], at: datetime) -> Check:
         """Certificate revocation: every non-anchor certificate must be known and not revoked."""
-        from trust.registry.models import CertificateRecord
-
-        with self._session() as session:
-            for der in path[:-1] or path:
-                record = session.get(CertificateRecord, hashlib.sha256(der).hexdigest())
-                if record is None:
-                    return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
-                                 "certificate unknown to the registry")
-                if record.revoked_at is not None and record.revoked_at <= at:
-                    sub = SubIndication.REVOKED if der == path[0] else \
-                        SubIndication.REVOKED_CA_NO_POE
-                    return Check("revocation", _FAIL, sub,
-                                 f"{record.subject} revoked at {record.revoked_at.isoformat()}")
+        wanted = [hashlib.sha256(der).hexdigest() for der in path[:-1] or path]
+        with self._connect() as conn:
+            rows = {r.fingerprint: r for r in conn.execute(_queries().certificates,
+                                                           {"fps": wanted})}
+        for der, fp in zip(path[:-1] or path, wanted, strict=True):
+            record = rows.get(fp)
+            if record is None:
+                return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
+                             "certificate unknown to the registry")
+            if record.revoked_at is not None and record.revoked_at <= at:
+                sub = SubIndication.REVOKED if der == path[0] else \
+                    SubIndication.REVOKED_CA_NO_POE
+                return Check("revocation", _FAIL, sub,
+                             f"{record.subject} revoked at {record.revoked_at.isoformat()}")
         return Check("revocation", _PASS, None, "not revoked (registry)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Queries:
+    licence: Any
+    file_sm3: Any
+    seal: Any
+    certificates: Any
+
+
+@lru_cache(maxsize=1)
+def _queries() -> _Queries:
+    """The online statements, built once (SQLAlchemy then caches their compiled form)."""
+    from sqlalchemy import bindparam, select
+
+    from trust.registry.models import CertificateRecord, Licence, LicenceEvent, SealRecord
+
+    # the licence's status at the validation time: its latest event at or before it
+    state = (select(LicenceEvent.to_status)
+             .where(LicenceEvent.licence_id == bindparam("id"),
+                    LicenceEvent.at <= bindparam("at", type_=LicenceEvent.at.type))
+             .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
+             .limit(1).scalar_subquery())
+    return _Queries(
+        licence=select(Licence.file_sm3, state.label("state"))
+        .where(Licence.id == bindparam("id")),
+        file_sm3=select(Licence.file_sm3).where(Licence.id == bindparam("id")),
+        seal=select(SealRecord.revoked_at).where(SealRecord.es_id == bindparam("id")),
+        certificates=select(CertificateRecord.fingerprint, CertificateRecord.subject,
+                            CertificateRecord.revoked_at)
+        .where(CertificateRecord.fingerprint.in_(bindparam("fps", expanding=True))),
+    )
 
 
 class ListStatus:
@@ -191,6 +272,11 @@ class ListStatus:
         self.lists = dict(status_lists)
         self.index = dict(index)
         self.max_age = max_age
+
+    consults_registry = False
+
+    def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
+        return _not_consulted("offline lists")
 
     def _fresh(self, name: str, what: str, issued: datetime, next_update: datetime,
                at: datetime) -> Check | None:

@@ -47,10 +47,13 @@ def _read_record(path: Path) -> dict[str, Any]:
 @click.option("--seal", default=None, help="Seal esID (default: the department's usable seal).")
 @click.option("--idempotency-key", default=None, help="Retries with the same key return the "
               "same licence.")
+@click.option("--historical", is_flag=True, default=False,
+              help="Re-issue a licence whose validity has already ended (audited as a "
+              "historical re-issue); without it such a record is refused (exit 2).")
 @common_options
 def command(cli: CliContext, type_code: str, data: Path, out: Path, file_format: str | None,
             alg: str, key_uri: str | None, department: str | None, seal: str | None,
-            idempotency_key: str | None) -> None:
+            idempotency_key: str | None, historical: bool) -> None:
     """Issue one licence: validate, render, seal, sign, time-stamp, register."""
     record = _read_record(data)
     file_format = file_format or ("ofd" if out.suffix.lower() == ".ofd" else "pdf")
@@ -60,7 +63,7 @@ def command(cli: CliContext, type_code: str, data: Path, out: Path, file_format:
             issued = issue_one(dep, session, type_code=type_code, record=record, department=dept,
                                alg=alg, key_uri=key_uri, seal=seal,
                                idempotency_key=idempotency_key, actor="cli",
-                               file_format=file_format)
+                               file_format=file_format, historical=historical)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".part")
     tmp.write_bytes(issued.pdf)
@@ -83,16 +86,21 @@ def command(cli: CliContext, type_code: str, data: Path, out: Path, file_format:
 @click.option("--dept", "department", default=None, help="Default department (\"_dept\" "
               "overrides).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--historical", is_flag=True, default=False,
+              help="The records are historical re-issues: an ended validity is accepted "
+              "(each licence audited as such); without it such lines fail.")
 @common_options
 def batch(cli: CliContext, records: Path, out_dir: Path, type_code: str | None, alg: str,
-          file_format: str, key_uri: str | None, department: str | None, workers: int) -> None:
+          file_format: str, key_uri: str | None, department: str | None, workers: int,
+          historical: bool) -> None:
     """Issue every record of a JSON-lines file; resumable, one bad line never stops the rest."""
     from tqdm import tqdm
 
     with open_deployment(cli.home) as dep:
         dept = department or dep.config["demo_department"]
     options = {"out_dir": str(out_dir), "type": type_code, "department": dept, "alg": alg,
-               "format": file_format, "key_uri": key_uri, "actor": "cli-batch"}
+               "format": file_format, "key_uri": key_uri, "actor": "cli-batch",
+               "historical": historical}
     total = count_lines(records)
     bar = tqdm(total=total, unit="licence", file=sys.stderr, disable=cli.json or None,
                dynamic_ncols=True)

@@ -99,16 +99,28 @@ def show(cli: CliContext, type_code: str) -> None:
     show_default=True,
     help="Index of the first record (resume or shard a load test).",
 )
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Date the licences must be valid on (default: today, Beijing time); "
+    "records are reproducible for a given date.",
+)
 @common_options
-def example(cli: CliContext, type_code: str, count: int | None, seed: int, start: int) -> None:
-    """Print valid example records of TYPE_CODE (deterministic from --seed and index)."""
+def example(cli: CliContext, type_code: str, count: int | None, seed: int, start: int,
+            as_of: datetime | None) -> None:
+    """Print valid example records of TYPE_CODE, whose licences are valid today (or --as-of)
+    and for at least a year after (deterministic from --seed, index and that date)."""
     licence_type = registry_for(cli.home).get(type_code)
+    day = None if as_of is None else as_of.date()
     if count is None:
-        click.echo(json.dumps(licence_type.example(start, seed=seed), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(licence_type.example(start, seed=seed, as_of=day),
+                              ensure_ascii=False, indent=2))
         return
     out = sys.stdout
     for index in range(start, start + count):
-        out.write(_line(licence_type.example(index, seed=seed)) + "\n")
+        out.write(_line(licence_type.example(index, seed=seed, as_of=day)) + "\n")
     out.flush()
 
 

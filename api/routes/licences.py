@@ -48,6 +48,9 @@ class IssueIn(BaseModel):
     format: Literal["pdf", "ofd"] = "pdf"  # OFD (GB/T 33190) is SM2 only
     seal: str | None = None
     idempotency_key: str | None = Field(default=None, max_length=128)
+    # a record whose validity has ended is refused (422) unless this says it is a
+    # historical re-issue (audited as such)
+    historical: bool = False
 
 
 class IssueOut(BaseModel):
@@ -129,7 +132,7 @@ def issue(body: IssueIn, principal: Issuer, deployment: DeploymentDep, session: 
                        department=_department_of(principal), alg=body.alg, seal=body.seal,
                        idempotency_key=body.idempotency_key or idempotency_key,
                        actor=principal.client_id, at=now, heads=deployment.audit_heads,
-                       file_format=body.format)
+                       file_format=body.format, historical=body.historical)
     if not issued.reused:
         for alg in body.alg.split("+"):
             metrics.count_signature(alg)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from asn1crypto import core
@@ -22,6 +23,7 @@ from signing.tsa.signed_data import attribute
 from trust.errors import InputError
 from trust.pki.oids import (
     ATTR_LICENCE_ID,
+    ATTR_LICENCE_VALIDITY,
     ATTR_SEAL,
     ATTR_SES_SIGNATURE,
     ATTR_STATUS_REF,
@@ -31,6 +33,7 @@ from trust.pki.oids import (
 __all__ = [
     "CMS_ATTRIBUTE_ARC",
     "LICENCE_ID_ATTR_OID",
+    "LICENCE_VALIDITY_ATTR_OID",
     "SEAL_ATTR_OID",
     "SES_SIGNATURE_ATTR_OID",
     "SealBinding",
@@ -45,6 +48,7 @@ CMS_ATTRIBUTE_ARC: Final = SEALTRUST_ARC + ".3"
 SEAL_ATTR_OID: Final = ATTR_SEAL  # value: SESeal (GB/T 38540), DER
 SES_SIGNATURE_ATTR_OID: Final = ATTR_SES_SIGNATURE  # value: SES_Signature, DER
 LICENCE_ID_ATTR_OID: Final = ATTR_LICENCE_ID  # value: UTF8String licence id
+LICENCE_VALIDITY_ATTR_OID: Final = ATTR_LICENCE_VALIDITY  # value: LicenceValidity
 
 # (document digest over the PDF byte ranges, digest algorithm name) -> DER SES_Signature
 SesSignatureHook = Callable[[bytes, str], bytes]
@@ -86,9 +90,14 @@ class SealBinding:
     # and where that status sits in the issuer's status list (for offline verifiers).
     licence_id: str | None = None
     status_ref: tuple[str, int] | None = None
+    # The licence's validity period (from, exclusive end or None: no end), signed so a
+    # verifier can refuse an expired licence without asking anyone (docs/seal-binding.md).
+    validity: tuple[datetime, datetime | None] | None = None
 
     def __post_init__(self) -> None:
         _single_der(self.seal_der, "SESeal")
+        if self.validity is not None:
+            _validity(self.validity)  # refuse a bad period before anything is signed
         if self.licence_id is not None and not 0 < len(self.licence_id.encode()) <= 128:
             raise SealBindingError("licence_id must be 1..128 bytes of UTF-8")
         if self.ses_signature_reserve < 0:
@@ -101,7 +110,7 @@ class SealBinding:
             # An SES_Signature embeds the seal, the signer certificate and a signature.
             extra = self.ses_signature_reserve or len(self.seal_der) + leaf_cert_len + 1024
         return (len(self.seal_der) + 64 + extra + (160 if self.licence_id else 0)
-                + (96 if self.status_ref else 0))
+                + (96 if self.status_ref else 0) + (96 if self.validity else 0))
 
 
 class StatusRef(core.Sequence):
@@ -117,6 +126,29 @@ def _status_ref(ref: tuple[str, int]) -> bytes:
     return StatusRef({"list": list_id, "index": index}).dump()  # type: ignore[no-any-return]
 
 
+class LicenceValidity(core.Sequence):
+    """When a licence is valid: from ``validFrom`` up to (not including) ``validUntil``."""
+
+    _fields = [("validFrom", core.GeneralizedTime),
+               ("validUntil", core.GeneralizedTime, {"optional": True})]
+
+
+def _utc_second(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise SealBindingError("licence validity times must be timezone-aware")
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def _validity(period: tuple[datetime, datetime | None]) -> bytes:
+    start, end = period
+    value: dict[str, datetime] = {"validFrom": _utc_second(start)}
+    if end is not None:
+        value["validUntil"] = _utc_second(end)
+        if value["validUntil"] <= value["validFrom"]:
+            raise SealBindingError("a licence validity period must end after it starts")
+    return LicenceValidity(value).dump()  # type: ignore[no-any-return]
+
+
 def seal_attributes(binding: SealBinding, message_digest: bytes, md_algorithm: str) -> list[bytes]:
     """DER Attributes binding the seal, for the direct CMS builder."""
     attrs = [attribute(SEAL_ATTR_OID, binding.seal_der)]
@@ -124,6 +156,8 @@ def seal_attributes(binding: SealBinding, message_digest: bytes, md_algorithm: s
         attrs.append(attribute(LICENCE_ID_ATTR_OID, core.UTF8String(binding.licence_id).dump()))
     if binding.status_ref is not None:
         attrs.append(attribute(ATTR_STATUS_REF, _status_ref(binding.status_ref)))
+    if binding.validity is not None:
+        attrs.append(attribute(ATTR_LICENCE_VALIDITY, _validity(binding.validity)))
     if binding.ses_signature is not None:
         ses = binding.ses_signature(message_digest, md_algorithm)
         _single_der(ses, "SES_Signature")
@@ -162,6 +196,9 @@ class SealAttrSpec(CAdESSignedAttrSpec):  # type: ignore[misc]
         if binding.status_ref is not None:
             ref = _status_ref(binding.status_ref)
             yield _DerAttribute(ATTR_STATUS_REF, lambda: ref, "status reference")
+        if binding.validity is not None:
+            period = _validity(binding.validity)
+            yield _DerAttribute(ATTR_LICENCE_VALIDITY, lambda: period, "licence validity")
         hook = binding.ses_signature
         if hook is not None:
             yield _DerAttribute(

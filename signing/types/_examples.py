@@ -3,9 +3,13 @@
 A type's schema names a generator per field with ``"x-example"`` (``"kind"`` or
 ``"kind:argument"``); fields without one take their ``const`` or a value from
 their ``enum``. So a new type needs data only, as long as it uses this
-vocabulary. Records are a pure function of (type, seed, index): the same
-command prints the same 10,000 records on every machine, and the index is
-folded into identifying numbers so no two records of one seed collide.
+vocabulary. Records are a pure function of (type, seed, index, as-of date):
+the same command prints the same 10,000 records on every machine on the same
+day, and the index is folded into identifying numbers so no two records of one
+seed collide. Dates are drawn back from the as-of date (default: today in
+China Standard Time) so that every record issues a licence valid that day and
+for at least a year after it: an example that has already expired would be
+refused by issuance and fail every verification.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final
 
 from signing.types._formats import org_code_check_char, resident_id_check_char, vin_check_char
 from trust.licence_id import uscc_check_char
 
-__all__ = ["GENERATORS", "generate"]
+__all__ = ["GENERATORS", "generate", "today_cst"]
 
 
 @dataclass(frozen=True)
@@ -119,8 +123,13 @@ _USCC_BODY_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _MIX: Final = 982_451_653
 _BIRTH_BASE: Final = date(1955, 1, 1)
 _BIRTH_SPAN_DAYS: Final = 18_000  # births 1955-01-01 .. 2004-04
-_ISSUE_FIRST: Final = date(2016, 1, 1)
-_ISSUE_LAST: Final = date(2025, 12, 31)
+_ISSUE_SPAN_YEARS: Final = 10  # issue dates up to 10 years before the as-of date
+_CST: Final = timezone(timedelta(hours=8))
+
+
+def today_cst() -> date:
+    """Today's calendar date in China Standard Time (licence dates are Beijing dates)."""
+    return datetime.now(_CST).date()
 
 
 def _add_years(day: date, years: int) -> date:
@@ -149,7 +158,8 @@ def _encode(number: int, alphabet: str, width: int) -> str:
 class _Context:
     """The facts one record is generated from; fields read them in schema order."""
 
-    def __init__(self, type_code: str, index: int, seed: int, years: tuple[int, ...]) -> None:
+    def __init__(self, type_code: str, index: int, seed: int, years: tuple[int, ...],
+                 as_of: date) -> None:
         self.rng = random.Random(f"{type_code}:{seed}:{index}")  # noqa: S311 - demo data
         self.index = index
         self.seed = seed
@@ -162,8 +172,13 @@ class _Context:
         self.male = self.rng.random() < 0.5
         self.birth = _BIRTH_BASE + timedelta(days=self.unique(4_507) % _BIRTH_SPAN_DAYS)
         adult = _add_years(self.birth, 18) + timedelta(days=30)
-        self.issue = _between(self.rng, max(_ISSUE_FIRST, adult), _ISSUE_LAST)
         self.valid_years = self.rng.choice(years) if years else 10
+        # issued before the as-of date, and (for types with a validity) so recently
+        # that issue + valid_years still lies at least a year after it
+        first = max(adult, _add_years(as_of, -_ISSUE_SPAN_YEARS))
+        if years:
+            first = max(first, _add_years(as_of, 1 - self.valid_years))
+        self.issue = _between(self.rng, first, as_of - timedelta(days=1))
         self.vehicle = self.rng.choice(_VEHICLES)
 
     def unique(self, offset: int) -> int:
@@ -280,10 +295,11 @@ def hint_of(prop: Mapping[str, Any]) -> tuple[str, str] | None:
 
 
 def generate(
-    type_code: str, schema: Mapping[str, Any], years: tuple[int, ...], index: int, seed: int
+    type_code: str, schema: Mapping[str, Any], years: tuple[int, ...], index: int, seed: int,
+    as_of: date | None = None,
 ) -> dict[str, Any]:
     """One record; properties in schema order, generated from the shared context."""
-    ctx = _Context(type_code, index, seed, years)
+    ctx = _Context(type_code, index, seed, years, as_of or today_cst())
     out: dict[str, Any] = {}
     for name, prop in schema.get("properties", {}).items():
         hint = hint_of(prop)

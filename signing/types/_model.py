@@ -213,10 +213,12 @@ class LicenceType:
         """The printed name of whoever holds the licence (person or organisation)."""
         return str(record[self.holder_field])
 
-    def example(self, index: int = 0, *, seed: int = 0) -> dict[str, Any]:
-        """A valid, realistic record, a pure function of (type, seed, index)."""
+    def example(self, index: int = 0, *, seed: int = 0,
+                as_of: date | None = None) -> dict[str, Any]:
+        """A valid, realistic record, a pure function of (type, seed, index, as_of), whose
+        licence is valid on ``as_of`` (default: today in China Standard Time)."""
         years = self.validity.example_years if self.validity else ()
-        return _examples.generate(self.code, self.schema, years, index, seed)
+        return _examples.generate(self.code, self.schema, years, index, seed, as_of)
 
     def masked(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The record with every sensitive field masked as the type declares."""

@@ -23,6 +23,7 @@ from typing import Final
 
 __all__ = [
     "ATTR_LICENCE_ID",
+    "ATTR_LICENCE_VALIDITY",
     "ATTR_SEAL",
     "ATTR_SES_SIGNATURE",
     "ATTR_STATUS_REF",
@@ -48,6 +49,8 @@ ATTR_SEAL: Final = SEALTRUST_ARC + ".3.1"  # DER SESeal (GB/T 38540)
 ATTR_SES_SIGNATURE: Final = SEALTRUST_ARC + ".3.2"  # DER SES_Signature over the byte ranges
 ATTR_LICENCE_ID: Final = SEALTRUST_ARC + ".3.3"  # UTF8String licence identifier
 ATTR_STATUS_REF: Final = SEALTRUST_ARC + ".3.4"  # SEQUENCE { list UTF8String, index INTEGER }
+# SEQUENCE { validFrom GeneralizedTime, validUntil GeneralizedTime OPTIONAL } (end exclusive)
+ATTR_LICENCE_VALIDITY: Final = SEALTRUST_ARC + ".3.5"
 # .4: policies of SealTrust services.
 TSA_POLICY: Final = SEALTRUST_ARC + ".4.1"  # the built-in RFC 3161 time-stamping service
 EKU_TIME_STAMPING: Final = "1.3.6.1.5.5.7.3.8"

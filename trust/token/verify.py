@@ -22,6 +22,7 @@ from typing import Any, Final
 
 from trust.errors import InputError
 from trust.indications import Check, Indication, SubIndication
+from trust.licence_id import VERSION_PREFIX, LicenceIdError, parse_licence_id
 from trust.status import LicenceStatus, StatusList
 from trust.token.claims import Claims, TokenKind
 from trust.token.codec import decode_token
@@ -149,6 +150,27 @@ def _find_signer(
         _S.SIG_CONSTRAINTS_FAILURE,
         f"signer belongs to {verified[0].issuer}, token names {claims.issuer}",
     ), None
+
+
+def _licence_issuer(claims: Claims) -> Check | None:
+    """The licence id's issuing authority is the token's issuer.
+
+    Threat: an issuer's genuine token signer vouching for another issuer's licence id
+    (the status bit would then be read from the wrong issuer's list). Applies to v1
+    ids (docs/licence-id.md), which name their authority; other schemes name none.
+    """
+    if not claims.licence_id.startswith(VERSION_PREFIX + "-"):
+        return None
+    try:
+        authority = parse_licence_id(claims.licence_id).authority
+    except LicenceIdError as exc:
+        return Check("licence.issuer", _F, _S.SIG_CONSTRAINTS_FAILURE,
+                     f"licence id {claims.licence_id!r} is malformed: {exc.message}")
+    if authority != claims.issuer:
+        return Check("licence.issuer", _F, _S.SIG_CONSTRAINTS_FAILURE,
+                     f"licence {claims.licence_id} is issued by {authority}, the token by "
+                     f"{claims.issuer}")
+    return _ok("licence.issuer", authority)
 
 
 def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
@@ -290,6 +312,9 @@ def verify_token(
     if entry is None:
         indication, sub = _bottom_line(checks)
         return TokenResult(indication, sub, tuple(checks), trust_list_age=trust_age, online=online)
+    binding = _licence_issuer(claims)
+    if binding is not None:
+        checks.append(binding)
     checks += _signer_checks(claims, entry)
     checks += _time_checks(claims, now, policy.clock_skew)
     checks.append(

@@ -25,10 +25,16 @@ import hmac
 import posixpath
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
 
 from trust import oids
 from trust.keys import UnsupportedKeyError, verify_signature
-from trust.ofd_profile import PARAM_LICENCE_ID, PARAM_STATUS_INDEX
+from trust.ofd_profile import (
+    PARAM_LICENCE_ID,
+    PARAM_STATUS_INDEX,
+    PARAM_VALID_FROM,
+    PARAM_VALID_UNTIL,
+)
 from trust.seal import SealFormatError, parse_seal_signature
 from trust.sm3 import sm3
 from verification.certinfo import cert_info
@@ -193,6 +199,8 @@ def _signature_facts(
         licence_id=params.get(PARAM_LICENCE_ID) or None,
         status_index=_int_or_none(params.get(PARAM_STATUS_INDEX)),
         licence_type=_licence_type(params.get(PARAM_LICENCE_ID)),
+        valid_from=_instant(params.get(PARAM_VALID_FROM)),
+        valid_until=_instant(params.get(PARAM_VALID_UNTIL)),
         seal=sig.seal.es_id,
         seal_der=sig.seal.der,
         timestamp_valid=None if stamp is None else stamp.valid,
@@ -248,6 +256,18 @@ def _cert_names(der: bytes) -> tuple[str | None, str | None, str | None]:
     except (ValueError, TypeError):
         return None, None, None
     return info.subject, info.issuer, info.serial
+
+
+def _instant(text: str | None) -> datetime | None:
+    """A signed validity instant (ISO 8601 with offset); anything else is no period at all,
+    which the licence_validity check treats as missing (never as valid)."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
 
 
 def _int_or_none(text: str | None) -> int | None:

@@ -117,6 +117,8 @@ def signature_facts(
         licence_id=signed.licence_id,
         status_index=signed.status_index,
         licence_type=_licence_type(signed.licence_id),
+        valid_from=None if signed.validity is None else signed.validity[0],
+        valid_until=None if signed.validity is None else signed.validity[1],
         seal=seal_id(signed.seal_der),
         seal_der=signed.seal_der,
         timestamp_valid=None if stamp is None else stamp.valid,

@@ -1,0 +1,82 @@
+"""RegistryStatus (online status) on SQLite and PostgreSQL: the prebuilt Core statements
+read the same answers the ORM did, and the registered file SM3 comes with the status."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from tests.db_support import db_url  # noqa: F401  (fixture)
+from trust.indications import Indication, SubIndication
+from trust.registry import Registry
+from trust.registry.db import migrate
+from trust.registry.models import (
+    CertificateRecord,
+    Department,
+    Licence,
+    LicenceEvent,
+    SealRecord,
+)
+from verification.status import RegistryStatus
+
+T0 = datetime(2026, 6, 1, tzinfo=UTC)
+LID = "L1-BL-11330100002482077H-20260601-00000001-X"
+
+
+def _fill(url: str) -> tuple[bytes, bytes]:
+    leaf, ca = b"leaf certificate", b"issuing ca"
+    registry = Registry(url)
+    try:
+        with registry.session() as s:
+            s.add(Department(code="d", name="d", uscc="11330100002482077H", created_at=T0))
+            s.flush()
+            s.add(SealRecord(es_id="S1", department_code="d", name="d", seal_type=1, der=b"x",
+                             valid_start=T0, valid_end=T0 + timedelta(days=365),
+                             status="revoked", revoked_at=T0 + timedelta(days=10)))
+            s.flush()
+            s.add(Licence(id=LID, type_code="BL", department_code="d", holder_name="h",
+                          holder={}, valid_from=T0, status="revoked", status_index=1,
+                          file_sm3="ab" * 32, seal_es_id="S1", key_uri="k", issued_at=T0))
+            s.flush()
+            s.add_all([LicenceEvent(licence_id=LID, at=T0, from_status=None, to_status="valid",
+                                    reason="issued"),
+                       LicenceEvent(licence_id=LID, at=T0 + timedelta(days=20),
+                                    from_status="valid", to_status="revoked", reason="x")])
+            for der, revoked in ((leaf, T0 + timedelta(days=30)), (ca, None)):
+                s.add(CertificateRecord(fingerprint=hashlib.sha256(der).hexdigest(), role="r",
+                                        subject=der.decode(), der=der, not_before=T0,
+                                        not_after=T0 + timedelta(days=999), revoked_at=revoked))
+    finally:
+        registry.close()
+    return leaf, ca
+
+
+def test_registry_status_reads(db_url: str) -> None:  # noqa: F811
+    migrate(db_url)
+    leaf, ca = _fill(db_url)
+    status = RegistryStatus(db_url)
+    try:
+        day = timedelta(days=1)
+        assert status.licence_status(LID, T0 - day).sub_indication is SubIndication.TRY_LATER
+        assert status.licence_status(LID, T0 + day).indication is Indication.TOTAL_PASSED
+        late = status.licence_status(LID, T0 + 21 * day)
+        assert late.sub_indication is SubIndication.REVOKED
+        assert status.licence_status("L1-nope", T0).sub_indication is SubIndication.TRY_LATER
+        assert status.registered_file(LID, "ab" * 32).indication is Indication.TOTAL_PASSED
+        other = status.registered_file(LID, "cd" * 32)
+        assert other.indication is Indication.TOTAL_FAILED and "not the registered" in other.detail
+        assert status.registered_file(LID, None).indication is Indication.INDETERMINATE
+        assert status.registered_file("L1-nope", "ab" * 32).indication is \
+            Indication.INDETERMINATE
+        assert status.seal_status("S1", T0 + 5 * day, T0).passed
+        assert status.seal_status("S1", T0 + 11 * day, T0).sub_indication is \
+            SubIndication.REVOKED
+        assert status.seal_status("S2", T0, T0).sub_indication is SubIndication.TRY_LATER
+        root = b"root"
+        assert status.check((leaf, ca, root), T0 + day).passed
+        assert status.check((leaf, ca, root), T0 + 31 * day).sub_indication is \
+            SubIndication.REVOKED
+        assert status.check((b"unknown", ca, root), T0).sub_indication is \
+            SubIndication.TRY_LATER
+    finally:
+        status.close()
