@@ -25,6 +25,7 @@ from signing.seals import make_department_seal
 from signing.types import builtin_types
 from trust.indications import Indication, SubIndication
 from trust.registry.models import Department, Licence
+from trust.registry.sealed import licence_record
 from verification import VerificationPolicy
 from verification.qr import OfflineLists
 
@@ -48,9 +49,11 @@ BINDING_ATTACKS: Final = (
     Attack("cross_department",
            (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "licence_binding"),
            (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "licence_binding")),
+    # Two checks catch it: the first (genuine) signature allows no foreign signature after
+    # it (modifications, licence.changes), and the second is bound to the wrong department.
     Attack("second_signature_other_department",
-           (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "licence_binding"),
-           (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "licence_binding")),
+           (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, "modifications"),
+           (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE, "modifications")),
     Attack("re_signed_copy",
            (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "registered_file"),
            (Indication.TOTAL_PASSED, None, "")),  # offline: the registry is not consulted
@@ -150,7 +153,8 @@ class Licences:
         with dep.registry.session() as s:
             row = s.get(Licence, self.ids[victim])
             assert row is not None
-            index, type_code, record = row.status_index, row.type_code, dict(row.holder)
+            index, type_code = row.status_index, row.type_code
+            record = dict(licence_record(s, row).holder)  # the one decryption path
         licence_type = TYPES.get(type_code)
         if pdf is None:
             pdf = render_licence(licence_type, record, self.ids[victim], qr_payload="forged",

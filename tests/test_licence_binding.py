@@ -114,7 +114,11 @@ def test_cross_department_forgery_names_both_parties(lic: Licences) -> None:
 def test_second_genuine_signature_by_another_department_fails(lic: Licences) -> None:
     report = verify_pdf(lic.pdfs["second_signature_other_department"], lic.online())
     first, second = report.signatures
-    assert first.indication is PASSED  # B's own signature is genuine
+    # B's own signature is genuine, but a licence allows no other department's signature
+    # after it: reported on the first as a change, on the second as a binding failure
+    (changes,) = [c for c in first.checks if c.name == "modifications"]
+    assert changes.indication is FAILED and "licence.changes" in changes.detail
+    assert all(c.passed for c in first.checks if c.name != "modifications")
     assert second.indication is FAILED
     (detail,) = [c.detail for c in second.checks if c.name == "licence_binding"]
     assert OTHER_USCC in detail and _demo_uscc(lic) in detail

@@ -28,7 +28,7 @@ from tests.api_support import Api
 from tests.licence_corpus import TYPES, Licences, open_licences
 from tests.support import require
 from trust.errors import InputError
-from trust.indications import Indication
+from trust.indications import Indication, SubIndication
 from verification import verify_pdf
 
 NS = {"ofd": "http://www.ofdspec.org/2016"}
@@ -207,3 +207,34 @@ def test_bulk_engine_verifies_ofd_and_pdf_together(lic: Licences, tmp_path: Path
     assert len(reports) == 5
     assert all(r.indication is Indication.TOTAL_PASSED for r in reports)
     assert sorted(r.facts.parser for r in reports) == ["fast", "ofd", "ofd", "ofd", "ofd"]
+
+
+def test_ofd_licence_binding_rules_hold_like_pdf(lic: Licences) -> None:
+    """Validity, registered file and department binding apply to OFD licences too."""
+    from datetime import date, timedelta
+
+    from tests.licence_corpus import dated
+
+    today = date.today()
+    with lic.deployment.registry.session() as s:
+        expired = issue_one(lic.deployment, s, type_code="DL", department=DEMO_DEPARTMENT,
+                            record=dated("DL", 501, today - timedelta(days=800),
+                                         today - timedelta(days=2)),
+                            actor="test", file_format="ofd", historical=True).pdf
+    report = verify_pdf(expired, lic.online())
+    assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED,
+                                                          SubIndication.EXPIRED)
+    _, genuine = _issue(lic, "DL", 502)
+    report = verify_pdf(genuine, lic.online())
+    names = {c.name: c for c in report.signatures[0].checks}
+    assert names["registered_file"].passed and names["licence_binding"].passed
+    assert names["licence_validity"].passed
+    # a copy re-zipped (same signed entries, other bytes) is not the registered file
+    z = zipfile.ZipFile(io.BytesIO(genuine))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+        for info in z.infolist():
+            copy.writestr(info.filename, z.read(info))
+    report = verify_pdf(out.getvalue(), lic.online())
+    assert report.indication is Indication.TOTAL_FAILED
+    assert not {c.name: c for c in report.signatures[0].checks}["registered_file"].passed

@@ -29,6 +29,7 @@ from trust.registry import Registry, migrate
 from trust.registry.grants import create_grant
 from trust.registry.lifecycle import LicenceStatus, change_status
 from trust.registry.models import AuditEntry, Department, Licence
+from trust.registry.sealed import licence_record
 from trust.registry.statuslist import DEFAULT_LIST_ID
 from trust.registry.tokens import DbLiveStatus, DbReplayCache
 from trust.status import LicenceStatus as Bit
@@ -446,7 +447,7 @@ def test_each_state_is_reported_distinctly_online_and_offline(
             with dep.registry.session() as session:
                 old = session.get(Licence, licence_id)
                 assert old is not None
-                record = dict(old.holder)
+                record = dict(licence_record(session, old).holder)
             response = api.client.post("/v1/licences", json={"type": "DL", "record": record},
                                        headers=api.headers("issuer"))
             assert response.status_code == 201, response.text
