@@ -86,7 +86,7 @@ def recognitions_of(offline: OfflineLists, own_issuers: Iterable[str]) -> list[
         base = SEALTRUST_LICENCE if entry.issuer in own else FOREIGN_PADES
         out.append((entry.certificate, Recognition(
             f"{base.name}:{entry.issuer}", frozenset(entry.licence_types), base.require_seal,
-            base.require_licence_status, base.check_revocation)))
+            base.require_licence_status, base.check_revocation, base.embedded_revocation)))
     return out
 
 
