@@ -66,7 +66,7 @@ def deployment_policy(
     rules += recognitions_of(offline, own)
     lists = {issuer: sl for (issuer, list_id), sl in offline.status_lists.items()
              if list_id == _STATUS_LIST_ID}
-    source = ListStatus(offline.trust_list, lists, licence_index or {})
+    source = ListStatus(offline.trust_list, lists, licence_index or {}, crls=offline.crls)
     return VerificationPolicy(
         trust_anchors=frozenset(der for der, _ in rules), revocation=source,
         licence_status=source, max_modification="form_filling",
