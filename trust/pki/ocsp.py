@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Final
 
 from asn1crypto import keys as asn1_keys
-from asn1crypto import ocsp
+from asn1crypto import ocsp, x509
 
 from trust.errors import InputError, SealTrustError
 from trust.keys import verify_signature
@@ -77,7 +77,7 @@ class OcspResponse:
     tbs_der: bytes
     signature_oid: str
     signature: bytes
-    responder_name: bytes | None
+    responder_name: str | None  # RFC 5280 normalised form (asn1crypto ``hashable``)
     responder_key_hash: bytes | None
     certificates: tuple[Certificate, ...]
     answers: tuple[OcspAnswer, ...]
@@ -107,7 +107,8 @@ class OcspResponse:
     def _signed_for(self, issuer: Certificate) -> bool:
         candidates = [issuer, *(c for c in self.certificates if _designated(c, issuer))]
         for signer in candidates:
-            if self.responder_name is not None and signer.subject_der != self.responder_name:
+            if self.responder_name is not None and _name_key(signer.subject_der) != \
+                    self.responder_name:
                 continue
             if self.responder_key_hash is not None and not hmac.compare_digest(
                     _key_hash("sha1", signer.spki_der), self.responder_key_hash):
@@ -134,6 +135,12 @@ def _verified(spki: bytes, oid: str, tbs: bytes, signature: bytes) -> bool:
 
 
 @lru_cache(maxsize=256)
+def _name_key(name_der: bytes) -> str:
+    key: str = x509.Name.load(name_der).hashable
+    return key
+
+
+@lru_cache(maxsize=256)
 def _key_hash(algorithm: str, spki_der: bytes) -> bytes:
     bits = asn1_keys.PublicKeyInfo.load(spki_der)["public_key"].contents[1:]
     return hashlib.new(algorithm, bits).digest()
@@ -155,7 +162,7 @@ def _parse(der: bytes) -> OcspResponse:
     basic = body["response"].parsed
     tbs = basic["tbs_response_data"]
     responder = tbs["responder_id"]
-    name = responder.chosen.dump() if responder.name == "by_name" else None
+    name = responder.chosen.hashable if responder.name == "by_name" else None
     key_hash = responder.chosen.native if responder.name == "by_key" else None
     singles = tbs["responses"]
     if len(singles) > _MAX_SINGLE:
