@@ -2,7 +2,9 @@
 
 The trust list says, per entry, which licence types an issuer is recognised
 for; the deployment's own issuers need the bound seal and a licence status,
-a foreign issuer's plain PAdES signature does not (policy.FOREIGN_PADES).
+a foreign issuer's plain PAdES signature does not (policy.FOREIGN_PADES), but
+its certificates must be covered by revocation material embedded in the file
+(DSS CRLs or OCSP responses), else it is INDETERMINATE.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import pytest
 
 from api.routes.verification import deployment_policy
 from tests import pdf_corpus as corpus
+from tests import revocation_corpus as rc
 from tests.licence_corpus import Licences, open_licences
-from trust.indications import Indication, SubIndication
+from trust.indications import Check, Indication, SubIndication
 from trust.registry.statuslist import SignedLists
 from trust.trustlist import Role, TrustEntry, TrustList
-from verification import judge, verify_pdf
+from verification import FOREIGN_PADES, VerificationPolicy, judge, verify_pdf
 from verification.extract import extract_facts
 from verification.qr import OfflineLists
 
@@ -62,16 +65,91 @@ def _entry(pki: corpus.RsaPki, types: tuple[str, ...] = ("*",)) -> TrustEntry:
     return TrustEntry(FOREIGN, "440300", Role.ISSUER_CA, types, pki.root_der)
 
 
-def test_foreign_pades_passes_when_its_ca_is_in_the_trust_list(
+def _fresh_crl(pki: corpus.RsaPki, revoked: tuple[tuple[int, dt.datetime], ...] = (),
+               at: dt.datetime = AT) -> bytes:
+    return rc.crl(pki, this_update=at - dt.timedelta(hours=1),
+                  next_update=at + dt.timedelta(days=1), revoked=revoked)
+
+
+def _revocation(report: object) -> Check:
+    return next(c for c in report.signatures[0].checks  # type: ignore[attr-defined]
+                if c.name == "revocation")
+
+
+def test_foreign_pades_passes_when_its_ca_is_in_the_trust_list_and_a_crl_is_embedded(
     lic: Licences, foreign: tuple[corpus.RsaPki, bytes]
 ) -> None:
     pki, pdf = foreign
     policy = deployment_policy(lic.deployment, offline=_lists(lic, (_entry(pki),)))
-    report = verify_pdf(pdf, policy, AT)
+    report = verify_pdf(rc.with_dss(pdf, crls=[_fresh_crl(pki)]), policy, AT)
     assert report.indication is Indication.TOTAL_PASSED, report.to_json()
     chain = next(c for c in report.signatures[0].checks if c.name == "chain")
     assert f"foreign-pades:{FOREIGN}" in chain.detail
+    assert "embedded in the file" in _revocation(report).detail
     assert not {"seal", "licence_status"} & {c.name for c in report.signatures[0].checks}
+
+
+def test_foreign_pades_without_revocation_material_is_never_passed(
+    lic: Licences, foreign: tuple[corpus.RsaPki, bytes]
+) -> None:
+    """Listing the foreign CA is no statement about its signer's certificate."""
+    pki, pdf = foreign
+    policy = deployment_policy(lic.deployment, offline=_lists(lic, (_entry(pki),)))
+    report = verify_pdf(pdf, policy, AT)
+    assert report.indication is Indication.INDETERMINATE, report.to_json()
+    assert report.sub_indication is SubIndication.TRY_LATER
+
+
+def test_foreign_revocation_through_embedded_crl_and_ocsp(
+    lic: Licences, foreign: tuple[corpus.RsaPki, bytes]
+) -> None:
+    pki, pdf = foreign
+    policy = deployment_policy(lic.deployment, offline=_lists(lic, (_entry(pki),)))
+    serial = rc.signer_serial(pki)
+    revoked = rc.with_dss(pdf, crls=[_fresh_crl(pki, ((serial, AT - dt.timedelta(hours=2)),))])
+    report = verify_pdf(revoked, policy, AT)
+    assert report.indication is Indication.TOTAL_FAILED, report.to_json()
+    assert report.sub_indication is SubIndication.REVOKED
+    window = {"this_update": AT - dt.timedelta(hours=1), "next_update": AT + dt.timedelta(days=1)}
+    good_ocsp = rc.with_dss(pdf, ocsps=[rc.ocsp_response(pki, **window)])
+    assert verify_pdf(good_ocsp, policy, AT).indication is Indication.TOTAL_PASSED
+    bad_ocsp = rc.with_dss(pdf, ocsps=[rc.ocsp_response(
+        pki, **window, revoked_at=AT - dt.timedelta(minutes=30))])
+    assert verify_pdf(bad_ocsp, policy, AT).sub_indication is SubIndication.REVOKED
+    stale = rc.with_dss(pdf, crls=[_fresh_crl(pki, at=AT - dt.timedelta(days=3))])
+    report = verify_pdf(stale, policy, AT)
+    assert report.indication is Indication.INDETERMINATE
+    assert report.sub_indication is SubIndication.REVOCATION_OUT_OF_BOUNDS_NO_POE
+    # material signed by someone else (another CA's CRL and OCSP) covers nothing
+    other = corpus.make_rsa_pki("Impostor")
+    forged = rc.with_dss(pdf, crls=[_fresh_crl(other)],
+                         ocsps=[rc.ocsp_response(other, **window)])
+    assert verify_pdf(forged, policy, AT).sub_indication is SubIndication.TRY_LATER
+
+
+def test_pyhanko_agrees_on_the_embedded_crl(foreign: tuple[corpus.RsaPki, bytes]) -> None:
+    """pyHanko, requiring revocation info, reads the same DSS CRL the same way."""
+    from asn1crypto import crl as asn1_crl
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    pki, pdf = foreign
+    serial = rc.signer_serial(pki)
+    for revoked, expected in (((), True), (((serial, AT - dt.timedelta(hours=2)),), False)):
+        der = _fresh_crl(pki, revoked)
+        data = rc.with_dss(pdf, crls=[der])
+        context = ValidationContext(trust_roots=[pki.root], crls=[asn1_crl.CertificateList.load(
+            der)], allow_fetching=False, revocation_mode="require", moment=AT)
+        status = validate_pdf_signature(corpus.open_pyhanko(data).embedded_signatures[0],
+                                        context)
+        assert status.bottom_line is expected, status.pretty_print_details()
+        ours = verify_pdf(data, _trusted_foreign(pki), AT)
+        assert ours.passed is expected, ours.to_json()
+
+
+def _trusted_foreign(pki: corpus.RsaPki) -> VerificationPolicy:
+    return VerificationPolicy(trust_anchors=frozenset({pki.root_der}),
+                              default_recognition=FOREIGN_PADES)
 
 
 def test_same_pdf_without_the_ca_has_no_chain(
@@ -117,7 +195,9 @@ def test_online_policy_recognises_only_the_deployment_roots(
     report = verify_pdf(foreign[1], lic.online(), AT)
     assert report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     trusted = deployment_policy(lic.deployment, extra_anchors=[foreign[0].root_der])
-    assert verify_pdf(foreign[1], trusted, AT).indication is Indication.TOTAL_PASSED
+    assert verify_pdf(foreign[1], trusted, AT).indication is Indication.INDETERMINATE
+    with_crl = rc.with_dss(foreign[1], crls=[_fresh_crl(foreign[0])])
+    assert verify_pdf(with_crl, trusted, AT).indication is Indication.TOTAL_PASSED
 
 
 def test_a_directly_trusted_self_signed_signer_passes_only_when_trusted(lic: Licences) -> None:
