@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Final
 
 from asn1crypto import keys as asn1_keys
-from asn1crypto import ocsp, x509
+from asn1crypto import core, ocsp, x509
 
 from trust.errors import InputError, SealTrustError
 from trust.keys import verify_signature
@@ -179,7 +179,9 @@ def _parse(der: bytes) -> OcspResponse:
             cert_id["issuer_key_hash"].native, int(cert_id["serial_number"].native), status.name,
             revoked_at, _time(single["this_update"].native, "thisUpdate"),
             None if next_update is None else _time(next_update, "nextUpdate")))
-    certs = tuple(parse_cached(c.dump()) for c in (basic["certs"] or ())[:8])
+    bag = basic["certs"]
+    listed = [] if isinstance(bag, core.Void) else [bag[i] for i in range(min(len(bag), 8))]
+    certs = tuple(parse_cached(c.dump()) for c in listed)
     signature = basic["signature"].native
     if not isinstance(signature, bytes):
         raise OcspFormatError("OCSP signature is not a byte string")
