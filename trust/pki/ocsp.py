@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Final
 
-from asn1crypto import keys as asn1_keys
 from asn1crypto import core, ocsp, x509
+from asn1crypto import keys as asn1_keys
 
 from trust.errors import InputError, SealTrustError
 from trust.keys import verify_signature
