@@ -230,3 +230,16 @@ def test_a_directly_trusted_self_signed_signer_passes_only_when_trusted(lic: Lic
     assert untrusted.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
     trusted = verify_pdf(pdf, deployment_policy(lic.deployment, extra_anchors=[der]), AT)
     assert trusted.indication is Indication.TOTAL_PASSED, trusted.to_json()
+
+
+def test_foreign_signature_under_a_stale_trust_list_is_never_passed(
+    lic: Licences, foreign: tuple[corpus.RsaPki, bytes]
+) -> None:
+    """The foreign CA is recognised only through a fresh trust list, embedded CRL or not."""
+    pki, pdf = foreign
+    policy = deployment_policy(lic.deployment, offline=_lists(lic, (_entry(pki),)))
+    later = AT + dt.timedelta(days=8)  # the trust list lives 7 days
+    report = verify_pdf(rc.with_dss(pdf, crls=[_fresh_crl(pki, at=later)]), policy, later)
+    assert report.indication is Indication.INDETERMINATE, report.to_json()
+    assert report.sub_indication is SubIndication.TRY_LATER
+    assert "trust list" in _revocation(report).detail

@@ -195,7 +195,9 @@ def _ocsp(der: bytes) -> OcspResponse:
 class HoldsRevocationData(Protocol):
     """A status source that also holds CRLs (``ListStatus``) to add to embedded evidence."""
 
-    def revocation_data(self, path: Sequence[bytes], at: datetime) -> RevocationData: ...
+    def revocation_data(self, path: Sequence[bytes], at: datetime) -> RevocationData | Check:
+        """The source's own evidence, or a Check when the source itself cannot be used."""
+        ...
 
 
 def embedded_revocation(source: object, path: Sequence[bytes], at: datetime,
@@ -207,6 +209,8 @@ def embedded_revocation(source: object, path: Sequence[bytes], at: datetime,
     CA's presence in the trust list as the status).
     """
     base = source.revocation_data(path, at) if isinstance(source, HoldsRevocationData) else None
+    if isinstance(base, Check):  # e.g. a stale trust list: the recognition itself is stale
+        return base
     data, problems = embedded_data(crls, ocsps, base)
     check = path_revocation(path, at, data)
     if problems and not check.passed:

@@ -270,9 +270,15 @@ class ListStatus:
         return Check("seal", _UNSURE, SubIndication.TRY_LATER,
                      f"seal {es_id}: status unknown offline ({why})")
 
-    def revocation_data(self, path: Sequence[bytes], at: datetime) -> RevocationData:
+    def revocation_data(self, path: Sequence[bytes], at: datetime) -> RevocationData | Check:
         """The CRLs, and the certificate entries of the fresh status lists of the issuers
-        the trust list names for the path's anchor (an issuer vouches only for its own)."""
+        the trust list names for the path's anchor (an issuer vouches only for its own);
+        a Check instead when the trust list itself is stale or future-dated (the anchor's
+        recognition rests on it)."""
+        stale = self._fresh("revocation", "the trust list", self.trust_list.issued_at,
+                            self.trust_list.next_update, at)
+        if stale is not None:
+            return stale
         issuers = self._issuers_of(path[-1]) if path else frozenset()
         entries: dict[bytes, datetime | None] = {}
         for status_list in self._fresh_lists(at):
@@ -291,12 +297,9 @@ class ListStatus:
         Threat: the old rule passed a path as soon as *one* certificate (the CA)
         was listed, so a revoked department certificate verified offline.
         """
-        stale = self._fresh("revocation", "the trust list", self.trust_list.issued_at,
-                            self.trust_list.next_update, at)
-        if stale is not None:
-            return stale
         listed = {e.certificate for e in self.trust_list.entries if e.role is Role.ISSUER_CA}
         if not path or path[-1] not in listed:
             return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
                          "the path does not end at an issuer CA of the trust list")
-        return path_revocation(path, at, self.revocation_data(path, at))
+        data = self.revocation_data(path, at)
+        return data if isinstance(data, Check) else path_revocation(path, at, data)
