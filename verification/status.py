@@ -198,6 +198,7 @@ class ListStatus:
         self.index = dict(index)
         self.max_age = max_age
         self.crls = crls if crls is not None else CrlStore()
+        self._issuers: dict[bytes, frozenset[str]] = {}  # anchor DER -> issuers (lists are fixed)
 
     def _fresh(self, name: str, what: str, issued: datetime, next_update: datetime,
                at: datetime) -> Check | None:
@@ -287,8 +288,12 @@ class ListStatus:
         return RevocationData(self.crls, (), entries, "offline bundle")
 
     def _issuers_of(self, anchor: bytes) -> frozenset[str]:
-        return frozenset(e.issuer for e in self.trust_list.entries
-                         if e.role is Role.ISSUER_CA and e.certificate == anchor)
+        hit = self._issuers.get(anchor)
+        if hit is None:
+            hit = self._issuers[anchor] = frozenset(
+                e.issuer for e in self.trust_list.entries
+                if e.role is Role.ISSUER_CA and e.certificate == anchor)
+        return hit
 
     def check(self, path: Sequence[bytes], at: datetime) -> Check:
         """Offline certificate status: every certificate of the path below the anchor is
@@ -297,8 +302,7 @@ class ListStatus:
         Threat: the old rule passed a path as soon as *one* certificate (the CA)
         was listed, so a revoked department certificate verified offline.
         """
-        listed = {e.certificate for e in self.trust_list.entries if e.role is Role.ISSUER_CA}
-        if not path or path[-1] not in listed:
+        if not path or not self._issuers_of(path[-1]):
             return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
                          "the path does not end at an issuer CA of the trust list")
         data = self.revocation_data(path, at)
