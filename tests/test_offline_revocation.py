@@ -288,3 +288,20 @@ def test_status_list_carries_seals_and_certificates_and_old_lists_still_parse() 
     assert again.certificates == {digest: None}
     assert StatusList.from_cbor(base.to_cbor()).seals is None  # a list from before: no seals
     assert full.sequence == int(now.timestamp())
+
+
+def test_bulk_workers_judge_offline_like_one_process(lic: Licences, tmp_path: Path) -> None:
+    """The offline policy (lists, CRL store) travels to worker processes intact."""
+    from verification import verify_files
+
+    now = datetime.now(UTC)
+    policy = lic.offline(now)
+    blind = _policy(lic, crls=[], entries=False, at=now)
+    paths = []
+    for name in ("sm2", "rsa"):
+        (tmp_path / f"{name}.pdf").write_bytes(lic.pdfs[name])
+        paths.append(tmp_path / f"{name}.pdf")
+    for chosen, expected in ((policy, PASSED), (blind, UNSURE)):
+        reports = list(verify_files(paths, chosen, workers=2, at=now, chunk=1))
+        assert [r.indication for r in reports] == [expected, expected], [
+            r.to_json() for r in reports]
