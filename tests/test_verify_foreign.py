@@ -243,3 +243,36 @@ def test_foreign_signature_under_a_stale_trust_list_is_never_passed(
     assert report.indication is Indication.INDETERMINATE, report.to_json()
     assert report.sub_indication is SubIndication.TRY_LATER
     assert "trust list" in _revocation(report).detail
+
+
+def test_acrobat_style_archived_crl_in_the_cms_counts(foreign: tuple[corpus.RsaPki, bytes]) -> None:
+    """adbe.pkcs7.detached with the CRL in the adbe-revocationInfoArchival attribute, as
+    pyHanko (like Acrobat) writes it: read on the fast and the full path alike."""
+    from io import BytesIO
+
+    from asn1crypto import crl as asn1_crl
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko_certvalidator import ValidationContext
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    pki, _ = foreign
+    serial = rc.signer_serial(pki)
+    for revoked, expected in (((), Indication.TOTAL_PASSED),
+                              (((serial, AT - dt.timedelta(hours=2)),), Indication.TOTAL_FAILED)):
+        der = _fresh_crl(pki, revoked)
+        context = ValidationContext(trust_roots=[pki.root], allow_fetching=False,
+                                    crls=[asn1_crl.CertificateList.load(der)])
+        meta = signers.PdfSignatureMetadata(
+            field_name="Sig1", md_algorithm="sha256", embed_validation_info=True,
+            subfilter=fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED, validation_context=context)
+        signer = signers.SimpleSigner(signing_cert=pki.signer_cert, signing_key=pki.signer_key,
+                                      cert_registry=SimpleCertificateStore.from_certs([pki.root]))
+        pdf = signers.sign_pdf(IncrementalPdfFileWriter(BytesIO(corpus.plain_pdf("Acrobat"))),
+                               meta, signer=signer).getvalue()
+        fast = extract_facts(pdf)
+        assert fast.parser == "fast"
+        assert fast.signatures[0].revocation_crls == (der,)
+        assert fast.without_parser() == extract_facts(pdf, allow_fast=False).without_parser()
+        report = judge(fast, _trusted_foreign(pki), AT)
+        assert report.indication is expected, report.to_json()

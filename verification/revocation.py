@@ -35,6 +35,7 @@ __all__ = [
     "EMBEDDED",
     "HoldsRevocationData",
     "RevocationData",
+    "archived_material",
     "embedded_data",
     "embedded_revocation",
     "path_revocation",
@@ -217,3 +218,35 @@ def embedded_revocation(source: object, path: Sequence[bytes], at: datetime,
         return Check(check.name, check.indication, check.sub_indication,
                      f"{check.detail}; unusable embedded items: {'; '.join(problems)[:300]}")
     return check
+
+
+# adbe-revocationInfoArchival (1.2.840.113583.1.1.8) as DER OID bytes: a signed attribute
+# in which Acrobat-style (adbe.pkcs7.detached) signers archive the CRLs and OCSP responses
+_ADOBE_REVINFO_OID: Final = bytes.fromhex("06092a864886f72f010108")
+_MAX_ARCHIVED: Final = 32
+
+
+def archived_material(signed_attrs: bytes | None) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """CRLs and OCSP responses of the adbe-revocationInfoArchival signed attribute.
+
+    A byte scan first, so a signature without the attribute (every licence we
+    issue) costs nothing; unreadable archives yield nothing (no evidence).
+    """
+    if not signed_attrs or _ADOBE_REVINFO_OID not in signed_attrs:
+        return (), ()
+    from asn1crypto import cms
+
+    try:
+        attrs = cms.CMSAttributes.load(signed_attrs)
+        for attr in attrs:
+            if attr["type"].dotted != "1.2.840.113583.1.1.8":
+                continue
+            archive = attr["values"][0]
+            crls = archive["crl"] if archive["crl"].native is not None else ()
+            ocsps = archive["ocsp"] if archive["ocsp"].native is not None else ()
+            return (tuple(c.dump() for c in list(crls)[:_MAX_ARCHIVED]),
+                    tuple(o.dump() for o in list(ocsps)[:_MAX_ARCHIVED]))
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError,
+            RecursionError):
+        return (), ()
+    return (), ()

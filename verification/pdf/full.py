@@ -60,7 +60,8 @@ def analyse(data: bytes) -> tuple[int, tuple[SignatureFacts, ...]]:
     found.sort(key=lambda f: -1 if f.signed_revision is None else f.signed_revision)
     crls, ocsps = _dss_material(reader)
     if crls or ocsps:
-        found = [replace(f, revocation_crls=crls, revocation_ocsps=ocsps)
+        found = [replace(f, revocation_crls=f.revocation_crls + crls,
+                         revocation_ocsps=f.revocation_ocsps + ocsps)
                  if f.structure_error is None else f for f in found]
     return revisions, tuple(found)
 
