@@ -305,3 +305,31 @@ def test_bulk_workers_judge_offline_like_one_process(lic: Licences, tmp_path: Pa
         reports = list(verify_files(paths, chosen, workers=2, at=now, chunk=1))
         assert [r.indication for r in reports] == [expected, expected], [
             r.to_json() for r in reports]
+
+
+def test_crls_from_a_configured_directory_cover_a_foreign_signer(
+        lic: Licences, tmp_path: Path) -> None:
+    """``--crls DIR``: a foreign CA's CRL (here PEM-armoured) the verifier was given."""
+    from tests import pdf_corpus as corpus
+    from tests import revocation_corpus as rc
+    from trust.pki.pem import to_pem_bundle
+
+    pki = corpus.make_rsa_pki("Other Region")
+    pdf = tmp_path / "foreign.pdf"
+    pdf.write_bytes(corpus.sign_rsa(corpus.plain_pdf("Foreign"), pki))
+    root = tmp_path / "root.pem"
+    root.write_text(to_pem_bundle([pki.root_der]))
+    bundle, crl_dir = tmp_path / "bundle", tmp_path / "crls"
+    crl_dir.mkdir()
+    now = datetime.now(UTC)
+    der = rc.crl(pki, this_update=now - timedelta(hours=1), next_update=now + timedelta(days=1))
+    (crl_dir / "other-region.crl").write_bytes(
+        x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM))
+    assert _cli(lic, "trust", "export", "--out", bundle).returncode == 0
+    state = tmp_path / "state"
+    base = ("verify", "--offline", "--lists", bundle, "--state", state, "--trust", root)
+    without = _cli(lic, *base, pdf)
+    assert without.returncode == 1, without.stdout + without.stderr
+    covered = _cli(lic, *base, "--crls", crl_dir, pdf)
+    assert covered.returncode == 0, covered.stdout + covered.stderr
+    assert (state / "verifier-lists.json").exists()
