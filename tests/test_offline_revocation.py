@@ -333,3 +333,22 @@ def test_crls_from_a_configured_directory_cover_a_foreign_signer(
     covered = _cli(lic, *base, "--crls", crl_dir, pdf)
     assert covered.returncode == 0, covered.stdout + covered.stderr
     assert (state / "verifier-lists.json").exists()
+
+
+@pytest.mark.parametrize("extra", [
+    {8: ["seal-1"]},                       # not a map
+    {8: {"x" * 65: None}},                 # esID too long
+    {8: {"seal-1": "yesterday"}},          # not epoch seconds
+    {9: {b"short": None}},                 # not a SHA-256
+    {10: {}},                              # unknown key
+])
+def test_malformed_seal_or_certificate_entries_are_refused(extra: dict[int, object]) -> None:
+    import cbor2
+
+    from trust.status import StatusListError
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    payload = cbor2.loads(StatusList.empty("sl1", "ISSUER", 8, now,
+                                           now + timedelta(days=1)).to_cbor())
+    with pytest.raises(StatusListError):
+        StatusList.from_cbor(cbor2.dumps({**payload, **extra}))
