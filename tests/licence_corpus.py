@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
 from api.issuance import issue_one
-from api.routes.trust import export_lists
+from api.routes.trust import export_crls, export_lists
 from api.routes.verification import deployment_policy, licence_index
 from signing.departments import add_department, department_certificates
 from signing.issue import STATUS_LIST_ID, Signer, signed_validity
@@ -190,10 +190,14 @@ class Licences:
     def online(self) -> VerificationPolicy:
         return deployment_policy(self.deployment)
 
-    def offline(self, at: datetime | None = None) -> VerificationPolicy:
-        signed = export_lists(self.deployment, at or datetime.now(UTC))
-        lists = OfflineLists.from_signed(signed.trust_list, [signed.anchor],
-                                         signed.status_lists.values())
+    def offline(self, at: datetime | None = None, *, crls: bool = True) -> VerificationPolicy:
+        """The offline policy of a bundle exported at ``at`` (with the CAs' CRLs unless
+        ``crls`` is False)."""
+        moment = at or datetime.now(UTC)
+        signed = export_lists(self.deployment, moment)
+        lists = OfflineLists.from_signed(
+            signed.trust_list, [signed.anchor], signed.status_lists.values(),
+            crls=export_crls(self.deployment, moment).values() if crls else ())
         return deployment_policy(self.deployment, offline=lists,
                                  licence_index=licence_index(self.deployment))
 

@@ -55,6 +55,7 @@ class RsaPki:
     signer_cert: asn1_x509.Certificate
     signer_key: asn1_keys.PrivateKeyInfo
     root: asn1_x509.Certificate
+    root_key: rsa.RSAPrivateKey | None = None  # to sign CRLs and OCSP responses in tests
 
 
 def _name(cn: str) -> x509.Name:
@@ -110,6 +111,7 @@ def make_rsa_pki(cn: str = "SealTrust Test Signer") -> RsaPki:
         signer_cert=asn1_x509.Certificate.load(ee.public_bytes(serialization.Encoding.DER)),
         signer_key=asn1_keys.PrivateKeyInfo.load(key_der),
         root=asn1_x509.Certificate.load(root_der),
+        root_key=root_key,
     )
 
 

@@ -114,9 +114,16 @@ def test_offline_uses_signed_lists(lic: Licences, files: dict[str, Path]) -> Non
 
 
 def test_trust_adds_an_anchor_for_this_run(lic: Licences, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests import revocation_corpus as rc
+
     pki = corpus.make_rsa_pki("Elsewhere")
     pdf = tmp_path / "foreign.pdf"
-    pdf.write_bytes(corpus.sign_rsa(corpus.plain_pdf("Foreign"), pki))
+    signed = corpus.sign_rsa(corpus.plain_pdf("Foreign"), pki)
+    now = datetime.now(UTC)
+    pdf.write_bytes(rc.with_dss(signed, crls=[rc.crl(
+        pki, this_update=now - timedelta(hours=1), next_update=now + timedelta(days=1))]))
     assert run(lic, pdf).returncode == 1
     pem = tmp_path / "root.pem"
     from trust.pki.pem import to_pem_bundle
@@ -124,6 +131,9 @@ def test_trust_adds_an_anchor_for_this_run(lic: Licences, tmp_path: Path) -> Non
     pem.write_text(to_pem_bundle([pki.root_der]))
     result = run(lic, "--trust", pem, pdf)
     assert result.returncode == 0, result.stdout + result.stderr
+    bare = tmp_path / "bare.pdf"  # no revocation material in the file: never passed
+    bare.write_bytes(signed)
+    assert run(lic, "--trust", pem, bare).returncode == 1
 
 
 def test_usage_errors_exit_2(lic: Licences, files: dict[str, Path], tmp_path: Path) -> None:

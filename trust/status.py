@@ -18,7 +18,14 @@ never as valid. New lists carry 4 bits (key 5); 2-bit lists (values 0..3)
 are still read.
 
 Payload: ``{1: list id, 2: issuer, 3: issued_at, 4: next_update, 5: bits (4 or 2),
-6: size, 7: zlib(bitstring)}``.
+6: size, 7: zlib(bitstring)[, 8: seals, 9: certificates]}``.
+
+Keys 8 and 9 publish the status of the issuer's seals (``{esID: revoked_at
+seconds | null}``) and signing certificates (``{SHA-256: revoked_at seconds |
+null}``) so that an offline verifier can decide them: a seal or certificate
+a fresh list does not carry is unknown (INDETERMINATE), never good. A list
+without key 8 carries no seal status at all. The list's *sequence*, which
+a verifier persists to refuse rollback, is its issue time in seconds.
 
     >>> from datetime import datetime, UTC
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,7 +58,10 @@ BITS: Final = 4  # written; LEGACY_BITS lists are still read
 LEGACY_BITS: Final = 2
 _WIDTHS: Final = (LEGACY_BITS, BITS)
 MAX_ENTRIES: Final = 1 << 24
+MAX_OBJECTS: Final = 100_000  # seals or certificates per list
 _MAX_SIGNED: Final = 1 << 20
+_KEYS: Final = frozenset({1, 2, 3, 4, 5, 6, 7})
+_OPTIONAL: Final = frozenset({8, 9})
 
 
 class StatusListError(TokenTrustError):
@@ -100,6 +110,24 @@ def _inflate(data: bytes, expected: int) -> bytes:
     return out
 
 
+def _seconds(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp())
+
+
+def _objects(raw: object, what: str) -> dict[object, datetime | None] | None:
+    """Key 8 or 9: a map to revocation seconds or null (bounded before it is walked)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or len(raw) > MAX_OBJECTS:
+        raise StatusListError(f"status list {what} must be a map of at most {MAX_OBJECTS}")
+    out: dict[object, datetime | None] = {}
+    for key, value in raw.items():
+        if value is not None and (type(value) is not int or not 0 <= value < 1 << 40):
+            raise StatusListError(f"status list {what}: revocation times are epoch seconds")
+        out[key] = None if value is None else datetime.fromtimestamp(value, UTC)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class StatusList:
     """One issuer's status list at one moment; immutable, updated by copy."""
@@ -111,6 +139,8 @@ class StatusList:
     size: int
     bits: bytes
     entry_bits: int = BITS
+    seals: Mapping[str, datetime | None] | None = None  # esID -> revoked at (None: good)
+    certificates: Mapping[bytes, datetime | None] | None = None  # SHA-256 -> revoked at
 
     def __post_init__(self) -> None:
         for text, what in ((self.list_id, "list id"), (self.issuer, "issuer")):
@@ -127,6 +157,32 @@ class StatusList:
                                   "per entry")
         if len(self.bits) != (self.size * self.entry_bits + 7) // 8:
             raise StatusListError("status bitstring length does not match size")
+        if self.seals is not None:
+            if len(self.seals) > MAX_OBJECTS or not all(
+                    isinstance(k, str) and 0 < len(k) <= 64 for k in self.seals):
+                raise StatusListError("status list seals must be at most "
+                                      f"{MAX_OBJECTS} esIDs of 1..64 characters")
+            object.__setattr__(self, "seals", {k: None if v is None else _aware(v, "revoked_at")
+                                               for k, v in self.seals.items()})
+        if self.certificates is not None:
+            if len(self.certificates) > MAX_OBJECTS or not all(
+                    isinstance(k, bytes) and len(k) == 32 for k in self.certificates):
+                raise StatusListError("status list certificates must be at most "
+                                      f"{MAX_OBJECTS} SHA-256 digests")
+            object.__setattr__(self, "certificates", {
+                k: None if v is None else _aware(v, "revoked_at")
+                for k, v in self.certificates.items()})
+
+    @property
+    def sequence(self) -> int:
+        """Monotonic per issuer: the issue time in seconds (rollback protection)."""
+        return int(self.issued_at.timestamp())
+
+    def with_objects(self, seals: Mapping[str, datetime | None] | None,
+                     certificates: Mapping[bytes, datetime | None] | None) -> StatusList:
+        """A copy that also publishes seal and certificate status."""
+        return StatusList(self.list_id, self.issuer, self.issued_at, self.next_update,
+                          self.size, self.bits, self.entry_bits, seals, certificates)
 
     @classmethod
     def empty(
@@ -172,31 +228,33 @@ class StatusList:
             byte, shift = self._slot(index)
             bits[byte] = (bits[byte] & ~(mask << shift)) | (int(state) << shift)
         return StatusList(self.list_id, self.issuer, issued_at, next_update, self.size,
-                          bytes(bits), self.entry_bits)
+                          bytes(bits), self.entry_bits, self.seals, self.certificates)
 
     def age(self, now: datetime) -> timedelta:
         """How old the list is at ``now`` (negative if dated in the future)."""
         return _aware(now, "now") - self.issued_at
 
     def to_cbor(self) -> bytes:
-        return cbor2.dumps(
-            {
-                1: self.list_id,
-                2: self.issuer,
-                3: int(self.issued_at.timestamp()),
-                4: int(self.next_update.timestamp()),
-                5: self.entry_bits,
-                6: self.size,
-                7: zlib.compress(self.bits, 9),
-            },
-            canonical=True,
-        )
+        payload: dict[int, object] = {
+            1: self.list_id,
+            2: self.issuer,
+            3: int(self.issued_at.timestamp()),
+            4: int(self.next_update.timestamp()),
+            5: self.entry_bits,
+            6: self.size,
+            7: zlib.compress(self.bits, 9),
+        }
+        if self.seals is not None:
+            payload[8] = {k: _seconds(v) for k, v in self.seals.items()}
+        if self.certificates is not None:
+            payload[9] = {k: _seconds(v) for k, v in self.certificates.items()}
+        return cbor2.dumps(payload, canonical=True)
 
     @classmethod
     def from_cbor(cls, data: bytes) -> StatusList:
         raw = decode_cbor(data, max_size=_MAX_SIGNED, what="status list")
-        if not isinstance(raw, Mapping) or set(raw) != {1, 2, 3, 4, 5, 6, 7}:
-            raise StatusListError("status list payload must be a map with keys 1..7")
+        if not isinstance(raw, Mapping) or not _KEYS <= set(raw) <= _KEYS | _OPTIONAL:
+            raise StatusListError("status list payload must be a map with keys 1..7 (8, 9)")
         if type(raw[5]) is not int or raw[5] not in _WIDTHS:
             raise StatusListError(f"status list with {raw[5]!r} bits per entry is not supported")
         size, packed = raw[6], raw[7]
@@ -208,7 +266,10 @@ class StatusList:
                 raise StatusListError("status list times must be seconds since the epoch")
             times.append(datetime.fromtimestamp(raw[key], UTC))
         bits = _inflate(packed, (size * raw[5] + 7) // 8)
-        return cls(raw[1], raw[2], times[0], times[1], size, bits, raw[5])
+        # key types (text esIDs, 32-byte digests) are checked by __post_init__
+        return cls(raw[1], raw[2], times[0], times[1], size, bits, raw[5],
+                   _objects(raw.get(8), "seals"),  # type: ignore[arg-type]
+                   _objects(raw.get(9), "certificates"))  # type: ignore[arg-type]
 
     def sign(self, key: SigningKey, certificate_der: bytes) -> bytes:
         """COSE_Sign1 bytes signed by a status signer of this issuer."""

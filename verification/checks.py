@@ -15,6 +15,7 @@ from verification.certinfo import cert_info
 from verification.facts import SignatureFacts
 from verification.pdf.kinds import LICENCE_ALLOWED, kinds_text
 from verification.policy import MODIFICATION_LEVELS, Recognition, VerificationPolicy
+from verification.revocation import embedded_revocation
 from verification.seal import check_seal
 
 __all__ = ["run_checks"]
@@ -174,6 +175,17 @@ def recognised_chain(chain: Check, f: SignatureFacts, rule: Recognition) -> Chec
                  + (" and ".join(needs) if needs else "nothing more"))
 
 
+def revocation(f: SignatureFacts, policy: VerificationPolicy, rule: Recognition,
+               path: tuple[bytes, ...], at: datetime) -> Check:
+    """Certificate status of the path: ``policy.revocation``, or for a rule that takes
+    them (foreign issuers) the CRLs/OCSP responses embedded in the file plus the
+    verifier's own CRLs -- never a pass without covering evidence."""
+    if rule.embedded_revocation:
+        return embedded_revocation(policy.revocation, path, at, f.revocation_crls,
+                                   f.revocation_ocsps)
+    return policy.revocation.check(path, at)
+
+
 def seal(f: SignatureFacts, policy: VerificationPolicy, rule: Recognition | None,
          signing_time: datetime, at: datetime, proven: bool = True) -> Check | None:
     """The bound GB/T 38540 seal, then its revocation status at signing time.
@@ -254,7 +266,7 @@ def run_checks(
             if not checks[-1].passed:
                 rule = None
             elif rule.check_revocation:
-                checks.append(policy.revocation.check(path, at))
+                checks.append(revocation(f, policy, rule, path, at))
         else:
             checks.append(chain.check)
     if f.kind == "signature":

@@ -65,6 +65,9 @@ class SignatureFacts:
     timestamp_detail: str = ""
     tsa_cert: bytes | None = None
     tsa_certificates: tuple[bytes, ...] = ()
+    # revocation material embedded in the file (DSS /CRLs, /OCSPs), DER
+    revocation_crls: tuple[bytes, ...] = ()
+    revocation_ocsps: tuple[bytes, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
@@ -77,7 +80,8 @@ class SignatureFacts:
             for key in _BYTES:
                 if values.get(key) is not None:
                     values[key] = base64.b64decode(values[key], validate=True)
-            for key in ("certificates", "tsa_certificates"):
+            for key in ("certificates", "tsa_certificates", "revocation_crls",
+                        "revocation_ocsps"):
                 values[key] = tuple(
                     base64.b64decode(c, validate=True) for c in values.get(key, ())
                 )

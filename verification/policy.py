@@ -105,7 +105,11 @@ class Recognition:
     licence_types: frozenset[str] = frozenset({"*"})
     require_seal: bool = True
     require_licence_status: bool = True
-    check_revocation: bool = True  # False: presence in the (fresh) trust list is the status
+    check_revocation: bool = True
+    # True: revocation from CRLs/OCSP responses embedded in the file (DSS) plus the
+    # verifier's own CRLs, not from ``policy.revocation`` (foreign issuers the
+    # registry and our status lists know nothing about)
+    embedded_revocation: bool = False
 
     def allows(self, licence_type: str | None) -> bool:
         return "*" in self.licence_types or (
@@ -115,7 +119,7 @@ class Recognition:
 
 SEALTRUST_LICENCE: Final = Recognition("sealtrust-licence")
 FOREIGN_PADES: Final = Recognition(
-    "foreign-pades", require_seal=False, require_licence_status=False, check_revocation=False
+    "foreign-pades", require_seal=False, require_licence_status=False, embedded_revocation=True
 )
 # For anchors given without a rule (``trust_anchors``, ``--trust``): a plain
 # PAdES signature; seal and status are checked when present, not required.

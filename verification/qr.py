@@ -29,6 +29,8 @@ from typing import Any, Final
 
 from trust.errors import InputError
 from trust.indications import Check, Indication, SubIndication
+from trust.pki.certificate import Certificate
+from trust.pki.crl import MAX_CRL_SIZE, CrlStore
 from trust.pki.pem import pem_certificates
 from trust.qrimage import read_qr
 from trust.registry.db import Registry
@@ -45,13 +47,16 @@ from trust.token import (
 )
 from trust.token.errors import TokenFormatError
 from trust.trustlist import TrustList
+from verification.list_state import ListState
 
 __all__ = [
+    "EXPORT_CRL_DIR",
     "EXPORT_STATUS_DIR",
     "EXPORT_TRUST_LIST",
     "OfflineLists",
     "QrVerifier",
     "anchors_from_pem",
+    "read_crl_dir",
     "result_view",
     "verify_qr",
     "verify_qr_image",
@@ -59,6 +64,8 @@ __all__ = [
 
 EXPORT_TRUST_LIST: Final = "trust-list.cose"
 EXPORT_STATUS_DIR: Final = "status"
+EXPORT_CRL_DIR: Final = "crl"
+_MAX_CRL_FILES: Final = 256
 CACHE_TTL: Final = timedelta(seconds=60)
 _MAX_LIST_FILE: Final = 4 * 1024 * 1024
 
@@ -67,10 +74,15 @@ StatusLists = Mapping[tuple[str, str], StatusList]  # (issuer, list id) -> list
 
 @dataclass(frozen=True)
 class OfflineLists:
-    """A verified trust list and the status lists it vouches for."""
+    """A verified trust list, the status lists it vouches for, and the CAs' CRLs.
+
+    CRLs are parsed here and judged per CA when used (signature against the
+    CA, freshness at the validation time): ``verification.revocation``.
+    """
 
     trust_list: TrustList
     status_lists: dict[tuple[str, str], StatusList] = field(default_factory=dict)
+    crls: CrlStore = field(default_factory=CrlStore)
 
     @classmethod
     def from_signed(
@@ -80,28 +92,82 @@ class OfflineLists:
         status_lists: Iterable[bytes] = (),
         *,
         previous_sequence: int | None = None,
+        crls: Iterable[bytes] = (),
+        crl_signers: Iterable[bytes] = (),
+        state: ListState | None = None,
     ) -> OfflineLists:
-        """Check every signature: the trust list against ``anchors``, status lists against it."""
-        checked = TrustList.verify(trust_list, list(anchors), previous_sequence=previous_sequence)
+        """Check every signature: the trust list against ``anchors``, status lists against it.
+
+        With ``state`` the verified lists must not be older than the newest accepted
+        before (``RollbackError``), and become the newest accepted.
+        """
+        pinned = list(anchors)
+        checked = TrustList.verify(trust_list, pinned, previous_sequence=previous_sequence)
         lists = [StatusList.verify(data, checked) for data in status_lists]
-        return cls(checked, {(sl.issuer, sl.list_id): sl for sl in lists})
+        if state is not None:
+            state.admit(ListState.operator_key(pinned), checked, lists)
+        store = CrlStore.from_der(crls, [Certificate.from_der(d) for d in crl_signers])
+        return cls(checked, {(sl.issuer, sl.list_id): sl for sl in lists}, store)
 
     @classmethod
-    def load(cls, directory: Path, anchors: Iterable[bytes]) -> OfflineLists:
-        """Read an export directory (``trust-list.cose``, ``status/*.cose``)."""
-        def read(path: Path) -> bytes:
-            try:
-                if path.stat().st_size > _MAX_LIST_FILE:
-                    raise InputError(f"{path} is larger than {_MAX_LIST_FILE} bytes")
-                return path.read_bytes()
-            except OSError as exc:
-                raise InputError(f"cannot read {path}: {exc.strerror}",
-                                 code="qr.lists_missing") from None
-
+    def load(cls, directory: Path, anchors: Iterable[bytes], *,
+             crl_dirs: Iterable[Path] = (), state: ListState | None = None) -> OfflineLists:
+        """Read an export directory (``trust-list.cose``, ``status/*.cose``, ``crl/*.crl``)
+        plus the CRLs of ``crl_dirs`` (``*.crl``, DER or PEM; ``*.pem``: CRL signers)."""
         status_dir = directory / EXPORT_STATUS_DIR
         status_files = sorted(status_dir.glob("*.cose")) if status_dir.is_dir() else []
-        return cls.from_signed(read(directory / EXPORT_TRUST_LIST), anchors,
-                               [read(p) for p in status_files])
+        crls: list[bytes] = []
+        signers: list[bytes] = []
+        for folder in (directory / EXPORT_CRL_DIR, *crl_dirs):
+            found, pems = read_crl_dir(folder)
+            crls += found
+            signers += pems
+        return cls.from_signed(_read(directory / EXPORT_TRUST_LIST), anchors,
+                               [_read(p) for p in status_files], crls=crls,
+                               crl_signers=signers, state=state)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > _MAX_LIST_FILE:
+            raise InputError(f"{path} is larger than {_MAX_LIST_FILE} bytes")
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}",
+                         code="qr.lists_missing") from None
+
+
+def read_crl_dir(folder: Path) -> tuple[list[bytes], list[bytes]]:
+    """DER CRLs (``*.crl``, PEM-armoured accepted) and CRL-signer certificates (``*.pem``)
+    of one directory; a missing directory holds none. Bounded in count and size."""
+    if not folder.is_dir():
+        return [], []
+    crls: list[bytes] = []
+    signers: list[bytes] = []
+    for path in sorted(folder.iterdir())[:_MAX_CRL_FILES]:
+        if path.suffix == ".crl":
+            data = _read_crl(path)
+            crls.append(data)
+        elif path.suffix == ".pem":
+            signers += pem_certificates(_read(path))
+    return crls, signers
+
+
+def _read_crl(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_CRL_SIZE:
+            raise InputError(f"{path} is larger than {MAX_CRL_SIZE} bytes", code="crl.invalid")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", code="crl.missing") from None
+    if data.lstrip().startswith(b"-----BEGIN"):
+        from asn1crypto import pem
+
+        try:
+            _, _, data = pem.unarmor(data)
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}", code="crl.invalid") from None
+    return data
 
 
 def _issuer_lists(text: str, status_lists: StatusLists) -> dict[str, StatusList]:

@@ -50,6 +50,7 @@ _ZH_SUB: Final = {
     SubIndication.SIG_CONSTRAINTS_FAILURE: "不满足签章约束（印章或证照状态）",
     SubIndication.TIMESTAMP_ORDER_FAILURE: "时间戳晚于验证时间",
     SubIndication.NO_POE: "无存在性证明",
+    SubIndication.REVOCATION_OUT_OF_BOUNDS_NO_POE: "吊销信息已过期或尚未生效",
 }
 # Licence checks whose sub-indication alone would read as a certificate problem.
 _BY_CHECK: Final = {

@@ -10,7 +10,10 @@ Two sources with one interface (:class:`LicenceStatusSource` plus the
   does not know is INDETERMINATE, never good.
 - :class:`ListStatus` (offline): a signed status list per issuer, checked
   against a signed trust list, with the freshness rules of ``trust.status``
-  (missing, stale or future-dated => INDETERMINATE / TRY_LATER).
+  (missing, stale or future-dated => INDETERMINATE / TRY_LATER); seal status
+  from the lists' seal entries; certificate revocation from CRLs and the
+  lists' certificate entries (``verification.revocation``), every
+  certificate of a path covered.
 
 Both are picklable, so a bulk run ships them to its worker processes once.
 """
@@ -26,8 +29,10 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from trust.indications import Check, Indication, SubIndication
 from trust.licence_id import LicenceId, LicenceIdError, parse_licence_id
+from trust.pki.crl import CrlStore
 from trust.status import StatusList
-from trust.trustlist import TrustList
+from trust.trustlist import Role, TrustList
+from verification.revocation import RevocationData, path_revocation
 
 __all__ = [
     "LicenceStatusSource",
@@ -42,7 +47,6 @@ _FAIL: Final = Indication.TOTAL_FAILED
 _UNSURE: Final = Indication.INDETERMINATE
 _FINAL: Final = frozenset({"revoked", "cancelled", "superseded"})
 SKEW: Final = timedelta(seconds=30)
-_LISTED: Final = Check("revocation", _PASS, None, "issuer CA listed in a fresh trust list")
 
 
 @lru_cache(maxsize=256)
@@ -251,13 +255,14 @@ def _queries() -> _Queries:
 
 
 class ListStatus:
-    """Offline status from signed lists (``sealtrust trust export``).
+    """Offline status from signed lists (``sealtrust trust export``) and CRLs.
 
     ``trust_list`` and ``status_lists`` (by issuer USCC) must already be
     verified (``verification.qr.OfflineLists`` does that); ``index`` maps
-    licence ids to status-list indices, which a PDF does not carry in a signed
-    place (docs/report-schema.md: limits). ``max_age`` caps a list's age on
-    top of its own next-update time.
+    licence ids to status-list indices for licences without a signed index.
+    ``crls`` are the CAs' CRLs from the bundle or a configured directory,
+    matched to CAs by name and key id and checked when used. ``max_age``
+    caps a list's age on top of its own next-update time.
     """
 
     def __init__(
@@ -267,11 +272,14 @@ class ListStatus:
         index: Mapping[str, int],
         *,
         max_age: timedelta = timedelta(days=2),
+        crls: CrlStore | None = None,
     ) -> None:
         self.trust_list = trust_list
         self.lists = dict(status_lists)
         self.index = dict(index)
         self.max_age = max_age
+        self.crls = crls if crls is not None else CrlStore()
+        self._issuers: dict[bytes, frozenset[str]] = {}  # anchor DER -> issuers (lists are fixed)
 
     consults_registry = False
 
@@ -288,6 +296,10 @@ class ListStatus:
             return Check(name, _UNSURE, SubIndication.TRY_LATER,
                          f"{what} is stale ({age} old, next update {next_update.isoformat()})")
         return None
+
+    def _fresh_lists(self, at: datetime) -> list[StatusList]:
+        return [sl for sl in self.lists.values()
+                if self._fresh("", "", sl.issued_at, sl.next_update, at) is None]
 
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
@@ -316,26 +328,67 @@ class ListStatus:
                               f"status list of {status_list.issued_at.isoformat()}")
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:
+        """The seal's entry in a fresh status list (key 8): revoked at or before the signing
+        time fails, listed and not revoked then passes, not listed is INDETERMINATE.
+
+        Threat: offline, a revoked seal (stolen, withdrawn) passing because the
+        lists said nothing about seals.
+        """
         stale = self._fresh("seal", "the trust list", self.trust_list.issued_at,
                             self.trust_list.next_update, at)
         if stale is not None:
             return stale
-        return Check("seal", _PASS, None,
-                     f"seal {es_id}: seal revocation is not published offline; maker "
-                     "signature, maker chain and validity window checked")
+        fresh = self._fresh_lists(at)
+        for status_list in fresh:
+            if status_list.seals is None or es_id not in status_list.seals:
+                continue
+            revoked_at = status_list.seals[es_id]
+            if revoked_at is not None and revoked_at <= signing_time:
+                return Check("seal", _FAIL, SubIndication.REVOKED,
+                             f"seal {es_id} revoked at {revoked_at.isoformat()}, before signing "
+                             f"(status list of {status_list.issuer})")
+            return Check("seal", _PASS, None,
+                         f"seal {es_id} not revoked at signing (status list of "
+                         f"{status_list.issuer}, {status_list.issued_at.isoformat()})")
+        held = [sl for sl in self.lists.values() if sl.seals and es_id in sl.seals]
+        why = ("only in a stale or future-dated status list" if held
+               else "not in any fresh status list")
+        return Check("seal", _UNSURE, SubIndication.TRY_LATER,
+                     f"seal {es_id}: status unknown offline ({why})")
 
-    def check(self, path: Sequence[bytes], at: datetime) -> Check:
-        """Offline certificate status: the issuer CA is in a fresh trust list.
-
-        Individual signer certificates are not published offline; a withdrawn
-        issuer disappears from the next trust list.
-        """
+    def revocation_data(self, path: Sequence[bytes], at: datetime) -> RevocationData | Check:
+        """The CRLs, and the certificate entries of the fresh status lists of the issuers
+        the trust list names for the path's anchor (an issuer vouches only for its own);
+        a Check instead when the trust list itself is stale or future-dated (the anchor's
+        recognition rests on it)."""
         stale = self._fresh("revocation", "the trust list", self.trust_list.issued_at,
                             self.trust_list.next_update, at)
         if stale is not None:
             return stale
-        listed = {e.certificate for e in self.trust_list.entries}
-        if not any(der in listed for der in path):
+        issuers = self._issuers_of(path[-1]) if path else frozenset()
+        entries: dict[bytes, datetime | None] = {}
+        for status_list in self._fresh_lists(at):
+            if status_list.issuer in issuers and status_list.certificates:
+                entries.update(status_list.certificates)
+        return RevocationData(self.crls, (), entries, "offline bundle")
+
+    def _issuers_of(self, anchor: bytes) -> frozenset[str]:
+        hit = self._issuers.get(anchor)
+        if hit is None:
+            hit = self._issuers[anchor] = frozenset(
+                e.issuer for e in self.trust_list.entries
+                if e.role is Role.ISSUER_CA and e.certificate == anchor)
+        return hit
+
+    def check(self, path: Sequence[bytes], at: datetime) -> Check:
+        """Offline certificate status: every certificate of the path below the anchor is
+        covered by a fresh CRL of its issuer or a status entry, and none is revoked.
+
+        Threat: the old rule passed a path as soon as *one* certificate (the CA)
+        was listed, so a revoked department certificate verified offline.
+        """
+        if not path or not self._issuers_of(path[-1]):
             return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
-                         "no certificate of the path is in the trust list")
-        return _LISTED
+                         "the path does not end at an issuer CA of the trust list")
+        data = self.revocation_data(path, at)
+        return data if isinstance(data, Check) else path_revocation(path, at, data)

@@ -25,6 +25,7 @@ from trust import audit
 from trust.qrimage import to_png, to_svg
 from trust.registry.grants import create_grant
 from trust.token import TokenResult
+from verification.list_state import STATE_FILE, ListState
 from verification.qr import (
     OfflineLists,
     QrVerifier,
@@ -86,7 +87,9 @@ def _offline(cli: CliContext, lists_dir: Path | None, anchor: Path | None) -> Of
             anchors = anchors_from_pem(pinned.read_bytes())
         except OSError as exc:
             raise click.UsageError(f"cannot read the anchor {pinned}: {exc.strerror}") from None
-        return OfflineLists.load(lists_dir, anchors)
+        # downloaded lists: refuse one older than the newest this verifier accepted
+        return OfflineLists.load(lists_dir, anchors,
+                                 state=ListState(cli.home / "state" / STATE_FILE))
     with open_deployment(cli.home) as dep:
         signed = export_lists(dep, datetime.now(UTC))
     return OfflineLists.from_signed(signed.trust_list, [signed.anchor],

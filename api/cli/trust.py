@@ -5,7 +5,9 @@ and any offline verifier read)::
 
     trust-list.cose        signed trust list (issuer CAs, token and status signers)
     anchor.pem             the operator certificate to pin (distribute it out of band)
-    status/<issuer>.cose   each issuer's signed, compressed status bitstring
+    status/<issuer>.cose   each issuer's signed, compressed status bitstring (licences,
+                           and the issuer's seals and signing certificates)
+    crl/<ca role>.crl      each CA's X.509 CRL (DER): offline certificate revocation
     manifest.json          issue time, sequence and SHA-256 of each file
 """
 
@@ -20,10 +22,10 @@ import click
 
 from api.cli._common import CliContext, common_options
 from api.deployment import open_deployment
-from api.routes.trust import export_lists
+from api.routes.trust import export_crls, export_lists
 from trust.pki.pem import to_pem_bundle
 from trust.trustlist import TrustList
-from verification.qr import EXPORT_STATUS_DIR, EXPORT_TRUST_LIST
+from verification.qr import EXPORT_CRL_DIR, EXPORT_STATUS_DIR, EXPORT_TRUST_LIST
 
 
 @click.group("trust")
@@ -49,14 +51,18 @@ def export(cli: CliContext, out: Path | None) -> None:
     root = out or cli.home / "export"
     with open_deployment(cli.home) as dep:
         signed = export_lists(dep, now)
+        crls = export_crls(dep, now)
     files: dict[str, str] = {}
     _write(root / EXPORT_TRUST_LIST, signed.trust_list, files, root)
     _write(root / "anchor.pem", to_pem_bundle([signed.anchor]).encode(), files, root)
     for issuer, data in sorted(signed.status_lists.items()):
         _write(root / EXPORT_STATUS_DIR / f"{issuer}.cose", data, files, root)
+    for role, der in sorted(crls.items()):
+        _write(root / EXPORT_CRL_DIR / f"{role}.crl", der, files, root)
     sequence = TrustList.verify(signed.trust_list, [signed.anchor]).sequence
     manifest = {"issued_at": now.replace(microsecond=0).isoformat(), "sequence": sequence,
                 "directory": str(root.resolve()), "files": files}
     (root / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
-    cli.emit(manifest, f"exported the trust list (sequence {sequence}) and "
-                       f"{len(signed.status_lists)} status list(s) to {root}")
+    cli.emit(manifest, f"exported the trust list (sequence {sequence}), "
+                       f"{len(signed.status_lists)} status list(s) and {len(crls)} CRL(s) "
+                       f"to {root}")

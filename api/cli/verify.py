@@ -19,11 +19,12 @@ import click
 
 from api.cli._common import EXIT_FAILED, EXIT_OK, CliContext, common_options
 from api.deployment import open_deployment
-from api.routes.trust import OPERATOR_ROLE, export_lists
+from api.routes.trust import OPERATOR_ROLE, export_crls, export_lists
 from api.routes.verification import deployment_policy, licence_index
 from trust.errors import InputError, SealTrustError
 from verification import FileReport, VerificationPolicy, verify_files
-from verification.qr import OfflineLists, anchors_from_pem
+from verification.list_state import STATE_FILE, ListState
+from verification.qr import OfflineLists, anchors_from_pem, read_crl_dir
 
 INDEX_FILE = "licence-index.json"
 
@@ -79,18 +80,26 @@ def _human(report: FileReport) -> str:
 
 
 def _policy(cli: CliContext, offline: bool, lists_dir: Path | None, anchor: Path | None,
-            extra: list[bytes]) -> VerificationPolicy:
+            extra: list[bytes], crl_dirs: Sequence[Path],
+            state_dir: Path | None) -> VerificationPolicy:
     with open_deployment(cli.home) as dep:
         lists: OfflineLists | None = None
         index: dict[str, int] | None = None
         if offline and lists_dir is not None:
             pinned = anchor or cli.home / "pki" / f"{OPERATOR_ROLE}.pem"
-            lists = OfflineLists.load(lists_dir, _anchors([pinned]))
+            # downloaded lists: refuse one older than the newest this verifier accepted
+            state = ListState((state_dir or cli.home / "state") / STATE_FILE)
+            lists = OfflineLists.load(lists_dir, _anchors([pinned]), crl_dirs=crl_dirs,
+                                      state=state)
             index = _index(lists_dir)
         elif offline:
-            signed = export_lists(dep, datetime.now(UTC))
+            now = datetime.now(UTC)
+            signed = export_lists(dep, now)
+            crls = list(export_crls(dep, now).values())
+            for folder in crl_dirs:
+                crls += read_crl_dir(folder)[0]
             lists = OfflineLists.from_signed(signed.trust_list, [signed.anchor],
-                                             signed.status_lists.values())
+                                             signed.status_lists.values(), crls=crls)
             index = licence_index(dep)
         return deployment_policy(dep, offline=lists, licence_index=index, extra_anchors=extra)
 
@@ -109,18 +118,30 @@ def _policy(cli: CliContext, offline: bool, lists_dir: Path | None, anchor: Path
               default=None, help="Exported lists directory (sealtrust trust export), --offline.")
 @click.option("--anchor", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Pinned trust-list operator certificate (default HOME/pki/sm2-root.pem).")
+@click.option("--crls", "crl_dirs", multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory of CA CRLs (*.crl) used besides the bundle's crl/, --offline; "
+                   "repeatable.")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Where the verifier keeps the newest list sequences it "
+                                 "accepted (default HOME/state), --offline --lists.")
 @common_options
 def command(cli: CliContext, files: tuple[Path, ...], workers: int, at_text: str | None,
             trust_paths: tuple[Path, ...], offline: bool, lists_dir: Path | None,
-            anchor: Path | None) -> None:
+            anchor: Path | None, crl_dirs: tuple[Path, ...], state_dir: Path | None) -> None:
     """Verify signed PDF and OFD licences (told apart by content): signature, chain, seal,
-    time-stamp, licence status."""
+    time-stamp, licence status.
+
+    Offline, every certificate below the roots needs a fresh CRL (the bundle's
+    crl/ or --crls) or a status entry, every seal a status entry; an older list
+    than one accepted before is refused (exit 2, trustlist.rollback).
+    """
     at = _at(at_text)
     extra = _anchors(trust_paths)
-    if (lists_dir or anchor) and not offline:
-        raise click.UsageError("--lists and --anchor go with --offline")
+    if (lists_dir or anchor or crl_dirs or state_dir) and not offline:
+        raise click.UsageError("--lists, --anchor, --crls and --state go with --offline")
     try:
-        policy = _policy(cli, offline, lists_dir, anchor, extra)
+        policy = _policy(cli, offline, lists_dir, anchor, extra, crl_dirs, state_dir)
     except SealTrustError as exc:  # unreadable or badly signed trust material: usage
         raise click.UsageError(f"[{exc.code}] {exc.message}") from None
     worst = EXIT_OK

@@ -47,6 +47,22 @@ def export_lists(deployment: Deployment, now: datetime) -> SignedLists:
         return sign_lists(session, at=now, operator=operator, status_signer=status)
 
 
+def export_crls(deployment: Deployment, now: datetime) -> dict[str, bytes]:
+    """Every CA of the deployment's key store (by role) and its CRL as of ``now``: the
+    offline bundle's ``crl/<role>.crl``, so an offline verifier covers every certificate
+    below the roots (``verification.revocation``)."""
+    from sqlalchemy import select
+
+    from trust.registry.models import CertificateRecord
+
+    with deployment.registry.session() as session:
+        roles = [r for r in session.execute(select(CertificateRecord.role).where(
+            CertificateRecord.is_ca.is_(True)).order_by(CertificateRecord.role)).scalars()
+            if r in deployment.config["keys"]]
+        return {role: issue_crl(session, deployment.certificate(role), deployment.key(role),
+                                at=now) for role in roles}
+
+
 def _cached_lists(request: Request, now: datetime) -> SignedLists:
     state = request.app.state
     with _lock:

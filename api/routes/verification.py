@@ -66,7 +66,7 @@ def deployment_policy(
     rules += recognitions_of(offline, own)
     lists = {issuer: sl for (issuer, list_id), sl in offline.status_lists.items()
              if list_id == _STATUS_LIST_ID}
-    source = ListStatus(offline.trust_list, lists, licence_index or {})
+    source = ListStatus(offline.trust_list, lists, licence_index or {}, crls=offline.crls)
     return VerificationPolicy(
         trust_anchors=frozenset(der for der, _ in rules), revocation=source,
         licence_status=source, max_modification="form_filling",
@@ -86,7 +86,7 @@ def recognitions_of(offline: OfflineLists, own_issuers: Iterable[str]) -> list[
         base = SEALTRUST_LICENCE if entry.issuer in own else FOREIGN_PADES
         out.append((entry.certificate, Recognition(
             f"{base.name}:{entry.issuer}", frozenset(entry.licence_types), base.require_seal,
-            base.require_licence_status, base.check_revocation)))
+            base.require_licence_status, base.check_revocation, base.embedded_revocation)))
     return out
 
 

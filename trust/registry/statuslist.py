@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from trust.errors import InputError, NotFoundError
 from trust.keys import SigningKey
-from trust.registry.models import CertificateRecord, Department, Licence
+from trust.registry.models import CertificateRecord, Department, KeyRecord, Licence, SealRecord
 from trust.registry.tokens import live_state
 from trust.status import LicenceStatus, StatusList
 from trust.trustlist import ANY_TYPE, Role, TrustEntry, TrustList
@@ -81,7 +81,33 @@ def build_status_list(
     changes = {int(r.status_index): live_state(r.status) for r in rows}
     changes = {i: s for i, s in changes.items() if s is not LicenceStatus.UNKNOWN}
     base = StatusList.empty(list_id, issuer, status_list_size(session), at, at + lifetime)
-    return base.updated(changes, at, at + lifetime) if changes else base
+    listed = base.updated(changes, at, at + lifetime) if changes else base
+    return listed.with_objects(_seal_status(session, issuer, at),
+                               _certificate_status(session, issuer, at))
+
+
+def _seal_status(session: Session, issuer: str, at: datetime) -> dict[str, datetime | None]:
+    """Every seal of the issuer's departments: offline, a seal the list does not carry
+    is INDETERMINATE, so all are listed, not only the revoked ones."""
+    rows = session.execute(
+        select(SealRecord.es_id, SealRecord.revoked_at)
+        .join(Department, Department.code == SealRecord.department_code)
+        .where(Department.uscc == issuer)).all()
+    return {r.es_id: (r.revoked_at if r.revoked_at is not None and r.revoked_at <= at else None)
+            for r in rows}
+
+
+def _certificate_status(session: Session, issuer: str,
+                        at: datetime) -> dict[bytes, datetime | None]:
+    """The signing certificates of the issuer's department keys, revoked or not."""
+    rows = session.execute(
+        select(CertificateRecord.fingerprint, CertificateRecord.revoked_at)
+        .join(KeyRecord, KeyRecord.certificate_fingerprint == CertificateRecord.fingerprint)
+        .join(Department, Department.code == KeyRecord.department_code)
+        .where(Department.uscc == issuer)).all()
+    return {bytes.fromhex(r.fingerprint):
+            (r.revoked_at if r.revoked_at is not None and r.revoked_at <= at else None)
+            for r in rows}
 
 
 def build_status_lists(session: Session, *, at: datetime) -> dict[str, StatusList]:

@@ -11,6 +11,7 @@ from verification.certinfo import cert_info
 from verification.cms import SignedCms, digest_ranges
 from verification.errors import CmsFormatError
 from verification.facts import SignatureFacts
+from verification.revocation import archived_material
 from verification.seal import seal_id
 from verification.status import parsed_licence_id
 from verification.timestamp import token_facts
@@ -99,6 +100,7 @@ def signature_facts(
     stamp = None if signed.timestamp_token is None else token_facts(
         signed.timestamp_token, signed.signature
     )
+    archived_crls, archived_ocsps = archived_material(signed.signed_attrs)
     return SignatureFacts(
         **where,
         digest_algorithm=signed.digest_algorithm,
@@ -125,6 +127,8 @@ def signature_facts(
         timestamp_detail="" if stamp is None else stamp.detail,
         tsa_cert=None if stamp is None else stamp.tsa_cert,
         tsa_certificates=() if stamp is None else stamp.certificates,
+        revocation_crls=archived_crls,
+        revocation_ocsps=archived_ocsps,
     )
 
 
