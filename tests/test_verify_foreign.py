@@ -241,14 +241,15 @@ def test_foreign_pades_keeps_the_deployment_tolerance_with_a_true_description(
 ) -> None:
     """A recognised foreign issuer's file is judged by the deployment's tolerance
     (form_filling), not by the licence rule, and the report says what changed
-    (before: "changes: ltv" / "changes: form_filling")."""
+    (before: "changes: ltv" / "changes: form_filling"). The file carries its signer's
+    fresh CRL in a DSS first: a foreign signature is never passed without revocation data."""
     pki, pdf = foreign
-    changed = corpus.CHANGES[attack](pdf)
+    changed = corpus.CHANGES[attack](rc.with_dss(pdf, crls=[_fresh_crl(pki)]))
     policy = deployment_policy(lic.deployment, offline=_lists(lic, (_entry(pki),)))
     report = verify_pdf(changed, policy, AT)
     assert report.indication is Indication.TOTAL_PASSED, report.to_json()
     sig = report.signatures[0]
-    assert sig.facts.changes == kinds
+    assert sig.facts.changes == tuple(sorted(("dss", *kinds)))
     check = next(c for c in sig.checks if c.name == "modifications")
     assert all(k in check.detail for k in kinds), check.detail
 
