@@ -56,7 +56,7 @@ def command(cli: CliContext, type_code: str, data: Path, out: Path, alg: str,
         with dep.registry.session() as session:
             issued = issue_one(dep, session, type_code=type_code, record=record, department=dept,
                                alg=alg, key_uri=key_uri, seal=seal,
-                               idempotency_key=idempotency_key, actor="cli")
+                               idempotency_key=idempotency_key, actor=cli.actor)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".part")
     tmp.write_bytes(issued.pdf)
@@ -86,7 +86,7 @@ def batch(cli: CliContext, records: Path, out_dir: Path, type_code: str | None, 
     with open_deployment(cli.home) as dep:
         dept = department or dep.config["demo_department"]
     options = {"out_dir": str(out_dir), "type": type_code, "department": dept, "alg": alg,
-               "key_uri": key_uri, "actor": "cli-batch"}
+               "key_uri": key_uri, "actor": cli.actor + ":batch"}
     total = count_lines(records)
     bar = tqdm(total=total, unit="licence", file=sys.stderr, disable=cli.json or None,
                dynamic_ncols=True)

@@ -62,7 +62,7 @@ def issue(cli: CliContext, licence_id: str, ttl: int, png: Path | None, svg: Pat
             grant = create_grant(session, licence_id=licence_id, verifier_id=grant_to,
                                  scope=[f.strip() for f in scope.split(",") if f.strip()],
                                  expires_at=now + timedelta(seconds=grant_ttl), at=now,
-                                 actor="cli")
+                                 actor=cli.actor)
         shown = issue_presentation(session, dep.issuer_context(), licence_id, at=now,
                                    ttl=timedelta(seconds=ttl), grant=grant)
         if grant is not None:
