@@ -239,3 +239,31 @@ def test_api_shows_the_signed_actor_not_the_edited_column(tmp_path: Path) -> Non
         key = api.client.get("/v1/audit/key", headers=api.headers("auditor")).json()
         assert len(bytes.fromhex(key["spki_der"])) > 64
         assert api.client.get("/v1/audit/key", headers=api.headers("issuer")).status_code == 403
+
+
+def test_the_trust_list_carries_a_checkpoint_that_catches_a_rollback(tmp_path: Path) -> None:
+    from api.routes.trust import export_lists
+    from trust.trustlist import TrustList
+
+    home = tmp_path / "home"
+    init_deployment(home)
+    _grow(home, 2, "a")
+    dep = Deployment(Home(home), load_config(Home(home)))
+    try:
+        signed = export_lists(dep, datetime.now(UTC))
+        listed = TrustList.verify(signed.trust_list, [signed.anchor])
+        assert listed.audit_head is not None
+        held = audit.Checkpoint.from_json(json.loads(listed.audit_head))
+        log_key = dep.key("audit").public_key_der()
+        with dep.registry.session() as s:
+            assert audit.check_checkpoint(s, held, [log_key]) == []
+    finally:
+        dep.close()
+    _db_rollback(home, held.size - 1)
+    registry = Registry(Home(home).database_url())
+    try:
+        with registry.session() as s:
+            assert audit.verify_log(s, [log_key]).ok
+            assert any("rolled back" in p for p in audit.check_checkpoint(s, held, [log_key]))
+    finally:
+        registry.close()

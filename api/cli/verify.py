@@ -19,7 +19,7 @@ import click
 
 from api.cli._common import EXIT_FAILED, EXIT_OK, CliContext, common_options
 from api.deployment import open_deployment
-from api.routes.trust import OPERATOR_ROLE, export_lists
+from api.routes.trust import ANCHOR_ROLE, export_lists
 from api.routes.verification import deployment_policy, licence_index
 from trust.errors import InputError, SealTrustError
 from verification import FileReport, VerificationPolicy, verify_files
@@ -84,7 +84,7 @@ def _policy(cli: CliContext, offline: bool, lists_dir: Path | None, anchor: Path
         lists: OfflineLists | None = None
         index: dict[str, int] | None = None
         if offline and lists_dir is not None:
-            pinned = anchor or cli.home / "pki" / f"{OPERATOR_ROLE}.pem"
+            pinned = anchor or cli.home / "pki" / f"{ANCHOR_ROLE}.pem"
             lists = OfflineLists.load(lists_dir, _anchors([pinned]))
             index = _index(lists_dir)
         elif offline:
