@@ -268,3 +268,19 @@ def test_sm2_scalars_in_range() -> None:
     assert _deterministic.derive_sm2_scalar(SEED, "a") != _deterministic.derive_sm2_scalar(
         SEED, "b"
     )
+
+
+def test_crl_distribution_points_keep_the_pki_deterministic(pki: DemoPKI) -> None:
+    base = "https://st.example.test"
+    first = build_demo_pki(SEED, NOW, crl_base=base + "/")
+    again = build_demo_pki(SEED, NOW, crl_base=base)
+    for role in first.roles:
+        assert first.certificate(role).der == again.certificate(role).der
+        assert first.key(role).public_key_der() == pki.key(role).public_key_der()
+        issuer = first.issuer_role(role)
+        expected = () if issuer == role else (f"{base}/v1/trust/crl/{issuer}",)
+        assert first.certificate(role).crl_urls == expected, role
+        assert pki.certificate(role).crl_urls == ()
+    assert first.issuer_role("sm2-issuer") == "sm2-issuing-ca"
+    with pytest.raises(CertificateBuildError):
+        build_demo_pki(SEED, NOW, crl_base="ftp://x")
