@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         config = load_config(home)
         migrate(home.database_url())
         deployment = Deployment(home, config)
+        deployment.online = True  # the root keys stay offline (key roles)
         deployment.defer_audit_heads()  # one flusher per worker process; close() signs a last head
         app.state.deployment = deployment
         app.state.registry = deployment.registry

@@ -3,7 +3,9 @@
 A credential is ``st_<client id>_<secret>`` with a 256-bit random secret; the
 database keeps only its SHA-256. Roles are exclusive where GB/T 39786 wants
 separation of duties: one client is never both seal administrator and issuer,
-and an auditor holds no other role.
+an auditor holds no other role, and a CA operator (who makes departments and
+so has the issuing CA certify their keys) is neither seal administrator nor
+issuer, so no single client can both obtain a certificate and use it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Role(StrEnum):
     VERIFIER = "verifier"
     AUDITOR = "auditor"
     HOLDER_APP = "holder_app"
+    CA_OPERATOR = "ca_operator"
 
 
 class AuthError(SealTrustError):
@@ -45,6 +48,8 @@ class ForbiddenError(SealTrustError):
 
 _EXCLUSIVE = (
     frozenset({Role.SEAL_ADMIN, Role.ISSUER}),
+    frozenset({Role.CA_OPERATOR, Role.SEAL_ADMIN}),
+    frozenset({Role.CA_OPERATOR, Role.ISSUER}),
 )
 
 
@@ -76,8 +81,8 @@ def validate_roles(roles: frozenset[Role], department_code: str | None) -> None:
         raise InputError("a client needs at least one role")
     for exclusive in _EXCLUSIVE:
         if exclusive <= roles:
-            raise InputError("separation of duties: seal administrator and issuer are "
-                             "different clients")
+            raise InputError(f"separation of duties: {' and '.join(sorted(exclusive))} "
+                             "are different clients")
     if Role.AUDITOR in roles and len(roles) > 1:
         raise InputError("separation of duties: an auditor holds no other role")
     if roles & {Role.SEAL_ADMIN, Role.ISSUER} and not department_code:
@@ -151,4 +156,5 @@ Issuer = Annotated[Principal, Depends(require(Role.ISSUER))]
 Verifier = Annotated[Principal, Depends(require(Role.VERIFIER))]
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
 HolderApp = Annotated[Principal, Depends(require(Role.HOLDER_APP))]
+CaOperator = Annotated[Principal, Depends(require(Role.CA_OPERATOR))]
 Reader = Annotated[Principal, Depends(require(Role.AUDITOR, Role.SEAL_ADMIN, Role.ISSUER))]

@@ -12,6 +12,16 @@ Layout of ``HOME`` (default ``./.sealtrust``)::
                             production passes SEALTRUST_KEYSTORE_PASSWORD or an HSM PIN)
     pki/<role>.pem          the deployment's certificates, for relying parties
 
+Key roles (docs/architecture.md, "Keys and roles"): ``{sm2,rsa}-root`` sign only
+at ``init`` and in offline ceremonies (the upgrade below, new issuing CAs); the
+service never opens them (:attr:`Deployment.online` refuses). Department keys
+are certified by ``{sm2,rsa}-issuing-ca``; trust lists, status lists and the
+roots' CRLs are signed by ``{sm2,rsa}-list-signer``. Every certificate below a
+root carries a CRL distribution point under ``public_url`` (deployment.json,
+default from ``SEALTRUST_PUBLIC_URL``). ``init`` on an existing home upgrades a
+deployment made before issuing CAs existed: it creates the missing issuing CAs
+and list signers with the root keys, once.
+
 ``deployment.json`` may also hold the service's audit head policy,
 ``"audit_heads": {"interval_s": 1.0, "max_pending": 256}`` (the defaults; the
 ``SEALTRUST_AUDIT_HEAD_*`` variables override it per node), see
@@ -56,11 +66,13 @@ from signing.seals import make_department_seal
 from signing.tsa import BuiltinTSA, InProcessTimeStamper, external_timestamper
 from signing.types import builtin_types
 from trust import audit
-from trust.errors import InputError, NotFoundError
+from trust.errors import CryptoError, InputError, NotFoundError, SealTrustError
 from trust.holder_ref import HolderKey, create_key_file, load_holder_key, read_key_file
 from trust.holder_session import SessionKey
 from trust.keys import SoftwareKey
-from trust.pki import Certificate, build_demo_pki
+from trust.pki import ISSUING_CA, LIST_SIGNER, Certificate, SubjectName, build_demo_pki
+from trust.pki import issue_certificate as _issue_certificate
+from trust.pki.demo import CRL_PATH
 from trust.pki.oids import TSA_POLICY
 from trust.registry import Registry, migrate
 from trust.registry.models import CertificateRecord, Department, KeyRecord, Meta
@@ -75,6 +87,14 @@ SEAL_YEARS: Final = 3
 PIN_ENV_PREFIX: Final = "SEALTRUST_PIN_"
 HEAD_INTERVAL_ENV: Final = "SEALTRUST_AUDIT_HEAD_INTERVAL_S"
 HEAD_MAX_PENDING_ENV: Final = "SEALTRUST_AUDIT_HEAD_MAX_PENDING"
+PUBLIC_URL_ENV: Final = "SEALTRUST_PUBLIC_URL"
+DEFAULT_PUBLIC_URL: Final = "http://127.0.0.1:8000"
+FAMILIES: Final = ("sm2", "rsa")
+ROOT_ROLES: Final = tuple(f"{f}-root" for f in FAMILIES)
+ISSUING_CA_ROLES: Final = tuple(f"{f}-issuing-ca" for f in FAMILIES)
+LIST_SIGNER_ROLES: Final = tuple(f"{f}-list-signer" for f in FAMILIES)
+CA_YEARS: Final = 10
+LIST_SIGNER_YEARS: Final = 3
 _ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -211,8 +231,18 @@ def backfill_holder_refs_of(home: Home) -> int:
         deployment.close()
 
 
-def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
-    """Create the embedded deployment in ``root`` unless it already exists."""
+def public_url(config: dict[str, Any] | None = None) -> str:
+    """The service's public base URL (CRL distribution points): deployment.json, env, default."""
+    url = str((config or {}).get("public_url") or os.environ.get(PUBLIC_URL_ENV)
+              or DEFAULT_PUBLIC_URL).rstrip("/")
+    if not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", url):
+        raise InputError(f"public URL {url[:80]!r} must be an http(s) URL without query")
+    return url
+
+
+def init_deployment(root: Path, *, now: datetime | None = None,
+                    actor: str = "sealtrust init") -> InitResult:
+    """Create the embedded deployment in ``root``; upgrade an existing one (idempotent)."""
     now = now or datetime.now(UTC)
     if now.tzinfo is None:
         raise InputError("init time must be timezone-aware")
@@ -222,6 +252,8 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
     if home.config.exists():
         migrate(home.database_url())  # an upgrade of an older database, else a no-op
         load_config(home)  # validates
+        upgraded = upgrade_key_roles(home, now=now, actor=actor)
+        result.actions += upgraded
         _holder_keys(home, result)  # a deployment made before holder references
         filled = backfill_holder_refs_of(home)
         if filled:
@@ -237,7 +269,8 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
     result.actions.append("created the registry schema")
     _holder_keys(home, result)
 
-    pki = build_demo_pki(secrets.token_bytes(32), now)
+    base_url = public_url()
+    pki = build_demo_pki(secrets.token_bytes(32), now, crl_base=base_url)
     roles: dict[str, str] = {}
     registry = Registry(home.database_url())
     pin = home.pin()
@@ -280,10 +313,10 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
                 maker_cert=pki.certificate("sm2-seal-maker"),
                 signer_certs=[pki.certificate("sm2-issuer"), pki.certificate("rsa-issuer")],
                 valid_start=now, valid_end=now + timedelta(days=365 * SEAL_YEARS), at=now,
-                actor="sealtrust init")
+                actor=actor)
             result.actions.append(f"demo department {DEMO_DEPARTMENT} and seal {seal.es_id}")
             session.add(Meta(key="created_at", value=now.isoformat()))
-            audit.append(session, kind="deployment.init", actor="sealtrust init",
+            audit.append(session, kind="deployment.init", actor=actor,
                          subject=str(root.resolve()), at=now,
                          details={"roles": sorted(roles), "seal": seal.es_id})
             audit.sign_head(session, stores.open_key(roles["audit"], pin), now)
@@ -292,7 +325,7 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
             (home.pki / f"{role}.pem").write_text(pki.certificate(role).to_pem())
         config = {"format": FORMAT_VERSION, "created_at": now.isoformat(), "keys": roles,
                   "demo_department": DEMO_DEPARTMENT, "demo_seal": seal.es_id,
-                  "data_kek": kek_uri}
+                  "data_kek": kek_uri, "public_url": base_url}
         tmp = home.config.with_suffix(".tmp")
         tmp.write_text(json.dumps(config, ensure_ascii=False, indent=2))
         tmp.replace(home.config)  # written last: its presence means "initialised"
@@ -300,6 +333,92 @@ def init_deployment(root: Path, *, now: datetime | None = None) -> InitResult:
         registry.close()
     result.actions.append(f"wrote {home.config.name}")
     return result
+
+
+def _name_of(root: Certificate) -> SubjectName:
+    """The root's subject as a SubjectName, re-encoding to the very same DER (or an error)."""
+    fields = root.subject_fields
+    try:
+        name = SubjectName(root.common_name or "", organization=fields.get("organization_name"),
+                           organizational_unit=fields.get("organizational_unit_name"),
+                           uscc=root.uscc, country=fields.get("country_name", "CN"))
+    except SealTrustError:
+        name = None
+    if name is None or name.to_asn1().dump() != root.subject_der:
+        raise InputError(f"cannot name a list signer like the root {root.subject_text}: "
+                         "make one in an offline ceremony with your CA tools")
+    return name
+
+
+def upgrade_key_roles(home: Home, *, now: datetime, actor: str) -> list[str]:
+    """Give a deployment made before key roles existed its issuing CAs and list signers.
+
+    An offline ceremony (``sealtrust init`` on an existing home): the only
+    code path besides ``init`` that opens a root key. Each missing role gets a
+    new software key certified by its root; nothing that exists is changed,
+    so a second run does nothing. Department keys certified by a root before
+    the upgrade stay valid; new ones come from the issuing CA.
+    """
+    config = load_config(home)
+    keys: dict[str, str] = config["keys"]
+    missing = [(family, role) for family in FAMILIES if f"{family}-root" in keys
+               for role in (f"{family}-issuing-ca", f"{family}-list-signer") if role not in keys]
+    if not missing and "public_url" in config:
+        return []
+    actions: list[str] = []
+    base_url = public_url(config)
+    registry = Registry(home.database_url())
+    pin = home.pin()
+    try:
+        with KeyStoreRegistry(base_dir=home.root) as stores, registry.session() as session:
+            for family, role in missing:
+                root_key = stores.open_key(keys[f"{family}-root"], pin)
+                chain = root_key.certificate_chain()
+                if not chain:
+                    raise NotFoundError(f"the {family}-root key has no certificate")
+                root = Certificate.from_der(chain[0])
+                is_ca = role.endswith("issuing-ca")
+                uri = _key_uri(role)
+                algorithm = "sm2" if family == "sm2" else ("rsa-3072" if is_ca else "rsa-2048")
+                key = SoftwareKey.generate(algorithm)
+                years = CA_YEARS if is_ca else LIST_SIGNER_YEARS
+                cert = _issue_certificate(
+                    issuer_key=root_key, issuer=root,
+                    # The list signer carries the root's name: a delegated CRL signer.
+                    subject=(SubjectName(f"{root.common_name or family} issuing CA"[:64],
+                                         organization=_name_of(root).organization)
+                             if is_ca else _name_of(root)),
+                    subject_spki=key.public_key_der(), profile=ISSUING_CA if is_ca else LIST_SIGNER,
+                    not_before=now, not_after=min(now + timedelta(days=365 * years),
+                                                  root.not_after),
+                    crl_urls=(f"{base_url}{CRL_PATH}{family}-root",))
+                stores.import_key(uri, key, pin)
+                stores.set_certificate_chain(uri, [cert.der, root.der])
+                session.add(CertificateRecord(
+                    fingerprint=cert.sha256.hex(), role=role, subject=cert.subject_text,
+                    issuer_fingerprint=root.sha256.hex(), is_ca=cert.is_ca, der=cert.der,
+                    not_before=cert.not_before, not_after=cert.not_after))
+                session.add(KeyRecord(uri=uri, label=role, algorithm=algorithm, role=role,
+                                      certificate_fingerprint=cert.sha256.hex()))
+                keys[role] = uri
+                home.pki.mkdir(exist_ok=True)
+                (home.pki / f"{role}.pem").write_text(cert.to_pem())
+                actions.append(f"upgrade: created {role} ({cert.subject_text}) under {family}-root")
+            if missing:
+                audit.append(session, kind="deployment.upgraded", actor=actor,
+                             subject=str(home.root.resolve()), at=now,
+                             details={"created": [role for _, role in missing]})
+                audit.sign_head(session, stores.open_key(keys["audit"], pin), now)
+    finally:
+        registry.close()
+    if "public_url" not in config:
+        actions.append(f"upgrade: public URL {base_url} (CRL distribution points)")
+    config = {k: v for k, v in config.items() if k != "pins" or v}
+    config["keys"], config["public_url"] = keys, base_url
+    tmp = home.config.with_name(f".{home.config.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(config, ensure_ascii=False, indent=2))
+    tmp.replace(home.config)
+    return actions
 
 
 def load_config(home: Home) -> dict[str, Any]:
@@ -351,6 +470,8 @@ class Deployment:
         # None: every write transaction signs its head (CLI, batch workers).
         self.audit_heads: audit.HeadSchedule | None = None
         self._head_flusher: audit.HeadFlusher | None = None
+        # True in the service: the root keys are never opened there (key roles).
+        self.online = False
 
     @property
     def head_policy(self) -> audit.HeadPolicy:
@@ -379,9 +500,18 @@ class Deployment:
             raise NotFoundError(f"the deployment has no {role!r} key") from None
         return uri
 
+    def offline_key_uris(self) -> set[str]:
+        """URIs of the keys the service never opens (the roots)."""
+        return {self.config["keys"][r] for r in ROOT_ROLES if r in self.config["keys"]}
+
     def key(self, role_or_uri: str) -> Key:
         """A role's key (or any key by URI), opened once and cached."""
         uri = role_or_uri if ":" in role_or_uri else self.key_uri(role_or_uri)
+        if self.online and uri in self.offline_key_uris():
+            # Threat: a compromised or buggy service signing with a root (new CAs,
+            # forged lists). Roots sign only in offline ceremonies (init, upgrade).
+            raise CryptoError(f"the service does not use root keys ({role_or_uri}): they sign "
+                              "only in offline ceremonies", code="key.root_offline")
         key = self._keys.get(uri)
         if key is None:
             key = self.stores.open_key(uri, self.pin_for(uri))
@@ -417,7 +547,15 @@ class Deployment:
         tmp.replace(self.home.config)  # atomic: a crash leaves the old or the new file
 
     def certificate(self, role: str) -> Certificate:
-        """The leaf certificate of a role's key."""
+        """The certificate of a role: from the registry (no key opened), else its key's."""
+        from sqlalchemy import select
+
+        with self.registry.session() as session:
+            der = session.execute(select(CertificateRecord.der).where(
+                CertificateRecord.role == role).order_by(
+                CertificateRecord.not_before.desc()).limit(1)).scalar()
+        if der is not None:
+            return Certificate.from_der(bytes(der))
         chain = self.key(role).certificate_chain()
         if not chain:
             raise NotFoundError(f"the {role!r} key has no certificate")
@@ -470,10 +608,53 @@ class Deployment:
             self._session_key = SessionKey(read_key_file(self.home.session_key_file))
         return self._session_key
 
+    @property
+    def public_url(self) -> str:
+        return public_url(self.config)
+
+    def crl_url(self, ca_role: str) -> str:
+        """Where relying parties fetch ``ca_role``'s CRL (GET /v1/trust/crl/{ca})."""
+        return f"{self.public_url}{CRL_PATH}{ca_role}"
+
     def roots(self) -> dict[str, RootCA]:
-        """The CAs that certify department keys, by algorithm family."""
-        return {alg: RootCA(self.certificate(f"{alg}-root"), self.key(f"{alg}-root"))
-                for alg in ("sm2", "rsa") if f"{alg}-root" in self.config["keys"]}
+        """The CAs that certify department keys, by algorithm family: the issuing CAs.
+
+        Never a root (key roles). A deployment made before issuing CAs existed
+        is upgraded by ``sealtrust init --home HOME``.
+        """
+        out: dict[str, RootCA] = {}
+        for alg in FAMILIES:
+            role = f"{alg}-issuing-ca"
+            if role in self.config["keys"]:
+                ca = self.certificate(role)
+                out[alg] = RootCA(ca, self.key(role),
+                                  chain=(ca, self.certificate(f"{alg}-root")),
+                                  crl_urls=(self.crl_url(role),))
+        if not out and any(r in self.config["keys"] for r in ROOT_ROLES):
+            raise NotFoundError("this deployment has no issuing CA yet: run `sealtrust init "
+                                f"--home {self.home.root}` once to upgrade it",
+                                code="deployment.no_issuing_ca")
+        return out
+
+    def crl_ca_roles(self) -> tuple[str, ...]:
+        """The CAs whose CRL the service publishes."""
+        return tuple(r for r in (*ROOT_ROLES, *ISSUING_CA_ROLES) if r in self.config["keys"])
+
+    def sign_crl(self, session: Any, ca_role: str, at: datetime) -> bytes:
+        """``ca_role``'s CRL: a root's by its list signer (delegated), an issuing CA's by itself."""
+        from trust.registry.certificates import issue_crl
+
+        if ca_role not in self.crl_ca_roles():
+            raise NotFoundError(f"no CA {ca_role[:32]!r}", code="crl.not_found")
+        ca = self.certificate(ca_role)
+        if ca_role in ROOT_ROLES:
+            signer_role = ca_role.replace("-root", "-list-signer")
+            if signer_role not in self.config["keys"]:
+                raise NotFoundError(f"no {signer_role}: run `sealtrust init --home "
+                                    f"{self.home.root}` once to upgrade", code="crl.not_found")
+            return issue_crl(session, ca, self.key(signer_role), at=at,
+                             signer=self.certificate(signer_role))
+        return issue_crl(session, ca, self.key(ca_role), at=at)
 
     def certificates(self) -> list[CertificateRecord]:
         from sqlalchemy import select

@@ -1,8 +1,9 @@
 """Issuing departments: registry row, signing keys in a key store, certificates.
 
 A department gets one signing key per algorithm (SM2 by default, RSA for
-foreign verifiers), each certified under the deployment's root of the same
-algorithm with the signer profile (digitalSignature + nonRepudiation).
+foreign verifiers), each certified by the deployment's issuing CA of the same
+algorithm (never a root: roots stay offline) with the signer profile
+(digitalSignature + nonRepudiation) and the CA's CRL distribution point.
 
 Keys made elsewhere (in an HSM or a GM/T 0018 cipher machine, by the
 vendor's tools) join a department with :func:`certify_department_key`: the
@@ -50,10 +51,22 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RootCA:
-    """A root (or issuing CA) that certifies department keys."""
+    """The CA that certifies department keys: a deployment's issuing CA (tests: a root).
+
+    ``chain``: the CA's own certificate up to its root (stored beside each new
+    key so signatures carry the whole path; empty means the CA alone);
+    ``crl_urls``: the CRL distribution point written into what it issues.
+    """
 
     certificate: Certificate
     key: SigningKey
+    chain: tuple[Certificate, ...] = ()
+    crl_urls: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> list[bytes]:
+        """DER of the CA and above, to follow a new certificate in its stored chain."""
+        return [c.der for c in (self.chain or (self.certificate,))]
 
 
 @dataclass(frozen=True)
@@ -105,8 +118,9 @@ def add_department(
             subject=SubjectName(name, organization=name, uscc=uscc),
             subject_spki=key.public_key_der(), profile=SIGNER,
             not_before=at, not_after=min(at + timedelta(days=CERT_DAYS),
-                                         root.certificate.not_after))
-        stores.set_certificate_chain(uri, [cert.der, root.certificate.der])
+                                         root.certificate.not_after),
+            crl_urls=root.crl_urls)
+        stores.set_certificate_chain(uri, [cert.der, *root.path])
         session.add(CertificateRecord(
             fingerprint=cert.sha256.hex(), role=f"dept-{code}-{alg}", subject=cert.subject_text,
             issuer_fingerprint=root.certificate.sha256.hex(), is_ca=False, der=cert.der,
@@ -168,7 +182,7 @@ def certify_department_key(
     cert = issue_certificate(
         issuer_key=root.key, issuer=root.certificate,
         subject=SubjectName(dept.name, organization=dept.name, uscc=dept.uscc),
-        subject_spki=spki, profile=SIGNER,
+        subject_spki=spki, profile=SIGNER, crl_urls=root.crl_urls,
         not_before=at, not_after=min(at + timedelta(days=CERT_DAYS), root.certificate.not_after))
     session.add(CertificateRecord(
         fingerprint=cert.sha256.hex(), role=f"dept-{department_code}-{family}",
@@ -181,7 +195,7 @@ def certify_department_key(
                  at=at, details={"key": key_uri, "algorithm": algorithm,
                                  "certificate": cert.sha256.hex()})
     session.flush()
-    stores.set_certificate_chain(key_uri, [cert.der, root.certificate.der], pin)
+    stores.set_certificate_chain(key_uri, [cert.der, *root.path], pin)
     return CertifiedKey(department_code, key_uri, algorithm, cert)
 
 

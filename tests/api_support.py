@@ -59,6 +59,7 @@ def build_api(root: Path) -> Iterator[Api]:
                 ("verifier", {Role.VERIFIER}, None),
                 ("auditor", {Role.AUDITOR}, None),
                 ("holder_app", {Role.HOLDER_APP}, None),
+                ("ca_operator", {Role.CA_OPERATOR}, None),
             ):
                 _, tokens[who] = create_client(s, who, frozenset(roles), dept)
     finally:

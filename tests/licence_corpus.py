@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
 from api.issuance import issue_one
-from api.routes.trust import export_crls, export_lists
+from api.routes.trust import crl_signers, export_crls, export_lists
 from api.routes.verification import deployment_policy, licence_index
 from signing.departments import add_department, department_certificates
 from signing.issue import STATUS_LIST_ID, Signer, signed_validity
@@ -197,7 +197,8 @@ class Licences:
         signed = export_lists(self.deployment, moment)
         lists = OfflineLists.from_signed(
             signed.trust_list, [signed.anchor], signed.status_lists.values(),
-            crls=export_crls(self.deployment, moment).values() if crls else ())
+            crls=export_crls(self.deployment, moment).values() if crls else (),
+            crl_signers=crl_signers(self.deployment).values())
         return deployment_policy(self.deployment, offline=lists,
                                  licence_index=licence_index(self.deployment))
 

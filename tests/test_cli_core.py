@@ -86,12 +86,24 @@ def test_pki_export_writes_chains_openssl_accepts(home: Path, tmp_path: Path) ->
     assert {"sm2-root", "rsa-root", "sm2-issuer", "rsa-issuer", "sm2-seal-maker",
             "sm2-tsa", "sm2-token-signer"} <= roles
     for alg, opts in (("sm2", ["-vfyopt", "distid:1234567812345678"]), ("rsa", [])):
-        for leaf in ("issuer", "seal-maker", "tsa", "token-signer"):
+        for leaf in ("issuing-ca", "seal-maker", "tsa", "token-signer", "list-signer"):
             res = subprocess.run(["openssl", "verify", *opts, "-CAfile",
                                   str(out_dir / f"{alg}-root.pem"),
                                   str(out_dir / f"{alg}-{leaf}.pem")],
                                  capture_output=True, text=True, check=False)
             assert res.returncode == 0, res.stderr + res.stdout
+        # The department signer chains through the issuing CA (openssl applies the SM2 ID
+        # to the leaf only, so the link to the root is the issuing-ca case above).
+        res = subprocess.run(["openssl", "verify", *opts, "-partial_chain", "-CAfile",
+                              str(out_dir / f"{alg}-issuing-ca.pem"),
+                              str(out_dir / f"{alg}-issuer.pem")],
+                             capture_output=True, text=True, check=False)
+        assert res.returncode == 0, res.stderr + res.stdout
+        direct = subprocess.run(["openssl", "verify", *opts, "-CAfile",
+                                 str(out_dir / f"{alg}-root.pem"),
+                                 str(out_dir / f"{alg}-issuer.pem")],
+                                capture_output=True, text=True, check=False)
+        assert direct.returncode != 0  # not issued by the root itself
 
 
 def test_pki_export_without_init_is_a_clear_usage_error(tmp_path: Path) -> None:

@@ -128,13 +128,14 @@ def test_cli_revokes_a_department_certificate_once_and_the_crl_lists_it(
     assert root.returncode == 1 and "root" in root.stderr
     unknown = cli(deployment, "pki", "revoke", "00" * 32, "--reason", "superseded")
     assert unknown.returncode == 2 and "no certificate" in unknown.stderr  # not found: usage
-    out = tmp_path / "sm2.crl"
-    made = cli(deployment, "pki", "crl", "--ca", "sm2-root", "--out", str(out), "--json")
+    out = tmp_path / "sm2.crl"  # department certificates come from the issuing CA
+    made = cli(deployment, "pki", "crl", "--ca", "sm2-issuing-ca", "--out", str(out), "--json")
     assert made.returncode == 0, made.stderr
     assert _entries(out.read_bytes()) == {serial: "key_compromise"}
-    rsa = tmp_path / "rsa.crl"
-    assert cli(deployment, "pki", "crl", "--ca", "rsa-root", "--out", str(rsa)).returncode == 0
-    assert _entries(rsa.read_bytes()) == {}  # another CA's list is unaffected
+    for other in ("rsa-issuing-ca", "sm2-root", "rsa-root"):  # other CAs' lists: unaffected
+        path = tmp_path / f"{other}.crl"
+        assert cli(deployment, "pki", "crl", "--ca", other, "--out", str(path)).returncode == 0
+        assert _entries(path.read_bytes()) == {}
     with deployment.registry.session() as s:
         kinds = s.execute(select(AuditEntry.kind).where(
             AuditEntry.subject == fingerprint)).scalars().all()

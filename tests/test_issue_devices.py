@@ -460,8 +460,9 @@ def test_sdf_key_from_python_with_the_conventional_pin_variable(
 # --- no device needed: certification rules and the PIN mapping ------------------------------
 
 
-def test_ecdsa_key_is_certified_under_the_rsa_root(deployment: Deployment) -> None:
+def test_ecdsa_key_is_certified_under_the_rsa_issuing_ca(deployment: Deployment) -> None:
     from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
 
     uri = "file:keys/dept-extra-ecdsa.p8"
     deployment.stores.generate(uri, "ecdsa-p256", deployment.home.pin()).close()
@@ -470,11 +471,14 @@ def test_ecdsa_key_is_certified_under_the_rsa_root(deployment: Deployment) -> No
             s, deployment.stores, deployment.pin_for(uri), department_code=DEMO_DEPARTMENT,
             key_uri=uri, roots=deployment.roots(), at=datetime.now(UTC), actor="test")
     leaf = x509.load_der_x509_certificate(certified.certificate.der)
+    issuing = x509.load_der_x509_certificate(deployment.certificate("rsa-issuing-ca").der)
     root = x509.load_der_x509_certificate(deployment.certificate("rsa-root").der)
-    leaf.verify_directly_issued_by(root)  # raises if the RSA signature does not verify
+    leaf.verify_directly_issued_by(issuing)  # raises if the RSA signature does not verify
+    issuing.verify_directly_issued_by(root)
     assert certified.algorithm == "ecdsa-p256"
     with deployment.stores.open_key(uri, deployment.home.pin()) as key:
-        assert key.certificate_chain()[0] == certified.certificate.der
+        assert key.certificate_chain() == [certified.certificate.der, issuing.public_bytes(
+            serialization.Encoding.DER), root.public_bytes(serialization.Encoding.DER)]
     with pytest.raises(InputError, match="timezone-aware"), deployment.registry.session() as s:
         certify_department_key(s, deployment.stores, deployment.home.pin(),
                                department_code=DEMO_DEPARTMENT, key_uri="file:keys/x.p8",

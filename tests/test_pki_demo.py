@@ -15,8 +15,8 @@ from tests.support import require
 from trust import sm2
 from trust.keys import SoftwareKey, verify_signature
 from trust.pki import (
+    EKU_LIST_SIGNING,
     EKU_SEAL_MAKING,
-    EKU_STATUS_LIST_SIGNING,
     EKU_TIME_STAMPING,
     EKU_TOKEN_SIGNING,
     CertificateBuildError,
@@ -37,6 +37,8 @@ PURPOSE = {
     "seal-maker": EKU_SEAL_MAKING,
     "tsa": EKU_TIME_STAMPING,
     "token-signer": EKU_TOKEN_SIGNING,
+    "list-signer": EKU_LIST_SIGNING,
+    "issuing-ca": None,
 }
 
 
@@ -50,13 +52,15 @@ def test_roles(pki: DemoPKI) -> None:
     assert set(DEMO_ROLES) == {
         f"{a}-{r}"
         for a in ("sm2", "rsa")
-        for r in ("root", "issuer", "seal-maker", "tsa", "token-signer")
+        for r in ("root", "issuing-ca", "issuer", "seal-maker", "tsa", "token-signer",
+                  "list-signer")
     }
     for role in pki.roles:
         cert = pki.certificate(role)
         assert cert.spki_der == pki.key(role).public_key_der()
         expected = (
-            "sm2" if role.startswith("sm2") else ("rsa-3072" if role == "rsa-root" else "rsa-2048")
+            "sm2" if role.startswith("sm2")
+            else ("rsa-3072" if role in ("rsa-root", "rsa-issuing-ca") else "rsa-2048")
         )
         assert cert.key_algorithm == expected
     with pytest.raises(CertificateBuildError):
@@ -91,13 +95,18 @@ def test_validity_derives_from_now(pki: DemoPKI) -> None:
 @pytest.mark.parametrize("role", [r for r in DEMO_ROLES if not r.endswith("root")])
 def test_chain_and_purpose(pki: DemoPKI, role: str) -> None:
     suffix = role.split("-", 1)[1]
+    between = list(pki.chain(role)[1:-1])  # the issuing CA of a department signer
+    usage = frozenset({"key_cert_sign"} if suffix == "issuing-ca" else {"digital_signature"})
     result = validate_chain(
-        pki.certificate(role), [], pki.trust_anchors, NOW, required_eku=PURPOSE[suffix]
+        pki.certificate(role), between, pki.trust_anchors, NOW, required_eku=PURPOSE[suffix],
+        required_key_usage=usage,
     )
     assert result.ok, result.message
     assert result.path == pki.chain(role)
+    assert len(result.path) == (3 if suffix == "issuer" else 2)
     expired = validate_chain(
-        pki.certificate(role), [], pki.trust_anchors, NOW + timedelta(days=1100)
+        pki.certificate(role), between, pki.trust_anchors, NOW + timedelta(days=3700),
+        required_key_usage=usage,
     )
     assert expired.failure == "chain.expired"
 
@@ -113,13 +122,16 @@ def test_seal_maker_is_not_a_signer_and_vice_versa(pki: DemoPKI) -> None:
         )
         signer = validate_chain(
             pki.certificate(f"{alg}-issuer"),
-            [],
+            [pki.certificate(f"{alg}-issuing-ca")],
             pki.trust_anchors,
             NOW,
             required_eku=EKU_SEAL_MAKING,
         )
         assert maker.failure == signer.failure == "chain.ext_key_usage"
-    assert EKU_STATUS_LIST_SIGNING in (pki.certificate("sm2-token-signer").ext_key_usage or ())
+    # Key roles: lists are signed by the list signer only, tokens by the token signer only.
+    assert EKU_LIST_SIGNING not in (pki.certificate("sm2-token-signer").ext_key_usage or ())
+    assert set(pki.certificate("sm2-list-signer").ext_key_usage or ()) == {EKU_LIST_SIGNING}
+    assert pki.certificate("sm2-list-signer").subject_der == pki.certificate("sm2-root").subject_der
 
 
 def test_keys_sign_under_their_certificates(pki: DemoPKI) -> None:
@@ -182,7 +194,15 @@ def test_openssl_verifies_demo_chains(pki: DemoPKI, role: str, tmp_path: Path) -
     root = pki.certificate(role.split("-")[0] + "-root")
     (tmp_path / "root.pem").write_text(root.to_pem())
     (tmp_path / "leaf.pem").write_text(pki.certificate(role).to_pem())
+    (tmp_path / "between.pem").write_text("".join(c.to_pem() for c in pki.chain(role)[1:-1]))
     cmd = [_openssl(), "verify", "-attime", str(int(NOW.timestamp()))]
+    if len(pki.chain(role)) > 2 and role.startswith("sm2"):
+        # openssl applies -vfyopt's SM2 ID to the leaf only: check the leaf against its
+        # issuing CA here; the issuing CA's own case checks that CA against the root.
+        (tmp_path / "root.pem").write_text(pki.chain(role)[1].to_pem())
+        cmd += ["-partial_chain"]
+    elif len(pki.chain(role)) > 2:
+        cmd += ["-untrusted", str(tmp_path / "between.pem")]
     if role.startswith("sm2"):
         cmd += ["-vfyopt", "distid:1234567812345678"]
     if role.endswith("tsa"):
@@ -198,11 +218,15 @@ def test_gmssl_verifies_deterministic_sm2_signatures(pki: DemoPKI) -> None:
     point = sm2.PublicKey.from_der(root.spki_der).point
     crypt = gm.CryptSM2(private_key="", public_key="")
     crypt.public_key = point[1:].hex()  # set after construction: gmssl's lstrip("04") trap
-    for role in ("sm2-root", "sm2-issuer", "sm2-seal-maker"):
+    for role in ("sm2-root", "sm2-issuing-ca", "sm2-seal-maker", "sm2-list-signer"):
         cert = pki.certificate(role)
         raw = sm2.der_to_raw(cert.signature).hex()
         assert crypt.verify_with_sm3(raw, cert.tbs_der)
         assert not crypt.verify_with_sm3(raw, cert.tbs_der + b"x")
+    point = sm2.PublicKey.from_der(pki.certificate("sm2-issuing-ca").spki_der).point
+    crypt.public_key = point[1:].hex()  # the department signer is the issuing CA's
+    cert = pki.certificate("sm2-issuer")
+    assert crypt.verify_with_sm3(sm2.der_to_raw(cert.signature).hex(), cert.tbs_der)
 
 
 def test_rsa_primes_are_prime_per_openssl(pki: DemoPKI) -> None:
@@ -244,3 +268,19 @@ def test_sm2_scalars_in_range() -> None:
     assert _deterministic.derive_sm2_scalar(SEED, "a") != _deterministic.derive_sm2_scalar(
         SEED, "b"
     )
+
+
+def test_crl_distribution_points_keep_the_pki_deterministic(pki: DemoPKI) -> None:
+    base = "https://st.example.test"
+    first = build_demo_pki(SEED, NOW, crl_base=base + "/")
+    again = build_demo_pki(SEED, NOW, crl_base=base)
+    for role in first.roles:
+        assert first.certificate(role).der == again.certificate(role).der
+        assert first.key(role).public_key_der() == pki.key(role).public_key_der()
+        issuer = first.issuer_role(role)
+        expected = () if issuer == role else (f"{base}/v1/trust/crl/{issuer}",)
+        assert first.certificate(role).crl_urls == expected, role
+        assert pki.certificate(role).crl_urls == ()
+    assert first.issuer_role("sm2-issuer") == "sm2-issuing-ca"
+    with pytest.raises(CertificateBuildError):
+        build_demo_pki(SEED, NOW, crl_base="ftp://x")

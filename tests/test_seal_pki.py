@@ -27,8 +27,12 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def pki_validator(pki: DemoPKI, eku: str | None) -> ChainValidator:
+    issuing = [pki.certificate(f"{alg}-issuing-ca") for alg in ("sm2", "rsa")]
+
     def validate(cert_der: bytes, at: datetime) -> Outcome:
-        result = validate_chain(parse_cached(cert_der), [], pki.trust_anchors, at, required_eku=eku)
+        # Department signers chain through the issuing CAs (key roles).
+        result = validate_chain(parse_cached(cert_der), issuing, pki.trust_anchors, at,
+                                required_eku=eku)
         return Outcome(result.indication, result.sub_indication, result.message)
 
     return validate

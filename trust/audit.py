@@ -41,12 +41,15 @@ from trust.registry.db import conflict_insert, next_value
 from trust.registry.models import AuditEntry, TreeHead
 
 __all__ = [
+    "Checkpoint",
     "HeadFlusher",
     "HeadPolicy",
     "HeadSchedule",
     "LogCheck",
     "append",
+    "check_checkpoint",
     "consistency",
+    "entry_fields",
     "inclusion",
     "latest_head",
     "sign_head",
@@ -420,11 +423,12 @@ def verify_log(session: Session, trusted_spki: Sequence[bytes]) -> LogCheck:
     problems: list[str] = []
     trusted = {hashlib.sha256(s).hexdigest(): s for s in trusted_spki}
     rows = session.execute(
-        select(AuditEntry.seq, AuditEntry.canonical, AuditEntry.leaf_hash).order_by(
-            AuditEntry.seq)
+        select(AuditEntry.seq, AuditEntry.canonical, AuditEntry.leaf_hash, AuditEntry.at,
+               AuditEntry.kind, AuditEntry.actor, AuditEntry.subject).order_by(AuditEntry.seq)
     ).all()
     leaves: list[bytes] = []
-    for expected_seq, (seq, body, stored_leaf) in enumerate(rows, start=1):
+    for expected_seq, (seq, body, stored_leaf, at, kind, actor, subject) in enumerate(
+            rows, start=1):
         if seq != expected_seq:
             problems.append(f"entry {expected_seq} missing (found {seq} in its place)")
             break
@@ -432,10 +436,19 @@ def verify_log(session: Session, trusted_spki: Sequence[bytes]) -> LogCheck:
         if recomputed != bytes(stored_leaf):
             problems.append(f"entry {seq} was modified (leaf hash mismatch)")
         try:
-            if json.loads(bytes(body)).get("seq") != seq:
+            signed = entry_fields(bytes(body))
+        except InputError:
+            problems.append(f"entry {seq} is not a valid canonical document")
+        else:
+            if signed["seq"] != seq:
                 problems.append(f"entry {seq} carries another sequence number")
-        except ValueError:
-            problems.append(f"entry {seq} is not valid JSON")
+            # The columns are what people query and read; an insider who edits the
+            # actor column (and not the hashed document) must not go unnoticed.
+            columns = {"at": _as_utc(at), "kind": kind, "actor": actor, "subject": subject}
+            edited = sorted(name for name, value in columns.items() if signed[name] != value)
+            if edited:
+                problems.append(f"entry {seq}: column(s) {', '.join(edited)} differ from "
+                                f"its signed canonical document")
         leaves.append(recomputed)
     heads = session.execute(select(TreeHead).order_by(TreeHead.size)).scalars().all()
     previous: TreeHead | None = None
@@ -461,3 +474,114 @@ def verify_log(session: Session, trusted_spki: Sequence[bytes]) -> LogCheck:
                 problems.append(f"head {head.size} is not an extension of head {previous.size}")
         previous = head
     return LogCheck(entries=len(rows), heads=len(heads), problems=tuple(problems))
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """A stored time as an aware UTC instant (SQLite hands back naive UTC)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def entry_fields(body: bytes) -> dict[str, Any]:
+    """seq, at (aware, UTC), kind, actor, subject and details of a canonical entry document.
+
+    What the API shows and what ``verify_log`` compares the columns with: the
+    signed bytes, never the editable columns.
+    """
+    try:
+        doc = json.loads(body)
+        fields = {"seq": doc["seq"], "at": _as_utc(datetime.fromisoformat(doc["at"])),
+                  "kind": doc["kind"], "actor": doc["actor"], "subject": doc["subject"],
+                  "details": doc.get("details", {})}
+    except (ValueError, TypeError, KeyError):
+        raise InputError("an audit entry is not a canonical entry document",
+                         code="audit.entry_malformed") from None
+    if type(fields["seq"]) is not int or not all(
+            isinstance(fields[k], str) for k in ("kind", "actor", "subject")):
+        raise InputError("an audit entry is not a canonical entry document",
+                         code="audit.entry_malformed")
+    return fields
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A signed tree head held outside the database (a witness, a list, an auditor's file).
+
+    The JSON form is what ``GET /v1/audit/head`` returns, so a head fetched from
+    the service is a checkpoint file as it is.
+    """
+
+    size: int
+    root_hash: bytes
+    at: datetime
+    signed_bytes: bytes
+    signature: bytes
+    signature_algorithm: str
+    key_spki_sha256: str
+
+    @classmethod
+    def from_head(cls, head: TreeHead) -> Checkpoint:
+        return cls(head.size, bytes(head.root_hash), _as_utc(head.at), bytes(head.signed_bytes),
+                   bytes(head.signature), head.signature_algorithm, head.key_spki_sha256)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Checkpoint:
+        """Parse the JSON form; the signed bytes must state the same size and root."""
+        try:
+            signed = str(data["signed_bytes"]).encode()
+            doc = json.loads(signed)
+            head = cls(int(data["size"]), bytes.fromhex(str(data["root_hash"])),
+                       _as_utc(datetime.fromisoformat(str(doc["at"]))), signed,
+                       bytes.fromhex(str(data["signature"])), str(data["signature_algorithm"]),
+                       str(data["key_spki_sha256"]))
+            # The signature covers signed_bytes only: the size and root used must be those.
+            same = (doc["log"] == LOG_ID and doc["size"] == head.size
+                    and doc["root"] == head.root_hash.hex() and head.size >= 0)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise InputError("not a signed tree head (the JSON of GET /v1/audit/head)",
+                             code="audit.checkpoint_malformed") from None
+        if not same:
+            raise InputError("the head's size or root differ from its signed bytes",
+                             code="audit.checkpoint_malformed")
+        return head
+
+    def to_json(self) -> dict[str, Any]:
+        return {"size": self.size, "root_hash": self.root_hash.hex(),
+                "at": self.at.isoformat(), "signed_bytes": self.signed_bytes.decode(),
+                "signature": self.signature.hex(),
+                "signature_algorithm": self.signature_algorithm,
+                "key_spki_sha256": self.key_spki_sha256}
+
+    def verify(self, trusted_spki: Sequence[bytes]) -> bool:
+        """Whether a trusted log key signed this head."""
+        for spki in trusted_spki:
+            if hashlib.sha256(spki).hexdigest() == self.key_spki_sha256:
+                return verify_signature(spki, self.signature_algorithm, self.signed_bytes,
+                                        self.signature)
+        return False
+
+
+def check_checkpoint(session: Session, checkpoint: Checkpoint,
+                     trusted_spki: Sequence[bytes]) -> list[str]:
+    """Problems of the stored log against a head held elsewhere (empty: consistent).
+
+    Stops a rollback (the newest entries deleted together with their signed
+    heads, which ``verify_log`` alone cannot see) and a fork (history
+    rewritten under a head someone already holds).
+    """
+    if not checkpoint.verify(trusted_spki):
+        return [f"checkpoint of size {checkpoint.size} is not signed by the log key"]
+    leaves = _leaves(session, checkpoint.size)
+    if len(leaves) < checkpoint.size:
+        return [f"log rolled back: the checkpoint covers {checkpoint.size} entries, "
+                f"the log holds {len(leaves)} / 日志被回滚：检查点覆盖 {checkpoint.size} 条，"
+                f"日志仅有 {len(leaves)} 条"]
+    problems = []
+    if merkle.root(leaves) != checkpoint.root_hash:
+        problems.append(f"log forked: its first {checkpoint.size} entries do not match the "
+                        f"checkpoint / 日志分叉：前 {checkpoint.size} 条与检查点不一致")
+    latest = latest_head(session)
+    if latest is None or latest.size < checkpoint.size:
+        problems.append(f"signed heads rolled back: the latest stored head covers "
+                        f"{latest.size if latest is not None else 0} entries, the checkpoint "
+                        f"{checkpoint.size} / 签名树头被回滚")
+    return problems

@@ -34,7 +34,13 @@ _COMMANDS = (
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sealtrust")
 def cli() -> None:
-    """SealTrust: electronic licences and seals (SM2/SM3, RSA, GB/T 38540)."""
+    """SealTrust: electronic licences and seals (SM2/SM3, RSA, GB/T 38540).
+
+    The CLI works on the deployment's keys and database directly and bypasses
+    the HTTP API's roles (seal administrator, issuer, CA operator...): run it
+    only as a trusted operator. Every audit entry it writes names the operator
+    (--operator, env SEALTRUST_OPERATOR, or the OS user) as cli:<name>.
+    """
 
 
 for _name in _COMMANDS:

@@ -31,7 +31,7 @@ def add(cli: CliContext, name: str, roles: tuple[str, ...], department: str | No
     with open_deployment(cli.home) as dep, dep.registry.session() as session:
         client, credential = create_client(session, name, frozenset(Role(r) for r in roles),
                                            department)
-        audit.append(session, kind="client.added", actor="cli", subject=client.id, at=now,
+        audit.append(session, kind="client.added", actor=cli.actor, subject=client.id, at=now,
                      details={"name": name, "roles": sorted(roles), "department": department})
         audit.sign_pending(session, dep.key("audit"), now)
         client_id = client.id
@@ -60,6 +60,6 @@ def disable(cli: CliContext, client_id: str) -> None:
     now = datetime.now(UTC)
     with open_deployment(cli.home) as dep, dep.registry.session() as session:
         disable_client(session, client_id)
-        audit.append(session, kind="client.disabled", actor="cli", subject=client_id, at=now)
+        audit.append(session, kind="client.disabled", actor=cli.actor, subject=client_id, at=now)
         audit.sign_pending(session, dep.key("audit"), now)
     cli.emit({"id": client_id, "disabled": True}, f"client {client_id} disabled")

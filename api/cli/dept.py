@@ -46,7 +46,7 @@ def add(cli: CliContext, code: str, name: str, uscc: str, region: str,
         result = add_department(session, dep.stores, dep.home.pin(), code=code, name=name,
                                 uscc=uscc, region=region, roots=dep.roots(),
                                 algorithms=algorithms, key_uri_template=key_uri_template,
-                                at=now, actor="cli")
+                                at=now, actor=cli.actor)
     cli.emit({"code": result.code, "keys": result.keys,
               "certificates": {a: c.sha256.hex() for a, c in result.certificates.items()}},
              f"department {code} added; keys: " + ", ".join(result.keys.values()))
@@ -71,7 +71,7 @@ def add_key(cli: CliContext, code: str, uri: str, pin_env: str | None,
             else dep.pin_for(uri)
         with dep.registry.session() as session:
             result = certify_department_key(session, dep.stores, pin, department_code=code,
-                                            key_uri=uri, roots=dep.roots(), at=now, actor="cli")
+                                            key_uri=uri, roots=dep.roots(), at=now, actor=cli.actor)
             if pin_env or pin_file:
                 # Before the commit: a mapping for an unregistered key is harmless, a
                 # registered key whose PIN nobody can find is not.

@@ -62,7 +62,7 @@ def command(cli: CliContext, type_code: str, data: Path, out: Path, file_format:
         with dep.registry.session() as session:
             issued = issue_one(dep, session, type_code=type_code, record=record, department=dept,
                                alg=alg, key_uri=key_uri, seal=seal,
-                               idempotency_key=idempotency_key, actor="cli",
+                               idempotency_key=idempotency_key, actor=cli.actor,
                                file_format=file_format, historical=historical)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(out.suffix + ".part")
@@ -99,7 +99,7 @@ def batch(cli: CliContext, records: Path, out_dir: Path, type_code: str | None, 
     with open_deployment(cli.home) as dep:
         dept = department or dep.config["demo_department"]
     options = {"out_dir": str(out_dir), "type": type_code, "department": dept, "alg": alg,
-               "format": file_format, "key_uri": key_uri, "actor": "cli-batch",
+               "format": file_format, "key_uri": key_uri, "actor": cli.actor + ":batch",
                "historical": historical}
     total = count_lines(records)
     bar = tqdm(total=total, unit="licence", file=sys.stderr, disable=cli.json or None,

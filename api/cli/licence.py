@@ -66,7 +66,7 @@ def _change(cli: CliContext, licence_id: str, status: LicenceStatus, reason: str
             superseded_by: str | None = None) -> None:
     now = datetime.now(UTC)
     with open_deployment(cli.home) as dep, dep.registry.session() as session:
-        licence = change_status(session, licence_id, status, reason=reason, at=now, actor="cli",
+        licence = change_status(session, licence_id, status, reason=reason, at=now, actor=cli.actor,
                                 superseded_by=superseded_by)
         audit.sign_pending(session, dep.key("audit"), now)
         info = describe(session, licence, history(session, licence_id))

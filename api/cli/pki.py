@@ -51,7 +51,7 @@ def revoke(cli: CliContext, fingerprint: str, reason: str) -> None:
 
     now = datetime.now(UTC)
     with open_deployment(cli.home) as deployment, deployment.registry.session() as session:
-        record = revoke_certificate(session, fingerprint, reason=reason, at=now, actor="cli")
+        record = revoke_certificate(session, fingerprint, reason=reason, at=now, actor=cli.actor)
         audit.sign_pending(session, deployment.key("audit"), now)
         info = {"sha256": record.fingerprint, "subject": record.subject,
                 "revoked_at": now.isoformat(), "reason": reason}
@@ -60,18 +60,16 @@ def revoke(cli: CliContext, fingerprint: str, reason: str) -> None:
 
 @command.command("crl")
 @click.option("--ca", "ca_role", default="sm2-root", show_default=True,
-              help="The CA's role (sm2-root or rsa-root).")
+              help="The CA's role (sm2-root, rsa-root: signed by the list signer; "
+                   "sm2-issuing-ca, rsa-issuing-ca).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the DER CRL.")
 @common_options
 def crl(cli: CliContext, ca_role: str, out: Path) -> None:
     """Sign and write the CA's current certificate revocation list (DER)."""
-    from trust.registry.certificates import issue_crl
-
     now = datetime.now(UTC)
     with open_deployment(cli.home) as deployment, deployment.registry.session() as session:
-        der = issue_crl(session, deployment.certificate(ca_role), deployment.key(ca_role),
-                        at=now)
+        der = deployment.sign_crl(session, ca_role, now)
     out.write_bytes(der)
     cli.emit({"ca": ca_role, "file": str(out), "bytes": len(der), "this_update": now.isoformat()},
              f"wrote {out} ({len(der)} bytes)")

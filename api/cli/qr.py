@@ -19,7 +19,7 @@ import click
 
 from api.cli._common import EXIT_FAILED, EXIT_OK, CliContext, common_options
 from api.deployment import open_deployment
-from api.routes.trust import OPERATOR_ROLE, export_lists
+from api.routes.trust import ANCHOR_ROLE, export_lists
 from signing.presentation import issue_presentation
 from trust import audit
 from trust.qrimage import to_png, to_svg
@@ -63,7 +63,7 @@ def issue(cli: CliContext, licence_id: str, ttl: int, png: Path | None, svg: Pat
             grant = create_grant(session, licence_id=licence_id, verifier_id=grant_to,
                                  scope=[f.strip() for f in scope.split(",") if f.strip()],
                                  expires_at=now + timedelta(seconds=grant_ttl), at=now,
-                                 actor="cli")
+                                 actor=cli.actor)
         shown = issue_presentation(session, dep.issuer_context(), licence_id, at=now,
                                    ttl=timedelta(seconds=ttl), grant=grant)
         if grant is not None:
@@ -81,7 +81,7 @@ def issue(cli: CliContext, licence_id: str, ttl: int, png: Path | None, svg: Pat
 
 
 def _offline(cli: CliContext, lists_dir: Path | None, anchor: Path | None) -> OfflineLists:
-    pinned = anchor or cli.home / "pki" / f"{OPERATOR_ROLE}.pem"
+    pinned = anchor or cli.home / "pki" / f"{ANCHOR_ROLE}.pem"
     if lists_dir is not None:
         try:
             anchors = anchors_from_pem(pinned.read_bytes())

@@ -57,7 +57,7 @@ def make(cli: CliContext, department: str, valid_from: str | None, years: int) -
             maker_cert=dep.certificate("sm2-seal-maker"),
             signer_certs=department_certificates(session, department),
             valid_start=start, valid_end=start + timedelta(days=365 * years), at=now,
-            actor="cli")
+            actor=cli.actor)
         summary = _summary(record)
     cli.emit(summary, f"seal {summary['es_id']} made for {department}")
 
@@ -107,6 +107,6 @@ def show(cli: CliContext, es_id: str, png_out: Path | None) -> None:
 def revoke(cli: CliContext, es_id: str, reason: str) -> None:
     """Revoke a seal: issuance with it is refused from now on."""
     with open_deployment(cli.home) as dep, dep.registry.session() as session:
-        record = revoke_seal(session, es_id, reason=reason, at=datetime.now(UTC), actor="cli")
+        record = revoke_seal(session, es_id, reason=reason, at=datetime.now(UTC), actor=cli.actor)
         summary = _summary(record)
     cli.emit(summary, f"seal {es_id} revoked")

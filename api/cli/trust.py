@@ -8,6 +8,7 @@ and any offline verifier read)::
     status/<issuer>.cose   each issuer's signed, compressed status bitstring (licences,
                            and the issuer's seals and signing certificates)
     crl/<ca role>.crl      each CA's X.509 CRL (DER): offline certificate revocation
+    crl/<role>.pem         the list signers, which sign the roots' CRLs on their behalf
     manifest.json          issue time, sequence and SHA-256 of each file
 """
 
@@ -22,7 +23,7 @@ import click
 
 from api.cli._common import CliContext, common_options
 from api.deployment import open_deployment
-from api.routes.trust import export_crls, export_lists
+from api.routes.trust import crl_signers, export_crls, export_lists
 from trust.pki.pem import to_pem_bundle
 from trust.trustlist import TrustList
 from verification.qr import EXPORT_CRL_DIR, EXPORT_STATUS_DIR, EXPORT_TRUST_LIST
@@ -52,6 +53,7 @@ def export(cli: CliContext, out: Path | None) -> None:
     with open_deployment(cli.home) as dep:
         signed = export_lists(dep, now)
         crls = export_crls(dep, now)
+        signers = crl_signers(dep)
     files: dict[str, str] = {}
     _write(root / EXPORT_TRUST_LIST, signed.trust_list, files, root)
     _write(root / "anchor.pem", to_pem_bundle([signed.anchor]).encode(), files, root)
@@ -59,6 +61,8 @@ def export(cli: CliContext, out: Path | None) -> None:
         _write(root / EXPORT_STATUS_DIR / f"{issuer}.cose", data, files, root)
     for role, der in sorted(crls.items()):
         _write(root / EXPORT_CRL_DIR / f"{role}.crl", der, files, root)
+    for role, der in signers.items():  # who signs the roots' CRLs on their behalf
+        _write(root / EXPORT_CRL_DIR / f"{role}.pem", to_pem_bundle([der]).encode(), files, root)
     sequence = TrustList.verify(signed.trust_list, [signed.anchor]).sequence
     manifest = {"issued_at": now.replace(microsecond=0).isoformat(), "sequence": sequence,
                 "directory": str(root.resolve()), "files": files}

@@ -19,7 +19,7 @@ import click
 
 from api.cli._common import EXIT_FAILED, EXIT_OK, CliContext, common_options
 from api.deployment import open_deployment
-from api.routes.trust import OPERATOR_ROLE, export_crls, export_lists
+from api.routes.trust import ANCHOR_ROLE, crl_signers, export_crls, export_lists
 from api.routes.verification import deployment_policy, licence_index
 from trust.errors import InputError, SealTrustError
 from verification import FileReport, VerificationPolicy, verify_files
@@ -86,7 +86,7 @@ def _policy(cli: CliContext, offline: bool, lists_dir: Path | None, anchor: Path
         lists: OfflineLists | None = None
         index: dict[str, int] | None = None
         if offline and lists_dir is not None:
-            pinned = anchor or cli.home / "pki" / f"{OPERATOR_ROLE}.pem"
+            pinned = anchor or cli.home / "pki" / f"{ANCHOR_ROLE}.pem"
             # downloaded lists: refuse one older than the newest this verifier accepted
             state = ListState((state_dir or cli.home / "state") / STATE_FILE)
             lists = OfflineLists.load(lists_dir, _anchors([pinned]), crl_dirs=crl_dirs,
@@ -96,10 +96,14 @@ def _policy(cli: CliContext, offline: bool, lists_dir: Path | None, anchor: Path
             now = datetime.now(UTC)
             signed = export_lists(dep, now)
             crls = list(export_crls(dep, now).values())
+            signers = list(crl_signers(dep).values())
             for folder in crl_dirs:
-                crls += read_crl_dir(folder)[0]
+                found, pems = read_crl_dir(folder)
+                crls += found
+                signers += pems
             lists = OfflineLists.from_signed(signed.trust_list, [signed.anchor],
-                                             signed.status_lists.values(), crls=crls)
+                                             signed.status_lists.values(), crls=crls,
+                                             crl_signers=signers)
             index = licence_index(dep)
         return deployment_policy(dep, offline=lists, licence_index=index, extra_anchors=extra)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from api.auth import Auditor
-from api.deps import SessionDep
+from api.deps import DeploymentDep, SessionDep
 from api.schemas import AuditEntryOut, ProofOut, TreeHeadOut
 from trust import audit
 from trust.errors import NotFoundError
@@ -26,11 +28,17 @@ def _head(head: TreeHead) -> TreeHeadOut:
 @router.get("/entries", operation_id="audit_entries")
 def entries(_: Auditor, session: SessionDep, after: int = Query(0, ge=0),
             limit: int = Query(100, ge=1, le=1000)) -> list[AuditEntryOut]:
-    rows = session.execute(select(AuditEntry).where(AuditEntry.seq > after).order_by(
-        AuditEntry.seq).limit(limit)).scalars()
-    return [AuditEntryOut(seq=e.seq, at=e.at, kind=e.kind, actor=e.actor, subject=e.subject,
-                          canonical=e.canonical.decode(), leaf_hash=e.leaf_hash.hex())
-            for e in rows]
+    """Entries as their signed canonical documents say, not as the editable columns do."""
+    rows = session.execute(select(AuditEntry.canonical, AuditEntry.leaf_hash).where(
+        AuditEntry.seq > after).order_by(AuditEntry.seq).limit(limit)).all()
+    out = []
+    for body, leaf in rows:
+        # An insider editing the actor column must not change what auditors read.
+        signed = audit.entry_fields(bytes(body))
+        out.append(AuditEntryOut(seq=signed["seq"], at=signed["at"], kind=signed["kind"],
+                                 actor=signed["actor"], subject=signed["subject"],
+                                 canonical=bytes(body).decode(), leaf_hash=bytes(leaf).hex()))
+    return out
 
 
 @router.get("/head", operation_id="audit_head")
@@ -39,6 +47,13 @@ def head(_: Auditor, session: SessionDep) -> TreeHeadOut:
     if latest is None:
         raise NotFoundError("no signed tree head yet")
     return _head(latest)
+
+
+@router.get("/key", operation_id="audit_log_key")
+def log_key(_: Auditor, deployment: DeploymentDep) -> dict[str, str]:
+    """The log's public key (SubjectPublicKeyInfo, hex DER), for witnesses to pin."""
+    spki = deployment.key("audit").public_key_der()
+    return {"spki_der": spki.hex(), "sha256": hashlib.sha256(spki).hexdigest()}
 
 
 @router.get("/heads", operation_id="audit_heads")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from api.auth import Reader, SealAdmin
+from api.auth import CaOperator, Reader
 from api.deps import DeploymentDep, Now, SessionDep
 from api.schemas import DepartmentIn, DepartmentOut
 from signing.departments import add_department
@@ -27,9 +27,14 @@ def list_departments(_: Reader, session: SessionDep) -> list[DepartmentOut]:
 
 
 @router.post("", status_code=201, operation_id="departments_add")
-def create_department(body: DepartmentIn, principal: SealAdmin, deployment: DeploymentDep,
+def create_department(body: DepartmentIn, principal: CaOperator, deployment: DeploymentDep,
                       session: SessionDep, now: Now) -> DepartmentOut:
-    """Register a department and certify new signing keys (seal administrators)."""
+    """Register a department and certify new signing keys (CA operators only).
+
+    Not seal administrators: a department's certificates are what its seals
+    list, so a seal administrator who could make departments could certify a
+    key of their own choosing and seal with it.
+    """
     result = add_department(session, deployment.stores, deployment.home.pin(), code=body.code,
                             name=body.name, uscc=body.uscc, region=body.region,
                             roots=deployment.roots(), algorithms=body.algorithms, at=now,

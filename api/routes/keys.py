@@ -28,7 +28,10 @@ def list_keys(principal: Reader, session: SessionDep) -> list[KeyOut]:
 def health(principal: Reader, deployment: DeploymentDep, session: SessionDep) -> list[HealthOut]:
     """Sign-and-verify probe through every key visible to the caller."""
     out = []
+    offline = deployment.offline_key_uris() if deployment.online else set()
     for record in list_keys(principal, session):
+        if record.uri in offline:  # the roots stay offline (key roles): nothing to probe
+            continue
         try:
             result = deployment.key(record.uri).health().to_dict()
         except KeyStoreError as exc:

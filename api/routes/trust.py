@@ -22,14 +22,14 @@ from api.deps import DeploymentDep, Now
 from api.schemas import CertificateOut
 from trust.errors import NotFoundError
 from trust.pki import Certificate
-from trust.registry.certificates import issue_crl
 from trust.registry.statuslist import DEFAULT_LIST_ID, SignedLists, sign_lists
 
 router = APIRouter(prefix="/v1/trust", tags=["trust"])
 COSE_MEDIA_TYPE: Final = "application/cose; cose-type=\"cose-sign1\""
 LIST_CACHE_S: Final = 60.0
-OPERATOR_ROLE: Final = "sm2-root"
-STATUS_SIGNER_ROLE: Final = "sm2-token-signer"
+OPERATOR_ROLE: Final = "sm2-list-signer"  # signs the trust list (key roles)
+STATUS_SIGNER_ROLE: Final = "sm2-list-signer"
+ANCHOR_ROLE: Final = "sm2-root"  # what relying parties pin; its key stays offline
 _lock = threading.Lock()
 
 
@@ -40,27 +40,36 @@ class StatusListRef(BaseModel):
 
 
 def export_lists(deployment: Deployment, now: datetime) -> SignedLists:
-    """Sign the trust list (operator: the SM2 root) and every issuer's status list."""
+    """Sign the trust list and every issuer's status list with the list signer.
+
+    The list signer's certificate rides in the trust list, so a verifier that
+    pins the SM2 root (``ANCHOR_ROLE``) checks it was issued by that root and
+    carries the list-signing purpose; the root key is not needed online.
+    """
     operator = (deployment.key(OPERATOR_ROLE), deployment.certificate(OPERATOR_ROLE).der)
     status = (deployment.key(STATUS_SIGNER_ROLE), deployment.certificate(STATUS_SIGNER_ROLE).der)
     with deployment.registry.session() as session:
-        return sign_lists(session, at=now, operator=operator, status_signer=status)
+        return sign_lists(session, at=now, operator=operator, status_signer=status,
+                          anchor=deployment.certificate(ANCHOR_ROLE).der)
 
 
 def export_crls(deployment: Deployment, now: datetime) -> dict[str, bytes]:
-    """Every CA of the deployment's key store (by role) and its CRL as of ``now``: the
-    offline bundle's ``crl/<role>.crl``, so an offline verifier covers every certificate
-    below the roots (``verification.revocation``)."""
-    from sqlalchemy import select
-
-    from trust.registry.models import CertificateRecord
-
+    """Every CA the service publishes a CRL for (roots and issuing CAs) and its CRL as of
+    ``now``: the offline bundle's ``crl/<role>.crl``, so an offline verifier covers every
+    certificate below the roots (``verification.revocation``). A root's CRL is signed by
+    its list signer on its behalf (:meth:`Deployment.sign_crl`), so no root key is used."""
     with deployment.registry.session() as session:
-        roles = [r for r in session.execute(select(CertificateRecord.role).where(
-            CertificateRecord.is_ca.is_(True)).order_by(CertificateRecord.role)).scalars()
-            if r in deployment.config["keys"]]
-        return {role: issue_crl(session, deployment.certificate(role), deployment.key(role),
-                                at=now) for role in roles}
+        return {role: deployment.sign_crl(session, role, now)
+                for role in deployment.crl_ca_roles()}
+
+
+def crl_signers(deployment: Deployment) -> dict[str, bytes]:
+    """The certificates that sign the roots' CRLs on their behalf (the list signers), by
+    role: an offline verifier needs them beside the CRLs (``crl/<role>.pem``)."""
+    roles = {ca.replace("-root", "-list-signer") for ca in deployment.crl_ca_roles()
+             if ca.endswith("-root")}
+    return {role: deployment.certificate(role).der for role in sorted(roles)
+            if role in deployment.config["keys"]}
 
 
 def _cached_lists(request: Request, now: datetime) -> SignedLists:
@@ -96,8 +105,8 @@ def trust_list(request: Request, now: Now) -> Response:
 @router.get("/anchor.pem", operation_id="trust_list_anchor", response_class=Response,
             responses={200: {"content": {"application/x-pem-file": {}}}})
 def anchor(deployment: DeploymentDep) -> Response:
-    """The trust-list operator certificate; fetch it once, out of band, and pin it."""
-    return Response(deployment.certificate(OPERATOR_ROLE).to_pem(),
+    """The trust anchor (the SM2 root) of the lists; fetch it once, out of band, and pin it."""
+    return Response(deployment.certificate(ANCHOR_ROLE).to_pem(),
                     media_type="application/x-pem-file")
 
 
@@ -125,20 +134,24 @@ CRL_MEDIA_TYPE: Final = "application/pkix-crl"
 @router.get("/crl/{ca}", operation_id="trust_crl", response_class=Response,
             responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
 def certificate_revocation_list(ca: str, request: Request, now: Now) -> Response:
-    """A CA's X.509 v2 CRL (DER), ``ca`` = ``sm2-root`` or ``rsa-root``; at most a minute old.
+    """A CA's X.509 v2 CRL (DER); at most a minute old.
 
-    Signed on demand and cached per process like the lists above, so a burst
-    of downloads costs one CA signature.
+    ``ca``: ``sm2-root``, ``rsa-root`` (signed by the root's list signer, a
+    delegated CRL signer: the root key stays offline) or ``sm2-issuing-ca``,
+    ``rsa-issuing-ca`` (signed by the issuing CA). The URL is the CRL
+    distribution point of the certificates each CA issues. Signed on demand
+    and cached per process like the lists above.
     """
     deployment: Deployment = request.app.state.deployment
-    if ca not in {f"{family}-root" for family in deployment.roots()}:
-        raise NotFoundError(f"no CA {ca[:32]!r}; sm2-root or rsa-root", code="crl.not_found")
+    if ca not in deployment.crl_ca_roles():
+        raise NotFoundError(f"no CA {ca[:32]!r}; one of {', '.join(deployment.crl_ca_roles())}",
+                            code="crl.not_found")
     with _lock:
         cache: dict[str, tuple[float, bytes]] = getattr(request.app.state, "crls", {})
         hit = cache.get(ca)
         if hit is None or time.monotonic() > hit[0]:
             with deployment.registry.session() as session:
-                der = issue_crl(session, deployment.certificate(ca), deployment.key(ca), at=now)
+                der = deployment.sign_crl(session, ca, now)
             hit = cache[ca] = (time.monotonic() + LIST_CACHE_S, der)
             request.app.state.crls = cache
     return Response(hit[1], media_type=CRL_MEDIA_TYPE)

@@ -36,21 +36,33 @@ from trust.pki.errors import (
 from trust.pki.names import SubjectName, is_valid_uscc
 from trust.pki.oids import (
     EKU_DOCUMENT_SIGNING,
+    EKU_LIST_SIGNING,
     EKU_SEAL_MAKING,
     EKU_STATUS_LIST_SIGNING,
     EKU_TIME_STAMPING,
     EKU_TOKEN_SIGNING,
 )
 from trust.pki.pem import pem_certificates
-from trust.pki.profiles import ISSUING_CA, ROOT_CA, SEAL_MAKER, SIGNER, TOKEN_SIGNER, TSA, Profile
+from trust.pki.profiles import (
+    ISSUING_CA,
+    LIST_SIGNER,
+    ROOT_CA,
+    SEAL_MAKER,
+    SIGNER,
+    TOKEN_SIGNER,
+    TSA,
+    Profile,
+)
 
 __all__ = [
     "EKU_DOCUMENT_SIGNING",
+    "EKU_LIST_SIGNING",
     "EKU_SEAL_MAKING",
     "EKU_STATUS_LIST_SIGNING",
     "EKU_TIME_STAMPING",
     "EKU_TOKEN_SIGNING",
     "ISSUING_CA",
+    "LIST_SIGNER",
     "ROOT_CA",
     "SEAL_MAKER",
     "SIGNER",

@@ -58,15 +58,27 @@ def build_crl(
     this_update: datetime,
     next_update: datetime,
     number: int,
+    signer: Certificate | None = None,
 ) -> bytes:
-    """The DER CRL of ``issuer`` listing ``revoked``, numbered ``number`` (monotonic)."""
+    """The DER CRL of ``issuer`` listing ``revoked``, numbered ``number`` (monotonic).
+
+    With ``signer`` (a delegated CRL signer, RFC 5280 6.3.3 (f)) ``issuer_key``
+    is the signer's: a certificate ``issuer`` gave its own name and cRLSign, so
+    the CA's key (a root kept offline) need not be online to publish CRLs.
+    """
     require_aware(this_update, "this_update")
     require_aware(next_update, "next_update")
     if not this_update < next_update:
         raise CertificateBuildError("this_update must precede next_update")
     if not issuer.is_ca:
         raise CertificateBuildError(f"{issuer.subject_text} is not a CA: it cannot sign CRLs")
-    if issuer_key.public_key_der() != issuer.spki_der:
+    key_holder = issuer if signer is None else signer
+    if signer is not None and (
+        signer.subject_der != issuer.subject_der or signer.issuer_der != issuer.subject_der
+        or signer.key_usage is None or "crl_sign" not in signer.key_usage
+    ):
+        raise CertificateBuildError(f"{signer.subject_text} is not a CRL signer of the CA")
+    if issuer_key.public_key_der() != key_holder.spki_der:
         raise CertificateBuildError("the CRL signing key does not match the issuer certificate")
     if number < 0:
         raise CertificateBuildError("the CRL number must not be negative")
@@ -92,13 +104,14 @@ def build_crl(
         "revoked_certificates": entries or None,
         "crl_extensions": [
             {"extn_id": "authority_key_identifier", "critical": False,
-             "extn_value": {"key_identifier": issuer.ski or key_identifier(issuer.spki_der)}},
+             "extn_value": {"key_identifier": key_holder.ski
+                            or key_identifier(key_holder.spki_der)}},
             {"extn_id": "crl_number", "critical": False, "extn_value": number},
         ],
     })
     tbs_der = tbs.dump()
     signature = issuer_key.sign(tbs_der)
-    if not _verify(issuer.spki_der, algorithm["algorithm"], tbs_der, signature):
+    if not _verify(key_holder.spki_der, algorithm["algorithm"], tbs_der, signature):
         raise CertificateBuildError("the CA key produced a CRL signature that does not verify")
     return bytes(crl.CertificateList({
         "tbs_cert_list": tbs, "signature_algorithm": algorithm, "signature": signature,

@@ -8,7 +8,8 @@ may allocate without registration and which cannot collide:
         .1      extended key usages
         .1.1    seal making (制章): signs GB/T 38540 SESeal structures
         .1.2    QR token (亮证) signing
-        .1.3    status-list / trust-list signing
+        .1.3    list signing: trust lists, status lists, delegated CRLs (the
+                list-signer role; verifiers require it of a list's signer)
         .2      certificate policies
         .2.1    SealTrust seal-maker certificate policy
         .2.2    SealTrust document-signer certificate policy
@@ -28,6 +29,7 @@ __all__ = [
     "ATTR_SES_SIGNATURE",
     "ATTR_STATUS_REF",
     "EKU_DOCUMENT_SIGNING",
+    "EKU_LIST_SIGNING",
     "EKU_SEAL_MAKING",
     "EKU_STATUS_LIST_SIGNING",
     "EKU_TIME_STAMPING",
@@ -42,6 +44,7 @@ SEALTRUST_ARC: Final = "2.25.215246703010908923614696158914708008713"
 EKU_SEAL_MAKING: Final = SEALTRUST_ARC + ".1.1"
 EKU_TOKEN_SIGNING: Final = SEALTRUST_ARC + ".1.2"
 EKU_STATUS_LIST_SIGNING: Final = SEALTRUST_ARC + ".1.3"
+EKU_LIST_SIGNING: Final = EKU_STATUS_LIST_SIGNING  # the same purpose, its current name
 POLICY_SEAL_MAKER: Final = SEALTRUST_ARC + ".2.1"
 POLICY_DOCUMENT_SIGNER: Final = SEALTRUST_ARC + ".2.2"
 # .3: CMS signed attributes binding a licence to its PDF signature (docs/seal-binding.md).

@@ -7,7 +7,17 @@
 | signer       | no          | digitalSignature, nonRepudiation | documentSigning, emailProtection|
 | seal-maker   | no          | digitalSignature, nonRepudiation | SealTrust seal-making           |
 | tsa          | no          | digitalSignature                 | timeStamping (critical)         |
-| token-signer | no          | digitalSignature                 | SealTrust token + status list   |
+| token-signer | no          | digitalSignature                 | SealTrust token signing         |
+| list-signer  | no          | digitalSignature, cRLSign        | SealTrust list signing          |
+
+Key roles (docs/architecture.md, "Keys and roles"): the roots certify only the
+issuing CAs and the service's own leaves, at ``sealtrust init`` or an offline
+ceremony; the online service never opens a root key. Department signer
+certificates come from the issuing CA (pathLen 0, so it cannot make CAs);
+trust lists, status lists and the roots' CRLs are signed by the list signer,
+which carries its root's subject name so that it is a delegated CRL signer
+in the sense of RFC 5280 6.3.3 (f), and whose list-signing purpose verifiers
+require (a list signed by a root or a department key is refused).
 
 A seal maker (制章者) and a department signer carry the same key usages; what
 tells them apart is the extended key usage and the certificate policy
@@ -29,6 +39,7 @@ from trust.pki import oids
 
 __all__ = [
     "ISSUING_CA",
+    "LIST_SIGNER",
     "PROFILES",
     "ROOT_CA",
     "SEAL_MAKER",
@@ -81,6 +92,13 @@ TOKEN_SIGNER: Final = Profile(
     "token-signer",
     False,
     frozenset({"digital_signature"}),
-    ext_key_usage=(oids.EKU_TOKEN_SIGNING, oids.EKU_STATUS_LIST_SIGNING),
+    ext_key_usage=(oids.EKU_TOKEN_SIGNING,),
 )
-PROFILES: Final = {p.name: p for p in (ROOT_CA, ISSUING_CA, SIGNER, SEAL_MAKER, TSA, TOKEN_SIGNER)}
+LIST_SIGNER: Final = Profile(
+    "list-signer",
+    False,
+    frozenset({"digital_signature", "crl_sign"}),
+    ext_key_usage=(oids.EKU_LIST_SIGNING,),
+)
+PROFILES: Final = {p.name: p for p in (ROOT_CA, ISSUING_CA, SIGNER, SEAL_MAKER, TSA, TOKEN_SIGNER,
+                                       LIST_SIGNER)}

@@ -54,8 +54,12 @@ def revoke_certificate(session: Session, fingerprint: str, *, reason: str, at: d
 
 
 def issue_crl(session: Session, issuer: Certificate, issuer_key: SigningKey, *,
-              at: datetime) -> bytes:
+              at: datetime, signer: Certificate | None = None,
+              validity: timedelta = CRL_VALIDITY) -> bytes:
     """The CA's CRL as of ``at``: every certificate it issued that is revoked by then.
+
+    ``signer``: the delegated CRL signer whose key ``issuer_key`` is (a root's
+    list signer), see :func:`trust.pki.crl.build_crl`.
 
     The CRL number is ``at`` in whole seconds since the epoch: monotonic for
     each CA (RFC 5280 5.2.3) without a write on every download.
@@ -68,5 +72,5 @@ def issue_crl(session: Session, issuer: Certificate, issuer_key: SigningKey, *,
                                   r.revocation_reason or "unspecified")
                for r in rows if r.revoked_at is not None and r.revoked_at <= at]
     return build_crl(issuer, issuer_key, revoked, this_update=at,
-                     next_update=at + CRL_VALIDITY, number=int(at.timestamp()))
+                     next_update=at + validity, number=int(at.timestamp()), signer=signer)
 

@@ -45,8 +45,10 @@ DEFAULT_LIST_ID: Final = "sl1"  # signing.issue.STATUS_LIST_ID (trust/ cannot im
 STATUS_LIST_LIFETIME: Final = timedelta(hours=24)
 TRUST_LIST_LIFETIME: Final = timedelta(days=7)
 CA_ROLES: Final = ("sm2-root", "rsa-root")
-SIGNER_ROLES: Final = ("sm2-token-signer",)
-_SIGNER_ENTRY_ROLES: Final = (Role.TOKEN_SIGNER, Role.STATUS_SIGNER)
+SIGNER_ROLES: Final = ("sm2-token-signer", "sm2-list-signer")
+# Key roles: the token signer signs QR tokens, the list signer status lists.
+_ENTRY_ROLE: Final = {"sm2-token-signer": (Role.TOKEN_SIGNER,),
+                      "sm2-list-signer": (Role.STATUS_SIGNER,)}
 
 
 def _aware(moment: datetime) -> datetime:
@@ -116,14 +118,17 @@ def build_status_lists(session: Session, *, at: datetime) -> dict[str, StatusLis
     return {uscc: build_status_list(session, uscc, at=at) for uscc in issuers if uscc}
 
 
-def _certificates(session: Session, roles: Iterable[str]) -> list[bytes]:
+def _records(session: Session, roles: Iterable[str]) -> list[CertificateRecord]:
     wanted = tuple(roles)
-    records = session.execute(
+    return list(session.execute(
         select(CertificateRecord).where(CertificateRecord.role.in_(wanted),
                                         CertificateRecord.revoked_at.is_(None))
         .order_by(CertificateRecord.role, CertificateRecord.fingerprint)
-    ).scalars()
-    return [bytes(r.der) for r in records]
+    ).scalars())
+
+
+def _certificates(session: Session, roles: Iterable[str]) -> list[bytes]:
+    return [bytes(r.der) for r in _records(session, roles)]
 
 
 def build_trust_list(
@@ -137,7 +142,8 @@ def build_trust_list(
     """Issuer CAs and token/status signers of every department (revoked ones left out)."""
     at = _aware(at)
     cas = _certificates(session, ca_roles)
-    signers = _certificates(session, signer_roles)
+    signers = [(bytes(r.der), _ENTRY_ROLE.get(r.role, (Role.TOKEN_SIGNER,)))
+               for r in _records(session, signer_roles)]
     if not cas or not signers:
         raise NotFoundError("the registry holds no CA or token-signer certificate",
                             code="trustlist.no_certificates")
@@ -148,8 +154,17 @@ def build_trust_list(
         region = dept.region or "CN"
         entries += [TrustEntry(dept.uscc, region, Role.ISSUER_CA, (ANY_TYPE,), c) for c in cas]
         entries += [TrustEntry(dept.uscc, region, role, (ANY_TYPE,), c)
-                    for c in signers for role in _SIGNER_ENTRY_ROLES]
-    return TrustList(int(at.timestamp()), at, at + lifetime, tuple(entries))
+                    for c, roles in signers for role in roles]
+    return TrustList(int(at.timestamp()), at, at + lifetime, tuple(entries),
+                     _audit_head(session))
+
+
+def _audit_head(session: Session) -> bytes | None:
+    """The latest signed audit head as checkpoint JSON: list holders hold a checkpoint."""
+    from trust import audit  # trust.audit imports the registry package
+
+    head = audit.latest_head(session)
+    return None if head is None else audit.canonical(audit.Checkpoint.from_head(head).to_json())
 
 
 @dataclass(frozen=True)
@@ -168,13 +183,19 @@ def sign_lists(
     at: datetime,
     operator: tuple[SigningKey, bytes],
     status_signer: tuple[SigningKey, bytes],
+    anchor: bytes | None = None,
 ) -> SignedLists:
     """Build and sign the trust list and every issuer's status list at ``at``.
 
-    ``operator`` and ``status_signer`` are (key, certificate DER) pairs.
+    ``operator`` and ``status_signer`` are (key, certificate DER) pairs of list
+    signers; ``anchor``: the certificate relying parties pin (the root that
+    issued the operator; the operator's certificate then rides in the list),
+    by default the operator itself.
     """
     trust_list = build_trust_list(session, at=at)
     signed_statuses = {issuer: sl.sign(*status_signer)
                        for issuer, sl in build_status_lists(session, at=at).items()}
-    return SignedLists(trust_list.sign(*operator), operator[1], signed_statuses,
+    embed = anchor is not None and anchor != operator[1]
+    return SignedLists(trust_list.sign(*operator, embed=embed),
+                       anchor if anchor is not None else operator[1], signed_statuses,
                        trust_list.issued_at)

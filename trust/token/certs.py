@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from asn1crypto import x509
 
@@ -17,7 +18,7 @@ from trust import keys
 from trust.errors import InputError
 from trust.token.cose import kid_of
 
-__all__ = ["CertFacts"]
+__all__ = ["CertFacts", "ext_key_usage"]
 
 _ASN1_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
 
@@ -26,6 +27,16 @@ def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InputError("time must be a timezone-aware datetime", code="input.naive_datetime")
     return moment
+
+
+@lru_cache(maxsize=1024)
+def ext_key_usage(der: bytes) -> frozenset[str]:
+    """The extended key usage OIDs of a certificate (empty without the extension)."""
+    try:
+        value = x509.Certificate.load(der, strict=True).extended_key_usage_value
+        return frozenset(str(p.dotted) for p in value) if value is not None else frozenset()
+    except _ASN1_ERRORS as exc:
+        raise InputError(f"malformed certificate: {exc}", code="input.certificate") from None
 
 
 @dataclass(frozen=True, slots=True)

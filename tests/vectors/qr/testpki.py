@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 import trust  # noqa: F401  (registers SM OIDs)
 from trust import keys, sm2
+from trust.pki.oids import EKU_LIST_SIGNING
 from trust.status import LicenceStatus, StatusList
 from trust.trustlist import Role, TrustEntry, TrustList
 
@@ -59,6 +60,7 @@ def certificate(
     ca: bool = False,
     not_before: datetime = NOT_BEFORE,
     not_after: datetime = NOT_AFTER,
+    eku: tuple[str, ...] = (),
 ) -> bytes:
     """An X.509 v3 certificate for ``key``, self-signed unless an issuer is given."""
     signer = issuer_key or key
@@ -83,6 +85,8 @@ def certificate(
                     "critical": True,
                     "extn_value": {"key_cert_sign", "crl_sign"} if ca else {"digital_signature"},
                 },
+                *([{"extn_id": "extended_key_usage", "critical": False, "extn_value": list(eku)}]
+                  if eku else []),
             ],
         }
     )
@@ -169,10 +173,13 @@ def build() -> Pki:
     ca_b = _party(ca_b_cn, sm2_key("ca-b"))
     rogue_ca = _party(rogue_cn, sm2_key("rogue-ca"))
     return Pki(
-        operator=_party("Demo Trust List Operator", sm2_key("operator")),
+        # The pinned list signer itself (key roles: a list signer, not a CA).
+        operator=Party(sm2_key("operator"), certificate(
+            "Demo Trust List Operator", sm2_key("operator"), eku=(EKU_LIST_SIGNING,))),
         ca=ca,
         token_signer=_party("Demo SH Token Signer 1", sm2_key("token-signer"), (ca_cn, ca)),
-        status_signer=_party("Demo SH Status Signer", sm2_key("status-signer"), (ca_cn, ca)),
+        status_signer=_party("Demo SH Status Signer", sm2_key("status-signer"), (ca_cn, ca),
+                             eku=(EKU_LIST_SIGNING,)),
         ca_b=ca_b,
         token_signer_b=_party(
             "Demo GD Token Signer (P-256)", p256_key("token-signer-b"), (ca_b_cn, ca_b)
