@@ -24,13 +24,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from api.routes.trust import export_crls, export_lists
+from api.routes.trust import crl_signers, export_crls, export_lists
 from api.routes.verification import deployment_policy, licence_index
 from signing.seals import revoke_seal
 from tests.licence_corpus import Licences, later, open_licences
 from trust.indications import Indication, SubIndication
 from trust.pki.crl import CrlStore
-from trust.registry.certificates import issue_crl
 from trust.registry.models import CertificateRecord
 from trust.status import StatusList
 from trust.trustlist import Role, RollbackError, TrustEntry, TrustList
@@ -62,7 +61,8 @@ def _policy(lic: Licences, *, crls: list[bytes], entries: bool, seals: bool = Tr
     moment = at or datetime.now(UTC)
     signed = export_lists(lic.deployment, moment)
     lists = OfflineLists.from_signed(signed.trust_list, [signed.anchor],
-                                     signed.status_lists.values(), crls=crls)
+                                     signed.status_lists.values(), crls=crls,
+                                     crl_signers=crl_signers(lic.deployment).values())
     trimmed = {key: replace(sl, certificates=sl.certificates if entries else None,
                             seals=sl.seals if seals else None)
                for key, sl in lists.status_lists.items()}
@@ -137,8 +137,14 @@ def test_a_chain_passes_offline_only_with_covering_evidence(lic: Licences) -> No
     revocation = _check(report, "revocation")
     assert revocation.sub_indication is SubIndication.TRY_LATER  # type: ignore[attr-defined]
     assert "not covered" in revocation.detail  # type: ignore[attr-defined]
+    # a status entry covers the department certificate, not the issuing CA above it:
+    # that one needs its root's CRL (the chain is leaf, issuing CA, root)
+    entries_only = verify_pdf(lic.pdfs["sm2"], _policy(lic, crls=[], entries=True))
+    assert entries_only.indication is UNSURE
+    assert "1 of 2 certificate(s) not covered" in _check(entries_only, "revocation").detail  # type: ignore[attr-defined]
+    root_crl = [export_crls(lic.deployment, datetime.now(UTC))["sm2-root"]]
     for policy in (_policy(lic, crls=_crls(lic), entries=False),
-                   _policy(lic, crls=[], entries=True)):
+                   _policy(lic, crls=root_crl, entries=True)):
         assert verify_pdf(lic.pdfs["sm2"], policy).indication is PASSED
 
 
@@ -153,11 +159,9 @@ def test_stale_crl_in_fresh_lists_is_out_of_bounds(lic: Licences) -> None:
 
 
 def test_crl_of_another_ca_covers_nothing(lic: Licences) -> None:
-    """The RSA root's CRL is no evidence about certificates the SM2 root issued."""
-    dep = lic.deployment
-    with dep.registry.session() as s:
-        rsa_only = [issue_crl(s, dep.certificate("rsa-root"), dep.key("rsa-root"),
-                              at=datetime.now(UTC))]
+    """The RSA CAs' CRLs are no evidence about certificates the SM2 CAs issued."""
+    crls = export_crls(lic.deployment, datetime.now(UTC))
+    rsa_only = [crls["rsa-root"], crls["rsa-issuing-ca"]]
     report = verify_pdf(lic.pdfs["sm2"], _policy(lic, crls=rsa_only, entries=False))
     assert report.indication is UNSURE, report.to_json()
     assert verify_pdf(lic.pdfs["rsa"], _policy(lic, crls=rsa_only, entries=False)).passed

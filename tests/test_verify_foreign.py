@@ -46,7 +46,7 @@ def foreign() -> tuple[corpus.RsaPki, bytes]:
 
 def _lists(lic: Licences, extra: tuple[TrustEntry, ...] = ()) -> OfflineLists:
     """Our exported trust list, re-signed by the operator with ``extra`` entries added."""
-    from api.routes.trust import OPERATOR_ROLE, export_lists
+    from api.routes.trust import OPERATOR_ROLE, crl_signers, export_crls, export_lists
 
     dep = lic.deployment
     ours = OfflineLists.from_signed(*_signed(export_lists(dep, AT)))
@@ -54,7 +54,10 @@ def _lists(lic: Licences, extra: tuple[TrustEntry, ...] = ()) -> OfflineLists:
                        ours.trust_list.entries + extra)
     signed = listed.sign(dep.key(OPERATOR_ROLE), dep.certificate(OPERATOR_ROLE).der)
     status = export_lists(dep, AT).status_lists.values()
-    return OfflineLists.from_signed(signed, [dep.certificate(OPERATOR_ROLE).der], status)
+    # with the CAs' CRLs: offline, every certificate below the roots needs evidence
+    return OfflineLists.from_signed(signed, [dep.certificate(OPERATOR_ROLE).der], status,
+                                    crls=export_crls(dep, AT).values(),
+                                    crl_signers=crl_signers(dep).values())
 
 
 def _signed(signed: SignedLists) -> tuple[bytes, list[bytes], list[bytes]]:

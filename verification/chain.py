@@ -43,19 +43,25 @@ class PkiChainValidator:
     the leaf, ``"seal"`` the SealTrust seal-making one (a seal maker).
     """
 
-    def __init__(self, anchors: Iterable[bytes]) -> None:
+    def __init__(self, anchors: Iterable[bytes], known: Iterable[bytes] = ()) -> None:
+        """``known``: CA certificates offered to every path besides the signature's own
+        (the deployment's issuing CAs). A GB/T 38540 seal signature carries only the
+        signer's certificate, so without them its chain could not be built. They are
+        candidates only: each is still checked by signature, validity and constraints."""
         self._anchors = tuple(bytes(d) for d in anchors)
+        self._known = tuple(bytes(d) for d in known)
         self._validator = PkiValidator([parse_cached(d) for d in self._anchors])
         # (leaf, pool, purpose) -> (validated path DER, window in which every one is valid)
         self._passed: dict[tuple[bytes, tuple[bytes, ...], str], _Passed] = {}
 
     def __getstate__(self) -> dict[str, object]:
-        return {"anchors": self._anchors}  # workers rebuild; caches are per process
+        return {"anchors": self._anchors, "known": self._known}  # caches are per process
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        anchors = state["anchors"]
+        anchors, known = state["anchors"], state.get("known", ())
         assert isinstance(anchors, tuple)
-        self.__init__(anchors)  # type: ignore[misc]
+        assert isinstance(known, tuple)
+        self.__init__(anchors, known)  # type: ignore[misc]
 
     def validate(
         self,
@@ -86,7 +92,7 @@ class PkiChainValidator:
     ) -> ChainResult:
         try:
             leaf = parse_cached(signer_cert)
-            pool = [parse_cached(d) for d in intermediates if d != signer_cert]
+            pool = [parse_cached(d) for d in (*intermediates, *self._known) if d != signer_cert]
             if purpose == "timestamp":
                 result = self._validator.validate(
                     leaf, pool, at=at, required_key_usage=frozenset(), required_eku=_TIME_STAMPING

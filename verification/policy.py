@@ -154,6 +154,8 @@ class VerificationPolicy:
     licence_status: LicenceStatusSource = field(default_factory=_pending_status)
     recognitions: Mapping[str, Recognition] = field(default_factory=dict)
     default_recognition: Recognition = PLAIN_PADES
+    # CA certificates offered to every path (not anchors): see PkiChainValidator
+    known_intermediates: frozenset[bytes] = frozenset()
 
     def recognition(self, path: Sequence[bytes]) -> Recognition:
         """The rule of the anchor a validated path ends at (or of a listed CA inside it)."""
@@ -172,7 +174,8 @@ class VerificationPolicy:
         if self.chain_validator is None:
             from verification.chain import PkiChainValidator  # chain imports this module
 
-            object.__setattr__(self, "chain_validator", PkiChainValidator(self.trust_anchors))
+            object.__setattr__(self, "chain_validator",
+                               PkiChainValidator(self.trust_anchors, self.known_intermediates))
         if self.max_modification not in MODIFICATION_LEVELS:
             raise ValueError(f"max_modification must be one of {MODIFICATION_LEVELS}")
         if self.max_file_size <= 0:

@@ -31,6 +31,7 @@ __all__ = ["deployment_policy", "router"]
 router = APIRouter(prefix="/v1/verify", tags=["verification"])
 NDJSON: Final = "application/x-ndjson"
 ROOT_ROLES: Final = ("sm2-root", "rsa-root")
+ISSUING_CA_ROLES: Final = ("sm2-issuing-ca", "rsa-issuing-ca")
 _STATUS_LIST_ID: Final = "sl1"  # signing.issue.STATUS_LIST_ID (routes do not import signing)
 
 
@@ -53,6 +54,9 @@ def deployment_policy(
     signature of a dual-signed licence) are tolerated: ``form_filling``.
     """
     rules: list[tuple[bytes, Recognition]] = [(der, FOREIGN_PADES) for der in extra_anchors]
+    # the issuing CAs: OFD seal signatures carry only the signer's certificate
+    known = frozenset(deployment.certificate(r).der for r in ISSUING_CA_ROLES
+                      if r in deployment.config["keys"])
     if offline is None:
         roots = [deployment.certificate(r).der for r in ROOT_ROLES
                  if r in deployment.config["keys"]]
@@ -61,7 +65,7 @@ def deployment_policy(
         return VerificationPolicy(
             trust_anchors=frozenset(der for der, _ in rules), revocation=status,
             licence_status=status, max_modification="form_filling",
-            recognitions=VerificationPolicy.issuers(rules))
+            recognitions=VerificationPolicy.issuers(rules), known_intermediates=known)
     own = _own_issuers(deployment)
     rules += recognitions_of(offline, own)
     lists = {issuer: sl for (issuer, list_id), sl in offline.status_lists.items()
@@ -70,7 +74,7 @@ def deployment_policy(
     return VerificationPolicy(
         trust_anchors=frozenset(der for der, _ in rules), revocation=source,
         licence_status=source, max_modification="form_filling",
-        recognitions=VerificationPolicy.issuers(rules))
+        recognitions=VerificationPolicy.issuers(rules), known_intermediates=known)
 
 
 def recognitions_of(offline: OfflineLists, own_issuers: Iterable[str]) -> list[
