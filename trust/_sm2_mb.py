@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from trust._sm2_batch import LANES
@@ -63,6 +64,20 @@ def _bind(lib: ctypes.CDLL) -> None:
         ctypes.c_void_p, ctypes.c_void_p)
 
 
+def cpu_lacks_ifma() -> bool:
+    """True when Linux says the CPU has no AVX-512 IFMA (then the ~40 MB runtime is not loaded).
+
+    False when it has it or when /proc/cpuinfo cannot tell: crypto_mb's own
+    check (mbx_get_algo_info) stays the authority.
+    """
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next((ln for ln in text.splitlines() if ln.startswith("flags")), None)
+    return flags is not None and "avx512ifma" not in flags.split()
+
+
 def load_library() -> ctypes.CDLL:
     """libcrypto_mb with its Intel runtime preloaded; ImportError/OSError when not installed."""
     for name in _RUNTIME:
@@ -90,6 +105,8 @@ class MbBackend:
     name = "crypto_mb"
 
     def __init__(self, lib: ctypes.CDLL | None = None, *, require_cpu: bool = True) -> None:
+        if lib is None and require_cpu and cpu_lacks_ifma():
+            raise OSError("CPU without AVX-512 IFMA: crypto_mb has no SM2 code for it")
         self._lib = lib if lib is not None else load_library()
         self.cpu_features = int(self._lib.mbx_get_cpu_features())
         self.supported = bool(self._lib.mbx_get_algo_info(_MBX_ALGO_EC_SM2) & _MBX_WIDTH_MB8)
