@@ -117,7 +117,9 @@ def test_selected_backends() -> None:
     single, batch = sm2.fast_paths()
     print(f"\nsingle: {sm2.verify_backend_name()} - {single}\nbatch: {batch}")
     assert sm2.backend_name() in ("openssl", "gmssl")  # the only signers
-    if os.environ.get("SEALTRUST_SM2_FAST", "").lower() in ("0", "off", "no", "false"):
+    if os.environ.get("SEALTRUST_SM2_FAST", "").lower() in ("0", "off", "no", "false") or (
+        os.environ.get("SEALTRUST_SM2_BACKEND")
+    ):
         assert not single.active
         return
     if _ipp_available() is None and sm2.backend_name() == "openssl":
@@ -195,6 +197,39 @@ def test_disabled_by_environment() -> None:
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout.strip()
     assert out == "openssl disabled by SEALTRUST_SM2_FAST=off"
+
+
+def test_forced_backend_verifies_too() -> None:
+    code = "from trust import sm2; print(sm2.verify_backend_name(), sm2.fast_paths()[0].detail)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "SEALTRUST_SM2_BACKEND": "gmssl"},
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()
+    assert out == "gmssl off: SEALTRUST_SM2_BACKEND=gmssl forces one backend"
+
+
+def test_concurrent_threads_agree(on_ipp: None) -> None:
+    """Each thread gets its own IPP context: shared state would corrupt verdicts under load."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = sm2.PrivateKey.generate()
+    public = key.public_key()
+    cases = []
+    for i in range(64):
+        message = b"thread %d" % i
+        sig = key.sign(message)
+        cases.append((message if i % 3 else message + b"x", sig, bool(i % 3)))
+
+    def run(offset: int) -> list[bool]:
+        return [public.verify(m, sig) for m, sig, _ in cases[offset:] + cases[:offset]]
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(0, 64, 8)))
+    for offset, got in zip(range(0, 64, 8), results, strict=True):
+        want = [ok for _, _, ok in cases[offset:] + cases[:offset]]
+        assert got == want
 
 
 class _Faulty:

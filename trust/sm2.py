@@ -328,7 +328,12 @@ _override: Backend | None = None  # set by use_backend("openssl"/"gmssl")
 
 def _fast_disabled() -> str | None:
     value = os.environ.get("SEALTRUST_SM2_FAST", "").strip().lower()
-    return f"disabled by SEALTRUST_SM2_FAST={value}" if value in _FAST_OFF else None
+    if value in _FAST_OFF:
+        return f"disabled by SEALTRUST_SM2_FAST={value}"
+    forced = os.environ.get("SEALTRUST_SM2_BACKEND", "").strip().lower()
+    if forced:  # forcing a backend means exactly that backend, for verifying too
+        return f"off: SEALTRUST_SM2_BACKEND={forced} forces one backend"
+    return None
 
 
 def _reference() -> Backend:
