@@ -343,6 +343,31 @@ def test_agrees_with_openssl(
     assert sm2.verify_many([(public, message, der, check_uid)]) == [expected is True]
 
 
+def test_every_message_and_id_length_agrees(
+    on_ipp: None, openssl: _sm2_openssl.OpenSSLBackend
+) -> None:
+    """Every message length 0..264 (4 SM3 block boundaries of Z || M), every ID length 0..249
+    (4 block boundaries of Z's input: 53, 117, 181, 245) and the ENTL limit; each signature
+    checked as made and, every other one, with its last message byte changed."""
+    key = sm2.PrivateKey.generate()
+    public, point = key.public_key(), key.public_key().point
+    shapes = [(n, sm2.DEFAULT_UID) for n in range(4 * 64 + 9)]
+    shapes += [(20, bytes([n % 256]) * n) for n in [*range(250), 8189, 8190]]
+    items, expected = [], []
+    for n, (length, uid) in enumerate(shapes):
+        message = bytes(range(256)) * 2
+        message = message[:length]
+        der = key.sign(message, uid)
+        if n % 2 and message:
+            message = message[:-1] + bytes([message[-1] ^ 0x01])
+        want = _reference(openssl, point, message, der, uid)
+        assert _ours(public, message, der, uid) == want, (length, len(uid))
+        assert want is (not (n % 2 and length))
+        items.append((public, message, der, uid))
+        expected.append(want)
+    assert sm2.verify_many(items) == expected
+
+
 _EDGES = [0, 1, N - 1, N, N + 1, 2**256 - 1, 2**256, P]
 
 
