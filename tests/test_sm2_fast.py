@@ -188,6 +188,23 @@ def test_not_selected_on_a_slow_code_path(
     assert "y8" in sm2.fast_paths()[0].detail
 
 
+def test_not_selected_when_a_symbol_is_missing(
+    fresh_selection: None, monkeypatch: pytest.MonkeyPatch, ipp: _sm2_ipp.IppBackend
+) -> None:
+    """Another ipp-crypto release without a function we bind: OpenSSL verifies, nothing raises."""
+    real_bind = _sm2_ipp._bind
+
+    def bind_missing(lib: Any) -> None:
+        real_bind(lib)
+        raise AttributeError("undefined symbol: ippsGFpECVerifySM2")
+
+    monkeypatch.setattr(_sm2_ipp, "_bind", bind_missing)
+    key = sm2.PrivateKey.generate()
+    assert key.public_key().verify(b"m", key.sign(b"m"))
+    assert sm2.verify_backend_name() == "openssl"
+    assert "lacks a needed function" in sm2.fast_paths()[0].detail
+
+
 def test_disabled_by_environment() -> None:
     code = "from trust import sm2; print(sm2.verify_backend_name(), sm2.fast_paths()[0].detail)"
     out = subprocess.run(

@@ -84,7 +84,10 @@ def _bind(lib: ctypes.CDLL) -> None:
 def load_library() -> tuple[ctypes.CDLL, str, str]:
     """(library, code path such as ``l9``, version string); OSError/ImportError if absent."""
     lib = ctypes.CDLL(str(wheel_library(DISTRIBUTION, SONAME)))
-    _bind(lib)
+    try:
+        _bind(lib)
+    except AttributeError as exc:  # another ipp-crypto release without a symbol we call
+        raise OSError(f"{SONAME} lacks a needed function: {exc}") from exc
     status = lib.ippcpInit()
     if status < 0:
         raise OSError(f"ippcpInit failed with status {status}")

@@ -84,7 +84,10 @@ def load_library() -> ctypes.CDLL:
         # RTLD_GLOBAL: libcrypto_mb has no RPATH; its NEEDED entries resolve to these copies.
         ctypes.CDLL(str(wheel_library("intel-cmplr-lib-rt", name)), mode=ctypes.RTLD_GLOBAL)
     lib = ctypes.CDLL(str(wheel_library("ipp-crypto", SONAME)))
-    _bind(lib)
+    try:
+        _bind(lib)
+    except AttributeError as exc:  # another release without a symbol we call
+        raise OSError(f"{SONAME} lacks a needed function: {exc}") from exc
     return lib
 
 
