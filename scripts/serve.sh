@@ -3,6 +3,6 @@
 # Usage: scripts/serve.sh [--host H] [--port P]   (home: $SEALTRUST_HOME or ./.sealtrust)
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
 apt_install fonts-wqy-microhei libssl3 openssl
-setup_venv ""
+setup_venv "[fast]"
 "$VENV/bin/sealtrust" init
 exec "$VENV/bin/sealtrust" serve "$@"

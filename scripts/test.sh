@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
 apt_install fonts-wqy-microhei libssl3 libssl-dev openssl gcc softhsm2 opensc poppler-utils \
   postgresql chromium chromium-driver
-setup_venv "[test]"
+setup_venv "[test,fast,fast-batch]"  # fast-batch: Intel runtime, see docs/operations.md
 cd "$ROOT"
 
 # ofd.js (npm, Apache-2.0): an independent OFD renderer for tests/test_ofd_render.py.

@@ -23,4 +23,16 @@ def sm2_vectors() -> dict[str, Any]:
     return data
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Which SM2 backends this run verifies with: the fast paths depend on the CPU and extras."""
+    from trust import sm2
+
+    single, batch = sm2.fast_paths()
+    return [
+        f"sm2: signer {sm2.backend_name()}, single verify {sm2.verify_backend_name()}"
+        f" ({single.code_path or single.detail}), batch {sm2.batch_backend_name() or 'loop'}"
+        f" ({batch.detail})"
+    ]
+
+
 pytest_plugins = ["tests.db_support", "tests.api_support"]

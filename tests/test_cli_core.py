@@ -121,6 +121,24 @@ def test_doctor_reports_openssl_backend_and_passing_self_test(home: Path) -> Non
     assert report["libraries"]["cryptography"]
 
 
+def test_doctor_reports_verification_backends_cpu_and_rates(home: Path) -> None:
+    report = json.loads(run("doctor", "--json", "--seconds", "0.05").stdout)
+    single, batch = report["sm2_fast_paths"]["ipp"], report["sm2_fast_paths"]["crypto_mb"]
+    assert report["sm2_verify_backend"] == ("ipp" if single["active"] else "openssl")
+    assert report["sm2_batch_backend"] == ("crypto_mb" if batch["active"] else None)
+    assert single["detail"] and batch["detail"]
+    assert set(report["cpu"]["flags"]) >= {"avx2", "bmi2", "adx", "avx512ifma"}
+    rate = report["sm2_rate"]
+    assert rate["verify_backend"] == report["sm2_verify_backend"]
+    assert rate["verify_many_per_s"] > 0
+    if single["active"]:  # the OpenSSL reference is measured in the same run
+        assert rate["verify_openssl_per_s"] > 0 and rate["verify_ratio_vs_openssl"] > 0
+    out = run("doctor", "--seconds", "0.05")
+    human = out.stdout + out.stderr
+    assert f"SM2 verification: {report['sm2_verify_backend']}" in human
+    assert "CPU: " in human
+
+
 def test_demo_seal_verifies_against_the_exported_root(home: Path, tmp_path: Path) -> None:
     from trust.registry import Registry
     from trust.registry.models import SealRecord

@@ -29,13 +29,11 @@ from typing import Any, Final
 from gmssl import sm2 as _gm
 
 from trust import sm3
+from trust._sm2_common import on_curve
 from trust.errors import CryptoError
 
 __all__ = ["GmsslBackend"]
 
-_P: Final = int(_gm.default_ecc_table["p"], 16)
-_A: Final = int.from_bytes(sm3.A, "big")
-_B: Final = int.from_bytes(sm3.B, "big")
 _N: Final = sm3.N
 # gmssl.sign returns None for the (negligible) r = 0, r + k = n, s = 0 cases;
 # a retry loop that keeps failing means the backend is broken, not unlucky.
@@ -47,17 +45,6 @@ def _crypt(private_hex: str, public_hex: str) -> Any:
     crypt = _gm.CryptSM2(private_key=private_hex, public_key="")
     crypt.public_key = public_hex
     return crypt
-
-
-def _on_curve(point: bytes) -> bool:
-    """Whether a 65-byte 04||X||Y satisfies y^2 = x^3 + ax + b over F_p (cofactor 1)."""
-    if len(point) != 65 or point[0] != 4:
-        return False
-    x = int.from_bytes(point[1:33], "big")
-    y = int.from_bytes(point[33:], "big")
-    if x >= _P or y >= _P:
-        return False
-    return (y * y - (x * x * x + _A * x + _B)) % _P == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +71,13 @@ class GmsslBackend:
         if not isinstance(xy, str) or len(xy) != 128:
             raise CryptoError("gmssl public key derivation failed")
         point = b"\x04" + bytes.fromhex(xy)
-        if not _on_curve(point):
+        if not on_curve(point):
             raise CryptoError("gmssl derived a point that is not on sm2p256v1")
         crypt.public_key = xy
         return _Handle(crypt, point), point
 
     def load_public(self, point: bytes) -> object:
-        if not _on_curve(point):
+        if not on_curve(point):
             raise CryptoError("public point is not on sm2p256v1")
         return _Handle(_crypt("", point[1:].hex()), bytes(point))
 

@@ -16,6 +16,7 @@ from typing import Any
 from asn1crypto import keys
 
 from trust import oids
+from trust._sm2_common import encode_der
 from trust.errors import CryptoError
 
 _c_void_p = ctypes.c_void_p
@@ -159,8 +160,6 @@ class OpenSSLBackend:
             lib.EVP_MD_CTX_free(ctx)
 
     def verify(self, handle: object, message: bytes, r: int, s: int, uid: bytes) -> bool:
-        from trust.sm2 import encode_der
-
         assert isinstance(handle, _Key)
         lib = self._lib
         signature = encode_der(r, s)

@@ -113,8 +113,13 @@ def _algorithm_cached(spki_der: bytes) -> str:
 
 @lru_cache(maxsize=4096)
 def _sm2_public(spki_der: bytes) -> sm2.PublicKey:
-    """Loaded once per key: building the OpenSSL key object costs as much as a verify."""
-    return sm2.PublicKey.from_der(spki_der)
+    """Loaded once per key: building the OpenSSL key object costs as much as a verify.
+
+    Entering the cache is where a key is validated: OpenSSL checks the point is
+    on the curve (from_der), then ``prepare`` loads it into the fast
+    verification backends, which trust keys that passed this gate.
+    """
+    return sm2.PublicKey.from_der(spki_der).prepare()
 
 
 @lru_cache(maxsize=4096)

@@ -21,18 +21,21 @@ from __future__ import annotations
 import os
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from asn1crypto import keys
 
-from trust import oids, sm3
+from trust import _sm2_common as _common
+from trust import oids
 from trust.errors import CryptoError, InputError, SelfTestError
 
 __all__ = [
     "DEFAULT_UID",
     "MAX_UID",
     "Backend",
+    "FastPathReport",
     "KeyFormatError",
     "N",
     "PrivateKey",
@@ -40,28 +43,27 @@ __all__ = [
     "SelfTestResult",
     "SignatureFormatError",
     "backend_name",
+    "batch_backend_name",
     "decode_der",
     "der_to_raw",
     "encode_der",
+    "fast_paths",
     "get_backend",
     "raw_to_der",
     "self_test",
     "use_backend",
+    "verify_backend_name",
+    "verify_many",
 ]
 
-DEFAULT_UID: Final = b"1234567812345678"
-_EC_FIELDS: Final = frozenset({"version", "private_key", "parameters", "public_key"})
-N: Final = sm3.N
+N: Final = _common.N
 MAX_DER_SIGNATURE: Final = 72
-# ENTL (the ID's bit length, 16 bits) allows 8191 bytes, but OpenSSL refuses
-# id_len >= 8191; one limit for every backend keeps keys portable.
-MAX_UID: Final = 0xFFFF // 8 - 1
-
-
-class SignatureFormatError(InputError):
-    """A signature is not a strict DER SEQUENCE of two INTEGERs (or not 64 raw bytes)."""
-
-    code = "sm2.signature_format"
+DEFAULT_UID: Final = _common.DEFAULT_UID
+MAX_UID: Final = _common.MAX_UID
+SignatureFormatError = _common.SignatureFormatError
+encode_der = _common.encode_der
+_uid = _common.check_uid
+_EC_FIELDS: Final = frozenset({"version", "private_key", "parameters", "public_key"})
 
 
 class KeyFormatError(InputError):
@@ -70,34 +72,9 @@ class KeyFormatError(InputError):
     code = "sm2.key_format"
 
 
-def _uid(uid: bytes) -> bytes:
-    """The ID as bytes; too long for ENTL is the caller's error on every backend alike."""
-    uid = bytes(uid)
-    if len(uid) > MAX_UID:
-        raise InputError(f"SM2 user ID longer than {MAX_UID} bytes", code="sm2.uid")
-    return uid
-
-
 # --------------------------------------------------------------------------
 # Signature encodings
 # --------------------------------------------------------------------------
-
-
-def _der_len(n: int) -> bytes:
-    return bytes([n]) if n < 0x80 else bytes([0x81, n])
-
-
-def _der_int(value: int) -> bytes:
-    body = value.to_bytes((value.bit_length() + 8) // 8, "big")
-    return b"\x02" + _der_len(len(body)) + body
-
-
-def encode_der(r: int, s: int) -> bytes:
-    """DER SEQUENCE{r, s} for 0 < r, s < 2**256."""
-    if not (0 < r < 1 << 256 and 0 < s < 1 << 256):
-        raise SignatureFormatError("r and s must be positive 256-bit integers")
-    body = _der_int(r) + _der_int(s)
-    return b"\x30" + _der_len(len(body)) + body
 
 
 def _read_int(data: bytes, pos: int) -> tuple[int, int]:
@@ -179,17 +156,11 @@ class Backend(Protocol):
     def verify(self, handle: object, message: bytes, r: int, s: int, uid: bytes) -> bool: ...
 
 
-# GM/T 0003.5 Annex A (also OpenSSL test/sm2_internal_test.c); kept here so
-# the self-test needs no files at run time.
-_KAT_D: Final = "3945208F7B2144B13F36E38AC6D39F95889393692860B51A42FB81EF4DF7C5B8"
-_KAT_PUB: Final = (
-    "04"
-    "09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020"
-    "CCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13"
-)
-_KAT_R: Final = int("F5A03B0648D2C4630EEAC513E1BB81A15944DA3827D5B74143AC7EACEEE720B3", 16)
-_KAT_S: Final = int("B1B6AA29DF212FD8763182BC0D421CA1BB9038FD1F7F42D4840B69C485BBC1AA", 16)
-_KAT_MSG: Final = b"message digest"
+_KAT_D: Final = _common.KAT_D
+_KAT_PUB: Final = _common.KAT_PUB
+_KAT_R: Final = _common.KAT_R
+_KAT_S: Final = _common.KAT_S
+_KAT_MSG: Final = _common.KAT_MSG
 
 
 @dataclass(frozen=True)
@@ -284,16 +255,39 @@ def backend_name() -> str:
 
 
 def use_backend(name: str) -> None:
-    """Switch backend (tests, ``doctor``); runs the self-test of the new one."""
-    _install_backend(_load_backend(name))
+    """Switch backend (tests, ``doctor``, benchmarks); runs the self-test of the new one.
+
+    ``openssl`` or ``gmssl`` then signs *and* verifies everything (no fast
+    path), so a test of that backend tests that backend. ``ipp`` keeps the
+    signer and makes ipp-crypto the verifier after its checks (CryptoError if
+    they fail); ``auto`` returns verification to the start-up choice.
+    """
+    global _override, _fast, _fast_report, _fast_chosen
+    if name == "auto":
+        _override = None
+        return
+    if name == "ipp":
+        backend, report = _try_fast_verifier(force=True)
+        if backend is None:
+            raise CryptoError(f"SM2 backend ipp unavailable: {report.detail}")
+        with _fast_lock:
+            _fast, _fast_report, _override, _fast_chosen = backend, report, None, True
+        return
+    backend = _load_backend(name)
+    _install_backend(backend)
+    _override = backend
 
 
 def _install_backend(backend: Backend) -> SelfTestResult:
-    """Make ``backend`` current after running its self-test (also the test hook for fakes)."""
-    global _backend, _self_test
+    """Make ``backend`` the signer after running its self-test (also the test hook for fakes).
+
+    Verification returns to the start-up choice (a fast verifier, if one passed
+    its checks, else this backend).
+    """
+    global _backend, _self_test, _override
     result = run_self_test(backend)
     with _lock:
-        _backend, _self_test = backend, result
+        _backend, _self_test, _override = backend, result, None
     return result
 
 
@@ -303,6 +297,208 @@ def _require_signing_backend() -> Backend:
         detail = _self_test.detail if _self_test else "not run"
         raise SelfTestError(f"SM2 self-test failed ({backend.name}): {detail}; signing refused")
     return backend
+
+
+# --------------------------------------------------------------------------
+# Fast verification: ipp-crypto (single), crypto_mb (batches of 8)
+# --------------------------------------------------------------------------
+
+_FAST_OFF: Final = frozenset({"0", "off", "no", "false", "openssl"})
+
+
+@dataclass(frozen=True)
+class FastPathReport:
+    """Whether a fast verification backend is in use, and why (or why not)."""
+
+    backend: str
+    active: bool
+    detail: str
+    version: str | None = None
+    code_path: str | None = None
+
+
+_fast_lock = threading.RLock()
+_fast_chosen = False
+_fast: Backend | None = None
+_fast_report = FastPathReport("ipp", False, "not selected yet")
+_batch: Any = None
+_batch_report = FastPathReport("crypto_mb", False, "not selected yet")
+_override: Backend | None = None  # set by use_backend("openssl"/"gmssl")
+
+
+def _fast_disabled() -> str | None:
+    value = os.environ.get("SEALTRUST_SM2_FAST", "").strip().lower()
+    if value in _FAST_OFF:
+        return f"disabled by SEALTRUST_SM2_FAST={value}"
+    forced = os.environ.get("SEALTRUST_SM2_BACKEND", "").strip().lower()
+    if forced:  # forcing a backend means exactly that backend, for verifying too
+        return f"off: SEALTRUST_SM2_BACKEND={forced} forces one backend"
+    return None
+
+
+def _reference() -> Backend:
+    """OpenSSL, the reference every fast path is compared with (the signer if it is OpenSSL)."""
+    signer = get_backend()
+    if signer.name == "openssl" and self_test().passed:
+        return signer
+    reference = _load_backend("openssl")
+    result = run_self_test(reference)
+    if not result.passed:
+        raise CryptoError(f"OpenSSL reference failed its self-test: {result.detail}")
+    return reference
+
+
+def _try_fast_verifier(force: bool = False) -> tuple[Backend | None, FastPathReport]:
+    """Load ipp-crypto and check it against OpenSSL; (None, why) when it must not be used."""
+    from trust import _sm2_fastcheck
+
+    reason = None if force else _fast_disabled()
+    if reason is not None:
+        return None, FastPathReport("ipp", False, reason)
+    try:
+        from trust import _sm2_ipp
+
+        backend = _sm2_ipp.IppBackend()
+        reference = _reference()
+    except (OSError, ImportError, CryptoError) as exc:
+        return None, FastPathReport("ipp", False, f"unavailable: {exc}")
+    passed, detail = _sm2_fastcheck.check_verifier(backend, reference)
+    report = FastPathReport("ipp", passed, detail, backend.version, backend.code_path)
+    return (backend if passed else None), report
+
+
+def _try_batch(force: bool = False) -> tuple[Any, FastPathReport]:
+    """Load crypto_mb and check it against OpenSSL; (None, why) when it must not be used."""
+    from trust import _sm2_fastcheck
+
+    reason = None if force else _fast_disabled()
+    if reason is not None:
+        return None, FastPathReport("crypto_mb", False, reason)
+    try:
+        from trust import _sm2_mb
+
+        backend = _sm2_mb.MbBackend()
+        reference = _reference()
+    except (OSError, ImportError, CryptoError) as exc:
+        return None, FastPathReport("crypto_mb", False, f"unavailable: {exc}")
+    passed, detail = _sm2_fastcheck.check_batch(backend, reference)
+    report = FastPathReport("crypto_mb", passed, detail, backend.version)
+    return (backend if passed else None), report
+
+
+def _choose_fast() -> None:
+    global _fast_chosen, _fast, _fast_report, _batch, _batch_report
+    if _fast_chosen:
+        return
+    with _fast_lock:
+        if not _fast_chosen:
+            _fast, _fast_report = _try_fast_verifier()
+            _batch, _batch_report = _try_batch()
+            _fast_chosen = True
+
+
+def _verifier() -> Backend:
+    """The backend single verifications run on: an override, the fast one, or the signer."""
+    override = _override
+    if override is not None:
+        return override
+    _choose_fast()
+    return _fast if _fast is not None else get_backend()
+
+
+def _batcher() -> Any:
+    """The crypto_mb backend when it passed its checks and no override is set, else None."""
+    if _override is not None:
+        return None
+    _choose_fast()
+    return _batch
+
+
+def verify_backend_name() -> str:
+    """The backend single verifications use now: ``ipp``, ``openssl`` or ``gmssl``."""
+    return _verifier().name
+
+
+def batch_backend_name() -> str | None:
+    """``crypto_mb`` when :func:`verify_many` batches, None when it loops over singles."""
+    batch = _batcher()
+    return None if batch is None else str(batch.name)
+
+
+def fast_paths() -> tuple[FastPathReport, FastPathReport]:
+    """Start-up reports of the single (ipp) and batch (crypto_mb) fast paths (``doctor``)."""
+    _choose_fast()
+    return _fast_report, _batch_report
+
+
+def _install_fast(verifier: Backend | None, batch: Any = None) -> None:
+    """Test hook: set the fast backends directly (no checks; tests of the plumbing only)."""
+    global _fast_chosen, _fast, _batch, _override
+    with _fast_lock:
+        _fast, _batch, _fast_chosen, _override = verifier, batch, True, None
+
+
+def _reset_fast() -> None:
+    """Test hook: forget the fast-path choice; the next verification selects again."""
+    global _fast_chosen, _fast, _batch, _override
+    with _fast_lock:
+        _fast, _batch, _fast_chosen, _override = None, None, False, None
+
+
+VerifyItem = tuple["PublicKey", bytes, bytes] | tuple["PublicKey", bytes, bytes, bytes]
+
+
+def verify_many(items: Iterable[VerifyItem]) -> list[bool]:
+    """Verdicts for many DER signatures at once, in input order.
+
+    Each item is ``(PublicKey, message, signature)`` or with a fourth element,
+    the user ID (default ``1234567812345678``). Same verdicts as
+    :meth:`PublicKey.verify` item by item, except that a malformed signature is
+    False here instead of raising (one bad item must not hide the others'
+    verdicts); an over-long ID still raises InputError. With crypto_mb (AVX-512
+    IFMA, ``sealtrust[fast-batch]``) items sharing SM3 block counts go 8 per
+    call; everything else runs on the single-signature backend.
+    """
+    results: list[bool] = []
+    pending: list[tuple[int, PublicKey, bytes, int, int, bytes]] = []
+    for index, item in enumerate(items):
+        if len(item) not in (3, 4):
+            raise InputError("verify_many items are (key, message, signature[, uid])")
+        key, message, signature = item[0], item[1], item[2]
+        uid = _uid(item[3]) if len(item) == 4 else DEFAULT_UID  # type: ignore[misc]
+        results.append(False)
+        try:
+            r, s = decode_der(signature)
+        except SignatureFormatError:
+            continue
+        if _common.in_range(r, s):
+            pending.append((index, key, bytes(message), r, s, uid))
+    single = _verifier()
+    leftovers: Iterable[int] = range(len(pending))
+    batch = _batcher() if len(pending) > 1 else None
+    if batch is not None:
+        from trust import _sm2_batch
+
+        plan = _sm2_batch.plan_batches(
+            [_sm2_batch.shape_key(len(p[5]), len(p[2])) for p in pending]
+        )
+        retry: list[int] = list(plan.singles)
+        for call in plan.batches:
+            lanes = [pending[i] for i in call.lanes]
+            verdicts = batch.verify_lanes(
+                [(key._handle(batch), m, r, s, u) for _, key, m, r, s, u in lanes]
+            )
+            for lane in range(call.real):
+                verdict = verdicts[lane]
+                if verdict is None:  # no clear verdict from crypto_mb: the single path decides
+                    retry.append(call.lanes[lane])
+                else:
+                    results[lanes[lane][0]] = bool(verdict)
+        leftovers = retry
+    for i in leftovers:
+        index, key, message, r, s, uid = pending[i]
+        results[index] = single.verify(key._handle(single), message, r, s, uid)
+    return results
 
 
 # --------------------------------------------------------------------------
@@ -384,6 +580,20 @@ class PublicKey:
         """DER SubjectPublicKeyInfo."""
         return _spki_der(self.point)
 
+    def prepare(self) -> PublicKey:
+        """Load this key into the active verification backends now (key-cache entry).
+
+        The point was checked on the curve by OpenSSL when the key was made
+        (:meth:`from_point`); loading it here once more into the fast backends
+        (each of which refuses off-curve points too) means the hot path never
+        converts or checks a key again. Returns ``self``.
+        """
+        self._handle(_verifier())
+        batch = _batcher()
+        if batch is not None:
+            self._handle(batch)
+        return self
+
     def verify(self, message: bytes, signature_der: bytes, uid: bytes = DEFAULT_UID) -> bool:
         """True iff ``signature_der`` is a valid SM2 signature of ``message`` under ``uid``.
 
@@ -392,7 +602,7 @@ class PublicKey:
         r, s = decode_der(signature_der)
         if not (0 < r < N and 0 < s < N):
             return False
-        backend = get_backend()
+        backend = _verifier()
         return backend.verify(self._handle(backend), bytes(message), r, s, _uid(uid))
 
     def verify_raw(self, message: bytes, raw: bytes, uid: bytes = DEFAULT_UID) -> bool:
@@ -402,7 +612,7 @@ class PublicKey:
         r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
         if not (0 < r < N and 0 < s < N):
             return False
-        backend = get_backend()
+        backend = _verifier()
         return backend.verify(self._handle(backend), bytes(message), r, s, _uid(uid))
 
     def __eq__(self, other: object) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -16,6 +17,8 @@ _LIBRARIES = (
     "pyhanko",
     "pyhanko-certvalidator",
     "gmssl",
+    "ipp-crypto",
+    "intel-cmplr-lib-rt",
     "python-pkcs11",
     "sqlalchemy",
     "fastapi",
@@ -34,10 +37,15 @@ def diagnose(seconds: float = 0.3) -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
     backend = sm2.get_backend()
+    single, batch = sm2.fast_paths()
     report: dict[str, Any] = {
         "sm2_backend": backend.name,
         "sm2_backend_library": getattr(backend, "version", None),
         "self_test": {"passed": result.passed, "detail": result.detail},
+        "sm2_verify_backend": sm2.verify_backend_name(),
+        "sm2_batch_backend": sm2.batch_backend_name(),
+        "sm2_fast_paths": {r.backend: asdict(r) for r in (single, batch)},
+        "cpu": perf.cpu_features(),
         "python": platform.python_version(),
         "libraries": versions,
     }
@@ -58,9 +66,25 @@ def command(cli: CliContext, seconds: float) -> None:
         "self-test: " + ("PASSED" if report["self_test"]["passed"] else "FAILED")
         + f" - {report['self_test']['detail']}",
     ]
+    lines.append(f"SM2 verification: {report['sm2_verify_backend']}, batches: "
+                 f"{report['sm2_batch_backend'] or 'none (loop)'}")
+    lines += [
+        f"  {name}{' (' + fast['code_path'] + ')' if fast['code_path'] else ''}: "
+        f"{'in use' if fast['active'] else 'not used'} - {fast['detail']}"
+        for name, fast in report["sm2_fast_paths"].items()
+    ]
+    cpu = report["cpu"]
+    flags = " ".join(f"{k}{'+' if v else '-'}" for k, v in cpu["flags"].items())
+    lines.append(f"CPU: {cpu['model']} ({flags})")
     rate = report.get("sm2_rate")
     if rate:
-        lines.append(f"SM2 sign {rate['sign_per_s']:.0f}/s, verify {rate['verify_per_s']:.0f}/s")
+        lines.append(f"SM2 sign {rate['sign_per_s']:.0f}/s, verify {rate['verify_per_s']:.0f}/s"
+                     f" ({rate['verify_backend']})")
+        if "verify_openssl_per_s" in rate:
+            lines.append(f"SM2 verify OpenSSL {rate['verify_openssl_per_s']:.0f}/s in the same run:"
+                         f" {rate['verify_ratio_vs_openssl']:.2f}x")
+        lines.append(f"SM2 verify_many {rate['verify_many_per_s']:.0f}/s"
+                     f" ({rate['verify_many_backend']})")
     lines += [f"{k}: {v or 'not installed'}" for k, v in report["libraries"].items()]
     cli.emit(report, "\n".join(lines))
     if not report["self_test"]["passed"]:
