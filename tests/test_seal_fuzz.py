@@ -7,7 +7,6 @@ must still go through verification and come out as a result object.
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import pytest
@@ -31,10 +30,24 @@ _SIG: bytes = _KIT.signature(_SEAL)
 _FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _parse_or_typed_error(der: bytes) -> None:
+def _parse_or_typed_error(der: bytes) -> int:
+    """Each parser raises SealFormatError or returns a value that owns exactly these bytes.
+
+    Returns how many parsers accepted the input. The properties: no other exception type
+    escapes; an accepted input is kept byte for byte (no trailing garbage silently dropped,
+    so what is verified is what was read); parsing is stable (same bytes, same facts).
+    """
+    accepted = 0
     for parse in (parse_seal, parse_seal_signature):
-        with contextlib.suppress(SealFormatError):
-            parse(der)
+        try:
+            parsed = parse(der)
+        except SealFormatError as exc:
+            assert exc.code == "seal.format"  # noqa: PT017
+            continue
+        accepted += 1
+        assert parsed.der == der
+        assert parse(der) == parsed
+    return accepted
 
 
 @st.composite
@@ -57,13 +70,16 @@ def _mutated(draw: st.DrawFn, base: bytes) -> bytes:
 @_FUZZ
 @given(st.binary(max_size=512))
 def test_random_bytes(data: bytes) -> None:
-    _parse_or_typed_error(data)
+    assert _parse_or_typed_error(data) == 0  # random bytes are never a well-formed seal
+    assert not verify_seal(data, T0, chain_validator=CaChain(_KIT.maker)).passed
 
 
 @_FUZZ
 @given(st.binary(max_size=256), st.sampled_from([b"\x30\x82", b"\x30\x81", b"\x30\x84\xff\xff"]))
 def test_der_looking_prefixes(tail: bytes, head: bytes) -> None:
-    _parse_or_typed_error(head + tail)
+    assert _parse_or_typed_error(head + tail) == 0
+    result = verify_seal_signature(head + tail, T0, data=DOCUMENT, chain_validator=CaChain(_KIT.maker))
+    assert not result.passed and result.checks[0].name == "signature.format"
 
 
 @_FUZZ
