@@ -105,10 +105,11 @@ def record_figure(
 @pytest.fixture(autouse=True)
 def _default_figure(request: pytest.FixtureRequest) -> Any:
     """A benchmark that records no figure of its own still lands in the summary: ops/s."""
-    yield
     if "benchmark" not in request.fixturenames:
+        yield
         return
-    benchmark = request.getfixturevalue("benchmark")
+    benchmark = request.getfixturevalue("benchmark")  # before yield: torn down after us
+    yield
     stats = getattr(benchmark, "stats", None)
     if stats is None or benchmark.extra_info.get("figures"):
         return

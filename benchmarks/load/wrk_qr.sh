@@ -25,9 +25,11 @@ print('wrk.method = "POST"')
 print('wrk.headers["Content-Type"] = "application/json"')
 print("wrk.body = " + json.dumps(json.dumps({"token": sys.argv[1]})))
 PY
-"$BIN/sealtrust" serve --port "$PORT" --workers 2 >"$WORK/serve.log" 2>&1 &
+"$BIN/sealtrust" serve --port "$PORT" --workers "${WORKERS:-2}" >"$WORK/serve.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 300); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null || {
+  echo "the server did not come up on port $PORT" >&2; tail -n 30 "$WORK/serve.log" >&2; exit 1; }
 # Warm-up (not reported): the first requests of each worker load the trust and
 # status lists, the verifier's caches and the SM2 key objects.
 wrk -t1 -c8 -d5s -s "$WORK/post.lua" "http://127.0.0.1:$PORT/v1/qr/verify?offline=true" >/dev/null
