@@ -7,25 +7,27 @@
 #   --quick     2 rounds and smaller corpora: proves every benchmark runs, figures are rough
 #   --no-setup  use $SEALTRUST_VENV as it is (no apt/pip), e.g. a shared development venv
 #   --no-load   skip benchmarks/load/wrk_qr.sh (needs Debian's wrk and a free port)
+#   --load-only run only benchmarks/load/wrk_qr.sh
 #   --out FILE  summary path (default benchmarks/results/summary-<UTC date>.json)
 #   -k EXPR     passed to pytest (ratios survive: each is measured inside one test)
 # RESULTS.md quotes figures only from such a summary, with its command and load.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_setup.sh"
 
-QUICK=0 SETUP=1 LOAD=1 OUT="" KEXPR=""
+COMMAND="scripts/bench.sh $*"
+QUICK=0 SETUP=1 LOAD=1 BENCH=1 OUT="" KEXPR=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --no-setup) SETUP=0 ;;
     --no-load) LOAD=0 ;;
+    --load-only) BENCH=0 ;;
     --out) OUT="$2"; shift ;;
     -k) KEXPR="$2"; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
   shift
 done
-COMMAND="scripts/bench.sh $*"
 if [ "$SETUP" -eq 1 ]; then
   apt_install fonts-wqy-microhei libssl3 openssl wrk bc
   setup_venv "[test]"
@@ -47,7 +49,9 @@ fi
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 FAILED=()
-for bench in benchmarks/bench_*.py; do
+BENCHES=(benchmarks/bench_*.py)
+[ "$BENCH" -eq 1 ] || BENCHES=()
+for bench in "${BENCHES[@]}"; do
   echo "== $bench (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   args=(-q -p no:cacheprovider "$bench" --benchmark-only "${PYTEST_QUICK[@]}")
   [ -z "$KEXPR" ] || args+=(-k "$KEXPR")
@@ -81,6 +85,15 @@ if load_out:
                             "statistic": "wrk total requests / duration, all 2xx",
                             "reference": None, "reference_value": None, "ratio": None,
                             "test": "benchmarks/load/wrk_qr.sh"})
+        for pct in ("50", "99"):
+            lat = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", body, flags=re.M)
+            if lat:
+                ms = float(lat.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[lat.group(2)]
+                figures.append({"path": "QR verification over HTTP (wrk, 2 workers)",
+                                "figure": f"{head} p{pct} latency", "value": ms, "unit": "ms",
+                                "statistic": f"wrk --latency {pct}th percentile",
+                                "reference": None, "reference_value": None, "ratio": None,
+                                "test": "benchmarks/load/wrk_qr.sh"})
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 summary = {
     "command": command.strip(),
