@@ -106,10 +106,25 @@ def test_random_bytes_never_crash_the_fast_path_or_cms(blob: bytes) -> None:
 def test_mutated_cms_is_parsed_or_rejected(
     signed: bytes, edits: list[tuple[int, int, bytes]]
 ) -> None:
+    """A mutated CMS is refused with CmsFormatError, or, put back into the licence, verifies
+    only if what it signs (signed attributes, signature value, signer) is unchanged."""
     _, b, c, _ = corpus.byte_range(signed)
-    der = bytes.fromhex(signed[b + 1 : c - 1].decode())
-    with contextlib.suppress(CmsFormatError):
-        parse_cms(_mutate(der, edits))
+    der = bytes.fromhex(signed[b + 1 : c - 1].decode()).rstrip(b"\0")
+    mutated = _mutate(der, edits)
+    try:
+        parsed = parse_cms(mutated)
+    except CmsFormatError:
+        return
+    room = c - 1 - (b + 1)
+    if 2 * len(mutated) > room:
+        return  # does not fit the reserved /Contents; nothing to verify
+    hex_ = mutated.hex().encode().ljust(room, b"0")
+    pdf = signed[: b + 1] + hex_ + signed[c - 1 :]
+    report = verify_pdf(pdf, _TRUSTING, AT)
+    if report.indication is Indication.TOTAL_PASSED:
+        original = parse_cms(der)
+        assert (parsed.signed_attrs, parsed.signature, parsed.signer_cert) == (
+            original.signed_attrs, original.signature, original.signer_cert), report.to_json()
 
 
 def test_memory_stays_bounded_for_hostile_lengths() -> None:
