@@ -49,37 +49,33 @@ MESSAGE = b"0123456789abcdefghij"
 OVERHEAD_TARGET = 0.15
 SCALING_TARGET = 1.6
 BATCH = 200
-_RAW: dict[str, float] = {}
 ENFORCE = os.environ.get("SEALTRUST_BENCH_ENFORCE") == "1"
 
 
-def _median_rate(benchmark: Any, per_call: int = 1) -> float | None:
-    """Calls per second from the median time: robust to preemption on a shared host."""
-    stats = getattr(benchmark, "stats", None)
-    if stats is None:
-        return None
-    median = float(stats.stats.median)
-    return per_call / median if median > 0 else None
+ROUNDS = int(os.environ.get("SEALTRUST_BENCH_ROUNDS", "5"))
+STAT = f"median of {ROUNDS} rounds of {BATCH} signatures, wall clock, 1 thread"
 
 
-def _pair(name: str, kind: str, benchmark: Any, summary: Callable[[str], None]) -> None:
-    rate = _median_rate(benchmark)
-    if rate is None:
+def _batch(sign: Callable[[bytes], bytes]) -> Callable[[], int]:
+    def batch() -> int:
+        for _ in range(BATCH):
+            sign(MESSAGE)
+        return BATCH
+
+    return batch
+
+
+def _adapter_vs_raw(name: str, benchmark: Any, pair: Any, figure: Any,
+                    adapter: Callable[[bytes], bytes], raw: Callable[[bytes], bytes]) -> None:
+    """The adapter's signatures/s against the bare library call, alternating in this test."""
+    rates = pair(benchmark, _batch(adapter), _batch(raw))
+    if rates is None:
         return
-    benchmark.extra_info["ops_per_s"] = round(rate, 1)
-    if kind == "raw":
-        _RAW[name] = rate
-        return
-    raw = _RAW.get(name)
-    if raw is None:
-        return
-    overhead = 1 - rate / raw
-    benchmark.extra_info.update({"raw_ops_per_s": round(raw, 1), "overhead": round(overhead, 3)})
-    line = f"keys {name:18s}: adapter {rate:9.1f}/s  raw {raw:9.1f}/s  overhead {overhead:6.1%}"
-    summary(line)
-    print(line)
+    ours, (bare,) = rates
+    figure(benchmark, "Key stores: signing through the adapter", name, ours, "signatures/s",
+           statistic=STAT, reference="the same call on the raw library", reference_value=bare)
     if ENFORCE:
-        assert overhead < OVERHEAD_TARGET, line
+        assert 1 - ours / bare < OVERHEAD_TARGET, f"{name}: overhead {1 - ours / bare:.1%}"
 
 
 # --- software (file:) ------------------------------------------------------------
@@ -92,14 +88,10 @@ def file_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield key
 
 
-@pytest.mark.parametrize("kind", ["raw", "adapter"])
-def test_file_sm2(benchmark: Any, file_key: Any, kind: str,
-                  summary: Any) -> None:
+def test_file_sm2(benchmark: Any, file_key: Any, pair: Any, figure: Any) -> None:
     raw_key: sm2.PrivateKey = file_key._key.private
-    fn = raw_key.sign if kind == "raw" else file_key.sign
-    signature = benchmark(fn, MESSAGE)
-    assert raw_key.public_key().verify(MESSAGE, signature)
-    _pair("file sm2", kind, benchmark, summary)
+    assert raw_key.public_key().verify(MESSAGE, file_key.sign(MESSAGE))
+    _adapter_vs_raw("file sm2", benchmark, pair, figure, file_key.sign, raw_key.sign)
 
 
 # --- PKCS#11 on SoftHSM2 ---------------------------------------------------------
@@ -139,16 +131,13 @@ def _raw_pkcs11(session: Any, algorithm: str) -> Callable[[bytes], bytes]:
 
 
 @pytest.mark.parametrize("algorithm", ["rsa-2048", "ecdsa-p256"])
-@pytest.mark.parametrize("kind", ["raw", "adapter"])
-def test_pkcs11_sign(benchmark: Any, token: dict[str, Any], algorithm: str, kind: str,
-                     summary: Any) -> None:
+def test_pkcs11_sign(benchmark: Any, token: dict[str, Any], algorithm: str, pair: Any,
+                     figure: Any) -> None:
     key = token[algorithm]
-    fn = _raw_pkcs11(token["raw-session"], algorithm) if kind == "raw" else key.sign
-    signature = benchmark(fn, MESSAGE)
-    if kind == "adapter":
-        assert verify_signature(key.public_key_der(), signature_algorithm_oid(algorithm),
-                                MESSAGE, signature)
-    _pair(f"softhsm {algorithm}", kind, benchmark, summary)
+    assert verify_signature(key.public_key_der(), signature_algorithm_oid(algorithm),
+                            MESSAGE, key.sign(MESSAGE))
+    _adapter_vs_raw(f"softhsm {algorithm}", benchmark, pair, figure, key.sign,
+                    _raw_pkcs11(token["raw-session"], algorithm))
 
 
 def _threaded_batch(sign: Callable[[bytes], bytes], threads: int) -> float:
@@ -188,7 +177,7 @@ def _raw_threaded_batch(signers: list[Callable[[bytes], bytes]], threads: int) -
 @pytest.mark.parametrize("algorithm", ["rsa-2048", "ecdsa-p256"])
 @pytest.mark.parametrize("kind", ["raw", "adapter"])
 def test_pkcs11_two_threads(benchmark: Any, token: dict[str, Any], algorithm: str, kind: str,
-                            summary: Any) -> None:
+                            figure: Any) -> None:
     """1- and 2-thread batches alternate, so load from other processes hits both alike.
 
     ``raw`` is python-pkcs11 with one session per thread: the ceiling the
@@ -213,8 +202,10 @@ def test_pkcs11_two_threads(benchmark: Any, token: dict[str, Any], algorithm: st
     cores = len(os.sched_getaffinity(0))
     line = (f"keys softhsm {algorithm} {kind:7s} threads: 1 -> {one:9.1f}/s  2 -> {two:9.1f}/s"
             f"  scaling {scaling:.2f}x ({cores} cores, load {os.getloadavg()[0]:.1f})")
-    summary(line)
     print(line)
+    figure(benchmark, "Key stores: SoftHSM2 threads", f"{algorithm} {kind}, 2 threads", two,
+           "signatures/s", statistic=f"median of 9 alternating rounds of {BATCH} signatures, "
+           "wall clock", reference="1 thread, same rounds", reference_value=one)
     if ENFORCE and kind == "adapter" and algorithm == "rsa-2048" and cores >= 2:
         assert scaling >= SCALING_TARGET, line
 
@@ -242,25 +233,18 @@ def sdf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         lib.SDF_CloseDevice(device)
 
 
-@pytest.mark.parametrize("kind", ["raw", "adapter"])
-def test_sdf_sign(benchmark: Any, sdf: dict[str, Any], kind: str,
-                  summary: Any) -> None:
+def test_sdf_sign(benchmark: Any, sdf: dict[str, Any], pair: Any, figure: Any) -> None:
     key = sdf["key"]
-    if kind == "raw":
-        lib, session = sdf["lib"], sdf["session"]
-        e = sm3.e_value(sm2.PublicKey.from_der(key.public_key_der()).point, MESSAGE,
-                        sm2.DEFAULT_UID)
-        sig = layout(64).new_signature()
-        ref = ctypes.byref(sig)
+    lib, session = sdf["lib"], sdf["session"]
+    e = sm3.e_value(sm2.PublicKey.from_der(key.public_key_der()).point, MESSAGE, sm2.DEFAULT_UID)
+    sig = layout(64).new_signature()
+    ref = ctypes.byref(sig)
 
-        def raw(_: bytes) -> bytes:
-            if lib.SDF_InternalSign_ECC(session, 1, e, 32, ref) != 0:
-                raise RuntimeError("SDF_InternalSign_ECC failed")
-            return bytes(sig)
+    def raw(_: bytes) -> bytes:
+        if lib.SDF_InternalSign_ECC(session, 1, e, 32, ref) != 0:
+            raise RuntimeError("SDF_InternalSign_ECC failed")
+        return bytes(sig)
 
-        benchmark(raw, MESSAGE)
-    else:
-        signature = benchmark(key.sign, MESSAGE)
-        assert verify_signature(key.public_key_der(), signature_algorithm_oid("sm2"), MESSAGE,
-                                signature)
-    _pair("sdf sm2", kind, benchmark, summary)
+    assert verify_signature(key.public_key_der(), signature_algorithm_oid("sm2"), MESSAGE,
+                            key.sign(MESSAGE))
+    _adapter_vs_raw("sdf sm2", benchmark, pair, figure, key.sign, raw)

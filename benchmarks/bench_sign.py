@@ -11,11 +11,16 @@ The sample PDF is a plain reportlab file like a rendered licence, so SealTrust
 seals it on the lean path (signing/pdf/incremental.py); the ``pyHanko writer``
 rows force the same sealer through pyHanko's incremental writer, to show what
 the lean path saves. pyHanko's SimpleSigner rows are stock pyHanko end to end.
+
+Every figure is signatures/s = N_SIGN / wall-clock seconds of one batch, the median over
+SEALTRUST_BENCH_ROUNDS rounds, one thread; each ratio's reference runs in the same test,
+alternating with ours (benchmarks/conftest.py paired).
 """
 
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +41,10 @@ from tests.sign_certs import pki, sample_pdf
 
 POLICY = "1.2.156.999.1.1"
 SEAL = b"\x30\x0b\x16\x02ES\x02\x01\x04\x16\x02V4"
-_results: dict[str, float] = {}
+ROUNDS = int(os.environ.get("SEALTRUST_BENCH_ROUNDS", "5"))
+N_SIGN = int(os.environ.get("SEALTRUST_BENCH_SIGNATURES", "40"))
+PATH = "PDF signing step (rendered PDF in, sealed PDF out)"
+STAT = f"median of {ROUNDS} rounds of {N_SIGN} signatures, wall clock, 1 thread"
 
 
 def _now() -> datetime:
@@ -54,71 +62,71 @@ def _sealer(alg: str, *, ts: bool, lean: bool = True) -> PdfSealer:
     return PdfSealer(p.signer.key, p.signer.chain, timestamper=timestamper, lean=lean)
 
 
-def _record(benchmark: Any, summary: Callable[[str], None], name: str, versus: str = "") -> None:
-    """Keep the mean, and print it (with the ratio to ``versus``) in the end-of-run summary."""
-    stats = getattr(benchmark, "stats", None)
-    if stats is None:
+def _batch(one: Callable[[], Any]) -> Callable[[], int]:
+    def batch() -> int:
+        for _ in range(N_SIGN):
+            one()
+        return N_SIGN
+
+    return batch
+
+
+def _seal_batch(sealer: PdfSealer) -> Callable[[], int]:
+    pdf = sample_pdf()
+    binding = SealBinding(SEAL)
+    assert sealer.seal(pdf, seal=binding).startswith(pdf)
+    return _batch(lambda: sealer.seal(pdf, seal=binding))
+
+
+def _raw_sign(alg: str) -> Callable[[], int]:
+    key = pki(alg).signer.key
+    return _batch(lambda: key.sign(b"x" * 120))  # about the size of DER signed attributes
+
+
+def _report(figure: Any, benchmark: Any, name: str, rates: Any, references: list[str]) -> None:
+    if rates is None:
         return
-    # Median: robust against other jobs on a shared 2-core host; mean in the table.
-    median = float(stats.stats.median)
-    _results[name] = median
-    line = f"{name}: median {median * 1000:.2f} ms/signature ({1 / median:,.0f}/s)"
-    if versus in _results:
-        line += f" = {median / _results[versus]:.1f}x {versus}"
-        benchmark.extra_info["ratio_vs_sealtrust"] = median / _results[versus]
-    summary(line)
+    ours, refs = rates
+    figure(benchmark, PATH, name, ours, "signatures/s", statistic=STAT)
+    for ref_name, ref in zip(references, refs, strict=True):
+        figure(benchmark, PATH, f"{name} vs {ref_name}", ours, "signatures/s", statistic=STAT,
+               reference=ref_name, reference_value=ref)
 
 
 @pytest.mark.parametrize("alg", ["sm2", "rsa-2048"])
 @pytest.mark.parametrize("ts", [False, True], ids=["b_b", "b_t"])
-def test_sealtrust_seal(benchmark: Any, summary: Callable[[str], None], alg: str, ts: bool) -> None:
-    sealer = _sealer(alg, ts=ts)
-    pdf = sample_pdf()
-    binding = SealBinding(SEAL)
-    out = benchmark(lambda: sealer.seal(pdf, seal=binding))
-    assert out.startswith(pdf)
-    _record(benchmark, summary, f"sealtrust {alg} {'B-T' if ts else 'B-B'}")
+def test_sealtrust_seal(benchmark: Any, pair: Any, figure: Any, alg: str, ts: bool) -> None:
+    """Our sealer against the bare signature it must make (the floor)."""
+    rates = pair(benchmark, _seal_batch(_sealer(alg, ts=ts)), _raw_sign(alg))
+    _report(figure, benchmark, f"sealtrust {alg} {'B-T' if ts else 'B-B'}", rates,
+            [f"raw {alg} signature"])
 
 
 @pytest.mark.parametrize("alg", ["sm2", "rsa-2048"])
-def test_sealtrust_seal_pyhanko_writer(
-    benchmark: Any, summary: Callable[[str], None], alg: str
-) -> None:
+def test_sealtrust_seal_pyhanko_writer(benchmark: Any, pair: Any, figure: Any, alg: str) -> None:
     """The same sealer and CMS, but pyHanko writes the revision: isolates the lean path."""
-    sealer = _sealer(alg, ts=True, lean=False)
-    pdf = sample_pdf()
-    binding = SealBinding(SEAL)
-    out = benchmark(lambda: sealer.seal(pdf, seal=binding))
-    assert out.startswith(pdf)
-    _record(benchmark, summary, f"sealtrust {alg} B-T, pyHanko writer",
-            versus=f"sealtrust {alg} B-T")
+    rates = pair(benchmark, _seal_batch(_sealer(alg, ts=True)),
+                 _seal_batch(_sealer(alg, ts=True, lean=False)))
+    _report(figure, benchmark, f"sealtrust {alg} B-T", rates, ["same sealer, pyHanko writer"])
 
 
 @pytest.mark.parametrize("ts", [False, True], ids=["b_b", "b_t"])
-def test_sealtrust_key_via_pyhanko_cms(
-    benchmark: Any, summary: Callable[[str], None], ts: bool
-) -> None:
+def test_sealtrust_key_via_pyhanko_cms(benchmark: Any, pair: Any, figure: Any, ts: bool) -> None:
     """Same key and sealer, but pyHanko builds the CMS: isolates the direct-DER saving."""
 
     class PyHankoCms(KeySigner):
         _fast_cms = False
 
     p = pki("rsa-2048")
-    sealer = _sealer("rsa-2048", ts=ts)
-    sealer._signer = PyHankoCms(p.signer.key, p.signer.chain)
-    pdf = sample_pdf()
-    benchmark(lambda: sealer.seal(pdf, seal=SealBinding(SEAL)))
-    level = "B-T" if ts else "B-B"
-    _record(
-        benchmark,
-        summary,
-        f"sealtrust key, pyHanko-built CMS, rsa-2048 {level}",
-        versus=f"sealtrust rsa-2048 {level}",
-    )
+    theirs = _sealer("rsa-2048", ts=ts)
+    theirs._signer = PyHankoCms(p.signer.key, p.signer.chain)
+    rates = pair(benchmark, _seal_batch(_sealer("rsa-2048", ts=ts)), _seal_batch(theirs))
+    _report(figure, benchmark, f"sealtrust rsa-2048 {'B-T' if ts else 'B-B'}", rates,
+            ["same key, pyHanko-built CMS"])
 
 
 @pytest.mark.parametrize("alg", ["sm2", "rsa-2048"])
-def test_builtin_tsa_token(benchmark: Any, summary: Callable[[str], None], alg: str) -> None:
+def test_builtin_tsa_token(benchmark: Any, pair: Any, figure: Any, alg: str) -> None:
     tsa = _tsa(alg)
     request = tsp.TimeStampReq(
         {
@@ -131,8 +139,8 @@ def test_builtin_tsa_token(benchmark: Any, summary: Callable[[str], None], alg: 
             "cert_req": True,
         }
     ).dump()
-    benchmark(lambda: tsa.respond(request))
-    _record(benchmark, summary, f"builtin TSA {alg} token")
+    rates = pair(benchmark, _batch(lambda: tsa.respond(request)), _raw_sign(alg))
+    _report(figure, benchmark, f"builtin TSA {alg} token", rates, [f"raw {alg} signature"])
 
 
 def _simple_signer() -> signers.SimpleSigner:
@@ -170,8 +178,9 @@ def _pyhanko_sign(
 @pytest.mark.parametrize("ts", [False, True], ids=["b_b", "b_t"])
 @pytest.mark.parametrize("reserved", [None, 16384], ids=["estimate", "reserved"])
 def test_pyhanko_simple_signer_rsa(
-    benchmark: Any, summary: Callable[[str], None], ts: bool, reserved: int | None
+    benchmark: Any, pair: Any, figure: Any, ts: bool, reserved: int | None
 ) -> None:
+    """Stock pyHanko SimpleSigner against our sealer, same PDF, key and level, same test."""
     p = pki("rsa-2048")
     timestamper = None
     if ts:
@@ -186,13 +195,9 @@ def test_pyhanko_simple_signer_rsa(
             tsa_key=keys.PrivateKeyInfo.load(tsa_key),
             certs_to_embed=SimpleCertificateStore.from_certs([x509.Certificate.load(p.root.cert)]),
         )
-    out = benchmark(_pyhanko_sign(_simple_signer(), timestamper, reserved))
-    assert out.startswith(sample_pdf())
+    theirs = _pyhanko_sign(_simple_signer(), timestamper, reserved)
+    assert theirs().startswith(sample_pdf())
+    rates = pair(benchmark, _seal_batch(_sealer("rsa-2048", ts=ts)), _batch(theirs))
     mode = "default estimate (dry run)" if reserved is None else "bytes_reserved"
-    level = "B-T" if ts else "B-B"
-    _record(
-        benchmark,
-        summary,
-        f"pyHanko SimpleSigner rsa-2048 {level} {mode}",
-        versus=f"sealtrust rsa-2048 {level}",
-    )
+    _report(figure, benchmark, f"sealtrust rsa-2048 {'B-T' if ts else 'B-B'}", rates,
+            [f"pyHanko SimpleSigner, {mode}"])

@@ -1,34 +1,133 @@
-"""PDF verification throughput: SealTrust's verifier vs pyHanko's validate_pdf_signature.
+"""PDF and licence verification throughput; each ratio against a reference from the same test.
 
-Run: .venv/bin/python -m pytest benchmarks/bench_verify.py --benchmark-only
-Each round verifies the whole corpus of N_FILES one-page licences (same
-signer, as in a real batch); files/s = N_FILES / mean round time. Both
-verifiers check integrity, signature and chain at the same time and return
-the same verdict on every file (tests/test_verify_pdf.py checks that).
+Run: scripts/bench.sh (all benchmarks) or
+     .venv/bin/python -m pytest benchmarks/bench_verify.py --benchmark-only
+
+Every figure is files/s = files verified / wall-clock seconds of one batch, end to end
+(bytes in, verdict out), the median over SEALTRUST_BENCH_ROUNDS rounds, one process.
+References run as untimed setup before each timed round (benchmarks/conftest.py paired),
+so ours and theirs alternate under the same load and a ``-k`` subset keeps its ratio.
+
+Warm and cold: pyHanko gets a fresh ValidationContext per file. Ours keeps per-process
+caches (parsed certificates, passed chain checks, seals by DER) and one policy across a
+batch ("warm", after one pass over the batch); "cold" builds a fresh policy and clears
+every cache of the verification and trust packages before each file. Both verifiers
+return the same verdict on every file (tests/test_verify_pdf.py, test_verify_licences.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the corpus lives in tests/
 from tests import pdf_corpus as corpus
 from verification import (
     UnsafeNoRevocationCheck,
     VerificationPolicy,
+    extract_facts,
+    judge,
     verify_pdf,
 )
 
 AT = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
-N_FILES = 20
+ROUNDS = int(os.environ.get("SEALTRUST_BENCH_ROUNDS", "5"))
+N_FILES = int(os.environ.get("SEALTRUST_BENCH_FILES", "20"))
+N_LICENCES = int(os.environ.get("SEALTRUST_BENCH_LICENCES", "40"))
+BULK_COPIES = int(os.environ.get("SEALTRUST_BENCH_BULK_COPIES", "50"))
 logging.getLogger("pyhanko").setLevel(logging.CRITICAL)
+
+
+def _stat(n: int) -> str:
+    return f"median of {ROUNDS} rounds of {n} files, wall clock, end to end, 1 process"
+
+
+def clear_process_caches() -> None:
+    """Empty every lru_cache and module-level cache dict of the verification and trust code."""
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(("verification", "trust")) or module is None:
+            continue
+        for attr_name, value in list(vars(module).items()):
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear):
+                clear()
+            elif isinstance(value, dict) and "cache" in attr_name.lower():
+                value.clear()
+
+
+def _policy(anchor: bytes) -> VerificationPolicy:
+    return VerificationPolicy(
+        trust_anchors=frozenset({anchor}), revocation=UnsafeNoRevocationCheck()
+    )
+
+
+def _warm(files: list[bytes], policy: VerificationPolicy, at: dt.datetime) -> Callable[[], int]:
+    assert all(verify_pdf(f, policy, at).passed for f in files)  # also fills the caches
+
+    def batch() -> int:
+        return sum(verify_pdf(f, policy, at).passed for f in files)
+
+    return batch
+
+
+def _cold(files: list[bytes], make_policy: Callable[[], VerificationPolicy],
+          at: dt.datetime) -> Callable[[], int]:
+    def batch() -> int:
+        ok = 0
+        for f in files:
+            clear_process_caches()
+            ok += verify_pdf(f, make_policy(), at).passed
+        return ok
+
+    return batch
+
+
+def _pyhanko(files: list[bytes], context: Callable[[], ValidationContext]) -> Callable[[], int]:
+    def batch() -> int:
+        ok = 0
+        for f in files:
+            status = validate_pdf_signature(corpus.open_pyhanko(f).embedded_signatures[0],
+                                            context())
+            ok += bool(status.bottom_line)
+        return ok
+
+    assert batch() == len(files)
+    return batch
+
+
+def _raw_sm2(n: int) -> Callable[[], int]:
+    """The floor: n SM2 verifies through trust.keys (the production backend), same process."""
+    from trust import oids
+    from trust.keys import SoftwareKey, verify_signature
+
+    key = SoftwareKey.generate("sm2")
+    spki, message = key.public_key_der(), b"x" * 200
+    signature = key.sign(message)
+
+    def batch() -> int:
+        return sum(verify_signature(spki, oids.SM2_WITH_SM3, message, signature)
+                   for _ in range(n))
+
+    return batch
+
+
+def _figures(figure: Any, benchmark: Any, path: str, rates: Any, n: int,
+             ours: str, references: list[str]) -> None:
+    if rates is None:
+        return
+    value, refs = rates
+    stat = _stat(n)
+    figure(benchmark, path, ours, value, "files/s", statistic=stat)
+    for name, ref in zip(references, refs, strict=True):
+        figure(benchmark, path, f"{ours} vs {name}", value, "files/s", statistic=stat,
+               reference=name, reference_value=ref)
 
 
 @pytest.fixture(scope="module")
@@ -44,111 +143,43 @@ def sm2_corpus() -> tuple[corpus.Sm2Pki, list[bytes]]:
     return pki, [corpus.sign_sm2(corpus.plain_pdf(f"Licence {i:04d}"), pki) for i in range(N_FILES)]
 
 
-def _policy(anchor: bytes) -> VerificationPolicy:
-    return VerificationPolicy(
-        trust_anchors=frozenset({anchor}), revocation=UnsafeNoRevocationCheck()
-    )
+def test_pdf_rsa(benchmark: Any, rsa_corpus: Any, pair: Any, figure: Any) -> None:
+    """One-page RSA PDFs (pyHanko-signed, B-B): ours warm, ours cold, pyHanko."""
+    pki, files = rsa_corpus
+    warm = _warm(files, _policy(pki.root_der), AT)
+    cold = _cold(files, lambda: _policy(pki.root_der), AT)
+    theirs = _pyhanko(files, lambda: ValidationContext(trust_roots=[pki.root], moment=AT))
+    rates = pair(benchmark, warm, cold, theirs)
+    _figures(figure, benchmark, "PDF verification, RSA", rates, N_FILES, "sealtrust warm",
+             ["sealtrust cold", "pyHanko (fresh context per file)"])
+    if rates:
+        figure(benchmark, "PDF verification, RSA", "sealtrust cold vs pyHanko", rates[1][0],
+               "files/s", statistic=_stat(N_FILES), reference="pyHanko (fresh context per file)",
+               reference_value=rates[1][1])
 
 
-_FILES_PER_S: dict[str, float] = {}
-
-
-def _record(name: str, benchmark, ops_per_second, summary) -> None:
-    ops = ops_per_second(benchmark)
-    if ops is None:
-        return
-    _FILES_PER_S[name] = ops * N_FILES
-    summary(f"PDF verification {name}: {_FILES_PER_S[name]:,.0f} files/s (1 core)")
-    if name == "pyhanko_rsa" and "sealtrust_rsa" in _FILES_PER_S:
-        ratio = _FILES_PER_S["sealtrust_rsa"] / _FILES_PER_S["pyhanko_rsa"]
-        summary(f"PDF verification sealtrust / pyHanko (RSA): {ratio:.1f}x")
-        benchmark.extra_info["ratio_vs_pyhanko"] = ratio
-
-
-def test_sealtrust_rsa(benchmark, rsa_corpus, ops_per_second, summary) -> None:
+def test_pdf_rsa_fast_vs_full_path(benchmark: Any, rsa_corpus: Any, pair: Any,
+                                   figure: Any) -> None:
+    """What the fast path saves: the same files forced through the full (pyHanko) analysis."""
     pki, files = rsa_corpus
     policy = _policy(pki.root_der)
 
-    def run() -> int:
-        return sum(verify_pdf(f, policy, AT).passed for f in files)
-
-    assert benchmark(run) == N_FILES
-    benchmark.extra_info["files_per_round"] = N_FILES
-    _record("sealtrust_rsa", benchmark, ops_per_second, summary)
-
-
-def test_pyhanko_rsa(benchmark, rsa_corpus, ops_per_second, summary) -> None:
-    pki, files = rsa_corpus
-
-    def run() -> int:
-        ok = 0
-        for f in files:
-            context = ValidationContext(trust_roots=[pki.root], moment=AT)
-            status = validate_pdf_signature(corpus.open_pyhanko(f).embedded_signatures[0], context)
-            ok += status.bottom_line
-        return ok
-
-    assert benchmark(run) == N_FILES
-    benchmark.extra_info["files_per_round"] = N_FILES
-    _record("pyhanko_rsa", benchmark, ops_per_second, summary)
-
-
-def test_sealtrust_sm2(benchmark, sm2_corpus, ops_per_second, summary) -> None:
-    pki, files = sm2_corpus
-    policy = _policy(pki.root_der)
-
-    def run() -> int:
-        return sum(verify_pdf(f, policy, AT).passed for f in files)
-
-    assert benchmark(run) == N_FILES
-    benchmark.extra_info["files_per_round"] = N_FILES
-    _record("sealtrust_sm2", benchmark, ops_per_second, summary)
-
-
-def test_sealtrust_rsa_full_path(benchmark, rsa_corpus, ops_per_second, summary) -> None:
-    """The same files forced through the full analysis (what the fast path saves)."""
-    from verification import extract_facts, judge
-
-    pki, files = rsa_corpus
-    policy = _policy(pki.root_der)
-
-    def run() -> int:
+    def full() -> int:
         return sum(judge(extract_facts(f, allow_fast=False), policy, AT).passed for f in files)
 
-    assert benchmark(run) == N_FILES
-    benchmark.extra_info["files_per_round"] = N_FILES
-    _record("sealtrust_rsa_full_path", benchmark, ops_per_second, summary)
+    assert full() == len(files)
+    rates = pair(benchmark, _warm(files, policy, AT), full)
+    _figures(figure, benchmark, "PDF verification, RSA", rates, N_FILES, "sealtrust warm",
+             ["sealtrust full path, warm"])
 
 
-@pytest.fixture(scope="module")
-def own_sm2_corpus():
-    """Licences as signing.pdf seals them: SM2, B-T with the built-in TSA."""
-    from signing.pdf import seal_pdf
-    from signing.tsa import BuiltinTSA, InProcessTimeStamper
-    from tests.sign_certs import pki, sample_pdf
-
-    p = pki("sm2")
-    tsa = InProcessTimeStamper(
-        BuiltinTSA(p.tsa.key, p.tsa.chain, "1.2.156.999.1.1", lambda: dt.datetime.now(dt.UTC))
-    )
-    files = [
-        seal_pdf(sample_pdf(), p.signer.key, list(p.signer.chain), timestamper=tsa)
-        for _ in range(N_FILES)
-    ]
-    return p.root.chain[-1], files
-
-
-def test_sealtrust_sm2_own_signer(benchmark, own_sm2_corpus, ops_per_second, summary) -> None:
-    root, files = own_sm2_corpus
-    policy = _policy(root)
-    now = dt.datetime.now(dt.UTC)
-
-    def run() -> int:
-        return sum(verify_pdf(f, policy, now).passed for f in files)
-
-    assert benchmark(run) == N_FILES
-    benchmark.extra_info["files_per_round"] = N_FILES
-    _record("sealtrust_sm2_own_signer", benchmark, ops_per_second, summary)
+def test_pdf_sm2(benchmark: Any, sm2_corpus: Any, pair: Any, figure: Any) -> None:
+    """One-page SM2 PDFs: ours warm and cold, against N raw SM2 verifies (the floor)."""
+    pki, files = sm2_corpus
+    rates = pair(benchmark, _warm(files, _policy(pki.root_der), AT),
+                 _cold(files, lambda: _policy(pki.root_der), AT), _raw_sm2(len(files)))
+    _figures(figure, benchmark, "PDF verification, SM2", rates, N_FILES, "sealtrust warm",
+             ["sealtrust cold", "raw SM2 verify (1 per file)"])
 
 
 # ---------------------------------------------------------------- real licences
@@ -157,13 +188,11 @@ def test_sealtrust_sm2_own_signer(benchmark, own_sm2_corpus, ops_per_second, sum
 # licence id. Our verifier runs every check (time-stamp + TSA chain, signer
 # chain, seal, licence status, revocation) with the deployment policy; pyHanko
 # checks integrity, signature, chain and its time-stamp (it knows nothing of
-# seals or licence status). Verdicts agree on a mixed corpus:
-# tests/test_verify_licences.py.
-N_LICENCES = 40
+# seals or licence status).
 
 
 @pytest.fixture(scope="module")
-def licences(tmp_path_factory):
+def licences(tmp_path_factory: Any) -> Any:
     from tests.licence_corpus import open_licences
 
     gen = open_licences(tmp_path_factory.mktemp("bench-licences") / "home")
@@ -175,93 +204,59 @@ def licences(tmp_path_factory):
     gen.close()
 
 
-def _licence_files(lic, alg: str) -> list[bytes]:
+def _licence_files(lic: Any, alg: str) -> list[bytes]:
     return [lic.pdfs[f"{alg}{i}"] for i in range(N_LICENCES)]
 
 
-def _record_licences(name: str, benchmark, ops_per_second, summary) -> float | None:
-    ops = ops_per_second(benchmark)
-    if ops is None:
-        return None
-    rate = _FILES_PER_S[name] = ops * N_LICENCES
-    summary(f"Licence verification {name}: {rate:,.0f} licences/s (1 core)")
-    return rate
-
-
-@pytest.mark.parametrize("mode", ["online"])  # the exported trust list lists no RSA root yet
-def test_licences_sealtrust_rsa(benchmark, licences, mode, ops_per_second, summary) -> None:
-    policy = licences.offline() if mode == "offline" else licences.online()
-    files = _licence_files(licences, "rsa")
-    now = dt.datetime.now(dt.UTC)
-
-    def run() -> int:
-        return sum(verify_pdf(f, policy, now).passed for f in files)
-
-    assert benchmark(run) == N_LICENCES
-    _record_licences(f"sealtrust_rsa_{mode}", benchmark, ops_per_second, summary)
-
-
-def test_licences_pyhanko_rsa(benchmark, licences, ops_per_second, summary) -> None:
+def test_licences_rsa_online(benchmark: Any, licences: Any, pair: Any, figure: Any) -> None:
+    """RSA licences, online policy (registry status): ours warm and cold, pyHanko."""
     from asn1crypto import x509
 
     root = x509.Certificate.load(licences.deployment.certificate("rsa-root").der)
     files = _licence_files(licences, "rsa")
-
-    def run() -> int:
-        ok = 0
-        for f in files:
-            context = ValidationContext(trust_roots=[root], allow_fetching=False)
-            status = validate_pdf_signature(corpus.open_pyhanko(f).embedded_signatures[0], context)
-            ok += bool(status.bottom_line)
-        return ok
-
-    assert benchmark(run) == N_LICENCES
-    rate = _record_licences("pyhanko_rsa", benchmark, ops_per_second, summary)
-    ours = _FILES_PER_S.get("sealtrust_rsa_online")
-    if rate and ours:
-        summary(f"Licence verification sealtrust (online) / pyHanko, RSA: {ours / rate:.1f}x")
+    now = dt.datetime.now(dt.UTC)
+    rates = pair(benchmark, _warm(files, licences.online(), now),
+                 _cold(files, licences.online, now),
+                 _pyhanko(files, lambda: ValidationContext(trust_roots=[root],
+                                                           allow_fetching=False)))
+    _figures(figure, benchmark, "Licence verification, RSA, online", rates, N_LICENCES,
+             "sealtrust warm", ["sealtrust cold", "pyHanko (fresh context per file)"])
+    if rates:
+        figure(benchmark, "Licence verification, RSA, online", "sealtrust cold vs pyHanko",
+               rates[1][0], "files/s", statistic=_stat(N_LICENCES),
+               reference="pyHanko (fresh context per file)", reference_value=rates[1][1])
 
 
 @pytest.mark.parametrize("mode", ["offline", "online"])
-def test_licences_sealtrust_sm2(benchmark, licences, mode, ops_per_second, summary) -> None:
-    policy = licences.offline() if mode == "offline" else licences.online()
+def test_licences_sm2(benchmark: Any, licences: Any, mode: str, pair: Any, figure: Any) -> None:
+    """SM2 licences: ours warm and cold, against raw SM2 verifies (3 per licence: the
+    signature, the time-stamp and the seal maker's, the least any verifier must do)."""
+    make = licences.offline if mode == "offline" else licences.online
     files = _licence_files(licences, "sm2")
     now = dt.datetime.now(dt.UTC)
-
-    def run() -> int:
-        return sum(verify_pdf(f, policy, now).passed for f in files)
-
-    assert benchmark(run) == N_LICENCES
-    _record_licences(f"sealtrust_sm2_{mode}", benchmark, ops_per_second, summary)
+    rates = pair(benchmark, _warm(files, make(), now), _cold(files, make, now),
+                 _raw_sm2_per_file(len(files), 3))
+    _figures(figure, benchmark, f"Licence verification, SM2, {mode}", rates, N_LICENCES,
+             "sealtrust warm", ["sealtrust cold", "raw SM2 verify (3 per licence)"])
 
 
-def test_raw_sm2_verify(benchmark, ops_per_second, summary) -> None:
-    """The floor: one SM2 verify through trust.keys (OpenSSL libcrypto), same process."""
-    from trust import oids
-    from trust.keys import SoftwareKey, verify_signature
+def _raw_sm2_per_file(files: int, per_file: int) -> Callable[[], int]:
+    inner = _raw_sm2(files * per_file)
 
-    key = SoftwareKey.generate("sm2")
-    spki, message = key.public_key_der(), b"x" * 200
-    signature = key.sign(message)
+    def batch() -> int:
+        return inner() // per_file
 
-    assert benchmark(verify_signature, spki, oids.SM2_WITH_SM3, message, signature)
-    ops = ops_per_second(benchmark)
-    if ops:
-        summary(f"Raw SM2 verify (trust.keys / libcrypto): {ops:,.0f} verifies/s (1 core)")
-        ours = _FILES_PER_S.get("sealtrust_sm2_offline")
-        if ours:
-            summary(f"SM2 licences per raw SM2 verify: {ours / ops:.2f}")
+    return batch
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_licences_bulk_scaling(benchmark, licences, workers, tmp_path_factory, summary,
-                               ops_per_second) -> None:
-    """verify_files over 50x the SM2 corpus (2,000 files) on disk, 1 and 2 worker processes."""
+def test_licences_bulk_scaling(benchmark: Any, licences: Any, tmp_path_factory: Any,
+                               pair: Any, figure: Any) -> None:
+    """verify_files over BULK_COPIES x the SM2 corpus on disk: 2 worker processes against 1."""
     from verification import verify_files
 
-    d = tmp_path_factory.mktemp(f"bulk{workers}")
+    d = tmp_path_factory.mktemp("bulk")
     paths = []
-    for copy in range(50):  # 2,000 files: copies keep the verdict path (caches are per key)
+    for copy in range(BULK_COPIES):  # copies keep the verdict path (caches are per key)
         for i, data in enumerate(_licence_files(licences, "sm2")):
             path = d / f"{copy}-{i}.pdf"
             path.write_bytes(data)
@@ -269,13 +264,15 @@ def test_licences_bulk_scaling(benchmark, licences, workers, tmp_path_factory, s
     policy = licences.offline()
     now = dt.datetime.now(dt.UTC)
 
-    def run() -> int:
-        return sum(r.passed for r in verify_files(paths, policy, workers=workers, at=now))
+    def run(workers: int) -> Callable[[], int]:
+        def batch() -> int:
+            return sum(r.passed for r in verify_files(paths, policy, workers=workers, at=now))
+        return batch
 
-    assert benchmark.pedantic(run, rounds=3, iterations=1) == len(paths)
-    ops = ops_per_second(benchmark)
-    if ops:
-        rate = _FILES_PER_S[f"bulk_{workers}"] = ops * len(paths)
-        summary(f"Bulk verify_files, {workers} process(es): {rate:,.0f} SM2 licences/s")
-        if workers == 2 and "bulk_1" in _FILES_PER_S:
-            summary(f"Bulk scaling 1 -> 2 processes: {rate / _FILES_PER_S['bulk_1']:.2f}x")
+    rates = pair(benchmark, run(2), run(1), rounds=min(ROUNDS, 3))
+    if rates:
+        stat = (f"median of {min(ROUNDS, 3)} rounds of {len(paths)} files, wall clock, "
+                "including process start-up")
+        figure(benchmark, "Bulk verify_files, SM2 licences, offline", "2 processes",
+               rates[0], "files/s", statistic=stat, reference="1 process",
+               reference_value=rates[1][0])

@@ -15,10 +15,11 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from api.deployment import open_deployment
 from trust import audit
@@ -227,21 +228,34 @@ def test_two_signers_of_the_same_size_keep_one_head(log: Log) -> None:
     other_key = key  # both processes hold the same audit key
     results: list[TreeHead] = []
     errors: list[BaseException] = []
-    with registry.session() as a:
-        mine = audit.sign_head(a, key, datetime.now(UTC))
-        assert mine.size == 3
+    b_inserting = threading.Event()
 
-        def b() -> None:
-            try:
-                with registry.session() as s:
-                    results.append(audit.sign_head(s, other_key, datetime.now(UTC)))
-            except BaseException as exc:  # reported below
-                errors.append(exc)
+    def mark_b_insert(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # Synchronisation, not a stopwatch: B is about to write its head while A's is open.
+        if threading.current_thread() is thread and statement.lstrip().upper().startswith("INSERT"):
+            b_inserting.set()
 
-        thread = threading.Thread(target=b)
-        thread.start()
-        time.sleep(0.3)  # B has read the log and now waits for A's row (lock or index)
-    thread.join(30)
+    def b() -> None:
+        try:
+            with registry.session() as s:
+                results.append(audit.sign_head(s, other_key, datetime.now(UTC)))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=b)
+    event.listen(registry.engine, "before_cursor_execute", mark_b_insert)
+    try:
+        with registry.session() as a:
+            mine = audit.sign_head(a, key, datetime.now(UTC))
+            assert mine.size == 3
+            thread.start()
+            assert b_inserting.wait(30), "B never reached its insert"
+            # B's insert now meets A's uncommitted row: it cannot have finished yet.
+            finished_before_a_committed = bool(results or errors)
+        thread.join(30)
+    finally:
+        event.remove(registry.engine, "before_cursor_execute", mark_b_insert)
+    assert not finished_before_a_committed, "B did not wait for A's head"
     assert not errors, errors
     assert results[0].size == 3 and results[0].signature == mine.signature  # A's, as stored
     with registry.session() as s:

@@ -7,14 +7,12 @@ must still go through verification and come out as a result object.
 
 from __future__ import annotations
 
-import contextlib
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.seal_certs import DOCUMENT, T0, CaChain, Kit, make_kit
+from tests.work_budget import calls_made
 from trust.seal import (
     SealFormatError,
     SealResult,
@@ -31,10 +29,24 @@ _SIG: bytes = _KIT.signature(_SEAL)
 _FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _parse_or_typed_error(der: bytes) -> None:
+def _parse_or_typed_error(der: bytes) -> int:
+    """Each parser raises SealFormatError or returns a value that owns exactly these bytes.
+
+    Returns how many parsers accepted the input. The properties: no other exception type
+    escapes; an accepted input is kept byte for byte (no trailing garbage silently dropped,
+    so what is verified is what was read); parsing is stable (same bytes, same facts).
+    """
+    accepted = 0
     for parse in (parse_seal, parse_seal_signature):
-        with contextlib.suppress(SealFormatError):
-            parse(der)
+        try:
+            parsed = parse(der)
+        except SealFormatError as exc:
+            assert exc.code == "seal.format"  # noqa: PT017
+            continue
+        accepted += 1
+        assert parsed.der == der
+        assert parse(der) == parsed
+    return accepted
 
 
 @st.composite
@@ -57,13 +69,16 @@ def _mutated(draw: st.DrawFn, base: bytes) -> bytes:
 @_FUZZ
 @given(st.binary(max_size=512))
 def test_random_bytes(data: bytes) -> None:
-    _parse_or_typed_error(data)
+    assert _parse_or_typed_error(data) == 0  # random bytes are never a well-formed seal
+    assert not verify_seal(data, T0, chain_validator=CaChain(_KIT.maker)).passed
 
 
 @_FUZZ
 @given(st.binary(max_size=256), st.sampled_from([b"\x30\x82", b"\x30\x81", b"\x30\x84\xff\xff"]))
 def test_der_looking_prefixes(tail: bytes, head: bytes) -> None:
-    _parse_or_typed_error(head + tail)
+    assert _parse_or_typed_error(head + tail) == 0
+    result = verify_seal_signature(head + tail, T0, data=DOCUMENT, chain_validator=CaChain(_KIT.maker))
+    assert not result.passed and result.checks[0].name == "signature.format"
 
 
 @_FUZZ
@@ -101,10 +116,11 @@ def test_mutated_signature(data: bytes) -> None:
 
 @pytest.mark.parametrize("depth", [1_000, 100_000])
 def test_deep_nesting_is_bounded(depth: int) -> None:
+    """Refused up front, whatever the depth: bounded work (counted calls), not a stopwatch."""
     nested = b"\x30\x80" * depth + b"\x00\x00" * depth  # indefinite-length BER nesting
-    started = time.monotonic()
-    _parse_or_typed_error(nested)
-    assert time.monotonic() - started < 5
+    accepted, calls = calls_made(_parse_or_typed_error, nested)
+    assert accepted == 0
+    assert calls < 500, calls  # about 40 at either depth: no walk down the nesting
 
 
 def test_oversized_input_refused_before_parsing() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 from datetime import UTC, datetime, timedelta
 
@@ -173,11 +172,55 @@ def test_malformed_payloads(over: dict[int, object]) -> None:
         StatusList.from_cbor(_payload(over))
 
 
+_FUZZ_PKI = testpki.build()
+_FUZZ_TRUST = _FUZZ_PKI.trust_list()
+_GENUINE = _FUZZ_PKI.status_list(revoked=(5,), suspended=(9,))
+_SIGNED = _GENUINE.sign(_FUZZ_PKI.status_signer.key, _FUZZ_PKI.status_signer.cert)
+
+
 @settings(max_examples=200)
 @given(st.binary(max_size=300))
-def test_fuzz_verify_is_total(blob: bytes) -> None:
-    with contextlib.suppress(SealTrustError):
+def test_random_bytes_never_verify(blob: bytes) -> None:
+    """Without the signer's key nothing verifies; the refusal is always a typed error."""
+    with pytest.raises(SealTrustError):
         StatusList.verify(blob, _FUZZ_TRUST)
 
 
-_FUZZ_TRUST = testpki.build().trust_list()
+@settings(max_examples=300)
+@given(st.integers(0, len(_SIGNED) - 1), st.integers(1, 255), st.integers(0, 3))
+def test_mutated_list_never_verifies_as_anything_else(position: int, mask: int, cut: int) -> None:
+    """A changed byte (or a cut) either is refused with a typed error or changes nothing we read.
+
+    The threat: a relay flips one status bit (revoked -> valid) in a signed list.
+    """
+    blob = bytearray(_SIGNED)
+    blob[position] ^= mask
+    mutated = bytes(blob[: len(blob) - cut])
+    try:
+        back = StatusList.verify(mutated, _FUZZ_TRUST)
+    except SealTrustError:
+        return
+    assert back == _GENUINE  # only bytes outside the signed content (the unprotected header)
+
+
+@settings(max_examples=150)
+@given(
+    st.integers(1, 2000).flatmap(
+        lambda size: st.tuples(
+            st.just(size),
+            st.dictionaries(
+                st.integers(0, size - 1),
+                st.sampled_from([LicenceStatus.REVOKED, LicenceStatus.SUSPENDED]),
+                max_size=20,
+            ),
+        )
+    )
+)
+def test_cbor_round_trip_is_stable(size_and_changes: tuple[int, dict[int, LicenceStatus]]) -> None:
+    size, changes = size_and_changes
+    lst = StatusList.empty("L", "I", size, T0, T1).updated(changes, T0, T1)
+    wire = lst.to_cbor()
+    back = StatusList.from_cbor(wire)
+    assert back == lst and back.to_cbor() == wire
+    for index in range(size):
+        assert back.status(index) is changes.get(index, LicenceStatus.VALID)

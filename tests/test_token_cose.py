@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import cbor2
 import pytest
 from gmssl import sm3 as gm_sm3
@@ -127,12 +125,18 @@ def test_untagged_envelope_is_accepted() -> None:
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400))
-def test_fuzz_decode_is_total(blob: bytes) -> None:
-    with contextlib.suppress(CoseFormatError):
-        decode_sign1(blob)
+def test_fuzz_decode_is_typed_and_never_verifies(blob: bytes) -> None:
+    """Random bytes: CoseFormatError (nothing else escapes), or an envelope no key verifies."""
+    try:
+        msg = decode_sign1(blob)
+    except CoseFormatError:
+        return
+    assert not verify_sign1(msg, _SM2.public_key_der())
+    assert not verify_sign1(msg, _P256.public_key_der())
 
 
 _SM2 = SoftwareKey.generate("sm2")
+_P256 = SoftwareKey.generate("ecdsa-p256")
 _BLOB = sign1(b"payload-bytes", _SM2, kid=KID)
 
 

@@ -173,26 +173,51 @@ def test_attacks_on_real_licences_fail_with_the_right_sub_indication(
         assert report.sub_indication is expected[name], (name, report.to_json())
 
 
+def _pyhanko_verdict(data: bytes, root: x509.Certificate) -> str:
+    """pyHanko's own judgement: "passed", "rejected", or "raised:<Type>" when it gave none."""
+    try:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        context = ValidationContext(trust_roots=[root], allow_fetching=False)
+        status = validate_pdf_signature(reader.embedded_signatures[0], context)
+    except Exception as exc:
+        return f"raised:{type(exc).__name__}"
+    ok = status.intact and status.valid and status.trusted and status.bottom_line
+    return "passed" if ok else "rejected"
+
+
 def test_verdicts_agree_with_pyhanko_on_genuine_and_tampered_rsa_licences(lic: Licences) -> None:
+    """Agreement is counted per class, and only where pyHanko reached a verdict.
+
+    A file pyHanko cannot even open says nothing about our verdict, so it is never
+    counted as an agreement (it was, before: 3 of 13); such files are listed apart
+    and ours must still fail them.
+    """
     root = x509.Certificate.load(lic.deployment.certificate("rsa-root").der)
-    files = {"genuine": lic.pdfs["rsa"], "genuine_b": lic.pdfs["rsa_b"], **_tampered(lic, "rsa")}
-    policy = lic.online()
-    agreed = both_passed = 0
-    for name, data in files.items():
-        ours = verify_pdf(data, policy, name=name).passed
-        try:
-            reader = PdfFileReader(BytesIO(data), strict=False)
-            context = ValidationContext(trust_roots=[root], allow_fetching=False)
-            status = validate_pdf_signature(reader.embedded_signatures[0], context)
-            theirs = bool(status.intact and status.valid and status.trusted
-                          and status.bottom_line)
-        except Exception:
-            theirs = False
-        assert ours == theirs, name
-        agreed += 1
-        both_passed += ours
-    assert agreed == len(files) >= 12
-    assert both_passed == 2  # the genuine ones, and only them
+    genuine = {"genuine": lic.pdfs["rsa"], "genuine_b": lic.pdfs["rsa_b"]}
+    tampered = _tampered(lic, "rsa")
+    counts = {"both_passed": 0, "both_rejected": 0, "disagreed": 0}
+    pyhanko_raised: dict[str, str] = {}
+    for name, data in {**genuine, **tampered}.items():
+        ours = verify_pdf(data, lic.online(), name=name).indication
+        theirs = _pyhanko_verdict(data, root)
+        if theirs.startswith("raised:"):
+            pyhanko_raised[name] = theirs
+            assert ours is FAILED, (name, "pyHanko raised; ours must still fail it")
+            continue
+        if theirs == "passed" and ours is PASSED:
+            counts["both_passed"] += 1
+        elif theirs == "rejected" and ours is not PASSED:
+            counts["both_rejected"] += 1
+        else:
+            counts["disagreed"] += 1
+            pytest.fail(f"{name}: ours {ours.value}, pyHanko {theirs}")
+    summary = f"{counts}, pyHanko raised on {pyhanko_raised}"
+    assert counts["both_passed"] == len(genuine), summary  # the genuine ones, and only them
+    # Every tampered file is either judged by both (and rejected by both) or listed apart.
+    assert counts["both_rejected"] + len(pyhanko_raised) == len(tampered), summary
+    # The comparison means something only if pyHanko judged most of the attacks itself.
+    assert counts["both_rejected"] >= 7, summary
+    assert not set(pyhanko_raised) & set(genuine), summary
 
 
 def test_seal_revoked_before_signing_fails(lic: Licences) -> None:

@@ -418,16 +418,23 @@ def render(case: Case, pki: testpki.Pki) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    pki = testpki.build()
-    for old in HERE.glob("*.json"):
+def write_vectors(out: Path) -> list[Path]:
+    """Write every case to ``out`` (replacing old *.json there); same bytes on every run."""
+    pki = testpki.build(deterministic=True)
+    for old in out.glob("*.json"):
         old.unlink()
+    written = []
     for case in cases():
         data = render(case, pki)
-        (HERE / f"{case.name}.json").write_text(
-            json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-        )
+        path = out / f"{case.name}.json"
+        path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+        written.append(path)
     assert LicenceStatus.VALID.value == 0
+    return written
+
+
+def main() -> None:
+    write_vectors(HERE)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 """The QR conformance PKI, declared once and derived deterministically.
 
 Keys come from fixed scalars (SHA-256 of a label), so every run has the
-same keys; certificates (and so kids) differ between runs because SM2 and
-ECDSA signatures are randomised, which is why each vector file carries its
-own certificates and signed lists. Used by make_vectors.py, the token tests
+same keys. ``build()`` signs with randomised SM2 and ECDSA nonces, so its
+certificates (and so kids) differ between runs; ``build(deterministic=True)``
+derives every nonce from the key and the message (SM2 through gmssl, ECDSA by
+RFC 6979 in ``cryptography``), so make_vectors.py writes the same bytes every
+time and a test can tell committed vectors from stale ones. Used by make_vectors.py, the token tests
 and benchmarks/bench_token.py until trust/pki offers a builder.
 """
 
@@ -15,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from gmssl import sm2 as gm
 
 import trust  # noqa: F401  (registers SM OIDs)
 from trust import keys, sm2
@@ -43,6 +47,52 @@ def sm2_key(label: str) -> keys.SoftwareKey:
 
 def p256_key(label: str) -> keys.SoftwareKey:
     return keys.SoftwareKey(ec.derive_private_key(_scalar(label) % (2**255), ec.SECP256R1()))
+
+
+_soft_sm2 = sm2_key
+
+
+def _soft_p256(label: str) -> keys.SoftwareKey:
+    return keys.SoftwareKey(ec.derive_private_key(_scalar(label) % (2**255), ec.SECP256R1()))
+
+
+class DeterministicKey:
+    """A SigningKey whose signatures are a function of key and message (test vectors only).
+
+    A fixed nonce per message is what makes regenerated vectors byte-identical; it is
+    never how a production key signs (trust.keys uses fresh randomness).
+    """
+
+    def __init__(self, label: str, algorithm: str) -> None:
+        self._label = label
+        self._scalar = _scalar(label)
+        self._algorithm = algorithm
+        if algorithm == "sm2":
+            soft = keys.SoftwareKey(sm2.PrivateKey.from_scalar(self._scalar))
+            point = asn1_keys.PublicKeyInfo.load(soft.public_key_der())["public_key"].native
+            self._gm = gm.CryptSM2(private_key=f"{self._scalar:064x}", public_key=point[1:].hex())
+        else:
+            self._ec = ec.derive_private_key(self._scalar % (2**255), ec.SECP256R1())
+            soft = keys.SoftwareKey(self._ec)
+        self._spki = soft.public_key_der()
+
+    @property
+    def algorithm(self) -> str:
+        return self._algorithm
+
+    def public_key_der(self) -> bytes:
+        return self._spki
+
+    def sign(self, message: bytes) -> bytes:
+        if self._algorithm != "sm2":
+            return self._ec.sign(message, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        nonce = hashlib.sha256(f"{self._label}/nonce".encode() + message).digest()
+        k = int.from_bytes(nonce, "big") % (sm2.N - 1) + 1
+        raw = self._gm.sign_with_sm3(message, f"{k:064x}")
+        return sm2.encode_der(int(raw[:64], 16), int(raw[64:], 16))
+
+
+VectorKey = keys.SoftwareKey | DeterministicKey
 
 
 def _name(cn: str) -> x509.Name:
@@ -103,12 +153,12 @@ def certificate(
 
 @dataclass(frozen=True)
 class Party:
-    key: keys.SoftwareKey
+    key: VectorKey
     cert: bytes
 
 
 def _party(
-    cn: str, key: keys.SoftwareKey, issuer: tuple[str, Party] | None = None, **kw: object
+    cn: str, key: VectorKey, issuer: tuple[str, Party] | None = None, **kw: object
 ) -> Party:
     if issuer is None:
         return Party(key, certificate(cn, key, ca=True, **kw))  # type: ignore[arg-type]
@@ -167,7 +217,15 @@ class Pki:
         return empty.updated(changes, issued_at, issued_at + timedelta(days=1))
 
 
-def build() -> Pki:
+def build(*, deterministic: bool = False) -> Pki:
+    """The suite's PKI; ``deterministic`` makes every signature reproducible (see module doc)."""
+
+    def sm2_key(label: str) -> VectorKey:
+        return DeterministicKey(label, "sm2") if deterministic else _soft_sm2(label)
+
+    def p256_key(label: str) -> VectorKey:
+        return DeterministicKey(label, "ecdsa-p256") if deterministic else _soft_p256(label)
+
     ca_cn, ca_b_cn, rogue_cn = "Demo SH Issuer CA", "Demo GD Issuer CA", "Rogue CA"
     ca = _party(ca_cn, sm2_key("ca"))
     ca_b = _party(ca_b_cn, sm2_key("ca-b"))
