@@ -62,9 +62,12 @@ class Kit:
         root = deployment.certificate("sm2-root").der
         # seal status from the registry (online); certificate revocation is not this
         # file's subject (tests/test_verify_licences.py covers it)
+        # a seal signature carries only the signer's certificate: the issuing CA above it
+        # is offered to path building, as the deployment policy does
         self.policy = VerificationPolicy(
             trust_anchors=frozenset({root}), revocation=UnsafeNoRevocationCheck(),
-            licence_status=RegistryStatus(deployment.home.database_url()))
+            licence_status=RegistryStatus(deployment.home.database_url()),
+            known_intermediates=frozenset({deployment.certificate("sm2-issuing-ca").der}))
 
     def spec(self, **overrides: object) -> SealSpec:
         args: dict[str, object] = {"key": self.key, "cert": self.cert, "seal_der": self.seal_der,

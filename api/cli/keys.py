@@ -9,7 +9,6 @@ never accepted as option values: they would land in shell history.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import os
 import sys
@@ -22,7 +21,7 @@ import click
 from asn1crypto import pem, x509
 
 from api.cli._common import EXIT_FAILED, CliContext, common_options
-from api.cli.registry import ensure_kek, keys_or_fail, operator_option
+from api.cli.registry import ensure_kek, keys_or_fail
 from api.data_kek import next_file_kek_uri
 from api.deployment import open_deployment
 from hsm_adapters import (
@@ -212,10 +211,8 @@ def export_cert(cli: CliContext, uri: str, out: Path | None, pin_env: str | None
                    "file:keys/data-kek-<n>.kek; a pkcs11: URI for a token).")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 10_000),
               help="Data keys re-wrapped per transaction.")
-@operator_option
 @common_options
-def rotate_kek(cli: CliContext, new_uri: str | None, batch_size: int,
-               operator: str | None) -> None:
+def rotate_kek(cli: CliContext, new_uri: str | None, batch_size: int) -> None:
     """New data key-encryption key; re-wrap every data key under it (data is not re-encrypted).
 
     Resumable: when licences are still wrapped by an older KEK (an interrupted
@@ -225,7 +222,7 @@ def rotate_kek(cli: CliContext, new_uri: str | None, batch_size: int,
     """
     from tqdm import tqdm
 
-    actor = f"cli:{operator or getpass.getuser()}"
+    actor = cli.actor  # --operator, as every CLI command
     with open_deployment(cli.home) as dep:
         keys = keys_or_fail(dep)
         previous = keys.current

@@ -10,7 +10,6 @@ OS user).
 
 from __future__ import annotations
 
-import getpass
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,17 +33,7 @@ from trust.registry.sealed import (
     register_kek,
 )
 
-__all__ = ["command", "ensure_kek", "operator_option"]
-
-
-def operator_option(fn: Any) -> Any:
-    return click.option("--operator", default=None,
-                        help="Who runs this, for the audit log (default: the OS user).")(fn)
-
-
-def _operator(name: str | None) -> str:
-    return f"cli:{name or getpass.getuser()}"
-
+__all__ = ["command", "ensure_kek"]
 
 @click.group("registry")
 def command() -> None:
@@ -128,14 +117,12 @@ def status(cli: CliContext) -> None:
 @click.option("--vacuum/--no-vacuum", default=True, show_default=True,
               help="Afterwards rewrite the tables so freed plaintext pages do not linger "
                    "(SQLite VACUUM; PostgreSQL VACUUM FULL of licences and licence_files).")
-@operator_option
 @common_options
-def encrypt(cli: CliContext, batch_size: int, kek_uri: str | None, vacuum: bool,
-            operator: str | None) -> None:
+def encrypt(cli: CliContext, batch_size: int, kek_uri: str | None, vacuum: bool) -> None:
     """Seal every licence still stored in clear (resumable; reading works throughout)."""
     from tqdm import tqdm
 
-    actor = _operator(operator)
+    actor = cli.actor  # --operator, as every CLI command
     with open_deployment(cli.home) as dep:
         if dep.registry.data_keys is None:
             keys = ensure_kek(dep, kek_uri or FIRST_FILE_KEK, actor)
