@@ -254,6 +254,12 @@ def test_the_trust_list_carries_a_checkpoint_that_catches_a_rollback(tmp_path: P
         listed = TrustList.verify(signed.trust_list, [signed.anchor])
         assert listed.audit_head is not None
         held = audit.Checkpoint.from_json(json.loads(listed.audit_head))
+        # every status list carries the same checkpoint (key 10), signed by the list signer
+        from trust.status import StatusList
+
+        for data in signed.status_lists.values():
+            status = StatusList.verify(data, listed)
+            assert status.audit_head == listed.audit_head
         log_key = dep.key("audit").public_key_der()
         with dep.registry.session() as s:
             assert audit.check_checkpoint(s, held, [log_key]) == []

@@ -18,7 +18,7 @@ never as valid. New lists carry 4 bits (key 5); 2-bit lists (values 0..3)
 are still read.
 
 Payload: ``{1: list id, 2: issuer, 3: issued_at, 4: next_update, 5: bits (4 or 2),
-6: size, 7: zlib(bitstring)[, 8: seals, 9: certificates]}``.
+6: size, 7: zlib(bitstring)[, 8: seals, 9: certificates, 10: audit head]}``.
 
 Keys 8 and 9 publish the status of the issuer's seals (``{esID: revoked_at
 seconds | null}``) and signing certificates (``{SHA-256: revoked_at seconds |
@@ -61,7 +61,8 @@ MAX_ENTRIES: Final = 1 << 24
 MAX_OBJECTS: Final = 100_000  # seals or certificates per list
 _MAX_SIGNED: Final = 1 << 20
 _KEYS: Final = frozenset({1, 2, 3, 4, 5, 6, 7})
-_OPTIONAL: Final = frozenset({8, 9})
+_OPTIONAL: Final = frozenset({8, 9, 10})
+_MAX_HEAD: Final = 4096
 
 
 class StatusListError(TokenTrustError):
@@ -141,6 +142,9 @@ class StatusList:
     entry_bits: int = BITS
     seals: Mapping[str, datetime | None] | None = None  # esID -> revoked at (None: good)
     certificates: Mapping[bytes, datetime | None] | None = None  # SHA-256 -> revoked at
+    # key 10: the service's latest signed audit tree head (checkpoint JSON), as in the trust
+    # list: every verifier holding a list holds a checkpoint against a rolled-back log
+    audit_head: bytes | None = None
 
     def __post_init__(self) -> None:
         for text, what in ((self.list_id, "list id"), (self.issuer, "issuer")):
@@ -157,6 +161,9 @@ class StatusList:
                                   "per entry")
         if len(self.bits) != (self.size * self.entry_bits + 7) // 8:
             raise StatusListError("status bitstring length does not match size")
+        if self.audit_head is not None and (
+                not isinstance(self.audit_head, bytes) or len(self.audit_head) > _MAX_HEAD):
+            raise StatusListError(f"status list audit head must be at most {_MAX_HEAD} bytes")
         if self.seals is not None:
             if len(self.seals) > MAX_OBJECTS or not all(
                     isinstance(k, str) and 0 < len(k) <= 64 for k in self.seals):
@@ -179,10 +186,12 @@ class StatusList:
         return int(self.issued_at.timestamp())
 
     def with_objects(self, seals: Mapping[str, datetime | None] | None,
-                     certificates: Mapping[bytes, datetime | None] | None) -> StatusList:
-        """A copy that also publishes seal and certificate status."""
+                     certificates: Mapping[bytes, datetime | None] | None,
+                     audit_head: bytes | None = None) -> StatusList:
+        """A copy that also publishes seal and certificate status (and an audit head)."""
         return StatusList(self.list_id, self.issuer, self.issued_at, self.next_update,
-                          self.size, self.bits, self.entry_bits, seals, certificates)
+                          self.size, self.bits, self.entry_bits, seals, certificates,
+                          audit_head if audit_head is not None else self.audit_head)
 
     @classmethod
     def empty(
@@ -228,7 +237,8 @@ class StatusList:
             byte, shift = self._slot(index)
             bits[byte] = (bits[byte] & ~(mask << shift)) | (int(state) << shift)
         return StatusList(self.list_id, self.issuer, issued_at, next_update, self.size,
-                          bytes(bits), self.entry_bits, self.seals, self.certificates)
+                          bytes(bits), self.entry_bits, self.seals, self.certificates,
+                          self.audit_head)
 
     def age(self, now: datetime) -> timedelta:
         """How old the list is at ``now`` (negative if dated in the future)."""
@@ -248,13 +258,15 @@ class StatusList:
             payload[8] = {k: _seconds(v) for k, v in self.seals.items()}
         if self.certificates is not None:
             payload[9] = {k: _seconds(v) for k, v in self.certificates.items()}
+        if self.audit_head is not None:
+            payload[10] = self.audit_head
         return cbor2.dumps(payload, canonical=True)
 
     @classmethod
     def from_cbor(cls, data: bytes) -> StatusList:
         raw = decode_cbor(data, max_size=_MAX_SIGNED, what="status list")
         if not isinstance(raw, Mapping) or not _KEYS <= set(raw) <= _KEYS | _OPTIONAL:
-            raise StatusListError("status list payload must be a map with keys 1..7 (8, 9)")
+            raise StatusListError("status list payload must be a map with keys 1..7 (8-10)")
         if type(raw[5]) is not int or raw[5] not in _WIDTHS:
             raise StatusListError(f"status list with {raw[5]!r} bits per entry is not supported")
         size, packed = raw[6], raw[7]
@@ -269,7 +281,8 @@ class StatusList:
         # key types (text esIDs, 32-byte digests) are checked by __post_init__
         return cls(raw[1], raw[2], times[0], times[1], size, bits, raw[5],
                    _objects(raw.get(8), "seals"),  # type: ignore[arg-type]
-                   _objects(raw.get(9), "certificates"))  # type: ignore[arg-type]
+                   _objects(raw.get(9), "certificates"),  # type: ignore[arg-type]
+                   raw.get(10))
 
     def sign(self, key: SigningKey, certificate_der: bytes) -> bytes:
         """COSE_Sign1 bytes signed by a status signer of this issuer."""

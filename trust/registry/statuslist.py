@@ -85,7 +85,7 @@ def build_status_list(
     base = StatusList.empty(list_id, issuer, status_list_size(session), at, at + lifetime)
     listed = base.updated(changes, at, at + lifetime) if changes else base
     return listed.with_objects(_seal_status(session, issuer, at),
-                               _certificate_status(session, issuer, at))
+                               _certificate_status(session, issuer, at), _audit_head(session))
 
 
 def _seal_status(session: Session, issuer: str, at: datetime) -> dict[str, datetime | None]:
