@@ -24,9 +24,9 @@ from xml.sax.saxutils import escape, quoteattr
 from reportlab.pdfbase import pdfmetrics
 
 from signing.render._fonts import FONT_NAME, register_font, text_width
-from signing.render._place import Run, place_text
+from signing.render._place import Run, place_text, qr_caption, text_slots
 from signing.render._qr import qr_matrix
-from signing.render._renderer import CHINA_STANDARD_TIME, check_arguments, format_value
+from signing.render._renderer import CHINA_STANDARD_TIME, check_arguments
 from signing.render._static import MM, rgb
 from signing.types import Layout, LicenceType, TextSpec
 
@@ -218,32 +218,14 @@ def render_licence_ofd(
     page = _Page(height_pt, layout.label_color, layout.value_color)
     decoration, page.next_id = _decoration(layout)
     page.objects.extend(decoration)
-    page.text(layout.title, layout.title.text or licence_type.name_zh)
-    for spec in layout.texts:
-        page.text(spec, spec.text or "")
-    for box in layout.boxes:
-        if box.caption:
-            caption = TextSpec(
-                x_mm=box.x_mm + box.width_mm / 2, y_mm=box.y_mm + box.height_mm / 2 + 1.2,
-                size=max(min(box.width_mm, box.height_mm) * 0.35, 4.0), align="center")
-            page.text(caption, box.caption, color=box.color)
-    for spec in layout.fields:
-        if spec.field is not None:
-            page.text(spec, format_value(record.get(spec.field), spec.format))
-        elif spec.text is not None:
-            page.text(spec, spec.text)
-    if layout.issuer is not None:
-        page.text(layout.issuer, issuer_name)
-    if layout.issued_at is not None:
-        day = issued_at.astimezone(CHINA_STANDARD_TIME).date()
-        page.text(layout.issued_at, format_value(day.isoformat(), layout.issued_at.format))
-    page.text(layout.licence_id, canonical_id)
+    issued_on = issued_at.astimezone(CHINA_STANDARD_TIME).date()
+    for spec, value, colour in text_slots(licence_type, record, issuer_name=issuer_name,
+                                          issued_on=issued_on, licence_id=canonical_id):
+        page.text(spec, value, color=colour)
     qr = layout.qr
     _qr(page, qr_payload, qr.x_mm, qr.y_mm, qr.size_mm)
     if qr.caption:
-        page.text(TextSpec(x_mm=qr.x_mm + qr.size_mm / 2,
-                           y_mm=qr.y_mm + qr.size_mm + qr.caption_size / MM + 0.8,
-                           size=qr.caption_size, align="center"), qr.caption)
+        page.text(qr_caption(qr), qr.caption)
     font = pdfmetrics.getFont(FONT_NAME)
     code_points = sorted({ord(c) for c in page.chars if ord(c) < 0xFFFF})
     font_file = font.subsetter.make_unicode_subset(code_points)

@@ -7,16 +7,18 @@ at the bottom-left (the OFD writer converts to millimetres from the top).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from signing.render._fonts import text_width
 from signing.render._static import MM
 from signing.render._text import fit_lines
-from signing.types import TextSpec
+from signing.types import LicenceType, Square, TextSpec
 
-__all__ = ["LINE_HEIGHT", "Run", "place_text"]
+__all__ = ["LINE_HEIGHT", "Run", "place_text", "qr_caption", "text_slots"]
 
 LINE_HEIGHT: Final = 1.32
 _LABEL_GAP_MM: Final = 1.0
@@ -70,3 +72,51 @@ def place_text(spec: TextSpec, value: str, page_height: float, colour: str,
             line_x = x - (line_width / 2 if spec.align == "center" else line_width)
         runs.append(Run(line_x, line_y, line, size, spec.bold, spec.spacing, colour, i == 0))
     return runs
+
+
+def format_value(value: Any, fmt: str) -> str:
+    """A record value as printed: text as is, ISO dates as 2026年1月15日 or 2026.01.15."""
+    text = "" if value is None else str(value)
+    if fmt == "text":
+        return text
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return text  # e.g. 长期 (long-term) in a date slot
+    if fmt == "date_cn":
+        return f"{day.year}年{day.month}月{day.day}日"
+    return f"{day.year:04d}.{day.month:02d}.{day.day:02d}"
+
+
+def text_slots(licence_type: LicenceType, record: Mapping[str, Any], *, issuer_name: str,
+               issued_on: date, licence_id: str) -> Iterator[tuple[TextSpec, str, str | None]]:
+    """Every text of a licence page as (slot, value, colour override), in drawing order:
+    title, static texts, box captions, fields, issuer, issue date, licence id. The PDF
+    and OFD writers both draw exactly this sequence."""
+    layout = licence_type.layout
+    yield layout.title, layout.title.text or licence_type.name_zh, None
+    for spec in layout.texts:
+        yield spec, spec.text or "", None
+    for box in layout.boxes:
+        if box.caption:
+            yield TextSpec(
+                x_mm=box.x_mm + box.width_mm / 2, y_mm=box.y_mm + box.height_mm / 2 + 1.2,
+                size=max(min(box.width_mm, box.height_mm) * 0.35, 4.0), align="center",
+            ), box.caption, box.color  # fmt: skip
+    for spec in layout.fields:
+        if spec.field is not None:
+            yield spec, format_value(record.get(spec.field), spec.format), None
+        elif spec.text is not None:
+            yield spec, spec.text, None
+    if layout.issuer is not None:
+        yield layout.issuer, issuer_name, None
+    if layout.issued_at is not None:
+        yield layout.issued_at, format_value(issued_on.isoformat(), layout.issued_at.format), None
+    yield layout.licence_id, licence_id, None
+
+
+def qr_caption(qr: Square) -> TextSpec:
+    """The slot of the caption under the QR code."""
+    return TextSpec(x_mm=qr.x_mm + qr.size_mm / 2,
+                    y_mm=qr.y_mm + qr.size_mm + qr.caption_size / MM + 0.8,
+                    size=qr.caption_size, align="center")

@@ -9,7 +9,7 @@ by the signature unchanged.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Final
 
@@ -18,7 +18,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from signing.render._fonts import FONT_NAME, register_font
-from signing.render._place import place_text
+from signing.render._place import place_text, qr_caption, text_slots
 from signing.render._qr import qr_operators
 from signing.render._seal import draw_seal, prepare_seal
 from signing.render._static import MM, draw_decoration, rgb
@@ -48,19 +48,6 @@ def _square_pt(square: Square, page_height: float) -> tuple[float, float, float,
 def seal_box_pt(licence_type: LicenceType) -> tuple[float, float, float, float]:
     """(x1, y1, x2, y2) in PDF points where the seal is printed: the signature widget's place."""
     return _square_pt(licence_type.layout.seal, page_size_pt(licence_type)[1])
-
-
-def format_value(value: Any, fmt: str) -> str:
-    text = "" if value is None else str(value)
-    if fmt == "text":
-        return text
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        return text  # e.g. 长期 (long-term) in a date slot
-    if fmt == "date_cn":
-        return f"{day.year}年{day.month}月{day.day}日"
-    return f"{day.year:04d}.{day.month:02d}.{day.day:02d}"
 
 
 class _Page:
@@ -204,38 +191,16 @@ def render_licence(
     draw_decoration(canvas, layout)
 
     page = _Page(canvas, height, layout.label_color, layout.value_color)
-    page.text(layout.title, layout.title.text or licence_type.name_zh)
-    for spec in layout.texts:
-        page.text(spec, spec.text or "")
-    for box in layout.boxes:
-        if box.caption:
-            caption_spec = TextSpec(
-                x_mm=box.x_mm + box.width_mm / 2, y_mm=box.y_mm + box.height_mm / 2 + 1.2,
-                size=max(min(box.width_mm, box.height_mm) * 0.35, 4.0), align="center",
-            )  # fmt: skip
-            page.text(caption_spec, box.caption, color=box.color)
-    for spec in layout.fields:
-        if spec.field is not None:
-            page.text(spec, format_value(record.get(spec.field), spec.format))
-        elif spec.text is not None:
-            page.text(spec, spec.text)
-    if layout.issuer is not None:
-        page.text(layout.issuer, issuer_name)
-    if layout.issued_at is not None:
-        local_day = issued_at.astimezone(CHINA_STANDARD_TIME).date()
-        page.text(layout.issued_at, format_value(local_day.isoformat(), layout.issued_at.format))
-    page.text(layout.licence_id, canonical_id)
+    issued_on = issued_at.astimezone(CHINA_STANDARD_TIME).date()
+    for spec, value, colour in text_slots(licence_type, record, issuer_name=issuer_name,
+                                          issued_on=issued_on, licence_id=canonical_id):
+        page.text(spec, value, color=colour)
 
     if seal is not None:
         draw_seal(canvas, seal, _square_pt(layout.seal, height))
     canvas.addLiteral(qr_ops)
-    qr = layout.qr
-    if qr.caption:
-        caption = TextSpec(
-            x_mm=qr.x_mm + qr.size_mm / 2, y_mm=qr.y_mm + qr.size_mm + qr.caption_size / MM + 0.8,
-            size=qr.caption_size, align="center",
-        )  # fmt: skip
-        page.text(caption, qr.caption)
+    if layout.qr.caption:
+        page.text(qr_caption(layout.qr), layout.qr.caption)
     canvas.showPage()
     # The page content stays compressed (set at showPage); the font subset and
     # its ToUnicode map, written with the document, do not: TrueType outlines
