@@ -76,7 +76,7 @@ def _load() -> str:
     return f"load {os.getloadavg()[0]:.2f}"
 
 
-def test_ofd_issuance_per_core(benchmark: Any, deployment: Deployment,
+def test_ofd_issuance_per_core(benchmark: Any, figure: Any, deployment: Deployment,
                                issued: dict[str, Any]) -> None:
     """OFD issuance, and PDF issuance of as many licences in the same test as reference."""
     counter = itertools.count(600_000)
@@ -88,10 +88,10 @@ def test_ofd_issuance_per_core(benchmark: Any, deployment: Deployment,
                       department=DEMO_DEPARTMENT, actor="bench", heads=deployment.audit_heads)
     pdf = N / (time.perf_counter() - start)
     rate = N / issued["seconds"]
-    benchmark.extra_info.update({"path": "ofd.issue", "figure": round(rate, 1),
-                                 "unit": "licences/s (wall clock, 1 core)", "files": N,
-                                 "reference": round(pdf, 1), "ratio": round(rate / pdf, 3)})
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    figure(benchmark, "OFD issuance", "one at a time, sm2, OFD", rate, "licences/s",
+           statistic=f"wall clock over {N} licences issued one after another, 1 process",
+           reference=f"SM2 PDF issuance of {N} other licences, same test", reference_value=pdf)
     print(f"\nOFD issuance: {N} licences in {issued['seconds']:.2f} s = {rate:.1f}/s; "
           f"PDF issuance (SM2) {pdf:.1f}/s; OFD/PDF {rate / pdf:.2f} ({_load()})")
 
@@ -113,7 +113,8 @@ def _floor_one(data: bytes) -> None:
                             token.signed_attrs, token.signature)
 
 
-def test_ofd_verification_against_its_floor(benchmark: Any, deployment: Deployment,
+def test_ofd_verification_against_its_floor(benchmark: Any, figure: Any,
+                                            deployment: Deployment,
                                             issued: dict[str, Any]) -> None:
     files: list[bytes] = issued["files"]
     policy = deployment_policy(deployment)
@@ -127,10 +128,11 @@ def test_ofd_verification_against_its_floor(benchmark: Any, deployment: Deployme
         _floor_one(f)
     floor = time.perf_counter() - start
     ratio = floor / ours
-    benchmark.extra_info.update({"path": "ofd.verify", "figure": round(N / ours, 1),
-                                 "unit": "licences/s (wall clock, 1 core, online)",
-                                 "reference": round(N / floor, 1), "ratio": round(ratio, 3),
-                                 "files": N})
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
+    figure(benchmark, "OFD verification", "our SM2 OFD licences, online, every check",
+           N / ours, "licences/s",
+           statistic=f"wall clock over {N} distinct licences, 1 process",
+           reference="floor: 2 SM2 verifies + SM3 of the referenced bytes, same files",
+           reference_value=N / floor)
     print(f"\nOFD verification: {N / ours:.1f}/s; floor (2 SM2 verifies + SM3 of the "
           f"referenced bytes) {N / floor:.1f}/s; ratio {ratio:.2f} ({_load()})")
