@@ -92,6 +92,8 @@ class SealSpec:
     sign_content: str = "raw"  # Sign: none | raw | base64
     exclude: tuple[str, ...] = ()  # files left out of the References
     tamper_value: Callable[[bytes], bytes] | None = None
+    # builds the value from SM3(Signature.xml) instead of sign_with_seal (e.g. a V1 seal)
+    value_builder: Callable[[bytes], bytes] | None = None
 
 
 def add_signature(entries: dict[str, bytes], spec: SealSpec) -> str:
@@ -135,7 +137,9 @@ def add_signature(entries: dict[str, bytes], spec: SealSpec) -> str:
         f"<ofd:SignedValue>{_ref(value_name, folder, spec.paths)}</ofd:SignedValue>"
         "</ofd:Signature>").encode()
     entries[sig_xml_name] = sig_xml
-    if spec.sign_type == "Seal":
+    if spec.value_builder is not None:
+        value = spec.value_builder(sm3(sig_xml))
+    elif spec.sign_type == "Seal":
         value = sign_with_seal(spec.seal_der, spec.key, spec.cert, sm3(sig_xml),
                                f"/{sig_xml_name}", spec.at)
         if spec.raw_rs:

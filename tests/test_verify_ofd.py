@@ -402,8 +402,65 @@ def test_mutated_packages_never_pass_with_other_content(
 def test_any_edit_of_a_signed_file_is_never_passed(
         kit: Kit, name: str, pos: int, value: int) -> None:
     entries = kit.signed()
-    content = bytearray(entries[name])
+    original = entries[name]
+    content = bytearray(original)
     content[pos % len(content)] ^= value
     entries[name] = bytes(content)
     report = kit.verify(zip_package(entries))
-    assert report.indication is not Indication.TOTAL_PASSED
+    if report.indication is Indication.TOTAL_PASSED:
+        # the one benign edit: the unused-bits count of the (unsigned) signature BIT STRING
+        from verification.ofd.values import declared_unused_bits_cleared
+
+        assert name.endswith("SignedValue.dat")
+        assert declared_unused_bits_cleared(bytes(content)) == original
+
+
+# ------------------------------------------------------------------ older and odder encodings
+def test_gmt0031_v1_seal_signature_is_read_and_verified() -> None:
+    """A GM/T 0031 V1 seal signature (still in circulation) is read like a V4 one: its
+    References, dataHash and SM2 value verify; without anchors the verdict is
+    INDETERMINATE, never FAILED."""
+    from asn1crypto import core
+
+    from tests.seal_certs import SEAL_END, SEAL_START, make_kit
+    from tests.test_seal_v1 import _v1_seal
+    from trust import oids
+    from trust.seal import asn1
+
+    kit = make_kit("sm2")
+    seal = _v1_seal(kit)
+
+    def v1(data_hash: bytes) -> bytes:
+        tbs = asn1.TBS_Sign_V1({
+            "version": 2, "eseal": asn1.SESeal_V1.load(seal), "timeInfo": b"260301080000Z",
+            "dataHash": data_hash, "propertyInfo": "/Doc_0/Signs/Sign_0/Signature.xml",
+            "cert": kit.signer.cert, "signatureAlgorithm": oids.SM2_WITH_SM3})
+        return bytes(asn1.SES_Signature_V1(
+            {"toSign": tbs, "signature": kit.signer.key.sign(tbs.dump())}).dump())
+
+    entries = content_entries()
+    add_signature(entries, SealSpec(key=kit.signer.key, cert=kit.signer.cert, seal_der=seal,
+                                    at=SEAL_START, value_builder=v1))
+    report = verify_pdf(zip_package(entries), VerificationPolicy(), SEAL_END)
+    sig = report.signatures[0]
+    assert sig.facts.digest_matches is True and sig.facts.signature_valid is True, _failing(report)
+    assert report.indication is Indication.INDETERMINATE
+    assert isinstance(core.Integer(2).native, int)
+
+
+def test_signature_bit_string_with_declared_unused_bits_is_accepted(kit: Kit) -> None:
+    """Some writers declare unused bits in the signature BIT STRING; the value is the same."""
+    from trust.seal import asn1
+
+    def odd(value: bytes) -> bytes:
+        sig = asn1.SES_Signature.load(value)
+        raw = sig["signature"].dump()
+        assert raw[0] == 0x03
+        header = 2 if raw[1] < 0x80 else 2 + (raw[1] & 0x7F)
+        assert raw[header] == 0  # unused bits, as DER writes them
+        changed = raw[:header] + b"\x04" + raw[header + 1:]
+        assert value.count(raw) == 1
+        return value.replace(raw, changed)
+
+    report = kit.verify(zip_package(kit.signed(tamper_value=odd)))
+    assert report.indication is Indication.TOTAL_PASSED, _failing(report)

@@ -42,7 +42,11 @@ from verification.errors import OfdFormatError
 from verification.facts import FileFacts, SignatureFacts
 from verification.ofd.package import OfdPackage
 from verification.ofd.structure import OfdDocument, OfdSignatureEntry, read_documents
-from verification.ofd.values import check_sign_value, sm2_der_signature
+from verification.ofd.values import (
+    check_sign_value,
+    declared_unused_bits_cleared,
+    sm2_der_signature,
+)
 from verification.status import parsed_licence_id
 from verification.timestamp import token_facts
 
@@ -165,7 +169,7 @@ def _signature_facts(
     if entry.sign_type != "Seal":
         return replace(common, structure_error=f"unknown signature Type {entry.sign_type!r}")
     try:
-        sig = parse_seal_signature(value)
+        sig = parse_seal_signature(declared_unused_bits_cleared(value))
     except SealFormatError as exc:
         return replace(common, structure_error=f"{entry.signed_value}: {exc.message}")
     digest_ok, detail = refs_ok, refs_detail

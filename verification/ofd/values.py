@@ -20,8 +20,9 @@ from asn1crypto import algos, cms, core
 from trust import oids
 from trust.keys import UnsupportedKeyError, verify_signature
 from verification.certinfo import cert_info
+from verification.der import Unusual, children, element
 
-__all__ = ["SignCheck", "check_sign_value", "sm2_der_signature"]
+__all__ = ["SignCheck", "check_sign_value", "declared_unused_bits_cleared", "sm2_der_signature"]
 
 _SIGNED_DATA_OIDS = frozenset({oids.GMT0010_SIGNED_DATA, "1.2.840.113549.1.7.2"})
 _SM3_OIDS = frozenset({oids.SM3, "sm3"})
@@ -49,6 +50,29 @@ def sm2_der_signature(value: bytes) -> bytes:
         s = int.from_bytes(value[32:], "big")
         return bytes(algos.DSASignature({"r": r, "s": s}).dump())
     return value
+
+
+def declared_unused_bits_cleared(value: bytes) -> bytes:
+    """A V4 ``SES_Signature`` whose signature BIT STRING declares unused bits, rewritten
+    with 0 declared (the value bytes unchanged), so that the strict DER reader takes it.
+
+    Some writers declare unused bits on the SM2 signature. The field lies outside
+    TBS_Sign, which alone is signed, and its bytes are kept exactly, so the
+    signature still has to verify over them: nothing signed is altered. Any other
+    shape is returned as it came (and judged strictly).
+    """
+    try:
+        top = element(value, 0, len(value))
+        members = children(value, top) if top.tag == 0x30 and top.end == len(value) else []
+    except Unusual:
+        return value
+    if len(members) not in (4, 5) or members[3].tag != 0x03:
+        return value
+    bits = members[3]
+    if bits.end == bits.body or not 0 < value[bits.body] <= 7:
+        return value
+    fixed = value[:bits.body] + b"\x00" + value[bits.body + 1:]
+    return fixed
 
 
 def check_sign_value(value: bytes, signature_xml: bytes, digest: bytes) -> SignCheck:
