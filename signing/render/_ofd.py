@@ -37,6 +37,7 @@ OFD_FONT_FILE: Final = "Doc_0/Res/font_2.ttf"
 _HEAD: Final = '<?xml version="1.0" encoding="UTF-8"?>'
 _FONT_ID: Final = 2
 _DARK_RUN: Final = re.compile(b"\x00+")  # a run of dark modules in a QR row
+_span: Final = re.Match.span
 
 
 def _n(value: float) -> str:
@@ -182,8 +183,11 @@ def _qr(page: _Page, payload: str, x: float, y: float, size: float) -> None:
     rows = qr_matrix(payload)
     n = len(rows)
     module = size / n
-    parts = [f"M {m.start()} {r} L {m.end()} {r} L {m.end()} {r + 1} L {m.start()} {r + 1} C"
-             for r, row in enumerate(rows) for m in _DARK_RUN.finditer(row)]
+    parts: list[str] = []
+    for r, row in enumerate(rows):  # one %-template per row: its y values formatted once
+        template = f"M %d {r} L %d {r} L %d {r + 1} L %d {r + 1} C"
+        parts += [template % (a, b, b, a)
+                  for a, b in map(_span, _DARK_RUN.finditer(row))]
     quiet = module * 2
     page.rect(x - quiet, y - quiet, size + 2 * quiet, size + 2 * quiet, fill="#ffffff")
     page.objects.append(

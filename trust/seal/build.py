@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from enum import IntEnum
+from functools import lru_cache
 
 from asn1crypto import core
 
@@ -23,6 +24,9 @@ from trust.seal import _certs, asn1
 from trust.seal.errors import SealBuildError
 from trust.seal.model import Extension, SealPicture, parse_seal
 from trust.sm3 import DIGEST_SIZE
+
+# A department seals every licence with the same seal: parse each once (Seal is frozen).
+_parsed_seal = lru_cache(maxsize=64)(parse_seal)
 
 __all__ = ["DEFAULT_VENDOR_ID", "CertListType", "make_seal", "sign_with_seal"]
 
@@ -169,7 +173,7 @@ def sign_with_seal(
     when = _utc(at, "at")
     if len(data_hash) != DIGEST_SIZE:
         raise SealBuildError(f"data_hash must be an SM3 digest ({DIGEST_SIZE} bytes)")
-    seal = parse_seal(seal_der)
+    seal = _parsed_seal(seal_der)
     if seal.format_version != SEAL_VERSION:
         raise SealBuildError("only V4 (GB/T 38540) seals can sign; V1 seals are read-only")
     if not seal.valid_start <= when <= seal.valid_end:
