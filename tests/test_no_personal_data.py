@@ -92,9 +92,10 @@ def _scenario(api: Api) -> list[str]:
     deadline, status = time.monotonic() + 120, {}
     while time.monotonic() < deadline:
         status = api.client.get(f"/v1/licences/batch/{job_id}", headers=issuer).json()
-        if status["state"] in ("finished", "failed"):
+        if status["state"] in ("done", "failed"):
             break
         time.sleep(0.2)
+    assert status["state"] in ("done", "failed"), status  # finished, not timed out
     assert (status["done"], status["failed"]) == (1, 1), status
     leaks += _leaks(json.dumps(status, ensure_ascii=False), "job status")
     leaks += _leaks(api.client.get("/metrics").text, "metrics")
