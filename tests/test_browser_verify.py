@@ -25,14 +25,12 @@ from api.deployment import Deployment, Home, init_deployment, load_config
 from api.issuance import issue_one
 from signing.presentation import issue_presentation
 from signing.types import builtin_types
-from tests.support import require
+from tests.support import chromium
 from trust.qrimage import to_png
 from trust.registry.lifecycle import LicenceStatus, change_status
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOT = os.environ.get("SEALTRUST_SCREENSHOT")  # set to keep a phone-sized screenshot
 
 
@@ -106,27 +104,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    require(CHROMIUM.exists() and CHROMEDRIVER.exists(),
-            "Debian chromium and chromium-driver are not installed")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        require(False, "selenium is not installed (pip install .[test])")
-        raise
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--window-size=390,844",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _verdict(driver: Any) -> tuple[str, str]:

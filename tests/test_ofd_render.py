@@ -21,14 +21,12 @@ from PIL import Image
 from api.deployment import DEMO_DEPARTMENT
 from api.issuance import issue_one
 from tests.licence_corpus import TYPES, Licences, open_licences
-from tests.support import require
+from tests.support import chromium, require
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = Path(os.environ.get("SEALTRUST_OFDJS", ROOT / ".cache" / "ofdjs" / "ofd.umd.min.js"))
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <style>body{margin:0;background:#fff} #out div{margin:0 auto}</style>
@@ -51,26 +49,10 @@ def lic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Licences]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    require(CHROMIUM.exists() and CHROMEDRIVER.exists(),
-            "Debian chromium and chromium-driver are not installed")
     require(BUNDLE.is_file(), f"ofd.js bundle not found at {BUNDLE} (scripts/test.sh fetches it)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--allow-file-access-from-files",
-                 "--window-size=1000,800",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-ofd')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with chromium(tmp_path_factory.mktemp("chromium-ofd"), window="1000,800",
+                  extra=("--allow-file-access-from-files",), page_load_timeout=60) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _render(browser: Any, data: bytes, tmp_path: Path) -> Image.Image:
