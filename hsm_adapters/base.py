@@ -15,13 +15,13 @@ out and closes device sessions.
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, ClassVar, Final, Self
 
+from hsm_adapters._lifecycle import StoreObject
 from hsm_adapters.errors import DeviceError, KeyStoreError, UnsupportedOperationError
 from hsm_adapters.pins import PinSource
 from trust import keys as trust_keys
@@ -66,7 +66,7 @@ class KeyInfo:
                 "has_certificate": self.has_certificate}
 
 
-class Key(ABC):
+class Key(StoreObject, ABC):
     """A private key in some store: algorithm, public key, chain, sign, health.
 
     Thread-safe: adapters with device sessions draw one from a pool per call.
@@ -82,23 +82,16 @@ class Key(ABC):
         *,
         sm2_uid: bytes = sm2.DEFAULT_UID,
     ) -> None:
-        self._uri = uri
+        super().__init__(uri)
         self._spki = bytes(public_key_der)
         self._algorithm = trust_keys.algorithm_of_spki(self._spki)
         self._chain = [bytes(c) for c in chain]
         self._sm2_uid = bytes(sm2_uid)
-        self._closed = False
-        self._lock = threading.Lock()
 
     @property
     def algorithm(self) -> str:
         """``sm2``, ``rsa-2048``, ``rsa-3072`` or ``ecdsa-p256``."""
         return self._algorithm
-
-    @property
-    def uri(self) -> str:
-        """The key's URI (never holds a PIN)."""
-        return self._uri
 
     def public_key_der(self) -> bytes:
         """DER SubjectPublicKeyInfo."""
@@ -118,8 +111,7 @@ class Key(ABC):
             raise InputError("message to sign must be bytes")
         if len(message) > MAX_MESSAGE:
             raise InputError("message to sign is larger than 256 MiB")
-        if self._closed:
-            raise KeyStoreError("key is closed", uri=self._uri, code="keystore.closed")
+        self._check_open()
         try:
             signature = self._sign(bytes(message))
         except KeyStoreError:
@@ -150,22 +142,6 @@ class Key(ABC):
                           "probe signature does not verify")
         return Health(True, self.adapter, self._uri)
 
-    def close(self) -> None:
-        """Release device sessions (idempotent)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._uri!r}, {self._algorithm})"
 
@@ -175,17 +151,6 @@ class Key(ABC):
     def _sign(self, message: bytes) -> bytes:
         """Sign for real; may raise the adapter's vendor exceptions."""
 
-    def _vendor_errors(self) -> tuple[type[Exception], ...]:
-        """Exception types ``_translate`` understands."""
-        return ()
-
-    def _translate(self, exc: Exception) -> KeyStoreError:
-        """Turn a vendor exception into a typed key-store error naming the URI."""
-        return DeviceError(f"device error: {type(exc).__name__}", uri=self._uri)
-
-    def _close(self) -> None:
-        """Adapter clean-up (log out, close sessions)."""
-        return None
 
 
 class KeyStore(ABC):

@@ -19,11 +19,10 @@ byte  mechanism                                                  store
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
-from types import TracebackType
-from typing import ClassVar, Final, Self
+from typing import ClassVar, Final
 
+from hsm_adapters._lifecycle import StoreObject
 from hsm_adapters.errors import DeviceError, KeyStoreError
 from trust.envelope import SealedDataError
 from trust.errors import InputError, SealTrustError
@@ -43,21 +42,11 @@ class UnwrapError(KeyStoreError, SealedDataError):
     code = "keystore.unwrap_failed"
 
 
-class WrappingKey(ABC):
+class WrappingKey(StoreObject, ABC):
     """A KEK in some store; thread-safe; a context manager."""
 
     adapter: ClassVar[str] = "abstract"
     mechanism: ClassVar[int] = 0
-
-    def __init__(self, uri: str) -> None:
-        self._uri = uri
-        self._closed = False
-        self._lock = threading.Lock()
-
-    @property
-    def uri(self) -> str:
-        """The KEK's URI (never holds a PIN)."""
-        return self._uri
 
     def wrap(self, data_key: bytes, context: bytes) -> bytes:
         """``mechanism byte || store-specific wrapping`` of ``data_key`` bound to ``context``."""
@@ -98,29 +87,6 @@ class WrappingKey(ABC):
         if self.unwrap(self.wrap(probe, PROBE_CONTEXT), PROBE_CONTEXT) != probe:
             raise DeviceError("KEK probe did not round-trip", uri=self._uri)
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise KeyStoreError("key is closed", uri=self._uri, code="keystore.closed")
-
-    def close(self) -> None:
-        """Forget the key material / release device sessions (idempotent)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._uri!r})"
-
     # --- adapter hooks -------------------------------------------------------
 
     @abstractmethod
@@ -131,11 +97,3 @@ class WrappingKey(ABC):
     def _unwrap(self, body: bytes, context: bytes) -> bytes:
         """Unwrap for real; :class:`UnwrapError` when it does not authenticate."""
 
-    def _vendor_errors(self) -> tuple[type[Exception], ...]:
-        return ()
-
-    def _translate(self, exc: Exception) -> KeyStoreError:
-        return DeviceError(f"device error: {type(exc).__name__}", uri=self._uri)
-
-    def _close(self) -> None:
-        return None
