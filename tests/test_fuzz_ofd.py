@@ -14,12 +14,40 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tests.ofd_corpus import SealSpec, add_signature, content_entries, zip_package
 from tests.seal_certs import issue
 from tests.support import require
+from trust.indications import Indication, SubIndication
 from trust.seal import SealPicture, make_seal
+from verification import VerificationPolicy, verify_pdf
 
 HARNESS = Path(__file__).parent / "fuzz" / "fuzz_ofd.py"
+KEPT = sorted((Path(__file__).parent / "fuzz" / "corpus").glob("*.ofd"))
+REPLAY_AT = datetime(2026, 12, 2, tzinfo=UTC)
+
+
+def test_kept_ofd_corpus_is_there() -> None:
+    assert {"sm2_signed.ofd", "ofd_path_traversal.ofd", "ofd_case_shadow.ofd"} <= {
+        p.name for p in KEPT}
+    assert all(p.stat().st_size < 64 * 1024 for p in KEPT)
+
+
+@pytest.mark.parametrize("path", KEPT, ids=lambda p: p.name)
+def test_kept_ofd_corpus_replays(path: Path) -> None:
+    """Without trust anchors the genuine file is INDETERMINATE (never PASSED, never FAILED);
+    the hostile packages are a typed format failure before any signature is read."""
+    report = verify_pdf(path.read_bytes(), VerificationPolicy(), REPLAY_AT, name=path.name)
+    report.to_json()
+    if path.name == "sm2_signed.ofd":
+        assert report.facts.parser == "ofd"
+        assert (report.indication, report.sub_indication) == (
+            Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
+    else:
+        assert (report.indication, report.sub_indication) == (
+            Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+        assert report.facts.parser == "none"
 
 
 def _signed_ofd() -> bytes:
@@ -49,6 +77,8 @@ def test_atheris_campaign_over_the_ofd_reader(tmp_path: Path) -> None:
         for index, name in enumerate(names):
             (seeds / f"entry{index}").write_bytes(bytes([index]) + z.read(name))
     (seeds / "whole").write_bytes(b"\xff" + base.read_bytes())
+    for kept in KEPT:
+        (seeds / kept.name).write_bytes(b"\xff" + kept.read_bytes())
     artifacts = tmp_path / "crashes"
     artifacts.mkdir()
     run = subprocess.run(
