@@ -17,6 +17,8 @@ catalogue (``signing``) and the verifier's verdict (``verification``).
 
 from api.services._catalogue import ServiceCatalogue, load_services, parse_service
 from api.services._fill import FilledForm, SourcedLicence, fill_form
+from api.services._home import catalogue_for, types_for
+from api.services._local import fill_from_registry
 from api.services._mapping import BUILTIN_TABLES, FUNCTIONS, format_date
 from api.services._model import ServiceDefinition
 from api.services.errors import ServiceDefinitionError
@@ -29,8 +31,11 @@ __all__ = [
     "ServiceDefinition",
     "ServiceDefinitionError",
     "SourcedLicence",
+    "catalogue_for",
     "fill_form",
+    "fill_from_registry",
     "format_date",
     "load_services",
     "parse_service",
+    "types_for",
 ]
