@@ -141,8 +141,26 @@ def test_bad_definitions_are_refused_naming_service_and_expression(
 def test_open_form_is_refused() -> None:
     definition = _definition()
     del definition["form"]["additionalProperties"]
-    with pytest.raises(ServiceDefinitionError, match="additionalProperties must be false"):
+    with pytest.raises(ServiceDefinitionError, match=r"\$\.form: 'additionalProperties' is a"):
         parse_service(definition, TYPES)
+    definition["form"]["additionalProperties"] = True
+    with pytest.raises(ServiceDefinitionError, match="False was expected"):
+        parse_service(definition, TYPES)
+
+
+@pytest.mark.parametrize(("form_change", "message"), [
+    ({"required": ["nope"]}, "form.required: 'nope' is not a form field"),
+    ({"properties": {"name": {"type": "string", "pattern": "("}, "born": {"type": "string"}}},
+     "form.properties.name.pattern: not a regular expression"),
+    ({"properties": {"name": {"type": "object"}, "born": {"type": "string"}}},
+     "$.form.properties.name.type"),
+])
+def test_bad_forms_are_refused(form_change: dict[str, Any], message: str) -> None:
+    definition = _definition()
+    definition["form"].update(form_change)
+    with pytest.raises(ServiceDefinitionError) as caught:
+        parse_service(definition, TYPES)
+    assert message in caught.value.message
 
 
 def test_extra_dir_services_join_and_duplicates_are_refused(tmp_path: Any) -> None:
