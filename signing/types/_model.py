@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
 from signing.types import _examples
 from signing.types._formats import FORMAT_CHECKER
+from signing.types._templates import resolve_layout
 from signing.types.errors import FieldError, LicenceTypeDefinitionError, RecordValidationError
 from signing.types.layout import Layout
 
@@ -136,7 +137,7 @@ class LicenceType:
             mask=MappingProxyType(dict(definition["mask"])),
             validity=validity,
             schema=_freeze(schema),
-            layout=Layout.from_json(definition["layout"]),
+            layout=Layout.from_json(_layout_of(definition, schema)),
             _definition=_freeze(definition),
             _validator=Draft202012Validator(_thaw(_freeze(schema)), format_checker=FORMAT_CHECKER),
         )
@@ -240,8 +241,32 @@ class LicenceType:
         return {k: _mask(self.mask[k], str(v)) if k in self.mask else v for k, v in record.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """The definition and schema as JSON data (``sealtrust types show``)."""
-        return {"definition": _thaw(self._definition), "schema": _thaw(self.schema)}
+        """The definition and schema as JSON data (``sealtrust types show``); a template
+        layout also as the explicit ``layout`` it expands to."""
+        out = {"definition": _thaw(self._definition), "schema": _thaw(self.schema)}
+        if "template" in self._definition["layout"]:
+            out["layout"] = _thaw(_freeze(_layout_of(out["definition"], out["schema"])))
+        return out
+
+
+def _layout_of(definition: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The explicit layout: as written, or a template expanded and checked like one."""
+    layout = resolve_layout(definition["layout"], code=definition["code"],
+                            name_zh=definition["name"]["zh"], labels=definition["labels"],
+                            schema=schema)
+    if layout is not definition["layout"]:
+        problems = [f"{e.json_path}: {_short(e.message)}"
+                    for e in _layout_validator().iter_errors(layout)]
+        if problems:  # a template bug, never the type author's: say so
+            raise LicenceTypeDefinitionError(
+                f"{definition['code']}: the expanded template is invalid: " + "; ".join(problems))
+    return layout
+
+
+@cache
+def _layout_validator() -> Draft202012Validator:
+    root = cast(Mapping[str, Any], _definition_validator().schema)
+    return Draft202012Validator({"$ref": "#/$defs/layout", "$defs": root["$defs"]})
 
 
 def _generator_problems(name: str, prop: Any, required: set[str]) -> list[str]:
