@@ -27,13 +27,16 @@ from signing.types.layout import Layout
 __all__ = ["LicenceType", "Validity"]
 
 _MAX_MESSAGE: Final = 200
-_AUTHORITY_KINDS: Final = frozenset({"police", "market", "traffic", "hrss"})
 _WIDTH_ARG_KINDS: Final = frozenset({"serial", "letter_serial"})
 _FORMAT_MESSAGES: Final = {
     "date": "is not a calendar date (YYYY-MM-DD)",
     "cn-uscc": "is not a unified social credit code (18 characters, GB 32100 check character)",
     "cn-resident-id": "is not a resident ID number (birth date, GB 11643 check character)",
     "vin": "is not a vehicle identification number (17 characters, check digit at position 9)",
+    "cn-patent": "is not a patent number (ZL, 12-digit application number, check character)",
+    "cn-disability-number": "is not a disability certificate number (resident ID number, "
+                            "category 1-7, grade 1-4)",
+    "cn-discharge-permit": "is not a discharge permit number (USCC, 3 digits, P)",
 }
 
 
@@ -181,6 +184,10 @@ class LicenceType:
         ]
         for name, prop in props.items():
             problems += _generator_problems(name, prop, required)
+        # An unknown format is ignored by JSON Schema validators: a typo ("cn-usc") would
+        # silently accept every value, so refuse it here.
+        problems += [f"format {fmt!r} is not one of {sorted(FORMAT_CHECKER.checkers)}"
+                     for fmt in sorted(_formats_in(schema)) if fmt not in FORMAT_CHECKER.checkers]
         if problems:
             raise LicenceTypeDefinitionError(f"{self.code}: " + "; ".join(problems))
 
@@ -249,6 +256,17 @@ class LicenceType:
         return out
 
 
+def _formats_in(node: Any) -> set[str]:
+    if isinstance(node, Mapping):
+        found = {node["format"]} if isinstance(node.get("format"), str) else set()
+        for value in node.values():
+            found |= _formats_in(value)
+        return found
+    if isinstance(node, list | tuple):
+        return set().union(*(_formats_in(v) for v in node)) if node else set()
+    return set()
+
+
 def _layout_of(definition: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
     """The explicit layout: as written, or a template expanded and checked like one."""
     layout = resolve_layout(definition["layout"], code=definition["code"],
@@ -280,8 +298,9 @@ def _generator_problems(name: str, prop: Any, required: set[str]) -> list[str]:
     kind, arg = hint
     if kind not in _examples.GENERATORS:
         return [f"field {name!r}: unknown x-example generator {kind!r}"]
-    if kind == "authority" and arg not in _AUTHORITY_KINDS:
-        return [f"field {name!r}: authority kind must be one of {sorted(_AUTHORITY_KINDS)}"]
+    problem = _examples.format_problem(kind, arg)
+    if problem is not None:
+        return [f"field {name!r}: {problem}"]
     if kind in _WIDTH_ARG_KINDS and not (arg.isdigit() and 1 <= int(arg) <= 12):
         return [f"field {name!r}: {kind} needs a width 1..12"]
     if kind == "date.before_issue" and arg and not arg.isdigit():
