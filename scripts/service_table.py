@@ -108,7 +108,7 @@ SERVICES: tuple[Service, ...] = (
         "GTGSH-SETUP", "个体工商户设立登记", "Registration of an individual business",
         "market_regulation", "person",
         person_ric("sex", "ethnicity", "address"),
-        all_of=("RIC",),
+        all_of=("RIC",), produces=("IBL",),
         description="经营者凭身份证照办理个体工商户设立登记。",
         clerk_fields=(clerk("business_name", "个体工商户名称", "Business name", 100),
                       clerk("business_premises", "经营场所", "Business premises"),
@@ -153,7 +153,7 @@ SERVICES: tuple[Service, ...] = (
         "FOOD-OPERATION-PERMIT", "食品经营许可", "Food business permit",
         "market_regulation", "organisation",
         org_bl("address", "kind", "scope"),
-        all_of=("BL",), produces=("APR",),
+        all_of=("BL",), produces=("FBL",),
         clerk_fields=(clerk("premises", "经营场所", "Premises"),
                       clerk("food_categories", "经营项目", "Food categories")),
     ),
@@ -170,7 +170,7 @@ SERVICES: tuple[Service, ...] = (
             "format": CN_DATE}, max_length=20),
          F("registered_address", "户籍地址", "Registered address",
            {"first": [copy("RIC.address"), copy("DL.address")]})),
-        one_of=(("RIC", "DL"),),
+        one_of=(("RIC", "DL"),), produces=("RSP",),
         clerk_fields=(clerk("residence_address", "居住地址", "Address of residence"),),
     ),
 )
@@ -190,7 +190,7 @@ AUTHORITY_CLASS: dict[str, str] = {
     "TX": "industry_information", "SWU": "commerce", "LY": "forestry",
     "TJ": "statistics", "QX": "meteorology", "DA": "archives",
     "MZU": "ethnic_religious_affairs", "HG": "customs", "RF": "civil_air_defence",
-    "YC": "tobacco_monopoly",
+    "YC": "tobacco_monopoly", "YZ": "postal", "GD": "radio_television", "TYJ": "sport",
 }
 
 

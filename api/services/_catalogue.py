@@ -152,6 +152,9 @@ def _semantic_problems(definition: Mapping[str, Any], types: TypeRegistry) -> It
             re.compile(prop.get("pattern", ""))
         except re.error:
             yield f"form.properties.{name}.pattern: not a regular expression"
+        if "format" in prop and prop["format"] not in FORMAT_CHECKER.checkers:
+            # Threat: a format the checker does not know is silently not checked.
+            yield f"form.properties.{name}.format: unknown format {prop['format']!r}"
     tables = {**_mapping.BUILTIN_TABLES, **definition.get("tables", {})}
     for form_field, expr in definition["mapping"].items():
         where = f"mapping.{form_field}"
