@@ -152,3 +152,16 @@ def test_unknown_licence_is_a_usage_error_and_unneeded_type_is_not_opened(
     assert code == 0
     assert filled["unused"] == [{"licence_id": dl_id, "type": "DL",
                                  "indication": "NOT_VERIFIED", "reason": "not_needed"}]
+
+
+def test_fill_from_catalogue_types_household_register(dep: Deployment) -> None:
+    """内地居民结婚登记 reads the 居民户口簿 (a template type of the catalogue) as issued."""
+    ric_id, hhr_id = _issue(dep, "RIC", 8), _issue(dep, "HHR", 8)
+    hhr = TYPES.get("HHR").example(8)
+    code, filled = _fill(dep, "MZ-001", ric_id, hhr_id)
+    assert code == 0, filled
+    for field in ("household_number", "household_head", "relation_to_head", "native_place",
+                  "address", "issuing_authority"):
+        assert filled["form"][f"hhr_{field}"] == hhr[field]
+        assert filled["provenance"][f"hhr_{field}"]["licence_id"] == hhr_id
+    assert filled["form"]["applicant_name"] == TYPES.get("RIC").example(8)["name"]
