@@ -47,14 +47,16 @@ def dep(request: pytest.FixtureRequest, tmp_path: Path,
             deployment.close()
 
 
-def _issue(dep: Deployment, type_code: str, index: int, *, plaintext: bool = False) -> str:
+def _issue(dep: Deployment, type_code: str, index: int, *, plaintext: bool = False,
+           file_format: str = "pdf") -> str:
     keys = dep.registry.data_keys
     if plaintext:  # a row from before encryption at rest: the file is stored as is
         dep.registry.data_keys = None
     try:
         with dep.registry.session() as s:
             return issue_one(dep, s, type_code=type_code, record=TYPES.get(type_code).example(index),
-                             department=DEMO_DEPARTMENT, actor="test").licence_id
+                             department=DEMO_DEPARTMENT, actor="test",
+                             file_format=file_format).licence_id
     finally:
         dep.registry.data_keys = keys
 
@@ -165,3 +167,14 @@ def test_fill_from_catalogue_types_household_register(dep: Deployment) -> None:
         assert filled["form"][f"hhr_{field}"] == hhr[field]
         assert filled["provenance"][f"hhr_{field}"]["licence_id"] == hhr_id
     assert filled["form"]["applicant_name"] == TYPES.get("RIC").example(8)["name"]
+
+
+def test_fill_from_an_ofd_licence(dep: Deployment) -> None:
+    ric_id = _issue(dep, "RIC", 9, file_format="ofd")
+    code, filled = _fill(dep, "GTGSH-SETUP", ric_id)
+    assert code == 0, filled
+    ric = TYPES.get("RIC").example(9)
+    assert filled["form"] == {"applicant_name": ric["name"], "applicant_id_number": ric["id_number"],
+                              "applicant_sex": ric["sex"], "applicant_ethnicity": ric["ethnicity"],
+                              "applicant_address": ric["address"]}
+    assert {p["indication"] for p in filled["provenance"].values()} == {"TOTAL_PASSED"}
