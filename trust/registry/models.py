@@ -294,3 +294,30 @@ class LicenceFile(Base):
     __tablename__ = "licence_files"
     licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), primary_key=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OutboxItem(Base):
+    """One durable unit of work (issue a case's licences, send a notification).
+
+    Written in the transaction of the change that causes it, so the work
+    exists exactly when the change does; workers claim it by lease
+    (``lease_owner``/``lease_until``), and an expired lease makes it claimable
+    again (trust.registry.outbox). ``payload`` carries references only (case
+    codes, licence ids, holder refs), never names or identity numbers.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_outbox_claim", "topic", "state", "available_at"),)
