@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,8 @@ from trust.registry import outbox
 from trust.registry.db import Registry
 from trust.registry.notifications import TOPIC as NOTIFY_TOPIC
 
-__all__ = ["Handler", "LeaseLost", "Worker", "notify_handler", "worker_id"]
+__all__ = ["GiveUp", "Handler", "LeaseLost", "Worker", "WorkerThread", "deployment_worker",
+           "notifier_from", "notify_handler", "worker_id"]
 
 _log = logging.getLogger("sealtrust.worker")
 
@@ -38,6 +39,19 @@ IDLE_WAIT: Final = 1.0
 
 class LeaseLost(Exception):
     """Another worker holds the item now; this worker's effects are rolled back."""
+
+
+class GiveUp(Exception):
+    """The item cannot succeed, whatever the retries (bad input): complete it as failed.
+
+    The handler's effects are rolled back; ``record`` then runs in a new
+    transaction together with completing the item (e.g. mark the case failed).
+    """
+
+    def __init__(self, reason: str, record: Callable[[Session], None] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.record = record
 
 
 def worker_id() -> str:
@@ -80,7 +94,7 @@ class Worker:
                                 lease=self.lease, max_attempts=self.max_attempts)
 
     def process(self, item: outbox.Claimed) -> str:
-        """Run one claimed item: "done", "retry", "dead" or "lost" (lease taken over)."""
+        """Run one item: "done", "failed" (given up), "retry", "dead" or "lost" (lease lost)."""
         handler = self.handlers[item.topic]
         try:
             with self.registry.session() as session:
@@ -91,6 +105,15 @@ class Worker:
         except LeaseLost:
             _log.warning("outbox item %s: lease lost to another worker; rolled back", item.id)
             return "lost"
+        except GiveUp as give_up:
+            with self.registry.session() as session:
+                if not outbox.complete(session, item, now=self.clock()):
+                    return "lost"  # nothing was written: the new holder decides
+                if give_up.record is not None:
+                    give_up.record(session)
+            _log.warning("outbox item %s (%s) failed for good: %s", item.id, item.topic,
+                         give_up.reason)
+            return "failed"
         except Exception as exc:  # noqa: BLE001 - any failure is retried; the type is recorded
             reason = f"{type(exc).__name__}: {getattr(exc, 'code', '')}".rstrip(": ")
             with self.registry.session() as session:
@@ -104,7 +127,7 @@ class Worker:
 
     def run_once(self) -> dict[str, int]:
         """Claim and process due items until none is left; counts per outcome."""
-        tally = {"done": 0, "retry": 0, "dead": 0, "lost": 0}
+        tally = {"done": 0, "failed": 0, "retry": 0, "dead": 0, "lost": 0}
         while True:
             items = self.claim()
             if not items:
@@ -122,3 +145,41 @@ class Worker:
                 worked = 0
             if not worked:
                 stop.wait(idle)
+
+
+def notifier_from(settings: Any) -> Notifier:
+    """The notifier ``settings`` (api.settings.Settings) name: log, or a signed webhook."""
+    if getattr(settings, "notifier", "log") == "webhook":
+        from api.notify import WebhookNotifier
+
+        return WebhookNotifier(str(settings.notify_webhook_url),
+                               str(settings.notify_webhook_secret).encode("utf-8"))
+    return LogNotifier()
+
+
+def deployment_worker(deployment: Any, settings: Any, **kwargs: Any) -> Worker:
+    """The worker a deployment runs: notifications and case issuance (api.cases)."""
+    from api.cases import case_handler
+    from trust.registry.cases import TOPIC as CASE_TOPIC
+
+    return Worker.with_notifier(deployment.registry, notifier_from(settings),
+                                {CASE_TOPIC: case_handler(deployment)}, **kwargs)
+
+
+class WorkerThread:
+    """A worker polling in a daemon thread of the service process (``sealtrust serve``)."""
+
+    def __init__(self, worker: Worker, idle: float = IDLE_WAIT) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=worker.run_forever, args=(self._stop,),
+                                        kwargs={"idle": idle}, name="outbox-worker",
+                                        daemon=True)
+
+    def start(self) -> WorkerThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the loop to end after its current item; an item left held is reclaimed later."""
+        self._stop.set()
+        self._thread.join(timeout)

@@ -185,7 +185,7 @@ def test_worker_delivers_notifications_and_retries_a_failing_notifier(
 
     flaky = Flaky()
     worker = Worker.with_notifier(registry, flaky, clock=lambda: clock[0])
-    assert worker.run_once() == {"done": 0, "retry": 1, "dead": 0, "lost": 0}
+    assert worker.run_once() == {"done": 0, "failed": 0, "retry": 1, "dead": 0, "lost": 0}
     clock[0] += ob.backoff(1)
     assert worker.run_once()["done"] == 1 and flaky.calls == 2
     with registry.session() as s:

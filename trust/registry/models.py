@@ -321,3 +321,30 @@ class OutboxItem(Base):
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_outbox_claim", "topic", "state", "available_at"),)
+
+
+class Case(Base):
+    """An approved case (办件) from an approval system and the licences it produced.
+
+    ``event_sha256`` is the SM3 of the canonical event, so the same event
+    again is recognised and a different one under the same case code refused.
+    ``pending`` holds the records to issue, sealed like licence records
+    (trust.registry.cases), until the licences exist; then it is cleared.
+    """
+
+    __tablename__ = "cases"
+    case_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    service_code: Mapped[str] = mapped_column(String(64))
+    event_sha256: Mapped[str] = mapped_column(String(64))
+    holder_ref: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="accepted")
+    licence_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    pending: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    data_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    data_kek: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    approved_at: Mapped[datetime]
+    accepted_at: Mapped[datetime]
+    issued_at: Mapped[datetime | None] = mapped_column(nullable=True)

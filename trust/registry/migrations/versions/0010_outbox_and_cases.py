@@ -1,4 +1,4 @@
-"""the durable outbox (issue 14: cases issued when approved, notifications)
+"""the durable outbox and approved cases (issue 14: licences issued when a case is approved)
 
 Revision ID: 0010
 Revises: 0007 (the lead re-chains issue 14's migrations when merging)
@@ -34,8 +34,31 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key"),
     )
     op.create_index("ix_outbox_claim", "outbox", ["topic", "state", "available_at"])
+    op.create_table(
+        "cases",
+        sa.Column("case_code", sa.String(length=64), nullable=False),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column("department_code", sa.String(length=32), nullable=False),
+        sa.Column("service_code", sa.String(length=64), nullable=False),
+        sa.Column("event_sha256", sa.String(length=64), nullable=False),
+        sa.Column("holder_ref", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("licence_ids", sa.JSON(), nullable=False),
+        sa.Column("pending", sa.LargeBinary(), nullable=True),
+        sa.Column("data_key", sa.LargeBinary(), nullable=True),
+        sa.Column("data_kek", sa.String(length=512), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["department_code"], ["departments.code"]),
+        sa.PrimaryKeyConstraint("case_code"),
+    )
+    op.create_index("ix_cases_holder_ref", "cases", ["holder_ref"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_cases_holder_ref", table_name="cases")
+    op.drop_table("cases")
     op.drop_index("ix_outbox_claim", table_name="outbox")
     op.drop_table("outbox")
