@@ -28,6 +28,8 @@ _COMMANDS = (
     "verify",
     "audit",
     "registry",
+    "cases",
+    "worker",
 )
 
 
