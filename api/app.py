@@ -15,7 +15,9 @@ from api.deployment import Deployment, Home, load_config
 from api.readiness import KeyStoreReadiness
 from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
 from api.routes import cases as case_routes
+from api.routes import services as services_routes
 from api.routes import verification as verification_routes
+from api.services import catalogue_for
 from api.settings import Settings
 from api.worker import WorkerThread, deployment_worker
 from trust.registry import migrate
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployment.online = True  # the root keys stay offline (key roles)
         deployment.defer_audit_heads()  # one flusher per worker process; close() signs a last head
         app.state.deployment = deployment
+        app.state.service_catalogue = catalogue_for(home.root)  # a bad definition stops start-up
         app.state.registry = deployment.registry
         app.state.key_stores = KeyStoreReadiness(deployment)
         # The outbox worker (case issuance, notifications); any number may run (leases).
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(verification_routes.router)
     app.include_router(case_routes.router)
+    app.include_router(services_routes.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @app.get("/", include_in_schema=False)

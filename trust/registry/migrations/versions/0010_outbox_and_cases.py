@@ -1,7 +1,8 @@
 """the durable outbox and approved cases (issue 14: licences issued when a case is approved)
 
 Revision ID: 0010
-Revises: 0007 (the lead re-chains issue 14's migrations when merging)
+Revises: 0008 (h/cases merged h/services, which carries h/types' 0008;
+the lead re-chains issue 14's migrations when merging)
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
