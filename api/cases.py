@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from api.auth import AuthError, Principal
 from api.deployment import Deployment, Home
 from api.issuance import issue_one
+from api.services import ServiceCatalogue, ServiceDefinition
 from api.worker import GiveUp, Handler
 from trust import audit, sm3
 from trust.errors import InputError, SealTrustError
@@ -149,8 +150,10 @@ class ApplicantIn(BaseModel):
 
 
 class CaseLicenceIn(BaseModel):
+    """One licence to issue; ``type`` may be left out when the service produces exactly one."""
+
     model_config = ConfigDict(extra="forbid")
-    type: str = Field(min_length=1, max_length=16)
+    type: str | None = Field(default=None, min_length=1, max_length=16)
     record: dict[str, Any]
     format: Literal["pdf", "ofd"] = "pdf"
 
@@ -192,20 +195,52 @@ def parse_event(body: bytes) -> CaseEventIn:
                          code="case.event") from None
 
 
+def _produced_types(service: ServiceDefinition, event: CaseEventIn) -> list[str]:
+    """The licence type of each event entry, which must be one the service produces.
+
+    Threat: an approval system (or its stolen credential and key) using a
+    case of one service to issue licences that service never produces.
+    """
+    produces = tuple(service.produces)
+    if not produces:
+        raise InputError(f"service {service.code} produces no licence (事项不产生证照)",
+                         code="case.service")
+    codes = []
+    for item in event.licences:
+        code = item.type.upper() if item.type else (produces[0] if len(produces) == 1 else "")
+        if not code:
+            raise InputError(f"service {service.code} produces {', '.join(produces)}: name "
+                             "the type of each licence", code="case.type")
+        if code not in produces:
+            raise InputError(f"service {service.code} does not produce {code[:16]!r} "
+                             f"(it produces {', '.join(produces)})", code="case.type")
+        codes.append(code)
+    if len(set(codes)) != len(codes):
+        raise InputError("a case produces each licence type at most once", code="case.type")
+    return codes
+
+
 def accept_event(deployment: Deployment, session: Session, principal: Principal,
-                 event: CaseEventIn, *, now: datetime) -> CaseAccepted:
-    """Validate every record now (the approval system hears about a bad one at once), accept."""
+                 event: CaseEventIn, *, services: ServiceCatalogue,
+                 now: datetime) -> CaseAccepted:
+    """Validate every record now (the approval system hears about a bad one at once), accept.
+
+    The service must be in the deployment's catalogue (shipped or
+    ``<home>/services``) and produce every licence type the event carries.
+    """
     if principal.department_code is None:
         raise InputError("an approval system belongs to a department", code="case.department")
+    if event.service not in services:
+        raise InputError(f"unknown service {event.service!r} (事项不存在)", code="case.service")
+    codes = _produced_types(services.get(event.service), event)
     types = deployment.issuer_context().types
     applicant = normalise(event.applicant.id)
     pending: list[PendingLicence] = []
-    for item in event.licences:
+    for item, code in zip(event.licences, codes, strict=True):
         try:
-            licence_type = types.get(item.type)
+            licence_type = types.get(code)
         except SealTrustError:
-            raise InputError(f"unknown licence type {item.type[:16]!r}",
-                             code="case.type") from None
+            raise InputError(f"unknown licence type {code[:16]!r}", code="case.type") from None
         record = licence_type.validate(item.record)
         holder_kind = getattr(licence_type, "holder_kind", None)
         if holder_kind is not None and holder_kind != event.applicant.kind:

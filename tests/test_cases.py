@@ -42,18 +42,21 @@ MARK_ADDRESS = "翀翃市禤家巷四百零四号"
 MARKERS = (MARK_NAME, MARK_ID, MARK_ADDRESS)
 
 
-def _ric(index: int = 0, *, name: str = MARK_NAME, id_number: str = MARK_ID,
-         address: str = MARK_ADDRESS) -> dict[str, Any]:
-    record = TYPES.get("RIC").example(index)
-    record.update(name=name, id_number=id_number, address=address)
+def _dl(index: int = 0) -> dict[str, Any]:
+    """A driving licence (produced by the shipped service DL-REISSUE) with marker values."""
+    record = TYPES.get("DL").example(index)
+    record.update(name=MARK_NAME, license_number=MARK_ID, address=MARK_ADDRESS,
+                  birth_date="1949-12-31")
     return record
 
 
 def _event(code: str, record: dict[str, Any] | None = None, *, applicant: str = MARK_ID,
-           service: str = "330100-HJ-001") -> dict[str, Any]:
+           service: str = "DL-REISSUE", licence_type: str | None = "DL") -> dict[str, Any]:
+    licence: dict[str, Any] = {"record": record or _dl()}
+    if licence_type is not None:
+        licence["type"] = licence_type
     return {"case_code": code, "service": service, "approved_at": "2026-12-06T10:00:00+08:00",
-            "applicant": {"kind": "person", "id": applicant},
-            "licences": [{"type": "RIC", "record": record or _ric()}]}
+            "applicant": {"kind": "person", "id": applicant}, "licences": [licence]}
 
 
 @dataclass
@@ -154,7 +157,7 @@ def test_an_event_posted_twice_issues_once_and_answers_the_same(env: Env) -> Non
     assert shown["state"] == "issued" and len(shown["licences"]) == 1
     assert shown["licences"][0]["status"] == "valid"
     # A different event under the same case code is a conflict, never a second licence.
-    changed = env.post(_event("330100-20261206-000001", _ric(1)))
+    changed = env.post(_event("330100-20261206-000001", _dl(1)))
     assert changed.status_code == 409 and changed.json()["error"]["code"] == "case.conflict"
     other_client = env.post(event, who="approval2")
     assert other_client.status_code == 409
@@ -169,7 +172,7 @@ def test_tampered_stale_and_replayed_events_are_refused(env: Env) -> None:
     def post(data: bytes, hdrs: dict[str, str]) -> httpx.Response:
         return env.client.post("/v1/cases/approved", content=data, headers=hdrs)
 
-    tampered = post(body.replace(b"330100-HJ-001", b"330100-HJ-002"), headers)
+    tampered = post(body.replace(b"DL-REISSUE", b"VL-TRANSFER"), headers)
     assert tampered.status_code == 401 and tampered.json()["error"]["code"] == "case.signature"
     stale = env.post(event, at=datetime.now(UTC) - timedelta(minutes=6))
     assert stale.status_code == 401 and stale.json()["error"]["code"] == "case.stale"
@@ -191,18 +194,30 @@ def test_tampered_stale_and_replayed_events_are_refused(env: Env) -> None:
     assert issuer.status_code == 403
 
 
-def test_bad_records_and_a_foreign_applicant_are_refused_at_once(env: Env) -> None:
-    bad = _ric()
-    bad["id_number"] = "123"
+def test_bad_records_foreign_applicants_and_foreign_types_are_refused_at_once(
+        env: Env) -> None:
+    bad = _dl()
+    bad["license_number"] = "123"
     refused = env.post(_event("330100-20261206-000003", bad, applicant="123"))
     assert refused.status_code == 422
     other = "11010519491231945" + resident_id_check_char("11010519491231945")
     mismatch = env.post(_event("330100-20261206-000004", applicant=other))
     assert mismatch.status_code == 422
     assert mismatch.json()["error"]["code"] == "case.applicant"
+    # The service decides what a case may produce: not another type, not an unknown service.
+    ric = TYPES.get("RIC").example(0)
+    foreign = env.post(_event("330100-20261206-000012", ric, applicant=ric["id_number"],
+                              licence_type="RIC"))
+    assert foreign.status_code == 422 and foreign.json()["error"]["code"] == "case.type"
+    for service in ("NO-SUCH-SERVICE", "GTGSH-SETUP"):  # unknown; produces nothing
+        unknown = env.post(_event("330100-20261206-000013", service=service))
+        assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "case.service"
     for text in (refused.text, mismatch.text):
         assert not any(m in text for m in MARKERS)
     assert _count(env, Case) == 0
+    # The type may be left out when the service produces exactly one.
+    implied = env.post(_event("330100-20261206-000014", licence_type=None))
+    assert implied.status_code == 202, implied.text
 
 
 def _die_mid_issuance(root: str, url: str) -> None:
@@ -266,13 +281,15 @@ def test_lookup_masks_for_the_public_and_shows_the_holder_everything(env: Env) -
     assert public.status_code == 200 and public.headers["cache-control"] == "no-store"
     (licence,) = public.json()["licences"]
     assert not any(m in public.text for m in MARKERS)
-    assert licence["record"]["id_number"] == "*" * 14 + MARK_ID[-4:]
+    assert licence["record"]["license_number"] == "*" * 14 + MARK_ID[-4:]
     assert licence["record"]["name"] == MARK_NAME[0] + "*" + MARK_NAME[-1]
+    assert licence["record"]["birth_date"] == "1949-**-**"
     assert "holder_name" not in licence
     mine = env.client.get(f"/v1/cases/{code}", headers=env.holder(MARK_ID))
     assert mine.status_code == 200
     (full,) = mine.json()["licences"]
-    assert full["record"]["id_number"] == MARK_ID and full["record"]["address"] == MARK_ADDRESS
+    assert full["record"]["license_number"] == MARK_ID
+    assert full["record"]["address"] == MARK_ADDRESS
     downloaded = env.client.get(full["download"], headers=env.holder(MARK_ID))
     assert downloaded.status_code == 200 and downloaded.content.startswith(b"%PDF")
     # Another holder's session: "not found", exactly like a code that does not exist.
@@ -361,7 +378,7 @@ def test_cli_cases_show_and_worker_once(env: Env) -> None:
     assert view["state"] == "issued" and _marker_free(shown.stdout)
     full = runner.invoke(cli, ["cases", "show", code, "--full", "--json", "--home",
                                str(env.root)])
-    assert json.loads(full.stdout)["licences"][0]["record"]["id_number"] == MARK_ID
+    assert json.loads(full.stdout)["licences"][0]["record"]["license_number"] == MARK_ID
     missing = runner.invoke(cli, ["cases", "show", "330100-20261206-999999", "--home",
                                   str(env.root)])
     assert missing.exit_code == 2

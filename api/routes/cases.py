@@ -34,7 +34,7 @@ _EVENT_SCHEMA: dict[str, Any] = {
             "applicant": {"type": "object", "required": ["kind", "id"], "properties": {
                 "kind": {"enum": ["person", "organisation"]}, "id": {"type": "string"}}},
             "licences": {"type": "array", "items": {"type": "object",
-                                                     "required": ["type", "record"]}},
+                                                     "required": ["record"]}},
         }}}}}}
 
 
@@ -66,7 +66,8 @@ def approved(request: Request, principal: ApprovalSystem, deployment: Deployment
     """Accept a "case approved" event; the same event again answers the same (idempotent)."""
     verify_event(_event_keys(request).for_client(principal.client_id), request.headers, body,
                  client_id=principal.client_id, now=now, replay=_replay(request))
-    return accept_event(deployment, session, principal, parse_event(body), now=now)
+    return accept_event(deployment, session, principal, parse_event(body),
+                        services=request.app.state.service_catalogue, now=now)
 
 
 @router.get("/{case_code}", operation_id="cases_show")
