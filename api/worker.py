@@ -77,7 +77,7 @@ class Worker:
     owner: str = field(default_factory=worker_id)
     lease: timedelta = outbox.DEFAULT_LEASE
     max_attempts: int = outbox.DEFAULT_MAX_ATTEMPTS
-    batch: int = 10
+    batch: int = 1  # one item per claim: idle workers share a burst instead of one holding it
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @classmethod

@@ -25,9 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, func, or_, select, true, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from trust.errors import InputError
@@ -62,6 +63,7 @@ MAX_TOPIC: Final = 32
 MAX_DEDUPE: Final = 200
 MAX_ERROR: Final = 500
 MAX_CLAIM: Final = 100
+_TABLE = cast(Table, OutboxItem.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,32 @@ def enqueue(session: Session, *, topic: str, dedupe_key: str, payload: Mapping[s
     return connection.execute(stmt).first() is not None
 
 
+@cache
+def _claim_statements(by_topic: bool) -> tuple[Any, Any, Any]:
+    """(due?, dead-letter, lease) as prebuilt Core statements: a worker polls often and
+    SQLAlchemy then memoises their compilation instead of coercing new ORM clauses."""
+    t = _TABLE
+    free = or_(t.c.lease_until.is_(None), t.c.lease_until <= bindparam("now"))
+    where = [t.c.state == OutboxState.PENDING.value, free]
+    if by_topic:
+        where.append(t.c.topic.in_(bindparam("topics", expanding=True)))
+    due_any = select(t.c.id).where(*where, t.c.available_at <= bindparam("now")).limit(1)
+    dead = (update(t).where(*where, t.c.attempts >= bindparam("max_attempts"))
+            .values(state=OutboxState.DEAD.value, lease_owner=None, lease_until=None,
+                    updated_at=bindparam("now"),
+                    last_error=func.coalesce(t.c.last_error, "")
+                    + " [dead: lease expired on the last attempt]"))
+    due = (select(t.c.id).where(*where, t.c.available_at <= bindparam("now"))
+           .order_by(t.c.available_at, t.c.id).limit(bindparam("limit"))
+           .with_for_update(skip_locked=True))
+    lease = (update(t).where(t.c.id.in_(due.scalar_subquery()),
+                             t.c.state == OutboxState.PENDING.value, free)
+             .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"),
+                     attempts=t.c.attempts + 1, updated_at=bindparam("now"))
+             .returning(t.c.id, t.c.topic, t.c.dedupe_key, t.c.payload, t.c.attempts))
+    return due_any, dead, lease
+
+
 def claim(session: Session, *, owner: str, now: datetime, topics: Sequence[str] | None = None,
           limit: int = 10, lease: timedelta = DEFAULT_LEASE,
           max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> list[Claimed]:
@@ -125,32 +153,19 @@ def claim(session: Session, *, owner: str, now: datetime, topics: Sequence[str] 
     if not 0 < limit <= MAX_CLAIM:
         raise InputError(f"claim 1..{MAX_CLAIM} items at a time", code="outbox.limit")
     now = _aware(now)
-    free = or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until <= now)
-    topic_filter = OutboxItem.topic.in_(list(topics)) if topics else true()
-    session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.state == OutboxState.PENDING.value, free,
-               OutboxItem.attempts >= max_attempts, topic_filter)
-        .values(state=OutboxState.DEAD.value, lease_owner=None, lease_until=None, updated_at=now,
-                last_error=func.coalesce(OutboxItem.last_error, "")
-                + " [dead: lease expired on the last attempt]")
-        .execution_options(synchronize_session=False))
-    due = (select(OutboxItem.id)
-           .where(OutboxItem.state == OutboxState.PENDING.value, OutboxItem.available_at <= now,
-                  free, topic_filter)
-           .order_by(OutboxItem.available_at, OutboxItem.id)
-           .limit(limit)
-           .with_for_update(skip_locked=True))
     until = now + lease
-    rows = session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id.in_(due.scalar_subquery()),
-               OutboxItem.state == OutboxState.PENDING.value, free)
-        .values(lease_owner=owner, lease_until=until, attempts=OutboxItem.attempts + 1,
-                updated_at=now)
-        .returning(OutboxItem.id, OutboxItem.topic, OutboxItem.dedupe_key, OutboxItem.payload,
-                   OutboxItem.attempts)
-        .execution_options(synchronize_session=False)).all()
+    due_any, dead, leased = _claim_statements(bool(topics))
+    params: dict[str, Any] = {"now": now, "max_attempts": max_attempts, "limit": limit,
+                              "owner": owner, "until": until}
+    if topics:
+        params["topics"] = list(topics)
+    connection = session.connection()
+    # A read first: an idle worker polling must not take SQLite's write lock (every
+    # writer - accepting events, issuing - would queue behind its empty UPDATEs).
+    if connection.execute(due_any, params).first() is None:
+        return []
+    connection.execute(dead, params)
+    rows = connection.execute(leased, params).all()
     claimed = [Claimed(id=r.id, topic=r.topic, dedupe_key=r.dedupe_key, payload=r.payload,
                        attempts=r.attempts, lease_owner=owner, lease_until=until) for r in rows]
     return sorted(claimed, key=lambda c: c.id)
