@@ -161,8 +161,13 @@ def test_notifications_carry_references_only(registry: Registry) -> None:
         args = {"kind": "licence.issued", "holder_ref": REF, "licence_id": lid} | bad
         with pytest.raises(InputError), registry.session() as s:
             enqueue_notification(s, dedupe_key="x", at=T0, **args)
+    with registry.session() as s:  # a licence id whose MOD 37-2 check character is "*"
+        assert enqueue_notification(s, kind="licence.issued", holder_ref=REF,
+                                    licence_id="L1-DL-91350100M000100Y43-20261206-00000031-*",
+                                    dedupe_key="c2", at=T0)
     with registry.session() as s:
-        row = s.execute(select(OutboxItem)).scalar_one()
+        row = s.execute(select(OutboxItem).where(OutboxItem.dedupe_key == "notify:c1")
+                        ).scalar_one()
     assert row.topic == "notify" and set(row.payload) == {"kind", "holder_ref", "licence_id",
                                                          "case_code", "at"}
 

@@ -27,6 +27,8 @@ KINDS: Final = frozenset({"licence.issued", "licence.expiring", "licence.expired
                           "licence.suspended"})
 _REF: Final = re.compile(r"[0-9a-f]{64}")
 _TOKEN: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+# Licence ids (docs/licence-id.md): the MOD 37-2 check character may be "*".
+_LICENCE_ID: Final = re.compile(r"[A-Za-z0-9._:*\-]{1,64}")
 
 
 def enqueue_notification(session: Session, *, kind: str, holder_ref: str, licence_id: str,
@@ -44,7 +46,7 @@ def enqueue_notification(session: Session, *, kind: str, holder_ref: str, licenc
     if not _REF.fullmatch(holder_ref):
         raise InputError("a notification names the holder by holder_ref (64 hex digits)",
                          code="notify.holder_ref")
-    if not _TOKEN.fullmatch(licence_id):
+    if not _LICENCE_ID.fullmatch(licence_id):
         raise InputError("a notification names one licence id", code="notify.licence_id")
     if case_code is not None and not _TOKEN.fullmatch(case_code):
         raise InputError("a case code is 1..64 letters, digits or ._:-", code="notify.case_code")
