@@ -26,7 +26,7 @@ from __future__ import annotations
 import hmac as std_hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -265,7 +265,7 @@ def accept_event(deployment: Deployment, session: Session, principal: Principal,
 
 
 def case_handler(deployment: Deployment, *, alg: str = "sm2",
-                 clock: Any = None) -> Handler:
+                 clock: Callable[[], datetime] | None = None) -> Handler:
     """The worker's handler for topic ``case.issue``: issue every licence of one case.
 
     Runs in the transaction that completes the outbox item: the licences,
