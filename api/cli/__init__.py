@@ -29,6 +29,8 @@ _COMMANDS = (
     "verify",
     "audit",
     "registry",
+    "cases",
+    "worker",
 )
 
 

@@ -35,8 +35,14 @@ def add(cli: CliContext, name: str, roles: tuple[str, ...], department: str | No
                      details={"name": name, "roles": sorted(roles), "department": department})
         audit.sign_pending(session, dep.key("audit"), now)
         client_id = client.id
-    cli.emit({"id": client_id, "credential": credential},
-             f"client {client_id} created. Credential (shown once):\n{credential}")
+    shown = {"id": client_id, "credential": credential}
+    human = f"client {client_id} created. Credential (shown once):\n{credential}"
+    if Role.APPROVAL_SYSTEM.value in roles:  # it also signs its events (api.cases)
+        from api.cases import EventKeys
+
+        shown["event_key"] = EventKeys.of(dep.home).for_client(client_id).hex()
+        human += f"\nEvent signing key (HMAC-SM3, hex; keep it secret):\n{shown['event_key']}"
+    cli.emit(shown, human)
 
 
 @command.command("list")
