@@ -9,7 +9,11 @@ COSE_Sign1 with content type ``CONTENT_TYPE`` signed by a ``status-signer``
 of the trust list for the same issuer.
 
 Entry values: 0 valid, 1 revoked, 2 suspended (reversible), 3 reserved,
-4 cancelled, 5 superseded, 6..15 reserved. Revoked, cancelled and superseded
+4 cancelled, 5 superseded, 6 expired (past its validity; may still become
+revoked, cancelled or superseded, never valid again), 7..15 reserved. A
+verifier that predates value 6 reads it as reserved, i.e. unknown, so an
+expired licence is INDETERMINATE there and FAILED (EXPIRED) in current ones:
+older verifiers fail closed, never pass it. Revoked, cancelled and superseded
 are final and distinct, so a verifier can say which (a cancelled licence was
 given up, a superseded one replaced, a revoked one withdrawn). A reserved
 value, an index beyond the list and a list that is missing, stale or
@@ -80,6 +84,7 @@ class LicenceStatus(IntEnum):
     UNKNOWN = 3  # also the reserved list value 3
     CANCELLED = 4
     SUPERSEDED = 5
+    EXPIRED = 6  # valid_until has passed (the registry's daily expiry job)
 
 
 # Once set, never changed by a later list (no un-revoking, un-cancelling, un-superseding).
