@@ -90,6 +90,8 @@ class LicenceStatus(IntEnum):
 # Once set, never changed by a later list (no un-revoking, un-cancelling, un-superseding).
 FINAL: Final = frozenset({LicenceStatus.REVOKED, LicenceStatus.CANCELLED,
                           LicenceStatus.SUPERSEDED})
+# Expired may still become revoked, cancelled or superseded (a renewal), never live again.
+_NOT_AFTER_EXPIRY: Final = frozenset({LicenceStatus.VALID, LicenceStatus.SUSPENDED})
 _SETTABLE: Final = frozenset(LicenceStatus) - {LicenceStatus.UNKNOWN}
 _VALUES: Final = frozenset(int(s) for s in _SETTABLE)
 
@@ -226,7 +228,8 @@ class StatusList:
         self, changes: Mapping[int, LicenceStatus], issued_at: datetime, next_update: datetime
     ) -> StatusList:
         """A new list with ``changes`` applied; a final entry (revoked, cancelled,
-        superseded) never changes to anything else."""
+        superseded) never changes to anything else, an expired one never to valid or
+        suspended."""
         bits = bytearray(self.bits)
         mask = (1 << self.entry_bits) - 1
         for index, state in changes.items():
@@ -239,6 +242,8 @@ class StatusList:
             current = self.status(index)
             if current in FINAL and state is not current:
                 raise StatusListError(f"index {index} is {current.name.lower()}; that is final")
+            if current is LicenceStatus.EXPIRED and state in _NOT_AFTER_EXPIRY:
+                raise StatusListError(f"index {index} is expired; it cannot be {state.name}")
             byte, shift = self._slot(index)
             bits[byte] = (bits[byte] & ~(mask << shift)) | (int(state) << shift)
         return StatusList(self.list_id, self.issuer, issued_at, next_update, self.size,
