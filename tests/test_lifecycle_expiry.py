@@ -4,54 +4,37 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from tests.lifecycle_support import (
+    NOW,
+    USCC,
+    add_licences,
+    count_events,
+    day,
+    new_registry,
+    statuses,
+)
 from trust.errors import InputError
 from trust.indications import Indication, SubIndication
-from trust.registry import Registry, migrate
+from trust.registry import Registry
 from trust.registry.expiry import expire_due
 from trust.registry.lifecycle import LicenceStatus, change_status, history
-from trust.registry.models import AuditEntry, Department, Licence, LicenceEvent, SealRecord
+from trust.registry.models import AuditEntry, Licence
 from trust.registry.statuslist import build_status_list
 from trust.status import LicenceStatus as ListValue
 from trust.status import StatusList
 from verification.status import ListStatus, RegistryStatus
 
-CST = timezone(timedelta(hours=8))
-NOW = datetime(2026, 12, 6, 9, 0, tzinfo=CST)  # the job runs on 6 December (China time)
-USCC = "11330100002482077H"
-
-
-def day(d: int, month: int = 12) -> datetime:
-    """``valid_to`` as issuance stores it: 00:00 China time of the last valid day."""
-    return datetime(2026, month, d, tzinfo=CST)
-
-
-def add_licences(reg: Registry, ends: dict[str, datetime | None], start: int = 1) -> None:
-    with reg.session() as s:
-        for i, (licence_id, end) in enumerate(ends.items(), start=start):
-            s.add(Licence(id=licence_id, type_code="BL", department_code="amr",
-                          holder_name="张三", holder={"name": "张三"}, valid_from=day(1, 1),
-                          valid_to=end, status_index=i, holder_ref="a" * 64,
-                          file_sm3="00" * 32, seal_es_id="S1", key_uri="file:k.p8"))
-            s.add(LicenceEvent(licence_id=licence_id, at=day(1, 1), from_status=None,
-                               to_status="valid", reason="issued"))
-
 
 @pytest.fixture
 def registry(db_url: str) -> Iterator[Registry]:
-    migrate(db_url)
-    reg = Registry(db_url)
-    with reg.session() as s:
-        s.add(Department(code="amr", name="市场监督管理局", uscc=USCC))
-        s.flush()
-        s.add(SealRecord(es_id="S1", department_code="amr", name="章", seal_type=1,
-                         der=b"\x30\x00", valid_start=day(1, 1), valid_end=day(31)))
+    reg = new_registry(db_url)
     # E1 ended on 5 Dec (due), E2 on 1 Nov (due), T1 ends today (not due), F1 later,
-    # N1 never ends, R1 is due but revoked, S1 due and suspended
+    # N1 never ends, R1 is due but revoked, X1 due and suspended
     add_licences(reg, {"E1": day(5), "E2": day(1, 11), "T1": day(6), "F1": day(30),
                        "N1": None, "R1": day(2), "X1": day(3)})
     with reg.session() as s:
@@ -60,19 +43,6 @@ def registry(db_url: str) -> Iterator[Registry]:
                       actor="amr")
     yield reg
     reg.close()
-
-
-def statuses(reg: Registry) -> dict[str, str]:
-    with reg.session() as s:
-        return {str(k): str(v) for k, v in s.execute(select(Licence.id, Licence.status))}
-
-
-def count_events(reg: Registry, to_status: str) -> dict[str, int]:
-    with reg.session() as s:
-        rows = s.execute(select(LicenceEvent.licence_id, func.count())
-                         .where(LicenceEvent.to_status == to_status)
-                         .group_by(LicenceEvent.licence_id)).all()
-    return {str(k): int(v) for k, v in rows}
 
 
 def test_expires_exactly_the_due_licences_once(registry: Registry) -> None:
