@@ -14,8 +14,10 @@ from api import errors, limits, metrics, ratelimit
 from api.deployment import Deployment, Home, load_config
 from api.readiness import KeyStoreReadiness
 from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
+from api.routes import cases as case_routes
 from api.routes import verification as verification_routes
 from api.settings import Settings
+from api.worker import WorkerThread, deployment_worker
 from trust.registry import migrate
 
 WEB = Path(__file__).parent / "web"
@@ -36,9 +38,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.deployment = deployment
         app.state.registry = deployment.registry
         app.state.key_stores = KeyStoreReadiness(deployment)
+        # The outbox worker (case issuance, notifications); any number may run (leases).
+        worker = WorkerThread(deployment_worker(deployment, settings),
+                              idle=settings.worker_idle_s).start() if settings.worker else None
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
             deployment.close()
 
     app = FastAPI(
@@ -68,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, departments, seals, keys, licences, audit, trust, presentation, qr):
         app.include_router(module.router)
     app.include_router(verification_routes.router)
+    app.include_router(case_routes.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @app.get("/", include_in_schema=False)

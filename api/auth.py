@@ -32,6 +32,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     HOLDER_APP = "holder_app"
     CA_OPERATOR = "ca_operator"
+    # An approval system (审批系统) posting "case approved" events for its department (api.cases).
+    APPROVAL_SYSTEM = "approval_system"
 
 
 class AuthError(SealTrustError):
@@ -50,6 +52,9 @@ _EXCLUSIVE = (
     frozenset({Role.SEAL_ADMIN, Role.ISSUER}),
     frozenset({Role.CA_OPERATOR, Role.SEAL_ADMIN}),
     frozenset({Role.CA_OPERATOR, Role.ISSUER}),
+    # Cases issue licences: the same separation as an issuer's.
+    frozenset({Role.APPROVAL_SYSTEM, Role.SEAL_ADMIN}),
+    frozenset({Role.APPROVAL_SYSTEM, Role.CA_OPERATOR}),
 )
 
 
@@ -85,8 +90,9 @@ def validate_roles(roles: frozenset[Role], department_code: str | None) -> None:
                              "are different clients")
     if Role.AUDITOR in roles and len(roles) > 1:
         raise InputError("separation of duties: an auditor holds no other role")
-    if roles & {Role.SEAL_ADMIN, Role.ISSUER} and not department_code:
-        raise InputError("seal administrators and issuers belong to a department")
+    if roles & {Role.SEAL_ADMIN, Role.ISSUER, Role.APPROVAL_SYSTEM} and not department_code:
+        raise InputError("seal administrators, issuers and approval systems belong to a "
+                         "department")
 
 
 def create_client(
@@ -157,4 +163,5 @@ Verifier = Annotated[Principal, Depends(require(Role.VERIFIER))]
 Auditor = Annotated[Principal, Depends(require(Role.AUDITOR))]
 HolderApp = Annotated[Principal, Depends(require(Role.HOLDER_APP))]
 CaOperator = Annotated[Principal, Depends(require(Role.CA_OPERATOR))]
+ApprovalSystem = Annotated[Principal, Depends(require(Role.APPROVAL_SYSTEM))]
 Reader = Annotated[Principal, Depends(require(Role.AUDITOR, Role.SEAL_ADMIN, Role.ISSUER))]

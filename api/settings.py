@@ -30,14 +30,25 @@ class Settings(BaseSettings):
     max_files_per_request: int = Field(default=100, gt=0)
     request_timeout_s: float = Field(default=30.0, gt=0)
     # Public endpoints, per client per fixed window, counted in rate_windows (api.ratelimit).
-    rate_limit_paths: tuple[str, ...] = ("/verify", "/v1/qr/", "/v1/trust/", "/v1/verify/file")
+    rate_limit_paths: tuple[str, ...] = ("/verify", "/v1/qr/", "/v1/trust/", "/v1/verify/file",
+                                         "/v1/cases/")
     rate_limit_requests: int = Field(default=600, gt=0)
     rate_limit_window_s: int = Field(default=60, gt=0)
     rate_limit_batch: int = Field(default=20, gt=0)  # 1 = one database upsert per request
     rate_limit_flush_ms: int = Field(default=100, ge=0)
+    # The outbox worker (api.worker): a thread in each serve process unless off; notifier.
+    worker: bool = True
+    worker_idle_s: float = Field(default=1.0, gt=0)
+    notifier: Literal["log", "webhook"] = "log"
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: str | None = None  # >= 16 bytes; signs the webhook bodies
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.mode == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("SEALTRUST_SECRET_KEY must be set in production mode")
+        if self.notifier == "webhook" and not (self.notify_webhook_url
+                                               and self.notify_webhook_secret):
+            raise ValueError("the webhook notifier needs SEALTRUST_NOTIFY_WEBHOOK_URL and "
+                             "SEALTRUST_NOTIFY_WEBHOOK_SECRET")
         return self

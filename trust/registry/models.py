@@ -294,3 +294,57 @@ class LicenceFile(Base):
     __tablename__ = "licence_files"
     licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), primary_key=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OutboxItem(Base):
+    """One durable unit of work (issue a case's licences, send a notification).
+
+    Written in the transaction of the change that causes it, so the work
+    exists exactly when the change does; workers claim it by lease
+    (``lease_owner``/``lease_until``), and an expired lease makes it claimable
+    again (trust.registry.outbox). ``payload`` carries references only (case
+    codes, licence ids, holder refs), never names or identity numbers.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_outbox_claim", "topic", "state", "available_at"),)
+
+
+class Case(Base):
+    """An approved case (办件) from an approval system and the licences it produced.
+
+    ``event_sha256`` is the SM3 of the canonical event, so the same event
+    again is recognised and a different one under the same case code refused.
+    ``pending`` holds the records to issue, sealed like licence records
+    (trust.registry.cases), until the licences exist; then it is cleared.
+    """
+
+    __tablename__ = "cases"
+    case_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    service_code: Mapped[str] = mapped_column(String(64))
+    event_sha256: Mapped[str] = mapped_column(String(64))
+    holder_ref: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="accepted")
+    licence_ids: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    pending: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    data_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    data_kek: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    approved_at: Mapped[datetime]
+    accepted_at: Mapped[datetime]
+    issued_at: Mapped[datetime | None] = mapped_column(nullable=True)
