@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from trust import audit
 from trust.errors import InputError
 from trust.registry.db import Registry, begin_write
+from trust.registry.holder_notices import notify_change
 from trust.registry.lifecycle import LicenceStatus, transition_if
 from trust.registry.models import Licence
 
@@ -128,8 +129,9 @@ def _states(session: Session, ids: Sequence[str]) -> dict[str, str]:
 
 
 def _apply(session: Session, result: BulkResult, ids: Sequence[str], *, reason: str,
-           at: datetime, actor: str) -> None:
+           at: datetime, actor: str, notify: bool) -> None:
     states = _states(session, ids)
+    changed: list[str] = []
     for licence_id in ids:
         state = states.get(licence_id)
         if state is None:
@@ -137,7 +139,7 @@ def _apply(session: Session, result: BulkResult, ids: Sequence[str], *, reason: 
         elif state not in LIVE:
             result.skipped[licence_id] = state
         elif result.dry_run:
-            result.changed.append(licence_id)
+            changed.append(licence_id)
         else:
             left = transition_if(session, licence_id, result.action.target, from_states=LIVE,
                                  reason=reason, at=at, actor=actor,
@@ -146,7 +148,10 @@ def _apply(session: Session, result: BulkResult, ids: Sequence[str], *, reason: 
                 now = _states(session, [licence_id]).get(licence_id, "missing")
                 result.skipped[licence_id] = now
             else:
-                result.changed.append(licence_id)
+                changed.append(licence_id)
+    result.changed += changed
+    if notify and changed:  # same transaction: the holder hears of it exactly when it commits
+        notify_change(session, f"licence.{result.action.target.value}", changed, at)
 
 
 def bulk_change(
@@ -160,8 +165,10 @@ def bulk_change(
     dry_run: bool = False,
     chunk: int = CHUNK,
     before_commit: BeforeCommit | None = None,
+    notify: bool = True,
 ) -> BulkResult:
-    """Revoke or cancel the selected live licences in chunks (see the module docs)."""
+    """Revoke or cancel the selected live licences in chunks (see the module docs); with
+    ``notify`` each holder gets a ``licence.revoked`` / ``licence.cancelled`` notice."""
     if at.tzinfo is None:
         raise InputError("bulk change time must be timezone-aware", code="input.naive_datetime")
     if not reason.strip() or len(reason) > MAX_REASON:
@@ -183,7 +190,7 @@ def bulk_change(
             if not ids:
                 break
             last = ids[-1]
-            _apply(session, result, ids, reason=reason, at=at, actor=actor)
+            _apply(session, result, ids, reason=reason, at=at, actor=actor, notify=notify)
             if before_commit is not None and not dry_run:
                 before_commit(session, at)
     if not dry_run:

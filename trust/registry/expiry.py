@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from trust import audit
 from trust.errors import InputError
 from trust.registry.db import Registry, begin_write
+from trust.registry.holder_notices import notify_change
 from trust.registry.lifecycle import LicenceStatus, allowed_from, transition_if
 from trust.registry.models import Licence
 
@@ -87,11 +88,13 @@ def expire_due(
     dry_run: bool = False,
     chunk: int = CHUNK,
     before_commit: BeforeCommit | None = None,
+    notify: bool = True,
 ) -> ExpiryRun:
     """Expire every licence due at ``as_of`` (default ``at``), recording the change at ``at``.
 
     ``as_of`` later than ``at`` is refused for a real run (it would end licences
-    early) and allowed for a dry run ("what will have expired by then").
+    early) and allowed for a dry run ("what will have expired by then"). With
+    ``notify`` each holder gets a ``licence.expired`` notification (once).
     """
     at = _aware(at, "at")
     as_of = at if as_of is None else _aware(as_of, "as_of")
@@ -113,6 +116,7 @@ def expire_due(
             if dry_run:
                 run.expired += ids
                 continue
+            changed: list[str] = []
             for licence_id in ids:
                 left = transition_if(session, licence_id, LicenceStatus.EXPIRED,
                                      from_states=LIVE, reason=REASON, at=at, actor=actor,
@@ -120,7 +124,10 @@ def expire_due(
                 if left is None:
                     run.lost += 1
                 else:
-                    run.expired.append(licence_id)
+                    changed.append(licence_id)
+            run.expired += changed
+            if notify:  # in the same transaction: a notice exactly when the change commits
+                notify_change(session, "licence.expired", changed, at)
             if before_commit is not None:
                 before_commit(session, at)
     if not dry_run:
