@@ -15,6 +15,7 @@ from api.deployment import Deployment, Home, load_config
 from api.readiness import KeyStoreReadiness
 from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
 from api.routes import cases as case_routes
+from api.routes import lifecycle as lifecycle_routes
 from api.routes import verification as verification_routes
 from api.settings import Settings
 from api.worker import WorkerThread, deployment_worker
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, departments, seals, keys, licences, audit, trust, presentation, qr):
         app.include_router(module.router)
     app.include_router(verification_routes.router)
+    app.include_router(lifecycle_routes.router)
     app.include_router(case_routes.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
