@@ -216,3 +216,42 @@ def test_each_variant_runs_on_its_database(api: Api, request: pytest.FixtureRequ
     backend = request.node.callspec.params["api"]
     assert deployment(api).registry.url.startswith(
         "postgresql" if backend == "postgres" else "sqlite")
+
+
+def test_daily_run_is_claimed_once_per_day_and_catches_up(api: Api) -> None:
+    from api.lifecycle_schedule import DailyLifecycle, next_run, parse_daily_at
+
+    ended = issue(api, dated("APR", 601, TODAY - timedelta(days=700), TODAY - timedelta(days=1)),
+                  type_code="APR", historical=True)
+    soon = issue(api, dated("APR", 602, TODAY - timedelta(days=300), TODAY + timedelta(days=9)),
+                 type_code="APR")
+    dep = deployment(api)
+    at = parse_daily_at("02:00")
+    assert at is not None
+    node_a = DailyLifecycle(dep, at, 30, "node-a")
+    node_b = DailyLifecycle(dep, at, 30, "node-b")
+    now = datetime.now(UTC)  # build_api turns the timer off: nobody claimed today yet
+    first = node_a.run_now(now)
+    assert first is not None and first["expired"] >= 1 and first["notices_queued"] >= 1
+    assert node_b.run_now(now + timedelta(seconds=5)) is None  # the day is node a's
+    assert node_b.run_now(now + timedelta(days=1)) is not None  # the next day: whoever claims
+    assert show(api, ended)["status"] == "expired" and show(api, soon)["status"] == "valid"
+    with dep.registry.session() as s:
+        notices = s.execute(select(OutboxItem.dedupe_key).where(
+            OutboxItem.dedupe_key == f"notify:expiring:{soon}")).scalars().all()
+    assert notices == [f"notify:expiring:{soon}"]
+    assert next_run(datetime(2026, 12, 6, 17, 0, tzinfo=UTC), at) == datetime(
+        2026, 12, 6, 18, 0, tzinfo=UTC)  # 02:00 China time
+    assert next_run(datetime(2026, 12, 6, 18, 0, tzinfo=UTC), at) == datetime(
+        2026, 12, 7, 18, 0, tzinfo=UTC)
+
+
+def test_the_schedule_setting_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    assert Settings(lifecycle_daily_at="off").lifecycle_daily_at == "off"
+    for bad in ("25:00", "2am", ""):
+        with pytest.raises(ValidationError):
+            Settings(lifecycle_daily_at=bad)
