@@ -163,3 +163,13 @@ def test_token_status_check_fails_expired() -> None:
     check = _status_check("status", ListValue.EXPIRED)
     assert (check.indication, check.sub_indication) == (Indication.TOTAL_FAILED,
                                                         SubIndication.EXPIRED)
+
+
+def test_the_page_says_expired_in_both_languages() -> None:
+    """A status list saying expired: the page names it, not "cannot decide"."""
+    from trust.token.verify import TokenResult, _status_check
+    from verification.qr import result_view
+
+    check = _status_check("status", ListValue.EXPIRED)
+    view = result_view(TokenResult(Indication.TOTAL_FAILED, SubIndication.EXPIRED, (check,)))
+    assert (view["message_zh"], view["message_en"]) == ("证照已过期", "The licence has expired")
