@@ -117,6 +117,52 @@ def test_two_runs_at_once_change_each_licence_once(registry: Registry) -> None:
     assert len(events) == 63 and set(events.values()) == {1}
 
 
+@pytest.fixture
+def pg_registry() -> Iterator[Registry]:
+    from tests.db_support import fresh_postgres_url
+
+    for url in fresh_postgres_url():
+        reg = new_registry(url)
+        try:
+            yield reg
+        finally:
+            reg.close()
+
+
+@pytest.mark.postgres
+def test_two_runs_that_read_the_same_due_licences_change_each_once(
+        pg_registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race itself, forced: both runs read the same chunk before either writes (no
+    database lock orders them on PostgreSQL); the conditional UPDATE lets one of them win
+    each licence, the other counts it as changed elsewhere."""
+    from trust.registry import expiry
+
+    add_licences(pg_registry, {f"M{i:03d}": day(2) for i in range(20)})
+    real, both_read = expiry._due_ids, threading.Barrier(2, timeout=30)
+
+    def read_then_wait(*args: object) -> list[str]:
+        ids = real(*args)  # type: ignore[arg-type]
+        if ids and ids[0] == "M000":
+            both_read.wait()  # the other run holds the same ids, nothing written yet
+        return ids
+
+    monkeypatch.setattr(expiry, "_due_ids", read_then_wait)
+    runs: list[expiry.ExpiryRun] = []
+
+    def run() -> None:
+        runs.append(expire_due(pg_registry, at=NOW, actor="node", chunk=20))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(runs) == 2
+    assert sum(len(r.expired) for r in runs) == 20
+    assert sum(r.lost for r in runs) == 20  # each licence lost by exactly one run
+    assert set(count_events(pg_registry, "expired").values()) == {1}
+
+
 def test_status_list_and_verifiers_report_expired(registry: Registry) -> None:
     expire_due(registry, at=NOW, actor="ops")
     with registry.session() as s:
