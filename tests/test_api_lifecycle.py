@@ -255,3 +255,41 @@ def test_the_schedule_setting_is_checked() -> None:
     for bad in ("25:00", "2am", ""):
         with pytest.raises(ValidationError):
             Settings(lifecycle_daily_at=bad)
+
+
+def test_cli_renew_and_bulk_with_an_ids_file(api: Api, tmp_path: Path) -> None:
+    runner = CliRunner()
+    base = ["--home", str(api.home), "--json", "--operator", "desk-7"]
+    old = issue(api, dated("BL", 701, TODAY - timedelta(days=30), years(1)))
+    record = tmp_path / "rec.json"
+    record.write_text(json.dumps(dated("BL", 702, TODAY, years(5))), "utf-8")
+    refused = runner.invoke(cli_main, ["licence", "renew", old, "--data", str(record), *base])
+    assert refused.exit_code != 0 and show(api, old)["status"] == "valid"
+    record.write_text(json.dumps(dated("BL", 701, TODAY, years(5))), "utf-8")
+    renewed = runner.invoke(cli_main, ["licence", "renew", old, "--data", str(record), *base])
+    assert renewed.exit_code == 0, renewed.output
+    new = json.loads(renewed.stdout)["licence_id"]
+    assert show(api, old)["superseded_by"] == new
+
+    targets = [issue(api, dated("BL", 710 + i, TODAY - timedelta(days=3), years(1)))
+               for i in range(3)]
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join([*targets, old, "# done by hand", "NOPE-1"]) + "\n", "utf-8")
+    dry = runner.invoke(cli_main, ["licence", "bulk", "revoke", "--ids", str(ids), "--reason",
+                                   "court order", "--dry-run", *base])
+    assert dry.exit_code == 0, dry.output
+    planned = json.loads(dry.stdout)
+    assert planned["counts"] == {"would_change": 3, "skipped": 1, "missing": 1}
+    assert planned["licence_ids"] == targets and planned["skipped"] == {old: "superseded"}
+    assert all(show(api, t)["status"] == "valid" for t in targets)
+    done = runner.invoke(cli_main, ["licence", "bulk", "revoke", "--ids", str(ids), "--reason",
+                                    "court order", *base])
+    assert json.loads(done.stdout)["licence_ids"] == targets
+    assert all(show(api, t)["status"] == "revoked" for t in targets)
+    with deployment(api).registry.session() as s:
+        actors = set(s.execute(select(AuditEntry.actor).where(
+            AuditEntry.subject.in_(targets), AuditEntry.kind == "licence.revoked")).scalars())
+    assert actors == {"cli:desk-7"}
+    both = runner.invoke(cli_main, ["licence", "bulk", "cancel", "--ids", str(ids),
+                                    "--department", DEMO_DEPARTMENT, "--reason", "r", *base])
+    assert both.exit_code == 2

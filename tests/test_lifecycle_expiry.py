@@ -173,6 +173,16 @@ def test_status_list_and_verifiers_report_expired(registry: Registry) -> None:
     assert listed.status(index["T1"]) is ListValue.VALID
     again = StatusList.from_cbor(listed.to_cbor())
     assert again.status(index["X1"]) is ListValue.EXPIRED
+    # read the bytes without our reader: CBOR map, zlib, 4-bit entries MSB first
+    import zlib
+
+    import cbor2
+
+    raw = cbor2.loads(listed.to_cbor())
+    bits = zlib.decompress(raw[7])
+    nibble = {lid: (bits[i // 2] >> (4 - 4 * (i % 2))) & 0xF for lid, i in index.items()}
+    assert raw[5] == 4
+    assert nibble == {"E1": 6, "E2": 6, "X1": 6, "T1": 0, "F1": 0, "N1": 0, "R1": 1}
 
     from trust.trustlist import TrustList
 
