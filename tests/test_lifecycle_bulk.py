@@ -139,3 +139,18 @@ def test_bad_selections_and_reasons_are_refused(registry: Registry) -> None:
     with pytest.raises(InputError):
         parse_ids("A01 B01\n")
     assert statuses(registry)["A01"] == "valid"
+
+
+def test_a_bounded_call_stops_at_its_share_and_the_next_goes_on(registry: Registry) -> None:
+    everything = Selection(department="amr")
+    listed = bulk_change(registry, everything, BulkAction.CANCEL, reason="r", at=NOW,
+                         actor="ops", dry_run=True, max_listed=3)
+    assert listed.changed == ["A01", "A03", "A04"] and listed.unlisted == 8
+    assert listed.counts()["would_change"] == 11
+    first = bulk_change(registry, everything, BulkAction.CANCEL, reason="r", at=NOW,
+                        actor="ops", chunk=2, limit=3)
+    assert not first.complete and first.changed == ["A01", "A03", "A04", "A05"]
+    rest = bulk_change(registry, everything, BulkAction.CANCEL, reason="r", at=NOW,
+                       actor="ops", chunk=2, limit=100)
+    assert rest.complete and len(rest.changed) == 7
+    assert set(count_events(registry, "cancelled").values()) == {1}

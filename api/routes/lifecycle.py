@@ -29,6 +29,9 @@ from trust.registry.models import Licence
 
 router = APIRouter(tags=["lifecycle"])
 MAX_API_IDS = 10_000
+# One request changes at most this many licences (then ``complete`` is false: send it
+# again), and a dry run lists at most MAX_API_IDS ids: a request stays bounded in time.
+PER_REQUEST = 2_000
 _SCOPE_CHUNK = 500
 
 
@@ -64,7 +67,10 @@ class BulkOut(BaseModel):
     selection: dict[str, Any]
     counts: dict[str, int] = Field(description="changed (dry run: would_change), skipped, "
                                                "missing")
+    complete: bool = Field(description="false: this request stopped after its share; send "
+                                       "the same request again to go on")
     licence_ids: list[str] = Field(description="changed (dry run: would change), in order")
+    unlisted: int = Field(description="dry run: would change, beyond the ids listed")
     skipped: dict[str, str] = Field(description="id -> the state that kept it unchanged")
     missing: list[str]
 
@@ -103,7 +109,8 @@ def bulk(action: BulkAction, body: BulkIn, principal: Issuer, deployment: Deploy
          now: Now) -> BulkOut:
     """Revoke or cancel many licences of the caller's department: by ``ids``, by ``type``,
     or all (``department`` = the caller's). ``dry_run`` says exactly what would change
-    (counts and ids) and changes nothing. Only valid and suspended licences change."""
+    (counts and ids) and changes nothing. Only valid and suspended licences change; one
+    request changes at most 2000 (``complete`` false: send it again to go on)."""
     if principal.department_code is None:
         raise ConflictError("this client belongs to no department")
     if body.ids is not None:
@@ -126,5 +133,6 @@ def bulk(action: BulkAction, body: BulkIn, principal: Issuer, deployment: Deploy
 
     result = bulk_change(deployment.registry, selection, action, reason=body.reason, at=now,
                          actor=principal.client_id, dry_run=body.dry_run,
-                         before_commit=None if body.dry_run else sign)
+                         before_commit=None if body.dry_run else sign,
+                         limit=PER_REQUEST, max_listed=MAX_API_IDS)
     return BulkOut(**result.to_json())

@@ -102,15 +102,19 @@ class BulkResult:
     changed: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # id -> the state it is in
     missing: list[str] = field(default_factory=list)
+    unlisted: int = 0  # dry run: would change, but beyond ``max_listed``
+    complete: bool = True  # False: stopped at ``limit``; send the same run again
 
     def counts(self) -> dict[str, int]:
-        return {"would_change" if self.dry_run else "changed": len(self.changed),
+        return {"would_change" if self.dry_run else "changed":
+                len(self.changed) + self.unlisted,
                 "skipped": len(self.skipped), "missing": len(self.missing)}
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "action": self.action.value, "dry_run": self.dry_run,
                 "selection": self.selection.to_json(), "counts": self.counts(),
-                "licence_ids": list(self.changed), "skipped": dict(self.skipped),
+                "complete": self.complete, "licence_ids": list(self.changed),
+                "unlisted": self.unlisted, "skipped": dict(self.skipped),
                 "missing": list(self.missing)}
 
 
@@ -129,7 +133,7 @@ def _states(session: Session, ids: Sequence[str]) -> dict[str, str]:
 
 
 def _apply(session: Session, result: BulkResult, ids: Sequence[str], *, reason: str,
-           at: datetime, actor: str, notify: bool) -> None:
+           at: datetime, actor: str, notify: bool, max_listed: int | None) -> None:
     states = _states(session, ids)
     changed: list[str] = []
     for licence_id in ids:
@@ -139,7 +143,10 @@ def _apply(session: Session, result: BulkResult, ids: Sequence[str], *, reason: 
         elif state not in LIVE:
             result.skipped[licence_id] = state
         elif result.dry_run:
-            changed.append(licence_id)
+            if max_listed is not None and len(result.changed) + len(changed) >= max_listed:
+                result.unlisted += 1
+            else:
+                changed.append(licence_id)
         else:
             left = transition_if(session, licence_id, result.action.target, from_states=LIVE,
                                  reason=reason, at=at, actor=actor,
@@ -166,9 +173,16 @@ def bulk_change(
     chunk: int = CHUNK,
     before_commit: BeforeCommit | None = None,
     notify: bool = True,
+    limit: int | None = None,
+    max_listed: int | None = None,
 ) -> BulkResult:
     """Revoke or cancel the selected live licences in chunks (see the module docs); with
-    ``notify`` each holder gets a ``licence.revoked`` / ``licence.cancelled`` notice."""
+    ``notify`` each holder gets a ``licence.revoked`` / ``licence.cancelled`` notice.
+
+    ``limit`` bounds one call (a request's time): a real run stops after the chunk
+    that reaches it, ``complete`` False, and the same call again goes on. A dry run
+    counts everything but lists at most ``max_listed`` ids (the rest in ``unlisted``).
+    """
     if at.tzinfo is None:
         raise InputError("bulk change time must be timezone-aware", code="input.naive_datetime")
     if not reason.strip() or len(reason) > MAX_REASON:
@@ -190,16 +204,20 @@ def bulk_change(
             if not ids:
                 break
             last = ids[-1]
-            _apply(session, result, ids, reason=reason, at=at, actor=actor, notify=notify)
+            _apply(session, result, ids, reason=reason, at=at, actor=actor, notify=notify,
+                   max_listed=max_listed)
             if before_commit is not None and not dry_run:
                 before_commit(session, at)
+        if not dry_run and limit is not None and len(result.changed) >= limit:
+            result.complete = False
+            break
     if not dry_run:
         with registry.session() as session:
             begin_write(session)
             audit.append(session, kind=f"lifecycle.bulk_{action.value}", actor=actor,
                          subject=result.run_id, at=at,
                          details={"selection": selection.to_json(), "reason": reason,
-                                  **result.counts()})
+                                  "complete": result.complete, **result.counts()})
             if before_commit is not None:
                 before_commit(session, at)
     return result
