@@ -138,6 +138,12 @@ def test_bad_selections_and_reasons_are_refused(registry: Registry) -> None:
                     actor="ops")
     with pytest.raises(InputError):
         parse_ids("A01 B01\n")
+    from trust.errors import NotFoundError
+
+    with pytest.raises(NotFoundError) as unknown:
+        bulk_change(registry, Selection(department="amr-typo"), BulkAction.REVOKE, reason="r",
+                    at=NOW, actor="ops", dry_run=True)
+    assert unknown.value.code == "bulk.unknown_department"
     assert statuses(registry)["A01"] == "valid"
 
 

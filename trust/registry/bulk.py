@@ -26,11 +26,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trust import audit
-from trust.errors import InputError
+from trust.errors import InputError, NotFoundError
 from trust.registry.db import Registry, begin_write
 from trust.registry.holder_notices import notify_change
 from trust.registry.lifecycle import LicenceStatus, transition_if
-from trust.registry.models import Licence
+from trust.registry.models import Department, Licence
 
 __all__ = ["CHUNK", "LIVE", "MAX_IDS", "BulkAction", "BulkResult", "Selection", "bulk_change",
            "parse_ids"]
@@ -190,6 +190,12 @@ def bulk_change(
                          code="bulk.reason")
     if not 1 <= chunk <= 10_000:
         raise InputError("chunk must be 1..10000")
+    if selection.department is not None:
+        with registry.session() as session:
+            # a typo must not read as "nothing to do": name the department that is unknown
+            if session.get(Department, selection.department) is None:
+                raise NotFoundError(f"no department {selection.department!r}",
+                                    code="bulk.unknown_department")
     result = BulkResult(secrets.token_hex(8), action, selection, dry_run)
     last, offset = "", 0
     while True:
