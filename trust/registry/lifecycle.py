@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Final, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from trust import audit
@@ -131,6 +131,15 @@ def change_status(
     return licence
 
 
+_LICENCES = cast(Table, Licence.__table__)
+_STATUS_OF: Final = select(_LICENCES.c.status).where(_LICENCES.c.id == bindparam("id"))
+_SET_STATUS_IF: Final = (update(_LICENCES)
+                         .where(_LICENCES.c.id == bindparam("b_id"),
+                                _LICENCES.c.status == bindparam("b_old"))
+                         .values(status=bindparam("b_new")))
+_INSERT_EVENT: Final = insert(cast(Table, LicenceEvent.__table__))
+
+
 def transition_if(
     session: Session,
     licence_id: str,
@@ -155,18 +164,19 @@ def transition_if(
         raise InputError("status change time must be timezone-aware")
     if not from_states <= allowed_from(new_status):
         raise InputError(f"cannot move {sorted(from_states)} to {new_status}")
-    current = session.execute(select(Licence.status).where(Licence.id == licence_id)).scalar()
+    connection = session.connection()  # Core, prebuilt: jobs run this per licence
+    current = connection.execute(_STATUS_OF, {"id": licence_id}).scalar()
     if current is None:
         raise NotFoundError(f"no licence {licence_id!r}")
     if current not in from_states:
         return None
-    changed = session.execute(
-        update(Licence).where(Licence.id == licence_id, Licence.status == current)
-        .values(status=new_status.value).execution_options(synchronize_session=False))
+    changed = connection.execute(_SET_STATUS_IF, {"b_id": licence_id, "b_old": current,
+                                                  "b_new": new_status.value})
     if getattr(changed, "rowcount", 0) != 1:
         return None  # another transaction changed it between the read and the update
-    session.add(LicenceEvent(licence_id=licence_id, at=at, from_status=current,
-                             to_status=new_status.value, reason=reason))
+    connection.execute(_INSERT_EVENT, {"licence_id": licence_id, "at": at,
+                                       "from_status": current,
+                                       "to_status": new_status.value, "reason": reason})
     audit.append(session, kind=f"licence.{new_status.value}", actor=actor, subject=licence_id,
                  at=at, details={"from": current, "reason": reason, **(details or {})})
     return str(current)
