@@ -20,7 +20,7 @@ from api.renewal import renew_licence
 from trust import audit
 from trust.errors import InputError
 from trust.registry.bulk import BulkAction, Selection, bulk_change, parse_ids
-from trust.registry.expiry import expire_due
+from trust.registry.expiry import BeforeCommit, expire_due
 from trust.registry.expiry_notices import DEFAULT_LEAD, notify_expiring
 
 __all__ = ["COMMANDS", "parse_as_of"]
@@ -48,7 +48,8 @@ def parse_as_of(text: str | None) -> datetime | None:
     return moment
 
 
-def _signer(dep: Deployment) -> Any:
+def _signer(dep: Deployment) -> BeforeCommit:
+    """Sign an audit head before each chunk commits, as the one-shot commands do."""
     key = dep.key("audit")
 
     def sign(session: Session, at: datetime) -> None:

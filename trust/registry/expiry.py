@@ -98,6 +98,7 @@ def expire_due(
     """
     at = _aware(at, "at")
     as_of = at if as_of is None else _aware(as_of, "as_of")
+    # Threat: a mistyped or malicious --as-of ending licences that are still valid today.
     if as_of > at + SKEW and not dry_run:
         raise InputError("--as-of lies in the future: only a dry run may look ahead "
                          "(到期处理不能提前执行，只能预演)", code="lifecycle.as_of_future")
