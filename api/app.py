@@ -12,14 +12,16 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, limits, metrics, ratelimit
 from api.deployment import Deployment, Home, load_config
+from api.lifecycle_schedule import DailyLifecycle, parse_daily_at
 from api.readiness import KeyStoreReadiness
 from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
 from api.routes import cases as case_routes
 from api.routes import services as services_routes
+from api.routes import lifecycle as lifecycle_routes
 from api.routes import verification as verification_routes
 from api.services import catalogue_for
 from api.settings import Settings
-from api.worker import WorkerThread, deployment_worker
+from api.worker import WorkerThread, deployment_worker, worker_id
 from trust.registry import migrate
 
 WEB = Path(__file__).parent / "web"
@@ -44,11 +46,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # The outbox worker (case issuance, notifications); any number may run (leases).
         worker = WorkerThread(deployment_worker(deployment, settings),
                               idle=settings.worker_idle_s).start() if settings.worker else None
+        # The daily lifecycle run (expiry, expiry notices); each day claimed by one process.
+        daily_at = parse_daily_at(settings.lifecycle_daily_at)
+        daily = DailyLifecycle(deployment, daily_at, settings.expiry_notice_days,
+                               worker_id()).start() if daily_at is not None else None
         try:
             yield
         finally:
             if worker is not None:
                 worker.stop()
+            if daily is not None:
+                daily.stop()
             deployment.close()
 
     app = FastAPI(
@@ -78,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, departments, seals, keys, licences, audit, trust, presentation, qr):
         app.include_router(module.router)
     app.include_router(verification_routes.router)
+    app.include_router(lifecycle_routes.router)
     app.include_router(case_routes.router)
     app.include_router(services_routes.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")

@@ -6,6 +6,7 @@ mode, settings that would be unsafe (default secrets) are refused at start.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -42,11 +43,19 @@ class Settings(BaseSettings):
     notifier: Literal["log", "webhook"] = "log"
     notify_webhook_url: str | None = None
     notify_webhook_secret: str | None = None  # >= 16 bytes; signs the webhook bodies
+    # The daily lifecycle run (api.lifecycle_schedule): expire what is due and queue expiry
+    # notices this many days ahead (0: none); HH:MM China time, or "off". One process of
+    # all nodes runs each day (claimed in the registry).
+    lifecycle_daily_at: str = "02:00"
+    expiry_notice_days: int = Field(default=30, ge=0, le=366)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.mode == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("SEALTRUST_SECRET_KEY must be set in production mode")
+        daily = self.lifecycle_daily_at.strip().lower()
+        if daily != "off" and not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", daily):
+            raise ValueError("SEALTRUST_LIFECYCLE_DAILY_AT must be HH:MM (China time) or off")
         if self.notifier == "webhook" and not (self.notify_webhook_url
                                                and self.notify_webhook_secret):
             raise ValueError("the webhook notifier needs SEALTRUST_NOTIFY_WEBHOOK_URL and "

@@ -64,7 +64,8 @@ def build_api(root: Path) -> Iterator[Api]:
                 _, tokens[who] = create_client(s, who, frozenset(roles), dept)
     finally:
         deployment.close()
-    app = create_app(Settings(home=root))
+    # no daily lifecycle timer: a test app alive at 02:00 China time must not change state
+    app = create_app(Settings(home=root, lifecycle_daily_at="off"))
     with TestClient(app) as client:
         yield Api(client, root, tokens)
 

@@ -62,9 +62,26 @@ def test_out_of_range_and_reserved_are_unknown() -> None:
     assert lst.status(0) is LicenceStatus.UNKNOWN
     assert lst.status(4) is LicenceStatus.UNKNOWN
     assert lst.status(-1) is LicenceStatus.UNKNOWN
-    wide = StatusList("L", "I", T0, T1, 4, bytes([0x36, 0xF0]))  # 3, 6, 15 are reserved
+    wide = StatusList("L", "I", T0, T1, 4, bytes([0x37, 0xF0]))  # 3, 7, 15 are reserved
     assert [wide.status(i) for i in range(4)] == [LicenceStatus.UNKNOWN] * 3 + [
         LicenceStatus.VALID]
+
+
+def test_expired_is_value_6_and_never_turns_valid_again() -> None:
+    """Lifecycle jobs (issue 14): 6 is expired; it may still become revoked, cancelled or
+    superseded, never valid or suspended; a 2-bit list cannot carry it."""
+    lst = StatusList("L", "I", T0, T1, 2, bytes([0x60]))
+    assert lst.status(0) is LicenceStatus.EXPIRED
+    ended = StatusList.empty("L", "I", 4, T0, T1).updated({1: LicenceStatus.EXPIRED}, T0, T1)
+    assert ended.bits[0] == 0x06
+    for back in (LicenceStatus.VALID, LicenceStatus.SUSPENDED):
+        with pytest.raises(StatusListError):
+            ended.updated({1: back}, T0, T1)
+    for final in (LicenceStatus.REVOKED, LicenceStatus.CANCELLED, LicenceStatus.SUPERSEDED):
+        assert ended.updated({1: final}, T0, T1).status(1) is final
+    with pytest.raises(StatusListError):
+        StatusList.empty("L", "I", 4, T0, T1, entry_bits=2).updated(
+            {1: LicenceStatus.EXPIRED}, T0, T1)
 
 
 def test_revocation_is_final_and_suspension_is_not() -> None:

@@ -9,7 +9,11 @@ COSE_Sign1 with content type ``CONTENT_TYPE`` signed by a ``status-signer``
 of the trust list for the same issuer.
 
 Entry values: 0 valid, 1 revoked, 2 suspended (reversible), 3 reserved,
-4 cancelled, 5 superseded, 6..15 reserved. Revoked, cancelled and superseded
+4 cancelled, 5 superseded, 6 expired (past its validity; may still become
+revoked, cancelled or superseded, never valid again), 7..15 reserved. A
+verifier that predates value 6 reads it as reserved, i.e. unknown, so an
+expired licence is INDETERMINATE there and FAILED (EXPIRED) in current ones:
+older verifiers fail closed, never pass it. Revoked, cancelled and superseded
 are final and distinct, so a verifier can say which (a cancelled licence was
 given up, a superseded one replaced, a revoked one withdrawn). A reserved
 value, an index beyond the list and a list that is missing, stale or
@@ -80,11 +84,14 @@ class LicenceStatus(IntEnum):
     UNKNOWN = 3  # also the reserved list value 3
     CANCELLED = 4
     SUPERSEDED = 5
+    EXPIRED = 6  # valid_until has passed (the registry's daily expiry job)
 
 
 # Once set, never changed by a later list (no un-revoking, un-cancelling, un-superseding).
 FINAL: Final = frozenset({LicenceStatus.REVOKED, LicenceStatus.CANCELLED,
                           LicenceStatus.SUPERSEDED})
+# Expired may still become revoked, cancelled or superseded (a renewal), never live again.
+_NOT_AFTER_EXPIRY: Final = frozenset({LicenceStatus.VALID, LicenceStatus.SUSPENDED})
 _SETTABLE: Final = frozenset(LicenceStatus) - {LicenceStatus.UNKNOWN}
 _VALUES: Final = frozenset(int(s) for s in _SETTABLE)
 
@@ -221,7 +228,8 @@ class StatusList:
         self, changes: Mapping[int, LicenceStatus], issued_at: datetime, next_update: datetime
     ) -> StatusList:
         """A new list with ``changes`` applied; a final entry (revoked, cancelled,
-        superseded) never changes to anything else."""
+        superseded) never changes to anything else, an expired one never to valid or
+        suspended."""
         bits = bytearray(self.bits)
         mask = (1 << self.entry_bits) - 1
         for index, state in changes.items():
@@ -234,6 +242,8 @@ class StatusList:
             current = self.status(index)
             if current in FINAL and state is not current:
                 raise StatusListError(f"index {index} is {current.name.lower()}; that is final")
+            if current is LicenceStatus.EXPIRED and state in _NOT_AFTER_EXPIRY:
+                raise StatusListError(f"index {index} is expired; it cannot be {state.name}")
             byte, shift = self._slot(index)
             bits[byte] = (bits[byte] & ~(mask << shift)) | (int(state) << shift)
         return StatusList(self.list_id, self.issuer, issued_at, next_update, self.size,

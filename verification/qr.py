@@ -325,6 +325,7 @@ _BY_STATUS: Final = {
     "licence superseded by a newer licence": ("证照已变更，已被新证照替代",
                                               "The licence has been replaced by a newer one"),
     "licence suspended": ("证照已暂停使用", "The licence is suspended"),
+    "licence expired": ("证照已过期", "The licence has expired"),
 }
 
 

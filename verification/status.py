@@ -96,6 +96,11 @@ def _licence_check(state: str, licence_id: str, source: str) -> Check:
     if state in _FINAL:
         return Check("licence_status", _FAIL, SubIndication.REVOKED,
                      f"{licence_id}: {state} ({source})")
+    if state == "expired":
+        # Threat: a licence past its validity kept in use; the registry (and the status
+        # list, value 6) say so even where the signed validity was not checked (a token).
+        return Check("licence_status", _FAIL, SubIndication.EXPIRED,
+                     f"{licence_id}: expired ({source})")
     return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                  f"{licence_id}: status {state} ({source})")
 
@@ -323,7 +328,8 @@ class ListStatus:
         if stale is not None:
             return stale
         state = status_list.status(index)
-        # Each list value by its own name: revoked, cancelled, superseded, suspended, unknown.
+        # Each list value by its own name: revoked, cancelled, superseded, suspended, expired,
+        # unknown.
         return _licence_check(state.name.lower(), licence_id,
                               f"status list of {status_list.issued_at.isoformat()}")
 

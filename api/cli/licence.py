@@ -10,6 +10,7 @@ import click
 from sqlalchemy.orm import Session
 
 from api.cli._common import CliContext, common_options
+from api.cli.licence_jobs import COMMANDS as LIFECYCLE_COMMANDS
 from api.deployment import Home, backfill_holder_refs_of, load_config, open_deployment
 from trust import audit
 from trust.registry.lifecycle import LicenceStatus, change_status, get_licence, history
@@ -36,7 +37,8 @@ def describe(session: Session, licence: Licence, events: list[Any]) -> dict[str,
 
 @click.group("licence")
 def command() -> None:
-    """Issued licences: show, download, revoke, cancel, supersede, suspend, reinstate."""
+    """Issued licences: show, download, revoke, cancel, supersede, suspend, reinstate, renew;
+    lifecycle jobs: expire-due, notify-expiring, bulk revoke|cancel."""
 
 
 @command.command("show")
@@ -136,3 +138,8 @@ def open_home(root: Path) -> Home:
     home = Home(root)
     load_config(home)
     return home
+
+
+# Lifecycle jobs (expire-due, notify-expiring, renew, bulk): their own module.
+for _job in LIFECYCLE_COMMANDS:
+    command.add_command(_job)

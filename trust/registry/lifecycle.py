@@ -1,19 +1,21 @@
-"""Licence status changes: valid -> superseded | cancelled | revoked | suspended.
+"""Licence status changes: valid -> superseded | cancelled | revoked | suspended | expired.
 
 Superseded, cancelled and revoked are final; suspended is the one reversible
 state (reinstate: suspended -> valid, and only from suspended; or it may
-still be cancelled or revoked). Each change is one status event and one audit
-entry in the caller's transaction, so the status list, the API and the audit
-log cannot disagree.
+still be cancelled or revoked). Expired (past valid_until, set by the daily
+job in :mod:`trust.registry.expiry`) never becomes valid or suspended again,
+but may still be revoked, cancelled or superseded (a renewal after expiry).
+Each change is one status event and one audit entry in the caller's
+transaction, so the status list, the API and the audit log cannot disagree.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Final, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from trust import audit
@@ -27,16 +29,26 @@ class LicenceStatus(StrEnum):
     CANCELLED = "cancelled"
     REVOKED = "revoked"
     SUSPENDED = "suspended"
+    EXPIRED = "expired"
 
 
 # Superseded, cancelled and revoked are final. Reinstatement (-> valid) exists only from
 # suspended: a "reinstate" can never resurrect a revoked or cancelled licence.
 _ALLOWED: Final = {
     LicenceStatus.VALID: {LicenceStatus.SUPERSEDED, LicenceStatus.CANCELLED,
-                          LicenceStatus.REVOKED, LicenceStatus.SUSPENDED},
+                          LicenceStatus.REVOKED, LicenceStatus.SUSPENDED,
+                          LicenceStatus.EXPIRED},
     LicenceStatus.SUSPENDED: {LicenceStatus.VALID, LicenceStatus.CANCELLED,
-                              LicenceStatus.REVOKED},
+                              LicenceStatus.REVOKED, LicenceStatus.EXPIRED},
+    # an expired licence can still be withdrawn, or replaced by its renewal
+    LicenceStatus.EXPIRED: {LicenceStatus.SUPERSEDED, LicenceStatus.CANCELLED,
+                            LicenceStatus.REVOKED},
 }
+
+
+def allowed_from(target: LicenceStatus) -> frozenset[str]:
+    """The registry states from which ``target`` may be reached."""
+    return frozenset(s.value for s, targets in _ALLOWED.items() if target in targets)
 # Audit entry kinds; "licence.valid" would not say what happened.
 _KIND: Final = {LicenceStatus.VALID: "licence.reinstated"}
 
@@ -117,6 +129,57 @@ def change_status(
                                  "superseded_by": superseded_by})
     session.flush()
     return licence
+
+
+_LICENCES = cast(Table, Licence.__table__)
+_STATUS_OF: Final = select(_LICENCES.c.status).where(_LICENCES.c.id == bindparam("id"))
+_SET_STATUS_IF: Final = (update(_LICENCES)
+                         .where(_LICENCES.c.id == bindparam("b_id"),
+                                _LICENCES.c.status == bindparam("b_old"))
+                         .values(status=bindparam("b_new")))
+_INSERT_EVENT: Final = insert(cast(Table, LicenceEvent.__table__))
+
+
+def transition_if(
+    session: Session,
+    licence_id: str,
+    new_status: LicenceStatus,
+    *,
+    from_states: frozenset[str],
+    reason: str,
+    at: datetime,
+    actor: str,
+    details: dict[str, object] | None = None,
+) -> str | None:
+    """Compare-and-set for jobs: move ``licence_id`` to ``new_status`` only if it is in one
+    of ``from_states`` *now*, with its event and audit entry; the state it left, or None
+    when it was not in one (already changed, by an earlier run or a concurrent one).
+
+    Threat: two job runs (two nodes, a rerun after a crash) both changing one licence and
+    writing two events. The UPDATE is conditional on the state just read, so of two
+    racing transactions exactly one sees a row changed (PostgreSQL re-checks the WHERE
+    after the first commits; SQLite writers are serialised by the caller's write lock).
+    """
+    if at.tzinfo is None:
+        raise InputError("status change time must be timezone-aware")
+    if not from_states <= allowed_from(new_status):
+        raise InputError(f"cannot move {sorted(from_states)} to {new_status}")
+    connection = session.connection()  # Core, prebuilt: jobs run this per licence
+    current = connection.execute(_STATUS_OF, {"id": licence_id}).scalar()
+    if current is None:
+        raise NotFoundError(f"no licence {licence_id!r}")
+    if current not in from_states:
+        return None
+    changed = connection.execute(_SET_STATUS_IF, {"b_id": licence_id, "b_old": current,
+                                                  "b_new": new_status.value})
+    if getattr(changed, "rowcount", 0) != 1:
+        return None  # another transaction changed it between the read and the update
+    connection.execute(_INSERT_EVENT, {"licence_id": licence_id, "at": at,
+                                       "from_status": current,
+                                       "to_status": new_status.value, "reason": reason})
+    audit.append(session, kind=f"licence.{new_status.value}", actor=actor, subject=licence_id,
+                 at=at, details={"from": current, "reason": reason, **(details or {})})
+    return str(current)
 
 
 def history(session: Session, licence_id: str) -> list[LicenceEvent]:

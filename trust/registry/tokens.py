@@ -30,13 +30,14 @@ __all__ = ["DbLiveStatus", "DbReplayCache", "live_state", "replay_key"]
 PRUNE_INTERVAL_S: Final = 60.0
 
 # Registry lifecycle states -> status-list values, one each: a verifier can say whether a
-# licence was revoked, cancelled, superseded or suspended (trust.status).
+# licence was revoked, cancelled, superseded, suspended or expired (trust.status).
 _STATES: Final = {
     "valid": LicenceStatus.VALID,
     "revoked": LicenceStatus.REVOKED,
     "cancelled": LicenceStatus.CANCELLED,
     "superseded": LicenceStatus.SUPERSEDED,
     "suspended": LicenceStatus.SUSPENDED,
+    "expired": LicenceStatus.EXPIRED,
 }
 
 

@@ -242,6 +242,8 @@ def _status_check(name: str, state: LicenceStatus) -> Check:
         return Check(name, _F, _S.REVOKED, _FINAL_DETAIL[state])
     if state is LicenceStatus.SUSPENDED:
         return Check(name, _I, _S.TRY_LATER, "licence suspended")
+    if state is LicenceStatus.EXPIRED:  # past its validity (status list value 6)
+        return Check(name, _F, _S.EXPIRED, "licence expired")
     return Check(name, _I, _S.TRY_LATER, "licence status unknown")
 
 
