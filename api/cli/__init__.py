@@ -28,6 +28,7 @@ _COMMANDS = (
     "verify",
     "audit",
     "registry",
+    "archive",
 )
 
 
