@@ -241,11 +241,13 @@ def backfill_holder_refs_of(home: Home) -> int:
 
 def key_request_digests_of(home: Home) -> int:
     """Key the request digests stored before migration 0012 (resumable, idempotent)."""
-    from trust.registry.request_macs import upgrade_request_macs
+    from trust.registry.request_macs import register_request_key, upgrade_request_macs
 
     registry = Registry(home.database_url())
     try:
-        return upgrade_request_macs(registry, RequestKey(read_key_file(home.request_key_file)))
+        key = RequestKey(read_key_file(home.request_key_file))
+        register_request_key(registry, key)  # a registry from before 0012 has no check value
+        return upgrade_request_macs(registry, key)
     finally:
         registry.close()
 
@@ -290,6 +292,7 @@ def init_deployment(root: Path, *, now: datetime | None = None,
     migrate(home.database_url())
     result.actions.append("created the registry schema")
     _holder_keys(home, result)
+    key_request_digests_of(home)  # registers the request-digest key's check value
 
     base_url = public_url()
     pki = build_demo_pki(secrets.token_bytes(32), now, crl_base=base_url)

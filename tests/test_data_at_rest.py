@@ -206,6 +206,10 @@ def test_wrong_or_missing_kek_fails_at_start_up_never_garbage(tmp_path: Path) ->
     kek_path.unlink()  # missing altogether
     status = _run(dep, "registry", "status")
     assert status.exit_code == 1 and "keystore.key_not_found" in status.output
+    with TestClient(create_app(Settings(home=tmp_path / "home"))) as client:
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["data_kek"] == "down: data.key_unavailable"
 
     kek_path.write_bytes(original)  # the right key again: ready
     with TestClient(create_app(Settings(home=tmp_path / "home"))) as client:

@@ -171,3 +171,29 @@ def test_a_row_with_no_digest_is_never_handed_out(dep: Deployment) -> None:
                   .values(request_mac=None, request_sha256=None))
     with pytest.raises(IdempotencyConflictError):
         _issue(dep, "DL", record, "req-9")
+
+
+def test_missing_or_other_request_key_fails_readiness(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    root = tmp_path / "home"
+    init_deployment(root)
+    key_file = Home(root).request_key_file
+    original = key_file.read_bytes()
+
+    def ready() -> tuple[int, str]:
+        with TestClient(create_app(Settings(home=root))) as client:
+            answer = client.get("/health/ready")
+            return answer.status_code, answer.json()["checks"]["request_key"]
+
+    assert ready() == (200, "ok")
+    key_file.write_bytes(bytes(32))  # another key under the same name
+    assert ready() == (503, "down: request.key_mismatch")
+    key_file.unlink()
+    code, state = ready()
+    assert code == 503 and state.startswith("down: ")
+    key_file.write_bytes(original)
+    assert ready() == (200, "ok")

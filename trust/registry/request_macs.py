@@ -17,14 +17,51 @@ from typing import Final, cast
 
 from sqlalchemy import Table, func, select, update
 
+from trust.errors import CryptoError
 from trust.registry.db import Registry, begin_write
-from trust.registry.models import Licence
+from trust.registry.models import Licence, Meta
 from trust.request_mac import LEGACY_KEY, RequestKey, keyed_idempotency_key
 
-__all__ = ["UPGRADE_BATCH", "count_unkeyed", "upgrade_request_macs"]
+__all__ = ["CHECK_KEY", "UPGRADE_BATCH", "RequestKeyMismatchError", "check_request_key",
+           "count_unkeyed", "register_request_key", "upgrade_request_macs"]
 
 UPGRADE_BATCH: Final = 500
+CHECK_KEY: Final = "request-key-check"
+_PROBE: Final = "00" * 32
 _LICENCES = cast(Table, Licence.__table__)
+
+
+class RequestKeyMismatchError(CryptoError):
+    """The request-digest key is not the one this registry's digests were made with."""
+
+    code = "request.key_mismatch"
+
+
+def register_request_key(registry: Registry, key: RequestKey) -> bool:
+    """Store the key's check value (its MAC of a fixed probe) unless one is stored."""
+    with registry.session() as session:
+        if session.get(Meta, CHECK_KEY) is not None:
+            return False
+        session.add(Meta(key=CHECK_KEY, value=key.mac(_PROBE)))
+        return True
+
+
+def check_request_key(registry: Registry, key: RequestKey) -> None:
+    """Raise :class:`RequestKeyMismatchError` unless ``key`` is the registered one.
+
+    Threat: a node started with another deployment's (or a regenerated) key
+    file would refuse every retry as a different request, and store digests
+    no other node can match; readiness fails instead.
+    """
+    import hmac
+
+    with registry.session() as session:
+        row = session.get(Meta, CHECK_KEY)
+    if row is None or not hmac.compare_digest(row.value, key.mac(_PROBE)):
+        raise RequestKeyMismatchError(
+            "the request-digest key (keys/request-digest.key) is not the one registered for "
+            "this registry (or, after an upgrade, `sealtrust init` has not run) "
+            "/ 请求摘要密钥不是本登记库所登记的密钥")
 
 
 def count_unkeyed(registry: Registry) -> int:
