@@ -247,7 +247,15 @@ def key_request_digests_of(home: Home) -> int:
     try:
         key = RequestKey(read_key_file(home.request_key_file))
         register_request_key(registry, key)  # a registry from before 0012 has no check value
-        return upgrade_request_macs(registry, key)
+        keyed = upgrade_request_macs(registry, key)
+        if keyed and registry.engine.dialect.name == "sqlite":
+            # Threat: the plain digests would linger in freed pages of the file (and its WAL);
+            # PostgreSQL needs VACUUM FULL licences, left to the operator (it locks the table).
+            with registry.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return keyed
     finally:
         registry.close()
 
