@@ -184,18 +184,18 @@ def licence_record(session: Session, licence: Licence) -> HolderRecord:
             raise SealedDataError(f"licence {licence.id} has neither a record nor a data key",
                                   code="data.missing")
         return HolderRecord(licence.holder_name, dict(licence.holder))
-    if licence.record is None:
-        raise SealedDataError(f"licence {licence.id} has a data key but no sealed record",
+    licence_id, sealed = licence.id, licence.record
+    if sealed is None:
+        raise SealedDataError(f"licence {licence_id} has a data key but no sealed record",
                               code="data.missing")
-    keys = _require_keys(session, licence.id)
-    data_key = keys.data_key(licence.id, licence.data_key, licence.data_kek)
-    plain = envelope.open_value(data_key, licence.record, column=RECORD_COLUMN,
-                                licence_id=licence.id)
+    keys = _require_keys(session, licence_id)
+    data_key = keys.data_key(licence_id, licence.data_key, licence.data_kek)
+    plain = envelope.open_value(data_key, sealed, column=RECORD_COLUMN, licence_id=licence_id)
     try:
-        value = json.loads(plain)
+        value = json.loads(plain.decode("utf-8"))  # str: no encoding detection per read
         return HolderRecord(str(value["holder_name"]), dict(value["holder"]))
     except (ValueError, KeyError, TypeError):
-        raise SealedDataError(f"the record of licence {licence.id} is not a holder record",
+        raise SealedDataError(f"the record of licence {licence_id} is not a holder record",
                               code="data.missing") from None
 
 
