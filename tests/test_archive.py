@@ -228,3 +228,28 @@ def test_bad_selections_and_recipients_are_refused(
         assert result.exit_code == 2, result.output
         assert json.loads(result.stdout)["error"]["code"] == "archive.recipient"
     assert not Path(out).exists() and not list(tmp_path.glob(".x.zip.*"))
+
+
+def test_altered_evidence_and_damaged_zips_are_reported(
+        dep: Deployment, licences: list[str], office: tuple[Path, Path], tmp_path: Path) -> None:
+    cert, key = office
+    out = tmp_path / "pkg.zip"
+    _export(dep, out, cert, "--licence", licences[0])
+
+    def restate(entries: dict[str, bytes]) -> None:  # an audit entry's text rewritten
+        manifest = json.loads(entries["manifest.json"])
+        entry = manifest["licences"][0]["audit"][-1]
+        entry["entry"] = entry["entry"].replace("suspended", "reinstated")
+        entries["manifest.json"] = json.dumps(manifest).encode()
+
+    _rewrite(out, tmp_path / "restated.zip", restate)
+    result = _run(dep, "archive", "open", str(tmp_path / "restated.zip"), "--key", str(key),
+                  "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert not report["evidence_ok"] and "does not hash to its leaf" in report["problems"][0]
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(out.read_bytes()[: out.stat().st_size // 2])
+    result = _run(dep, "archive", "open", str(damaged), "--key", str(key), "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["error"]["code"] == "archive.invalid"

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,13 +183,32 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
     return data
 
 
+_ZIP_ERRORS: Final = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, OSError,
+                      NotImplementedError, UnicodeDecodeError)
+
+
 def open_package(source: Path | IO[bytes], private_key_der: bytes) -> OpenedPackage:
     """Check and decrypt a package with the records office's private key (DER)."""
     try:
-        zf = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ArchiveError(f"not a zip archive: {exc}") from None
-    with zf:
+        manifest, data = _read_package(source)
+    except _ZIP_ERRORS as exc:  # a damaged or hostile zip: a typed error, not a crash
+        raise ArchiveError(f"not a readable zip archive ({type(exc).__name__})") from None
+    package_id = str(manifest["package_id"])
+    if CONTENT_KEY not in data:
+        raise ArchiveError("no content key")
+    content_key = sm2_cipher.decrypt(private_key_der, data.pop(CONTENT_KEY))
+    if len(content_key) != KEY_BYTES:
+        raise ArchiveError("the content key has the wrong length")
+    personal = {name.removeprefix("personal/"): _open(content_key, package_id, name, blob)
+                for name, blob in data.items() if name.startswith("personal/")}
+    evidence = {name.removeprefix("evidence/"): blob for name, blob in data.items()
+                if name.startswith("evidence/")}
+    return OpenedPackage(manifest, evidence, personal)
+
+
+def _read_package(source: Path | IO[bytes]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The manifest and every listed entry, checked against the manifest's digests."""
+    with zipfile.ZipFile(source) as zf:
         infos = zf.infolist()
         if len(infos) > MAX_ENTRIES + 3:
             raise ArchiveError(f"more than {MAX_ENTRIES} entries")
@@ -220,22 +240,13 @@ def open_package(source: Path | IO[bytes], private_key_der: bytes) -> OpenedPack
                                f"missing {sorted(set(listed) - present)[:5]}")
         data: dict[str, bytes] = {}
         for name in sorted(listed):
-            if name != CONTENT_KEY:
-                _check_name(name)
+            if name != CONTENT_KEY and (not _NAME.match(name) or ".." in name):
+                raise ArchiveError(f"entry name {name[:80]!r} is not allowed")
             blob = _read(zf, by_name[name], MAX_ENTRY_BYTES)
             if sm3.sm3(blob).hex() != listed[name]:
                 raise ArchiveError(f"{name} does not match its digest in the manifest")
             data[name] = blob
-    if CONTENT_KEY not in data:
-        raise ArchiveError("no content key")
-    content_key = sm2_cipher.decrypt(private_key_der, data.pop(CONTENT_KEY))
-    if len(content_key) != KEY_BYTES:
-        raise ArchiveError("the content key has the wrong length")
-    personal = {name.removeprefix("personal/"): _open(content_key, package_id, name, blob)
-                for name, blob in data.items() if name.startswith("personal/")}
-    evidence = {name.removeprefix("evidence/"): blob for name, blob in data.items()
-                if name.startswith("evidence/")}
-    return OpenedPackage(manifest, evidence, personal)
+    return manifest, data
 
 
 def package_bytes(contents: PackageContents, recipient: Certificate) -> tuple[bytes, bytes]:
@@ -269,20 +280,32 @@ def check_evidence(opened: OpenedPackage) -> list[str]:
             problems.append("the audit head signature does not verify")
     except (KeyError, ValueError, TypeError, SealTrustError) as exc:
         return [f"the audit head is missing or malformed ({type(exc).__name__})"]
-    for licence in opened.manifest.get("licences", []):
-        lid = licence.get("id")
-        for part in ("record", "file"):
-            if str(licence.get(part, "")).removeprefix("personal/") not in opened.personal:
-                problems.append(f"{lid}: its {part} is missing")
-        data = opened.personal.get(str(licence.get("file", "")).removeprefix("personal/"))
-        if data is not None and sm3.sm3(data).hex() != licence.get("file_sm3"):
-            problems.append(f"{lid}: the file is not the registered one")
-        for entry in licence.get("audit", []):
-            leaf = merkle.leaf_hash(str(entry.get("entry", "")).encode("utf-8"))
-            if leaf.hex() != entry.get("leaf_hash"):
-                problems.append(f"{lid}: audit entry {entry.get('seq')} does not hash to its leaf")
-                continue
-            proof = [bytes.fromhex(p) for p in entry.get("proof", [])]
-            if not merkle.verify_inclusion(leaf, int(entry.get("seq", 0)) - 1, size, proof, root):
-                problems.append(f"{lid}: audit entry {entry.get('seq')} is not in the signed log")
+    try:
+        for licence in opened.manifest.get("licences", []):
+            problems += _licence_problems(opened, licence, size, root)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        problems.append(f"the manifest's licence list is malformed ({type(exc).__name__})")
+    return problems
+
+
+def _licence_problems(opened: OpenedPackage, licence: dict[str, Any], size: int,
+                      root: bytes) -> list[str]:
+    """One licence: its personal entries present, its file the registered one, its audit
+    entries in the signed log."""
+    problems: list[str] = []
+    lid = licence.get("id")
+    for part in ("record", "file"):
+        if str(licence.get(part, "")).removeprefix("personal/") not in opened.personal:
+            problems.append(f"{lid}: its {part} is missing")
+    data = opened.personal.get(str(licence.get("file", "")).removeprefix("personal/"))
+    if data is not None and sm3.sm3(data).hex() != licence.get("file_sm3"):
+        problems.append(f"{lid}: the file is not the registered one")
+    for entry in licence.get("audit", []):
+        leaf = merkle.leaf_hash(str(entry.get("entry", "")).encode("utf-8"))
+        if leaf.hex() != entry.get("leaf_hash"):
+            problems.append(f"{lid}: audit entry {entry.get('seq')} does not hash to its leaf")
+            continue
+        proof = [bytes.fromhex(p) for p in entry.get("proof", [])]
+        if not merkle.verify_inclusion(leaf, int(entry.get("seq", 0)) - 1, size, proof, root):
+            problems.append(f"{lid}: audit entry {entry.get('seq')} is not in the signed log")
     return problems
