@@ -8,6 +8,7 @@ Layout of ``HOME`` (default ``./.sealtrust``)::
     keys/<role>.p8          encrypted PKCS#8 (scrypt + AES-256-CBC), with <role>.chain.pem
     keys/holder-ref.key     32 random bytes (0600): the HMAC-SM3 key of holder references
     keys/holder-session.key 32 random bytes (0600): the MAC key of holder-app sessions
+    keys/request-digest.key 32 random bytes (0600): the HMAC-SM3 key of stored request digests
     secrets/keystore.pass   the software key store password (mode 0600; development only:
                             production passes SEALTRUST_KEYSTORE_PASSWORD or an HSM PIN)
     pki/<role>.pem          the deployment's certificates, for relying parties
@@ -76,6 +77,7 @@ from trust.pki.demo import CRL_PATH
 from trust.pki.oids import TSA_POLICY
 from trust.registry import Registry, migrate
 from trust.registry.models import CertificateRecord, Department, KeyRecord, Meta
+from trust.request_mac import RequestKey
 
 FORMAT_VERSION: Final = 1
 PASSWORD_ENV: Final = "SEALTRUST_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name
@@ -183,6 +185,10 @@ class Home:
     def session_key_file(self) -> Path:
         return self.keys / "holder-session.key"
 
+    @property
+    def request_key_file(self) -> Path:
+        return self.keys / "request-digest.key"
+
     def database_url(self) -> str:
         return os.environ.get("SEALTRUST_DATABASE_URL") or \
             f"sqlite:///{(self.root / 'sealtrust.db').resolve()}"
@@ -218,9 +224,11 @@ def _key_uri(role: str) -> str:
 
 
 def _holder_keys(home: Home, result: InitResult) -> None:
-    """Create the holder-reference and holder-session keys if missing (upgrade-safe)."""
+    """Create the holder-reference, holder-session and request-digest keys if missing
+    (upgrade-safe)."""
     for path, what in ((home.holder_key_file, "holder reference"),
-                       (home.session_key_file, "holder session")):
+                       (home.session_key_file, "holder session"),
+                       (home.request_key_file, "request digest")):
         if create_key_file(path):
             result.actions.append(f"created the {what} key ({path.relative_to(home.root)})")
 
@@ -238,6 +246,27 @@ def backfill_holder_refs_of(home: Home) -> int:
                                     fields)
     finally:
         deployment.close()
+
+
+def key_request_digests_of(home: Home) -> int:
+    """Key the request digests stored before migration 0012 (resumable, idempotent)."""
+    from trust.registry.request_macs import register_request_key, upgrade_request_macs
+
+    registry = Registry(home.database_url())
+    try:
+        key = RequestKey(read_key_file(home.request_key_file))
+        register_request_key(registry, key)  # a registry from before 0012 has no check value
+        keyed = upgrade_request_macs(registry, key)
+        if keyed and registry.engine.dialect.name == "sqlite":
+            # Threat: the plain digests would linger in freed pages of the file (and its WAL);
+            # PostgreSQL needs VACUUM FULL licences, left to the operator (it locks the table).
+            with registry.engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return keyed
+    finally:
+        registry.close()
 
 
 def public_url(config: dict[str, Any] | None = None) -> str:
@@ -267,6 +296,9 @@ def init_deployment(root: Path, *, now: datetime | None = None,
         filled = backfill_holder_refs_of(home)
         if filled:
             result.actions.append(f"set the holder reference of {filled} existing licences")
+        keyed = key_request_digests_of(home)
+        if keyed:
+            result.actions.append(f"keyed the request digest of {keyed} existing licences")
         if not result.actions:
             result.actions.append("deployment already initialised; nothing changed")
         return result
@@ -277,6 +309,7 @@ def init_deployment(root: Path, *, now: datetime | None = None,
     migrate(home.database_url())
     result.actions.append("created the registry schema")
     _holder_keys(home, result)
+    key_request_digests_of(home)  # registers the request-digest key's check value
 
     base_url = public_url()
     pki = build_demo_pki(secrets.token_bytes(32), now, crl_base=base_url)
@@ -474,6 +507,7 @@ class Deployment:
         self._keys: dict[str, Key] = {}
         self._issuer_context: IssuerContext | None = None
         self._holder_key: HolderKey | None = None
+        self._request_key: RequestKey | None = None
         self._session_key: SessionKey | None = None
         # This process's deferred audit heads while the service runs (defer_audit_heads);
         # None: every write transaction signs its head (CLI, batch workers).
@@ -602,7 +636,8 @@ class Deployment:
                         lambda: datetime.now(UTC)))
             self._issuer_context = IssuerContext(
                 types=self.home.licence_types(), token_signer=self.signer("sm2-token-signer"),
-                timestampers=stampers, holder_key=self.holder_key())
+                timestampers=stampers, holder_key=self.holder_key(),
+                request_key=self.request_key())
         return self._issuer_context
 
     def holder_key(self) -> HolderKey:
@@ -610,6 +645,12 @@ class Deployment:
         if self._holder_key is None:
             self._holder_key = load_holder_key(self.home.holder_key_file)
         return self._holder_key
+
+    def request_key(self) -> RequestKey:
+        """The request-digest key (``keys/request-digest.key``; ``sealtrust init`` creates it)."""
+        if self._request_key is None:
+            self._request_key = RequestKey(read_key_file(self.home.request_key_file))
+        return self._request_key
 
     def session_key(self) -> SessionKey:
         """The holder-session MAC key (``keys/holder-session.key``)."""

@@ -35,6 +35,7 @@ from trust import audit
 from trust.errors import ConflictError, InputError, NotFoundError, SealTrustError
 from trust.registry.db import Registry, begin_write, holds_write_lock, next_value
 from trust.registry.models import KeyRecord
+from trust.request_mac import keyed_idempotency_key
 
 ALGORITHMS: Final = ("sm2", "rsa", "sm2+rsa")
 _KEYS = cast(Table, KeyRecord.__table__)
@@ -166,10 +167,12 @@ def _batch_request(deployment: Deployment, session: Session, item: BatchItem,
                                               options["key_uri"])
     first, second = signers[department]
     file_format = str(options.get("format") or "pdf")
+    digest = request_digest(type_code, record, department, file_format)
     return IssueRequest(type_code=type_code, record=record, department_code=department,
                         signer=first, second_signer=second, file_format=file_format,
-                        idempotency_key="batch:"
-                        + request_digest(type_code, record, department, file_format),
+                        idempotency_key=keyed_idempotency_key(
+                            deployment.request_key(), "batch", digest),
+                        legacy_idempotency_key=f"batch:{digest}",
                         historical=bool(options.get("historical")))
 
 

@@ -8,7 +8,8 @@ operation per key, and the endpoint is public: results are cached for
 ``TTL_S`` seconds per process, and only one request at a time refreshes
 them. The answer names schemes and counts, never key URIs (those are for
 authenticated callers, ``GET /v1/keys/health``). ``data_kek`` reports the
-key-encryption key that seals personal data (wrong or unopenable: down).
+key-encryption key that seals personal data (wrong or unopenable: down),
+``request_key`` the request-digest key (missing or not the registered one: down).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from api.deployment import Deployment
 from trust.errors import SealTrustError
 from trust.registry.models import KeyRecord
+from trust.registry.request_macs import check_request_key
 from trust.registry.sealed import check_kek
 
 __all__ = ["TTL_S", "KeyStoreReadiness"]
@@ -78,6 +80,11 @@ class KeyStoreReadiness:
                 out["data_kek"] = "ok"
             except SealTrustError as exc:
                 out["data_kek"] = f"down: {exc.code}"
+        try:  # the request-digest key: present and the registered one
+            check_request_key(self._deployment.registry, self._deployment.request_key())
+            out["request_key"] = "ok"
+        except SealTrustError as exc:
+            out["request_key"] = f"down: {exc.code}"
         for scheme, count in sorted(total.items()):
             bad = failures.get(scheme, [])
             out[f"keystore:{scheme}"] = (

@@ -44,26 +44,40 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     dep.close()
 
 
+Medians = tuple[float, float, float, float]  # wall sealed, wall plain, CPU sealed, CPU plain
+
+
 def _interleaved(sealed: Callable[[], Any], plain: Callable[[], Any],
-                 rounds: int) -> tuple[float, float]:
-    """Median seconds of each, measured alternately."""
+                 rounds: int) -> Medians:
+    """Median wall-clock and CPU (process) seconds of each, measured alternately.
+
+    CPU time is the steadier figure on a shared machine: other processes stretch
+    the wall clock of both variants but not the work this process does.
+    """
     times: dict[str, list[float]] = {"sealed": [], "plain": []}
+    cpu: dict[str, list[float]] = {"sealed": [], "plain": []}
     for _ in range(rounds):
         for name, fn in (("sealed", sealed), ("plain", plain)):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             times[name].append(time.perf_counter() - start)
-    return statistics.median(times["sealed"]), statistics.median(times["plain"])
+            cpu[name].append(time.process_time() - start_cpu)
+    return (statistics.median(times["sealed"]), statistics.median(times["plain"]),
+            statistics.median(cpu["sealed"]), statistics.median(cpu["plain"]))
 
 
-def _report(benchmark: Any, what: str, sealed: float, plain: float) -> None:
+def _report(benchmark: Any, what: str, sealed: float, plain: float, sealed_cpu: float,
+            plain_cpu: float) -> None:
     overhead = (sealed / plain - 1) * 100
+    overhead_cpu = (sealed_cpu / plain_cpu - 1) * 100 if plain_cpu else float("nan")
     benchmark.extra_info.update({f"{what}_sealed_ms": round(sealed * 1e3, 3),
                                  f"{what}_plain_ms": round(plain * 1e3, 3),
                                  f"{what}_overhead_pct": round(overhead, 1),
+                                 f"{what}_cpu_overhead_pct": round(overhead_cpu, 1),
                                  "load_1min": os.getloadavg()[0]})
     print(f"\n{what}: sealed {sealed * 1e3:.3f} ms, plain {plain * 1e3:.3f} ms, "
-          f"overhead {overhead:+.1f}% (median of {ROUNDS}, load {os.getloadavg()[0]:.2f})")
+          f"overhead {overhead:+.1f}%; CPU {sealed_cpu * 1e3:.3f} / {plain_cpu * 1e3:.3f} ms, "
+          f"{overhead_cpu:+.1f}% (median of {ROUNDS}, load {os.getloadavg()[0]:.2f})")
 
 
 def test_issue_one_sealed_vs_plain(benchmark: Any, deployment: Deployment) -> None:
@@ -78,7 +92,7 @@ def test_issue_one_sealed_vs_plain(benchmark: Any, deployment: Deployment) -> No
                       department=DEMO_DEPARTMENT, alg="sm2", actor="bench",
                       heads=deployment.audit_heads)
 
-    result: list[tuple[float, float]] = []
+    result: list[Medians] = []
 
     def run() -> None:
         for _ in range(3):  # warm-up
@@ -117,7 +131,7 @@ def test_record_reads_sealed_vs_plain(benchmark: Any, deployment: Deployment) ->
         with deployment.registry.session() as s:
             licence_file(s, next(cycle[sealed]))
 
-    result: dict[str, tuple[float, float]] = {}
+    result: dict[str, Medians] = {}
 
     def run() -> None:
         result["show"] = _interleaved(lambda: show(True), lambda: show(False), ROUNDS * 5)
@@ -125,8 +139,8 @@ def test_record_reads_sealed_vs_plain(benchmark: Any, deployment: Deployment) ->
                                           ROUNDS * 5)
 
     benchmark.pedantic(run, rounds=1, iterations=1)
-    for what, (sealed_s, plain_s) in result.items():
-        _report(benchmark, f"read_{what}", sealed_s, plain_s)
+    for what, medians in result.items():
+        _report(benchmark, f"read_{what}", *medians)
 
 
 def test_sm4_gcm_throughput(benchmark: Any) -> None:

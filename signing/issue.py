@@ -13,6 +13,7 @@ returns the licence already issued.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -46,6 +47,7 @@ from trust.registry.models import (
     SealRecord,
 )
 from trust.registry.sealed import licence_file, seal_for_storage
+from trust.request_mac import RequestKey
 from trust.token import Claims, TokenKind, encode_token, mask_id_number, mask_name, new_jti
 
 CHINA: Final = timezone(timedelta(hours=8))
@@ -66,8 +68,8 @@ _INSERT_LICENCE = insert(_LICENCES)
 _INSERT_EVENT = insert(cast(Table, LicenceEvent.__table__))
 _INSERT_FILE = insert(_FILES)
 _BY_IDEMPOTENCY_KEY = select(_LICENCES.c.id, _LICENCES.c.type_code, _LICENCES.c.file_sm3,
-                             _LICENCES.c.request_sha256).where(
-    _LICENCES.c.idempotency_key == bindparam("key"))
+                             _LICENCES.c.request_sha256, _LICENCES.c.request_mac).where(
+    _LICENCES.c.idempotency_key.in_(bindparam("keys", expanding=True)))
 _DEPARTMENT = select(_DEPARTMENTS.c.code, _DEPARTMENTS.c.uscc, _DEPARTMENTS.c.name).where(
     _DEPARTMENTS.c.code == bindparam("code"))
 _ACTIVE_SEALS = select(SealRecord).where(
@@ -113,6 +115,13 @@ class IssuerContext:
     # Keys the holder reference (trust.holder_ref); without it no holder can ever see the
     # licence (fail closed), which is what a context without a holder key means.
     holder_key: HolderKey | None = None
+    # Keys the stored request digest (trust.request_mac); without it nothing is stored for
+    # the request, and a retry under the same idempotency key is refused (fail closed).
+    request_key: RequestKey | None = None
+
+    def request_mac(self, sha256_hex: str) -> str | None:
+        """The keyed digest stored for a request (None without a request key)."""
+        return None if self.request_key is None else self.request_key.mac(sha256_hex)
 
     def holder_ref(self, licence_type: LicenceType, record: Mapping[str, Any]) -> str | None:
         """The keyed hash of the record's holder identifier, if the type names one."""
@@ -142,6 +151,9 @@ class IssueRequest:
     # True: the caller re-issues a licence whose validity has already ended (a copy for
     # the archive); audited as such. Otherwise such a record is refused.
     historical: bool = False
+    # The same derived key in its pre-0012 form ("batch:<sha256>"): looked up so a batch
+    # resumed across the request-digest upgrade finds rows not yet upgraded; never stored.
+    legacy_idempotency_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.file_format not in FILE_FORMATS:
@@ -176,7 +188,10 @@ class IssuedLicence:
 def request_digest(type_code: str, record: Mapping[str, Any], department: str,
                    file_format: str = "pdf") -> str:
     """SHA-256 of the canonical request, to tell a retry from a different request
-    (a PDF request's digest is the same as before formats existed)."""
+    (a PDF request's digest is the same as before formats existed).
+
+    Never stored as such: it names the record to a dictionary attack; what is
+    stored is its keyed form (:meth:`IssuerContext.request_mac`)."""
     request: dict[str, Any] = {"type": type_code, "department": department, "record": record}
     if file_format != "pdf":
         request["format"] = file_format
@@ -185,14 +200,29 @@ def request_digest(type_code: str, record: Mapping[str, Any], department: str,
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _existing(session: Session, request: IssueRequest, digest: str) -> IssuedLicence | None:
+def _same_request(licence: Any, digest: str, mac: str | None) -> bool:
+    """Whether a stored licence was issued for this request (keyed digest, or pre-0012 plain)."""
+    if licence.request_mac is not None:
+        return mac is not None and hmac.compare_digest(licence.request_mac, mac)
+    if licence.request_sha256 is not None:  # a row the upgrade has not keyed yet
+        return hmac.compare_digest(licence.request_sha256, digest)
+    return False  # nothing to compare with: never hand out another request's licence
+
+
+def _existing(session: Session, request: IssueRequest, digest: str,
+              mac: str | None) -> IssuedLicence | None:
     if request.idempotency_key is None:
         return None
+    keys = [request.idempotency_key]
+    if request.legacy_idempotency_key is not None:
+        keys.append(request.legacy_idempotency_key)
     connection = session.connection()
-    licence = connection.execute(_BY_IDEMPOTENCY_KEY, {"key": request.idempotency_key}).first()
+    licence = connection.execute(_BY_IDEMPOTENCY_KEY, {"keys": keys}).first()
     if licence is None:
         return None
-    if licence.request_sha256 != digest:
+    # Threat: an idempotency key replayed with another record would hand out someone
+    # else's licence; the (keyed) request digest must match.
+    if not _same_request(licence, digest, mac):
         raise IdempotencyConflictError(
             f"idempotency key {request.idempotency_key!r} was used for another request "
             f"(licence {licence.id})")
@@ -323,6 +353,7 @@ class PreparedLicence:
     file_sm3: str
     at: datetime
     holder_ref: str | None = None
+    request_mac: str | None = None
 
 
 def prepare_licence(
@@ -341,7 +372,8 @@ def prepare_licence(
     record = licence_type.validate(dict(request.record))
     digest = request_digest(licence_type.code, record, request.department_code,
                             request.file_format)
-    existing = _existing(session, request, digest)
+    mac = context.request_mac(digest)
+    existing = _existing(session, request, digest, mac)
     if existing is not None:
         return existing
     issued_on = at.astimezone(CHINA).date()
@@ -374,7 +406,7 @@ def prepare_licence(
             licence_id=licence_id, status_index=status_index, valid=valid,
             seal_es_id=seal.es_id, signer_uris=(request.signer.uri,), pdf=pdf,
             file_sm3=sm3.sm3(pdf).hex(), at=at,
-            holder_ref=context.holder_ref(licence_type, record))
+            holder_ref=context.holder_ref(licence_type, record), request_mac=mac)
     picture = parsed_seal(bytes(seal.der)).picture
     with _render_lock:  # the renderer shares reportlab state across documents
         pdf = render_licence(licence_type, record, licence_id, qr_payload=token,
@@ -395,7 +427,7 @@ def prepare_licence(
         licence_type=licence_type, record=record, request=request, digest=digest,
         licence_id=licence_id, status_index=status_index, valid=valid, seal_es_id=seal.es_id,
         signer_uris=tuple(s.uri for s in signers), pdf=pdf, file_sm3=sm3.sm3(pdf).hex(), at=at,
-        holder_ref=context.holder_ref(licence_type, record))
+        holder_ref=context.holder_ref(licence_type, record), request_mac=mac)
 
 
 def _sealed_ofd(context: IssuerContext, licence_type: LicenceType, record: Mapping[str, Any],
@@ -449,7 +481,8 @@ def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) ->
         "valid_to": _aware_day(p.valid[1]) if p.valid[1] else None, "status": "valid",
         "status_index": p.status_index, "file_sm3": p.file_sm3, "seal_es_id": p.seal_es_id,
         "key_uri": p.request.signer.uri, "idempotency_key": p.request.idempotency_key,
-        "request_sha256": p.digest, "superseded_by": None, "issued_at": at})
+        "request_sha256": None, "request_mac": p.request_mac, "superseded_by": None,
+        "issued_at": at})
     connection.execute(_INSERT_EVENT, {"licence_id": p.licence_id, "at": at,
                                        "from_status": None, "to_status": "valid",
                                        "reason": "issued"})
@@ -465,7 +498,7 @@ def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) ->
 
 def stored_licence(session: Session, prepared: PreparedLicence) -> IssuedLicence | None:
     """The licence already stored under ``prepared``'s idempotency key (a lost race)."""
-    return _existing(session, prepared.request, prepared.digest)
+    return _existing(session, prepared.request, prepared.digest, prepared.request_mac)
 
 
 def issue_licence(

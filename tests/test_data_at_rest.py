@@ -32,6 +32,7 @@ from hsm_adapters.wrapping import UnwrapError
 from signing.types import builtin_types
 from trust import sm3
 from trust.envelope import SealedDataError
+from trust.errors import SealTrustError
 from trust.registry import migrate
 from trust.registry.models import AuditEntry, Licence, LicenceFile
 from trust.registry.rekey import count_plaintext, count_to_rewrap, encrypt_rows
@@ -206,6 +207,10 @@ def test_wrong_or_missing_kek_fails_at_start_up_never_garbage(tmp_path: Path) ->
     kek_path.unlink()  # missing altogether
     status = _run(dep, "registry", "status")
     assert status.exit_code == 1 and "keystore.key_not_found" in status.output
+    with TestClient(create_app(Settings(home=tmp_path / "home"))) as client:
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["data_kek"] == "down: data.key_unavailable"
 
     kek_path.write_bytes(original)  # the right key again: ready
     with TestClient(create_app(Settings(home=tmp_path / "home"))) as client:
@@ -505,3 +510,33 @@ def test_encrypt_on_postgresql_leaves_no_plaintext_in_a_dump(
         for record, _ in before.values():
             assert record.holder_name.encode() not in dump
             assert record.holder["license_number"].encode() not in dump
+
+
+def test_data_keys_are_unwrapped_once_per_row_and_cache_is_bounded(
+        dep: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record, file, record again: one unwrap; other wrapped bytes (a rotation) miss."""
+    from trust import envelope
+    from trust.registry.sealed import DataKeys
+
+    ids = _issue(dep, 3, start=80)
+    calls: list[str] = []
+    real = envelope.unwrap_data_key
+
+    def counting(kek: Any, wrapped: bytes, licence_id: str) -> bytes:
+        calls.append(licence_id)
+        return real(kek, wrapped, licence_id)
+
+    monkeypatch.setattr(envelope, "unwrap_data_key", counting)
+    before = _snapshot(dep, ids[:1])
+    assert _snapshot(dep, ids[:1]) == before and calls == [ids[0]]
+    keys = dep.registry.data_keys
+    assert keys is not None
+    small = DataKeys(keys.current, keys.kek, cache_size=2)
+    rows = {lid: _raw(dep, lid)[0] for lid in ids}
+    for lid in [*ids, ids[2], ids[0]]:  # ids[0] was evicted by ids[2]
+        small.data_key(lid, rows[lid].data_key, rows[lid].data_kek)  # type: ignore[arg-type]
+    assert calls[1:] == [ids[0], ids[1], ids[2], ids[0]]
+    other = bytearray(rows[ids[1]].data_key or b"")
+    other[-1] ^= 1  # an altered wrapped key is not served from the cache: it fails
+    with pytest.raises(SealTrustError):
+        small.data_key(ids[1], bytes(other), rows[ids[1]].data_kek)

@@ -1,4 +1,5 @@
-"""Nothing personal where it does not belong: marker values issued, superseded, granted, refused.
+"""Nothing personal where it does not belong: marker values issued, superseded, granted, refused,
+archived.
 
 Licences carry marker values (a name, an identity number, an address no
 other data contains); afterwards every log line, audit entry, metric, error
@@ -14,6 +15,7 @@ import os
 import shutil
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +53,32 @@ def _record(i: int, **changes: Any) -> dict[str, Any]:
     return record
 
 
-def _scenario(api: Api) -> list[str]:
-    """Issue, show, supersede, present, grant and refuse with marker values; the leaks seen."""
+def _archive(api: Api, folder: Path, licence_ids: list[str]) -> list[str]:
+    """Export the marked licences for the records office; leaks in the package's entries."""
+    from click.testing import CliRunner
+
+    from api.cli import cli as sealtrust
+    from tests.records_office import make_records_office
+
+    cert, _ = make_records_office(folder / "office")
+    out = folder / "archive.zip"
+    args = ["archive", "export", "--recipient", str(cert), "--out", str(out),
+            "--home", str(api.home), "--json"]
+    for lid in licence_ids:
+        args += ["--licence", lid]
+    result = CliRunner().invoke(sealtrust, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    leaks = _leaks(result.stdout, "archive export output")
+    leaks += _leaks(out.read_bytes(), "raw archive package")
+    with zipfile.ZipFile(out) as zf:  # inflated: the clear parts, and the sealed ones
+        for name in zf.namelist():
+            leaks += _leaks(zf.read(name), f"archive entry {name}")
+    return leaks
+
+
+def _scenario(api: Api, folder: Path) -> list[str]:
+    """Issue, show, supersede, present, grant, refuse and archive with marker values; the
+    leaks seen."""
     leaks: list[str] = []
     issuer = api.headers("issuer")
     marked = {"name": MARK_NAME, "license_number": MARK_ID, "address": MARK_ADDRESS}
@@ -98,6 +124,7 @@ def _scenario(api: Api) -> list[str]:
     assert status["state"] in ("done", "failed"), status  # finished, not timed out
     assert (status["done"], status["failed"]) == (1, 1), status
     leaks += _leaks(json.dumps(status, ensure_ascii=False), "job status")
+    leaks += _archive(api, folder, [old, new])
     leaks += _leaks(api.client.get("/metrics").text, "metrics")
     entries = api.client.get("/v1/audit/entries", params={"limit": 500},
                              headers=api.headers("auditor"))
@@ -138,7 +165,7 @@ def test_markers_reach_no_log_audit_metric_job_column_or_database_file(
     api_iter = build_api(root)
     api = next(api_iter)
     try:
-        leaks = _scenario(api)
+        leaks = _scenario(api, tmp_path)
     finally:
         with pytest.raises(StopIteration):
             next(api_iter)
@@ -161,7 +188,7 @@ def test_markers_reach_no_postgresql_dump(tmp_path: Path, monkeypatch: pytest.Mo
         api_iter = build_api(tmp_path / "home")
         api = next(api_iter)
         try:
-            leaks = _scenario(api)
+            leaks = _scenario(api, tmp_path)
         finally:
             with pytest.raises(StopIteration):
                 next(api_iter)

@@ -25,6 +25,7 @@ from hsm_adapters.errors import KeyExistsError
 from trust import audit
 from trust.errors import SealTrustError
 from trust.registry.rekey import BatchProgress, count_plaintext, count_to_rewrap, encrypt_rows
+from trust.registry.request_macs import count_unkeyed
 from trust.registry.sealed import (
     DataKeys,
     DataKeyUnavailableError,
@@ -93,6 +94,8 @@ def status(cli: CliContext) -> None:
         current = dep.config.get(CONFIG_KEY)
         report: dict[str, Any] = {"licences": total, "plaintext": plain,
                                   "sealed": total - plain, "data_kek": current}
+        # rows still holding a plain request digest (sealtrust init keys them)
+        report["request_digests_unkeyed"] = count_unkeyed(dep.registry)
         problem: SealTrustError | None = None
         try:
             keys = keys_or_fail(dep)

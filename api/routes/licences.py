@@ -32,6 +32,7 @@ from trust.registry.jobs import Heartbeat, create_job, fail_job, reap_stale, rec
 from trust.registry.lifecycle import LicenceStatus, change_status, get_licence, history
 from trust.registry.models import BatchJob, Licence
 from trust.registry.sealed import licence_file, licence_record
+from trust.request_mac import keyed_idempotency_key
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
 MAX_BATCH = 1000
@@ -169,7 +170,8 @@ def _run_job(deployment: Deployment, job_id: str, department: str, actor: str,
         record = dict(raw)
         code = str(record.pop("_type", None) or type_code or "")
         try:
-            key = f"job:{job_id}:{request_digest(code, record, department)}"
+            key = keyed_idempotency_key(deployment.request_key(), f"job:{job_id}",
+                                        request_digest(code, record, department))
             with deployment.registry.session() as session:
                 issued = issue_one(deployment, session, type_code=code, record=record,
                                    department=department, alg=alg, idempotency_key=key,

@@ -156,7 +156,10 @@ class Licence(Base):
     seal_es_id: Mapped[str] = mapped_column(ForeignKey("seals.es_id"))
     key_uri: Mapped[str] = mapped_column(String(512))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    # Pre-0012 plain SHA-256 of the request, NULL once keyed (trust.registry.request_macs);
+    # request_mac is HMAC-SM3 of it under the request key (trust.request_mac).
     request_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    request_mac: Mapped[str | None] = mapped_column(String(64), nullable=True)
     superseded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -25,6 +25,7 @@ import base64
 import hashlib
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -59,6 +60,7 @@ RECORD_COLUMN: Final = "licences.record"
 FILE_COLUMN: Final = "licence_files.pdf"
 SESSION_KEY: Final = "sealtrust.data_keys"
 _KEK_CHECK_ID: Final = "kek-check"
+DATA_KEY_CACHE: Final = 4096  # unwrapped data keys kept per process (16 bytes each)
 
 _LICENCES = cast(Table, Licence.__table__)
 _FILES = cast(Table, LicenceFile.__table__)
@@ -78,13 +80,22 @@ class DataKeys:
 
     ``current`` wraps the data keys of new and migrated licences; any other
     KEK a row names (during a rotation) is opened by URI with ``opener``.
+    Unwrapped data keys are kept in a bounded LRU cache keyed by exactly what
+    was unwrapped (licence id, KEK URI, wrapped bytes): reading a licence's
+    record, then its file, then presenting it unwraps once. The same inputs
+    always unwrap to the same key, so a hit can never be another row's key,
+    and a key the process could unwrap again at any time (the KEK is open in
+    it) is no new exposure.
     """
 
-    def __init__(self, current: str, opener: Callable[[str], DataKeyWrapper]) -> None:
+    def __init__(self, current: str, opener: Callable[[str], DataKeyWrapper],
+                 cache_size: int = DATA_KEY_CACHE) -> None:
         self.current = current
         self._opener = opener
         self._open: dict[str, DataKeyWrapper] = {}
         self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, str, bytes], bytes] = OrderedDict()
+        self._cache_size = max(0, cache_size)
 
     def kek(self, uri: str) -> DataKeyWrapper:
         """The KEK at ``uri``, opened once; store errors become :class:`DataKeyUnavailableError`."""
@@ -112,11 +123,25 @@ class DataKeys:
         """Unwrap a row's data key with the KEK the row names."""
         if not kek_uri:
             raise SealedDataError(f"licence {licence_id} has a data key but names no KEK")
-        return envelope.unwrap_data_key(self.kek(kek_uri), wrapped, licence_id)
+        wrapped = bytes(wrapped)
+        cache_key = (licence_id, kek_uri, wrapped)
+        with self._lock:
+            key = self._cache.get(cache_key)
+            if key is not None:
+                self._cache.move_to_end(cache_key)
+                return key
+        key = envelope.unwrap_data_key(self.kek(kek_uri), wrapped, licence_id)
+        if self._cache_size:
+            with self._lock:
+                self._cache[cache_key] = key
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return key
 
     def close(self) -> None:
         with self._lock:
             opened, self._open = list(self._open.values()), {}
+            self._cache.clear()
         for kek in opened:
             close = getattr(kek, "close", None)
             if callable(close):
@@ -159,18 +184,18 @@ def licence_record(session: Session, licence: Licence) -> HolderRecord:
             raise SealedDataError(f"licence {licence.id} has neither a record nor a data key",
                                   code="data.missing")
         return HolderRecord(licence.holder_name, dict(licence.holder))
-    if licence.record is None:
-        raise SealedDataError(f"licence {licence.id} has a data key but no sealed record",
+    licence_id, sealed = licence.id, licence.record
+    if sealed is None:
+        raise SealedDataError(f"licence {licence_id} has a data key but no sealed record",
                               code="data.missing")
-    keys = _require_keys(session, licence.id)
-    data_key = keys.data_key(licence.id, licence.data_key, licence.data_kek)
-    plain = envelope.open_value(data_key, licence.record, column=RECORD_COLUMN,
-                                licence_id=licence.id)
+    keys = _require_keys(session, licence_id)
+    data_key = keys.data_key(licence_id, licence.data_key, licence.data_kek)
+    plain = envelope.open_value(data_key, sealed, column=RECORD_COLUMN, licence_id=licence_id)
     try:
-        value = json.loads(plain)
+        value = json.loads(plain.decode("utf-8"))  # str: no encoding detection per read
         return HolderRecord(str(value["holder_name"]), dict(value["holder"]))
     except (ValueError, KeyError, TypeError):
-        raise SealedDataError(f"the record of licence {licence.id} is not a holder record",
+        raise SealedDataError(f"the record of licence {licence_id} is not a holder record",
                               code="data.missing") from None
 
 
