@@ -16,8 +16,8 @@ from api.lifecycle_schedule import DailyLifecycle, parse_daily_at
 from api.readiness import KeyStoreReadiness
 from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
 from api.routes import cases as case_routes
-from api.routes import services as services_routes
 from api.routes import lifecycle as lifecycle_routes
+from api.routes import services as services_routes
 from api.routes import verification as verification_routes
 from api.services import catalogue_for
 from api.settings import Settings
