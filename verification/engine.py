@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import resource
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from trust.errors import InputError
 from trust.indications import Indication, SubIndication
@@ -17,8 +21,11 @@ from verification.extract import extract_facts
 from verification.facts import FileFacts
 from verification.policy import VerificationPolicy
 from verification.report import FileReport, SignatureReport
+from verification.status import ChunkPrefetch
 
 __all__ = ["judge", "verify_files", "verify_pdf"]
+
+_T = TypeVar("_T")
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -91,30 +98,69 @@ def _verify_chunk(paths: list[str], at: datetime, timeout: float) -> list[FileRe
     """Several files per task (IPC per file costs more than a fast-path verification);
     each file is cut off after ``timeout`` seconds (FORMAT_FAILURE)."""
     assert _worker_policy is not None
-    reports = []
-    for path in paths:
-        signal.setitimer(signal.ITIMER_REAL, timeout)
-        try:
-            reports.append(_verify_one(path, _worker_policy, at))
-        except _Timeout:
-            reason = f"verification exceeded {timeout} s"
-            reports.append(judge(_unread(path, reason), _worker_policy, at))
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    return reports
+    return _verify_batch(paths, _worker_policy, at, timeout)
 
 
-def _verify_one(path: str, policy: VerificationPolicy, at: datetime) -> FileReport:
-    """Read and verify one file; the report is named by the path as given."""
+def _limited(path: str, timeout: float | None, work: Callable[[], _T],
+             late: Callable[[str], _T]) -> _T:
+    """``work()``, or ``late(reason)`` when it runs past ``timeout`` seconds (workers only)."""
+    if timeout is None:
+        return work()
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return work()
+    except _Timeout:
+        return late(f"verification exceeded {timeout} s")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _verify_batch(paths: list[str], policy: VerificationPolicy, at: datetime,
+                  timeout: float | None) -> list[FileReport]:
+    """The facts of every file of a chunk, then the status rows they need read at once
+    (one registry query per kind for the chunk, not per file), then each file judged."""
+    facts = [_limited(p, timeout, partial(_facts_one, p, policy), partial(_unread, p))
+             for p in paths]
+    def late(f: FileFacts, why: str) -> FileReport:
+        return judge(_unread(f.name, why, f.size), policy, at)
+
+    with _prefetched(policy, facts, at):
+        return [_limited(f.name, timeout, partial(judge, f, policy, at), partial(late, f))
+                for f in facts]
+
+
+def _prefetched(policy: VerificationPolicy, facts: list[FileFacts],
+                at: datetime) -> AbstractContextManager[None]:
+    """The status source's chunk scope over what these files carry, when it has one."""
+    source = policy.licence_status
+    if not isinstance(source, ChunkPrefetch):
+        return nullcontext()
+    sigs = [s for f in facts for s in f.signatures]
+    return source.chunk(
+        (s.licence_id for s in sigs if s.licence_id is not None),
+        (s.seal for s in sigs if s.seal is not None),
+        {hashlib.sha256(der).hexdigest()
+         for s in sigs for der in (s.signer_cert, *s.certificates) if der is not None},
+        at)
+
+
+def _facts_one(path: str, policy: VerificationPolicy) -> FileFacts:
+    """Read one file and extract its facts; the facts are named by the path as given."""
     try:
         size = os.path.getsize(path)
         if size > policy.max_file_size:
             reason = f"file of {size} bytes exceeds the {policy.max_file_size}-byte limit"
-            return judge(_unread(path, reason, size), policy, at)
+            return _unread(path, reason, size)
         data = Path(path).read_bytes()
     except OSError as exc:
-        return judge(_unread(path, f"cannot read file: {exc.strerror}"), policy, at)
-    return verify_pdf(data, policy, at, name=path)
+        return _unread(path, f"cannot read file: {exc.strerror}")
+    return extract_facts(data, name=path, max_size=policy.max_file_size,
+                         file_sm3=policy.licence_status.consults_registry)
+
+
+def _verify_one(path: str, policy: VerificationPolicy, at: datetime) -> FileReport:
+    """Read and verify one file; the report is named by the path as given."""
+    return judge(_facts_one(path, policy), policy, at)
 
 
 def verify_files(
@@ -140,14 +186,20 @@ def verify_files(
     """
     moment = _moment(at)
     if workers <= 1:
+        batch: list[str] = []
         for p in paths:
-            yield _verify_one(os.fspath(p), policy, moment)
+            batch.append(os.fspath(p))
+            if len(batch) >= chunk:
+                yield from _verify_batch(batch, policy, moment, None)
+                batch = []
+        if batch:
+            yield from _verify_batch(batch, policy, moment, None)
         return
     with ProcessPoolExecutor(
         workers, initializer=_init_worker, initargs=(policy, memory_limit)
     ) as pool:
         pending: dict[Future[list[FileReport]], list[str]] = {}
-        batch: list[str] = []
+        batch = []
         for p in paths:
             batch.append(os.fspath(p))
             if len(batch) >= chunk:
