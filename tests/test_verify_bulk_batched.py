@@ -154,3 +154,50 @@ def test_chunk_answers_never_outlive_the_chunk(
                       at=datetime.now(UTC), actor="test")
     after = list(verify_files([path], policy, at=datetime.now(UTC)))
     assert not after[0].passed and ": revoked (registry)" in after[0].to_json()
+
+
+class _Counting:
+    """A hash object that adds the bytes it is given to a shared counter."""
+
+    def __init__(self, h: Any, seen: list[int]) -> None:
+        self._h, self._seen = h, seen
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._seen.append(len(data))
+        self._h.update(data)
+
+    def copy(self) -> _Counting:
+        return _Counting(self._h.copy(), self._seen)
+
+    def digest(self) -> bytes:
+        return bytes(self._h.digest())
+
+
+def test_an_sm2_licence_is_hashed_once_and_its_digests_are_sm3_of_its_bytes(
+    corpus_files: tuple[Licences, list[Path]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The signed ranges and the registered-file SM3 share the prefix [0, b): SM3 runs over
+    each byte once (the old code hashed the licence twice), and both digests equal SM3 of
+    the bytes computed independently (hashlib over copies)."""
+    import hashlib
+
+    from verification import cms
+    from verification.extract import extract_facts
+
+    _, paths = corpus_files
+    data = next(p for p in paths if p.stem == "sm2_0").read_bytes()
+    real = cms.new_hash
+    seen: list[int] = []
+    monkeypatch.setattr(cms, "new_hash", lambda alg: _Counting(real(alg), seen)
+                        if alg == "sm3" else real(alg))
+    facts = extract_facts(data, file_sm3=True)
+    monkeypatch.undo()
+    sig = facts.signatures[0]
+    assert facts.parser == "fast" and sig.digest_matches and sig.signature_valid
+    _, b, c, d = sig.byte_range
+    assert c + d == len(data)
+    assert facts.sm3 == hashlib.new("sm3", data).hexdigest()
+    assert facts.sm3 == extract_facts(data, file_sm3=True, allow_fast=False).sm3
+    assert sum(seen) < len(data) + 4096, (sum(seen), len(data))
+    assert cms.digest_signed_and_whole(data, b, c, d, "sm3") == (
+        hashlib.new("sm3", data[:b] + data[c:]).digest(), hashlib.new("sm3", data).digest())

@@ -153,6 +153,9 @@ class _CryptographyHash:
     def update(self, data: bytes | memoryview) -> None:
         self._h.update(bytes(data))
 
+    def copy(self) -> _CryptographyHash:
+        return _CryptographyHash(self._h.copy())
+
     def digest(self) -> bytes:
         return bytes(self._h.finalize())
 
@@ -170,6 +173,22 @@ def digest_ranges(data: bytes, ranges: Sequence[tuple[int, int]], algorithm: str
     for start, length in ranges:
         h.update(view[start : start + length])
     return bytes(h.digest())
+
+
+def digest_signed_and_whole(data: bytes, b: int, c: int, d: int,
+                            algorithm: str) -> tuple[bytes, bytes]:
+    """The digest of the signed ranges ``[0, b) + [c, c + d)`` and the same algorithm's
+    digest of ``data[:c + d]`` (the file as its signer left it), hashing the common prefix
+    ``[0, b)`` -- nearly all of a licence -- once instead of twice."""
+    if not 0 < b <= c <= c + d <= len(data):
+        raise CmsFormatError("byte range outside the file")
+    view = memoryview(data)
+    signed = new_hash(algorithm)
+    signed.update(view[:b])
+    whole = signed.copy()
+    signed.update(view[c : c + d])
+    whole.update(view[b : c + d])
+    return bytes(signed.digest()), bytes(whole.digest())
 
 
 def _der_length(der: bytes) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from verification.cms import digest_ranges, parse_cms
+from verification.cms import digest_ranges, digest_signed_and_whole, parse_cms
 from verification.errors import CmsFormatError, VerificationInputError
 from verification.facts import FileFacts
 from verification.ofd import extract_ofd_facts, looks_like_zip
@@ -26,8 +26,9 @@ def extract_facts(
 ) -> FileFacts:
     """Read every signature of one file once. ``allow_fast=False`` forces the full analysis;
     ``file_sm3`` also hashes the file as its last signer left it (:attr:`FileFacts.sm3`)."""
-    facts = _extract(data, name=name, max_size=max_size, allow_fast=allow_fast)
-    if not file_sm3 or facts.format_error is not None:
+    facts = _extract(data, name=name, max_size=max_size, allow_fast=allow_fast,
+                     file_sm3=file_sm3)
+    if not file_sm3 or facts.format_error is not None or facts.sm3 is not None:
         return facts
     return replace(facts, sm3=signed_file_sm3(data, facts))
 
@@ -45,7 +46,8 @@ def signed_file_sm3(data: bytes, facts: FileFacts) -> str | None:
     return digest_ranges(data, ((0, max(ends)),), "sm3").hex()
 
 
-def _extract(data: bytes, *, name: str, max_size: int, allow_fast: bool) -> FileFacts:
+def _extract(data: bytes, *, name: str, max_size: int, allow_fast: bool,
+             file_sm3: bool = False) -> FileFacts:
     digest = hashlib.sha256(data).hexdigest()
     base = FileFacts(name=name, size=len(data), sha256=digest, parser="none")
     if len(data) > max_size:
@@ -54,7 +56,7 @@ def _extract(data: bytes, *, name: str, max_size: int, allow_fast: bool) -> File
         return extract_ofd_facts(data, name=name)
     if allow_fast:
         try:
-            fast = _fast(data, base)
+            fast = _fast(data, base, file_sm3)
         except Exception:  # noqa: BLE001  (any surprise: let the full path judge the file)
             fast = None
         if fast is not None:
@@ -75,7 +77,7 @@ def _extract(data: bytes, *, name: str, max_size: int, allow_fast: bool) -> File
     )
 
 
-def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
+def _fast(data: bytes, base: FileFacts, file_sm3: bool = False) -> FileFacts | None:
     found = locate(data)
     if found is None:
         return None
@@ -83,6 +85,14 @@ def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
         signed = parse_cms(found.contents)
     except CmsFormatError:
         return None  # let the full path describe it
+    range_digest = whole = None
+    if file_sm3 and signed.range_digest_algorithm == "sm3":
+        # an SM2 licence: its signed ranges and the registered-file SM3 share the prefix
+        _, b, c, d = found.byte_range
+        try:
+            range_digest, whole = digest_signed_and_whole(data, b, c, d, "sm3")
+        except CmsFormatError:
+            range_digest = whole = None  # hashed (and judged) the usual way below
     facts = signature_facts(
         data,
         byte_range=found.byte_range,
@@ -94,6 +104,7 @@ def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
         signed_revision=found.revisions - 1,
         revisions_after=0,
         modification_level="none",
+        range_digest=range_digest,
     )
     return FileFacts(
         name=base.name,
@@ -102,6 +113,9 @@ def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
         parser="fast",
         revisions=found.revisions,
         signatures=(facts,),
+        # as signed_file_sm3 would give it: the end of a well-formed signature's ranges
+        sm3=None if whole is None or facts.structure_error is not None
+        or facts.kind != "signature" else whole.hex(),
     )
 
 
