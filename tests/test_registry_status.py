@@ -80,3 +80,40 @@ def test_registry_status_reads(db_url: str) -> None:  # noqa: F811
             SubIndication.TRY_LATER
     finally:
         status.close()
+
+
+def test_registry_status_reads_the_same_from_a_chunk(db_url: str) -> None:  # noqa: F811
+    """The bulk engine's one-statement chunk read (issue 15) answers every question above
+    as the per-file statements do, on both databases; ids it did not cover still work."""
+    migrate(db_url)
+    leaf, ca = _fill(db_url)
+    status = RegistryStatus(db_url)
+    day = timedelta(days=1)
+    fps = [hashlib.sha256(d).hexdigest() for d in (leaf, ca, b"unknown")]
+    ids, seals = [LID, "L1-nope"], ["S1", "S2"]
+    try:
+        for at in (T0 - day, T0 + day, T0 + 5 * day, T0 + 11 * day, T0 + 21 * day,
+                   T0 + 31 * day):
+            plain = [status.licence_status(LID, at), status.licence_status("L1-nope", at),
+                     status.registered_file(LID, "ab" * 32),
+                     status.registered_file(LID, "cd" * 32),
+                     status.seal_status("S1", at, at), status.seal_status("S2", at, at),
+                     status.check((leaf, ca, b"root"), at),
+                     status.check((b"unknown", ca, b"root"), at)]
+            with status.chunk(ids, seals, fps, at):
+                chunked = [status.licence_status(LID, at),
+                           status.licence_status("L1-nope", at),
+                           status.registered_file(LID, "ab" * 32),
+                           status.registered_file(LID, "cd" * 32),
+                           status.seal_status("S1", at, at), status.seal_status("S2", at, at),
+                           status.check((leaf, ca, b"root"), at),
+                           status.check((b"unknown", ca, b"root"), at)]
+            assert chunked == plain, at
+        with status.chunk([], [], [], T0):  # nothing prefetched: every answer queried
+            assert status.licence_status(LID, T0 + day).passed
+            assert status.check((leaf, ca, b"root"), T0 + day).passed
+        with status.chunk([LID], [], [], T0 + day):  # another time than prefetched
+            assert status.licence_status(LID, T0 + 21 * day).sub_indication is \
+                SubIndication.REVOKED
+    finally:
+        status.close()

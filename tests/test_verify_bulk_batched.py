@@ -117,8 +117,9 @@ def test_batched_registry_lookups_give_the_one_at_a_time_reports(
 def test_one_registry_query_per_kind_per_chunk(
     corpus_files: tuple[Licences, list[Path]],
 ) -> None:
-    """Old engine: three queries per licence (status, seal, certificates). Now: one per
-    kind for the chunk (and at most one more for a certificate the files do not carry)."""
+    """Old engine: three queries per licence (status, seal, certificates). Now: one
+    statement for the chunk (and at most one more for a certificate the files do not
+    carry); a single verify_pdf likewise."""
     lic, paths = corpus_files
     genuine = [p for p in paths if p.stem.startswith("sm2_")]
     policy = lic.online()
@@ -136,7 +137,14 @@ def test_one_registry_query_per_kind_per_chunk(
         event.remove(Engine, "before_cursor_execute", count)
     assert len(reports) == len(genuine) and all(r.passed for r in reports)
     assert len(genuine) == 6
-    assert len(statements) <= 4, statements
+    assert len(statements) <= 2, statements
+    statements.clear()
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        assert verify_pdf(genuine[1].read_bytes(), policy, now).passed
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert len(statements) <= 2, statements
 
 
 def test_chunk_answers_never_outlive_the_chunk(

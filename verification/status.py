@@ -36,7 +36,7 @@ from trust.trustlist import Role, TrustList
 from verification.revocation import RevocationData, path_revocation
 
 __all__ = [
-    "ChunkPrefetch",
+    "ChunkScope",
     "LicenceStatusSource",
     "ListStatus",
     "PendingStatus",
@@ -83,14 +83,13 @@ class LicenceStatusSource(Protocol):
         ...
 
 
-@runtime_checkable
-class ChunkPrefetch(Protocol):
-    """A source that answers a chunk of files from one query per kind (the bulk engine)."""
+class ChunkScope(Protocol):
+    """``source.chunk(licence_ids, es_ids, fingerprints, at)`` of a status source that can
+    answer a chunk of files from one read (the bulk engine and verify_pdf use it when
+    present): inside the context, answers for these ids at ``at`` come from memory."""
 
-    def chunk(self, licence_ids: Iterable[str], es_ids: Iterable[str],
-              fingerprints: Iterable[str], at: datetime) -> AbstractContextManager[None]:
-        """A context manager: inside it, answers for these ids at ``at`` come from memory."""
-        ...
+    def __call__(self, licence_ids: Iterable[str], es_ids: Iterable[str],
+                 fingerprints: Iterable[str], at: datetime) -> AbstractContextManager[None]: ...
 
 
 @lru_cache(maxsize=4)
@@ -155,9 +154,9 @@ class RegistryStatus:
     @contextmanager
     def chunk(self, licence_ids: Iterable[str], es_ids: Iterable[str],
               fingerprints: Iterable[str], at: datetime) -> Iterator[None]:
-        """Read the rows a chunk of files needs with one query per kind (licences with
-        their state at ``at``, seals, certificates) and answer from them until the block
-        ends; an id the prefetch did not cover is still queried on its own.
+        """Read the rows a chunk of files needs in one statement (licences with their
+        state at ``at``, seals, certificates) and answer from them until the block ends;
+        an id the prefetch did not cover is still queried on its own.
 
         The answers are the registry's as of the start of the chunk (a chunk lasts
         milliseconds); they never outlive it, so a revocation is seen by the next chunk.
@@ -166,20 +165,21 @@ class RegistryStatus:
         ids = sorted(set(licence_ids))
         seals = sorted(set(es_ids))
         fps = sorted(set(fingerprints))
-        q = _queries()
-        with self._connect() as conn:
-            if ids:
-                chunk.licences = dict.fromkeys(ids)
-                for row in conn.execute(q.licences, {"ids": ids, "at": at}):
-                    chunk.licences[row.id] = (str(row.file_sm3), row.state)
-            if seals:
-                chunk.seals = dict.fromkeys(seals)
-                for row in conn.execute(q.seals, {"ids": seals}):
-                    chunk.seals[row.es_id] = (row.revoked_at,)
-            if fps:
-                chunk.certificates = dict.fromkeys(fps)
-                for row in conn.execute(q.certificates, {"fps": fps}):
-                    chunk.certificates[row.fingerprint] = row
+        chunk.licences = dict.fromkeys(ids)
+        chunk.seals = dict.fromkeys(seals)
+        chunk.certificates = dict.fromkeys(fps)
+        if ids or seals or fps:
+            with self._connect() as conn:
+                rows = conn.execute(_queries().chunk,
+                                    {"ids": ids, "at": at, "seals": seals, "fps": fps})
+                for row in rows:
+                    if row.kind == "l":
+                        chunk.licences[row.key] = (str(row.text), row.state)
+                    elif row.kind == "s":
+                        chunk.seals[row.key] = (row.revoked_at,)
+                    else:
+                        chunk.certificates[row.key] = _CertRow(row.key, str(row.text),
+                                                               row.revoked_at)
         self._chunk = chunk
         try:
             yield
@@ -305,19 +305,27 @@ class _Chunk:
 
 
 @dataclass(frozen=True, slots=True)
+class _CertRow:
+    """The columns of a certificate row the revocation check reads."""
+
+    fingerprint: str
+    subject: str
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Queries:
     licence: Any
-    licences: Any
+    chunk: Any
     file_sm3: Any
     seal: Any
-    seals: Any
     certificates: Any
 
 
 @lru_cache(maxsize=1)
 def _queries() -> _Queries:
     """The online statements, built once (SQLAlchemy then caches their compiled form)."""
-    from sqlalchemy import bindparam, select
+    from sqlalchemy import String, bindparam, cast, literal_column, null, select, union_all
 
     from trust.registry.models import CertificateRecord, Licence, LicenceEvent, SealRecord
 
@@ -333,15 +341,32 @@ def _queries() -> _Queries:
                      LicenceEvent.at <= bindparam("at", type_=LicenceEvent.at.type))
               .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
               .limit(1).correlate(Licence).scalar_subquery())
+    # a chunk's licences, seals and certificates in one round trip: (kind, key, text,
+    # state, revoked_at) rows; the first SELECT gives the result columns their types
+    def no_time() -> Any:
+        return cast(null(), SealRecord.revoked_at.type)
+
+    def no_text() -> Any:
+        return cast(null(), String())
+
+    chunk = union_all(
+        select(literal_column("'l'", String()).label("kind"), Licence.id.label("key"),
+               Licence.file_sm3.label("text"), states.label("state"),
+               no_time().label("revoked_at"))
+        .where(Licence.id.in_(bindparam("ids", expanding=True))),
+        select(literal_column("'s'", String()), SealRecord.es_id, no_text(), no_text(),
+               SealRecord.revoked_at)
+        .where(SealRecord.es_id.in_(bindparam("seals", expanding=True))),
+        select(literal_column("'c'", String()), CertificateRecord.fingerprint,
+               CertificateRecord.subject, no_text(), CertificateRecord.revoked_at)
+        .where(CertificateRecord.fingerprint.in_(bindparam("fps", expanding=True))),
+    )
     return _Queries(
         licence=select(Licence.file_sm3, state.label("state"))
         .where(Licence.id == bindparam("id")),
-        licences=select(Licence.id, Licence.file_sm3, states.label("state"))
-        .where(Licence.id.in_(bindparam("ids", expanding=True))),
+        chunk=chunk,
         file_sm3=select(Licence.file_sm3).where(Licence.id == bindparam("id")),
         seal=select(SealRecord.revoked_at).where(SealRecord.es_id == bindparam("id")),
-        seals=select(SealRecord.es_id, SealRecord.revoked_at)
-        .where(SealRecord.es_id.in_(bindparam("ids", expanding=True))),
         certificates=select(CertificateRecord.fingerprint, CertificateRecord.subject,
                             CertificateRecord.revoked_at)
         .where(CertificateRecord.fingerprint.in_(bindparam("fps", expanding=True))),

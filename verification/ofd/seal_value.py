@@ -4,9 +4,10 @@ Every licence a department seals embeds the same ``SESeal`` (some 15 KB with its
 picture); ``trust.seal.parse_seal_signature`` builds and re-encodes an asn1crypto
 tree of all of it per file, which cost more than both SM2 verifies of an OFD
 licence. Here the envelope is sliced with the strict DER reader, the seal is
-parsed by ``trust.seal.parse_seal`` once per distinct seal (bytes as key), and
-each small field is loaded strictly and must re-encode to its own bytes -- the
-rule ``trust.seal.asn1.load_strict`` applies to the whole. Anything else (V1,
+parsed by ``trust.seal.parse_seal`` once per distinct seal (bytes as key), the
+octet strings are sliced (primitive, whole octets), and each other small field
+is loaded strictly and must re-encode to its own bytes -- the rule
+``trust.seal.asn1.load_strict`` applies to the whole. Anything else (V1,
 extension data, any irregularity) goes to ``parse_seal_signature``, so the
 result and every refusal are the strict parser's (tested on mutated inputs).
 """
@@ -70,6 +71,21 @@ def _strict(spec: type[core.Asn1Value], buf: bytes, el: Element) -> Any:
     return value, native
 
 
+def _octets(buf: bytes, el: Element) -> bytes:
+    """A primitive OCTET STRING's content (the header is already checked minimal)."""
+    if el.tag != _OCTET_STRING:
+        raise _Fallback
+    return buf[el.body:el.end]
+
+
+def _bit_octets(buf: bytes, el: Element) -> bytes:
+    """A primitive BIT STRING of whole octets (0 unused bits), as OctetBitString reads it;
+    anything else (unused bits, empty) is the strict parser's to judge."""
+    if el.tag != _BIT_STRING or el.end - el.body < 2 or buf[el.body] != 0:
+        raise _Fallback
+    return buf[el.body + 1:el.end]
+
+
 def _fast(der: bytes) -> SealSignature:
     if not isinstance(der, bytes):
         raise _Fallback
@@ -99,7 +115,7 @@ def _fast(der: bytes) -> SealSignature:
         inner = children(der, stamp)
         if len(inner) != 1 or inner[0].tag != _BIT_STRING:
             raise _Fallback
-        timestamp = _strict(core.OctetBitString, der, inner[0])[1]
+        timestamp = _bit_octets(der, inner[0])
     seal = _seal(der[eseal.start:eseal.end])
     if seal.format_version != V4:
         raise _Fallback
@@ -112,11 +128,11 @@ def _fast(der: bytes) -> SealSignature:
         seal=seal,
         time_info=moment,
         time_info_raw=moment_value.contents,
-        data_hash=_strict(core.OctetBitString, der, data_hash)[1],
+        data_hash=_bit_octets(der, data_hash),
         property_info=_strict(core.IA5String, der, prop)[1],
-        signer_cert=_strict(core.OctetString, der, cert)[1],
+        signer_cert=_octets(der, cert),
         signature_algorithm=_strict(core.ObjectIdentifier, der, alg)[0].dotted,
-        signature=_strict(core.OctetBitString, der, sig)[1],
+        signature=_bit_octets(der, sig),
         timestamp=timestamp,
         extensions=(),
         signed_message=der[tbs.start:tbs.end],
