@@ -209,3 +209,35 @@ def test_an_sm2_licence_is_hashed_once_and_its_digests_are_sm3_of_its_bytes(
     assert sum(seen) < len(data) + 4096, (sum(seen), len(data))
     assert cms.digest_signed_and_whole(data, b, c, d, "sm3") == (
         hashlib.new("sm3", data[:b] + data[c:]).digest(), hashlib.new("sm3", data).digest())
+
+
+def test_a_chunk_verifies_its_sm2_signatures_in_one_verify_many_call(
+    corpus_files: tuple[Licences, list[Path]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: the CMS signatures and time-stamp tokens of a chunk's SM2 licences go
+    to trust.sm2.verify_many together (crypto_mb's 8-lane batches where the CPU has
+    AVX-512 IFMA), and the reports take their verdicts from that call."""
+    from trust import sm2
+
+    lic, paths = corpus_files
+    genuine = [p for p in paths if p.stem.startswith("sm2_")]
+    policy = lic.online()
+    now = datetime.now(UTC)
+    real = sm2.verify_many
+    calls: list[int] = []
+
+    def counting(items: Any) -> list[bool]:
+        items = list(items)
+        calls.append(len(items))
+        return real(items)
+
+    monkeypatch.setattr(sm2, "verify_many", counting)
+    reports = list(verify_files(genuine, policy, at=now, chunk=len(genuine)))
+    assert all(r.passed for r in reports)
+    assert calls == [2 * len(genuine)]  # one signature and one token per licence
+
+    # the verdicts are the batch's: a batch that says "no" fails every licence of the chunk
+    monkeypatch.setattr(sm2, "verify_many", lambda items: [False for _ in items])
+    refused = list(verify_files(genuine, policy, at=now, chunk=len(genuine)))
+    assert not any(r.passed for r in refused)
+    assert all(verify_pdf(p.read_bytes(), policy, now).passed for p in genuine)

@@ -2,7 +2,8 @@
 
 The same code serves the fast path and the full analysis, so both reach the
 same verdict by construction. Only the signature value check is
-cryptographic and it goes through :func:`trust.keys.verify_signature`.
+cryptographic and it goes through :func:`trust.keys.verify_signature` (via
+``verification.sm2_batch``, which answers a bulk chunk's SM2 inputs from one batch).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any, Final
 from asn1crypto import cms, core, tsp, x509
 
 from trust import oids, sm3
-from trust.keys import UnsupportedKeyError, verify_signature
+from trust.keys import UnsupportedKeyError
 from trust.pki.oids import ATTR_LICENCE_ID, ATTR_LICENCE_VALIDITY, ATTR_SEAL, ATTR_STATUS_REF
+from verification import sm2_batch
 from verification.ber import element_end, is_definite
 from verification.certinfo import cert_info
 from verification.errors import CmsFormatError
@@ -127,7 +129,7 @@ class SignedCms:
             return Integrity(True, None, f"unsupported algorithm {self.signature_algorithm}")
         spki = cert_info(self.signer_cert).spki
         try:
-            ok = verify_signature(spki, self.signature_oid, message, self.signature)
+            ok = sm2_batch.verify(spki, self.signature_oid, message, self.signature)
         except UnsupportedKeyError as exc:
             return Integrity(True, None, exc.message)
         return Integrity(True, ok, "" if ok else "signature value does not verify")

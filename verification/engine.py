@@ -17,10 +17,11 @@ from typing import TypeVar
 from trust.errors import InputError
 from trust.indications import Indication, SubIndication
 from verification.checks import run_checks, verdict
-from verification.extract import extract_facts
+from verification.extract import FactsPlan, extract_facts, finish_facts, plan_facts
 from verification.facts import FileFacts
 from verification.policy import VerificationPolicy
 from verification.report import FileReport, SignatureReport
+from verification.sm2_batch import verified_together
 from verification.status import ChunkScope
 
 __all__ = ["judge", "verify_files", "verify_pdf"]
@@ -116,18 +117,56 @@ def _limited(path: str, timeout: float | None, work: Callable[[], _T],
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+# bytes of planned files held at once while their signatures are gathered (memory bound)
+_GATHER_BYTES = 32 * 1024 * 1024
+
+
 def _verify_batch(paths: list[str], policy: VerificationPolicy, at: datetime,
                   timeout: float | None) -> list[FileReport]:
-    """The facts of every file of a chunk, then the status rows they need read at once
-    (one registry query per kind for the chunk, not per file), then each file judged."""
-    facts = [_limited(p, timeout, partial(_facts_one, p, policy), partial(_unread, p))
-             for p in paths]
+    """The facts of every file of a chunk -- the SM2 verifications of its licence-shaped
+    PDFs gathered and verified in one ``trust.sm2.verify_many`` call -- then the status
+    rows they need read at once (one registry statement for the chunk, not three per
+    file), then each file judged."""
+    facts: list[FileFacts | None] = []
+    group: list[tuple[int, FactsPlan]] = []
+    held = 0
+
+    def flush() -> None:
+        nonlocal held
+        inputs = [i for _, plan in group for i in plan.signature_inputs()]
+        with verified_together(inputs):
+            for index, plan in group:
+                name = plan.base.name
+                facts[index] = _limited(name, timeout, partial(finish_facts, plan),
+                                        partial(_unread, name))
+        group.clear()
+        held = 0
+
+    for path in paths:
+        planned = _limited(path, timeout, partial(_plan_one, path, policy),
+                           partial(_unread, path))
+        if isinstance(planned, FactsPlan) and planned.fast is None:  # nothing to gather
+            planned = _limited(path, timeout, partial(finish_facts, planned),
+                               partial(_unread, path))
+        if isinstance(planned, FileFacts):
+            facts.append(planned)
+            continue
+        group.append((len(facts), planned))
+        facts.append(None)
+        held += len(planned.data)
+        if held >= _GATHER_BYTES:
+            flush()
+    if group:
+        flush()
+    done = [f for f in facts if f is not None]
+    assert len(done) == len(paths)
+
     def late(f: FileFacts, why: str) -> FileReport:
         return judge(_unread(f.name, why, f.size), policy, at)
 
-    with _prefetched(policy, facts, at):
+    with _prefetched(policy, done, at):
         return [_limited(f.name, timeout, partial(judge, f, policy, at), partial(late, f))
-                for f in facts]
+                for f in done]
 
 
 def _prefetched(policy: VerificationPolicy, facts: list[FileFacts],
@@ -146,8 +185,9 @@ def _prefetched(policy: VerificationPolicy, facts: list[FileFacts],
         at)
 
 
-def _facts_one(path: str, policy: VerificationPolicy) -> FileFacts:
-    """Read one file and extract its facts; the facts are named by the path as given."""
+def _plan_one(path: str, policy: VerificationPolicy) -> FactsPlan | FileFacts:
+    """Read one file and parse it (facts of an unreadable file at once); named by the path
+    as given."""
     try:
         size = os.path.getsize(path)
         if size > policy.max_file_size:
@@ -156,8 +196,14 @@ def _facts_one(path: str, policy: VerificationPolicy) -> FileFacts:
         data = Path(path).read_bytes()
     except OSError as exc:
         return _unread(path, f"cannot read file: {exc.strerror}")
-    return extract_facts(data, name=path, max_size=policy.max_file_size,
-                         file_sm3=policy.licence_status.consults_registry)
+    return plan_facts(data, name=path, max_size=policy.max_file_size,
+                      file_sm3=policy.licence_status.consults_registry)
+
+
+def _facts_one(path: str, policy: VerificationPolicy) -> FileFacts:
+    """Read one file and extract its facts; the facts are named by the path as given."""
+    planned = _plan_one(path, policy)
+    return planned if isinstance(planned, FileFacts) else finish_facts(planned)
 
 
 def _verify_one(path: str, policy: VerificationPolicy, at: datetime) -> FileReport:

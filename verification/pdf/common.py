@@ -66,12 +66,14 @@ def signature_facts(
     changes: tuple[str, ...] = (),
     modification_detail: str = "",
     range_digest: bytes | None = None,
+    parsed_token: SignedCms | None = None,
 ) -> SignatureFacts:
     """Parse the CMS, hash the ranges and verify: the facts of one well-formed signature.
 
     The facts are built once (``dataclasses.replace`` on 35 fields would cost
     as much as building them twice). ``range_digest``: the ranges' digest under
-    ``signed.range_digest_algorithm``, when the caller already hashed them.
+    ``signed.range_digest_algorithm``, when the caller already hashed them;
+    ``parsed_token``: the time-stamp token, when the caller already parsed it.
     """
     where: dict[str, Any] = {
         "kind": "doc_timestamp" if subfilter == TIMESTAMP_SUBFILTER else "signature",
@@ -101,7 +103,7 @@ def signature_facts(
     integrity = signed.check(digest, content)
     cert = cert_info(signed.signer_cert)
     stamp = None if signed.timestamp_token is None else token_facts(
-        signed.timestamp_token, signed.signature
+        signed.timestamp_token, signed.signature, parsed=parsed_token
     )
     archived_crls, archived_ocsps = archived_material(signed.signed_attrs)
     return SignatureFacts(
