@@ -230,7 +230,9 @@ def verify_files(
     processes each file gets ``timeout`` seconds and each worker an
     address-space limit of ``memory_limit`` bytes; a file that hits either is
     reported as FORMAT_FAILURE and the batch goes on. ``workers=1`` runs in
-    this process, without those two limits.
+    this process, without those two limits, in chunks of ``chunk`` files too.
+    Per chunk the SM2 verifications are batched and the registry is read once:
+    a status change made during a run is seen from the next chunk on.
     """
     moment = _moment(at)
     if workers <= 1:
