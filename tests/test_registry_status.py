@@ -117,3 +117,34 @@ def test_registry_status_reads_the_same_from_a_chunk(db_url: str) -> None:  # no
                 SubIndication.REVOKED
     finally:
         status.close()
+
+
+def test_a_chunk_answers_only_its_own_thread(db_url: str) -> None:  # noqa: F811
+    """The service shares one policy between request threads: rows a thread prefetched
+    for its chunk never answer another thread, which reads the registry as it is now."""
+    import threading
+
+    migrate(db_url)
+    _fill(db_url)
+    status = RegistryStatus(db_url)
+    at = T0 + timedelta(days=1)
+    other: list[Indication] = []
+    try:
+        with status.chunk([LID], ["S1"], [], at):
+            registry = Registry(db_url)
+            try:
+                with registry.session() as s:  # suspended after the chunk was read
+                    s.add(LicenceEvent(licence_id=LID, at=T0 + timedelta(hours=12),
+                                       from_status="valid", to_status="suspended",
+                                       reason="y"))
+            finally:
+                registry.close()
+            thread = threading.Thread(
+                target=lambda: other.append(status.licence_status(LID, at).indication))
+            thread.start()
+            thread.join()
+            assert status.licence_status(LID, at).passed  # this chunk: as read at its start
+        assert other == [Indication.INDETERMINATE]  # the other thread: suspended, now
+        assert status.licence_status(LID, at).indication is Indication.INDETERMINATE
+    finally:
+        status.close()

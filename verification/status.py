@@ -21,6 +21,7 @@ Both are picklable, so a bulk run ships them to its worker processes once.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -140,7 +141,9 @@ class RegistryStatus:
         # (licence id, registered file SM3) of the last licence_status call: the same
         # row answers registered_file without a second query
         self._last_file: tuple[str, str] | None = None
-        self._chunk: _Chunk | None = None
+        # the rows of the chunk being judged, per thread: the service shares one policy
+        # between request threads, and one request's rows must not answer another's
+        self._local = threading.local()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url}
@@ -149,7 +152,7 @@ class RegistryStatus:
         self.url = state["url"]
         self._registry = None
         self._last_file = None
-        self._chunk = None
+        self._local = threading.local()
 
     @contextmanager
     def chunk(self, licence_ids: Iterable[str], es_ids: Iterable[str],
@@ -180,11 +183,11 @@ class RegistryStatus:
                     else:
                         chunk.certificates[row.key] = _CertRow(row.key, str(row.text),
                                                                row.revoked_at)
-        self._chunk = chunk
+        self._local.chunk = chunk
         try:
             yield
         finally:
-            self._chunk = None
+            self._local.chunk = None
             self._last_file = None
 
     def _connect(self) -> Any:
@@ -203,7 +206,7 @@ class RegistryStatus:
 
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
-        chunk = self._chunk
+        chunk: _Chunk | None = getattr(self._local, "chunk", None)
         hit: tuple[str, str | None] | None
         if chunk is not None and chunk.at == at and licence_id in chunk.licences:
             hit = chunk.licences[licence_id]
@@ -222,7 +225,7 @@ class RegistryStatus:
         return _licence_check(str(state), licence_id, "registry")
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:
-        chunk = self._chunk
+        chunk: _Chunk | None = getattr(self._local, "chunk", None)
         if chunk is not None and es_id in chunk.seals:
             hit = chunk.seals[es_id]
         else:
@@ -260,7 +263,7 @@ class RegistryStatus:
         last = self._last_file
         if last is not None and last[0] == licence_id:
             return last[1]
-        chunk = self._chunk
+        chunk: _Chunk | None = getattr(self._local, "chunk", None)
         if chunk is not None and licence_id in chunk.licences:
             hit = chunk.licences[licence_id]
             return None if hit is None else hit[0]
@@ -271,7 +274,7 @@ class RegistryStatus:
     def check(self, path: Sequence[bytes], at: datetime) -> Check:
         """Certificate revocation: every non-anchor certificate must be known and not revoked."""
         wanted = [hashlib.sha256(der).hexdigest() for der in path[:-1] or path]
-        chunk = self._chunk
+        chunk: _Chunk | None = getattr(self._local, "chunk", None)
         if chunk is not None and all(fp in chunk.certificates for fp in wanted):
             rows = chunk.certificates
         else:
