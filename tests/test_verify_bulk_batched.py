@@ -1,7 +1,7 @@
 """The bulk engine reads the registry once per chunk and still gives every file the report
 one-at-a-time verification gives it (issue 15).
 
-The corpus mixes genuine SM2 and RSA licences with every status the registry can
+The corpus mixes genuine SM2, RSA and OFD licences with every status the registry can
 answer: revoked, suspended, not yet issued at the validation time, a licence id the
 registry does not know, a re-signed copy (not the registered file), a seal revoked
 before signing, the licence-binding attacks and the tampered files of the attack
@@ -19,11 +19,13 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from api.deployment import DEMO_DEPARTMENT
+from api.issuance import issue_one
 from signing.issue import STATUS_LIST_ID, signed_validity
 from signing.pdf import SealBinding, seal_pdf
 from signing.seals import revoke_seal
 from tests import pdf_corpus as corpus
-from tests.licence_corpus import Licences, later, open_licences
+from tests.licence_corpus import TYPES, Licences, later, open_licences
 from trust.licence_id import format_licence_id, parse_licence_id
 from trust.registry.lifecycle import LicenceStatus, change_status
 from verification import VerificationPolicy, verify_files, verify_pdf
@@ -66,6 +68,15 @@ def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lic
             revoke_seal(s, es_id, reason="test", at=datetime.now(UTC) - timedelta(hours=1),
                         actor="test")
         files["unregistered"] = _unregistered(lic)
+        for name, number in (("ofd", 60), ("ofd_revoked", 61)):  # OFD licences, same engine
+            with lic.deployment.registry.session() as s:
+                issued = issue_one(lic.deployment, s, type_code="DL",
+                                   record=TYPES.get("DL").example(number),
+                                   department=DEMO_DEPARTMENT, actor="test", file_format="ofd")
+            files[name], lic.ids[name] = issued.pdf, issued.licence_id
+        with lic.deployment.registry.session() as s:
+            change_status(s, lic.ids["ofd_revoked"], LicenceStatus.REVOKED, reason="test",
+                          at=datetime.now(UTC), actor="test")
         files.update(lic.make_attacks())  # includes the re-signed copy
         files.update({f"tampered_{k}": attack(files["sm2_0"])
                       for k, attack in corpus.ATTACKS.items()})
@@ -106,7 +117,9 @@ def test_batched_registry_lookups_give_the_one_at_a_time_reports(
     reports = {Path(r.facts.name).stem: r for r in verify_files(paths, policy, chunk=chunk)}
     details = {n: " ".join(c.detail for s in r.signatures for c in s.checks)
                for n, r in reports.items()}
-    assert reports["sm2_0"].passed and reports["dual"].passed
+    assert reports["sm2_0"].passed and reports["dual"].passed and reports["ofd"].passed
+    assert reports["ofd"].facts.parser == "ofd"
+    assert ": revoked (registry)" in details["ofd_revoked"]
     assert ": revoked (registry)" in details["revoked"]
     assert "status suspended" in details["suspended"]
     assert "unknown to the registry" in details["unregistered"]
