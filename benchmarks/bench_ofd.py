@@ -42,6 +42,7 @@ from trust.sm3 import sm3
 from verification import verify_pdf
 from verification.certinfo import cert_info
 from verification.cms import parse_cms
+from verification.ofd.seal_value import read_seal_signature
 
 TYPES = builtin_types()
 N = int(os.environ.get("SEALTRUST_BENCH_OFD", "200"))
@@ -113,6 +114,26 @@ def _floor_one(data: bytes) -> None:
                             token.signed_attrs, token.signature)
 
 
+def _floor_fast_reader(data: bytes) -> None:
+    """:func:`_floor_one` with the SES_Signature read as the verifier now reads it
+    (``verification.ofd.seal_value``): the strict asn1crypto parse in ``_floor_one``
+    is parsing, not the cryptography the format requires, and costs about as much as
+    both SM2 verifies; a floor that keeps it flatters any verifier that does not."""
+    z = zipfile.ZipFile(io.BytesIO(data))
+    for info in z.infolist():
+        if not info.filename.endswith("SignedValue.dat"):
+            sm3(z.read(info))
+    sig = read_seal_signature(z.read("Doc_0/Signs/Sign_0/SignedValue.dat"))
+    assert verify_signature(cert_info(sig.signer_cert).spki, oids.SM2_WITH_SM3,
+                            sig.signed_message, sig.signature)
+    assert sig.timestamp is not None
+    token = parse_cms(sig.timestamp, timestamp=True)
+    assert token.signed_attrs is not None
+    assert token.signature_oid is not None
+    assert verify_signature(cert_info(token.signer_cert).spki, token.signature_oid,
+                            token.signed_attrs, token.signature)
+
+
 def test_ofd_verification_against_its_floor(benchmark: Any, figure: Any,
                                             deployment: Deployment,
                                             issued: dict[str, Any]) -> None:
@@ -127,6 +148,10 @@ def test_ofd_verification_against_its_floor(benchmark: Any, figure: Any,
     for f in files:
         _floor_one(f)
     floor = time.perf_counter() - start
+    start = time.perf_counter()
+    for f in files:
+        _floor_fast_reader(f)
+    fast_floor = time.perf_counter() - start
     ratio = floor / ours
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
     figure(benchmark, "OFD verification", "our SM2 OFD licences, online, every check",
@@ -134,5 +159,11 @@ def test_ofd_verification_against_its_floor(benchmark: Any, figure: Any,
            statistic=f"wall clock over {N} distinct licences, 1 process",
            reference="floor: 2 SM2 verifies + SM3 of the referenced bytes, same files",
            reference_value=N / floor)
+    figure(benchmark, "OFD verification", "our SM2 OFD licences, online, every check",
+           N / ours, "licences/s",
+           statistic=f"wall clock over {N} distinct licences, 1 process",
+           reference="the same floor, SES_Signature read by the verifier's reader",
+           reference_value=N / fast_floor)
     print(f"\nOFD verification: {N / ours:.1f}/s; floor (2 SM2 verifies + SM3 of the "
-          f"referenced bytes) {N / floor:.1f}/s; ratio {ratio:.2f} ({_load()})")
+          f"referenced bytes) {N / floor:.1f}/s; ratio {ratio:.2f}; with the verifier's "
+          f"seal reader {N / fast_floor:.1f}/s, ratio {fast_floor / ours:.2f} ({_load()})")

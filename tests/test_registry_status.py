@@ -80,3 +80,71 @@ def test_registry_status_reads(db_url: str) -> None:  # noqa: F811
             SubIndication.TRY_LATER
     finally:
         status.close()
+
+
+def test_registry_status_reads_the_same_from_a_chunk(db_url: str) -> None:  # noqa: F811
+    """The bulk engine's one-statement chunk read (issue 15) answers every question above
+    as the per-file statements do, on both databases; ids it did not cover still work."""
+    migrate(db_url)
+    leaf, ca = _fill(db_url)
+    status = RegistryStatus(db_url)
+    day = timedelta(days=1)
+    fps = [hashlib.sha256(d).hexdigest() for d in (leaf, ca, b"unknown")]
+    ids, seals = [LID, "L1-nope"], ["S1", "S2"]
+    try:
+        for at in (T0 - day, T0 + day, T0 + 5 * day, T0 + 11 * day, T0 + 21 * day,
+                   T0 + 31 * day):
+            plain = [status.licence_status(LID, at), status.licence_status("L1-nope", at),
+                     status.registered_file(LID, "ab" * 32),
+                     status.registered_file(LID, "cd" * 32),
+                     status.seal_status("S1", at, at), status.seal_status("S2", at, at),
+                     status.check((leaf, ca, b"root"), at),
+                     status.check((b"unknown", ca, b"root"), at)]
+            with status.chunk(ids, seals, fps, at):
+                chunked = [status.licence_status(LID, at),
+                           status.licence_status("L1-nope", at),
+                           status.registered_file(LID, "ab" * 32),
+                           status.registered_file(LID, "cd" * 32),
+                           status.seal_status("S1", at, at), status.seal_status("S2", at, at),
+                           status.check((leaf, ca, b"root"), at),
+                           status.check((b"unknown", ca, b"root"), at)]
+            assert chunked == plain, at
+        with status.chunk([], [], [], T0):  # nothing prefetched: every answer queried
+            assert status.licence_status(LID, T0 + day).passed
+            assert status.check((leaf, ca, b"root"), T0 + day).passed
+        with status.chunk([LID], [], [], T0 + day):  # another time than prefetched
+            assert status.licence_status(LID, T0 + 21 * day).sub_indication is \
+                SubIndication.REVOKED
+    finally:
+        status.close()
+
+
+def test_a_chunk_answers_only_its_own_thread(db_url: str) -> None:  # noqa: F811
+    """The service shares one policy between request threads: rows a thread prefetched
+    for its chunk never answer another thread, which reads the registry as it is now."""
+    import threading
+
+    migrate(db_url)
+    _fill(db_url)
+    status = RegistryStatus(db_url)
+    at = T0 + timedelta(days=1)
+    other: list[Indication] = []
+    try:
+        with status.chunk([LID], ["S1"], [], at):
+            registry = Registry(db_url)
+            try:
+                with registry.session() as s:  # suspended after the chunk was read
+                    s.add(LicenceEvent(licence_id=LID, at=T0 + timedelta(hours=12),
+                                       from_status="valid", to_status="suspended",
+                                       reason="y"))
+            finally:
+                registry.close()
+            thread = threading.Thread(
+                target=lambda: other.append(status.licence_status(LID, at).indication))
+            thread.start()
+            thread.join()
+            assert status.licence_status(LID, at).passed  # this chunk: as read at its start
+        assert other == [Indication.INDETERMINATE]  # the other thread: suspended, now
+        assert status.licence_status(LID, at).indication is Indication.INDETERMINATE
+    finally:
+        status.close()

@@ -33,6 +33,7 @@ __all__ = [
     "UnsupportedKeyError",
     "algorithm_of_spki",
     "signature_algorithm_oid",
+    "sm2_verification_key",
     "verify_signature",
 ]
 
@@ -120,6 +121,21 @@ def _sm2_public(spki_der: bytes) -> sm2.PublicKey:
     verification backends, which trust keys that passed this gate.
     """
     return sm2.PublicKey.from_der(spki_der).prepare()
+
+
+def sm2_verification_key(spki_der: bytes, signature_oid: str) -> sm2.PublicKey | None:
+    """The cached key :func:`verify_signature` would verify this SM2 signature with, or
+    None where it would not reach an SM2 verify (another algorithm, a key it refuses):
+    for callers that batch SM2 verifications (``trust.sm2.verify_many``) and must leave
+    every other case to :func:`verify_signature` itself."""
+    if signature_oid not in _SM2_SIG_OIDS:
+        return None
+    try:
+        if _algorithm_cached(bytes(spki_der)) != "sm2":
+            return None
+        return _sm2_public(bytes(spki_der))
+    except (InputError, CryptoError, ValueError):
+        return None
 
 
 @lru_cache(maxsize=4096)

@@ -2,7 +2,8 @@
 
 The same code serves the fast path and the full analysis, so both reach the
 same verdict by construction. Only the signature value check is
-cryptographic and it goes through :func:`trust.keys.verify_signature`.
+cryptographic and it goes through :func:`trust.keys.verify_signature` (via
+``verification.sm2_batch``, which answers a bulk chunk's SM2 inputs from one batch).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from typing import Any, Final
 from asn1crypto import cms, core, tsp, x509
 
 from trust import oids, sm3
-from trust.keys import UnsupportedKeyError, verify_signature
+from trust.keys import UnsupportedKeyError
 from trust.pki.oids import ATTR_LICENCE_ID, ATTR_LICENCE_VALIDITY, ATTR_SEAL, ATTR_STATUS_REF
+from verification import sm2_batch
 from verification.ber import element_end, is_definite
 from verification.certinfo import cert_info
 from verification.errors import CmsFormatError
@@ -127,7 +129,7 @@ class SignedCms:
             return Integrity(True, None, f"unsupported algorithm {self.signature_algorithm}")
         spki = cert_info(self.signer_cert).spki
         try:
-            ok = verify_signature(spki, self.signature_oid, message, self.signature)
+            ok = sm2_batch.verify(spki, self.signature_oid, message, self.signature)
         except UnsupportedKeyError as exc:
             return Integrity(True, None, exc.message)
         return Integrity(True, ok, "" if ok else "signature value does not verify")
@@ -153,6 +155,9 @@ class _CryptographyHash:
     def update(self, data: bytes | memoryview) -> None:
         self._h.update(bytes(data))
 
+    def copy(self) -> _CryptographyHash:
+        return _CryptographyHash(self._h.copy())
+
     def digest(self) -> bytes:
         return bytes(self._h.finalize())
 
@@ -170,6 +175,22 @@ def digest_ranges(data: bytes, ranges: Sequence[tuple[int, int]], algorithm: str
     for start, length in ranges:
         h.update(view[start : start + length])
     return bytes(h.digest())
+
+
+def digest_signed_and_whole(data: bytes, b: int, c: int, d: int,
+                            algorithm: str) -> tuple[bytes, bytes]:
+    """The digest of the signed ranges ``[0, b) + [c, c + d)`` and the same algorithm's
+    digest of ``data[:c + d]`` (the file as its signer left it), hashing the common prefix
+    ``[0, b)`` -- nearly all of a licence -- once instead of twice."""
+    if not 0 < b <= c <= c + d <= len(data):
+        raise CmsFormatError("byte range outside the file")
+    view = memoryview(data)
+    signed = new_hash(algorithm)
+    signed.update(view[:b])
+    whole = signed.copy()
+    signed.update(view[c : c + d])
+    whole.update(view[b : c + d])
+    return bytes(signed.digest()), bytes(whole.digest())
 
 
 def _der_length(der: bytes) -> int:

@@ -7,17 +7,19 @@ Never raises for bad input: a file that cannot be read yields FileFacts with
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from verification.cms import digest_ranges, parse_cms
+from verification.certinfo import cert_info
+from verification.cms import SignedCms, digest_ranges, digest_signed_and_whole, parse_cms
 from verification.errors import CmsFormatError, VerificationInputError
 from verification.facts import FileFacts
 from verification.ofd import extract_ofd_facts, looks_like_zip
 from verification.pdf.common import signature_facts
 from verification.pdf.full import analyse
-from verification.pdf.locate import locate
+from verification.pdf.locate import Located, locate
+from verification.sm2_batch import SignatureInput
 
-__all__ = ["extract_facts"]
+__all__ = ["FactsPlan", "extract_facts", "finish_facts", "plan_facts"]
 
 
 def extract_facts(
@@ -26,10 +28,73 @@ def extract_facts(
 ) -> FileFacts:
     """Read every signature of one file once. ``allow_fast=False`` forces the full analysis;
     ``file_sm3`` also hashes the file as its last signer left it (:attr:`FileFacts.sm3`)."""
-    facts = _extract(data, name=name, max_size=max_size, allow_fast=allow_fast)
-    if not file_sm3 or facts.format_error is not None:
+    return finish_facts(plan_facts(data, name=name, max_size=max_size, allow_fast=allow_fast,
+                                   file_sm3=file_sm3))
+
+
+@dataclass(frozen=True, slots=True)
+class _FastParts:
+    """A licence-shaped PDF parsed and hashed, before any signature is verified."""
+
+    found: Located
+    signed: SignedCms
+    token: SignedCms | None  # the parsed signature time-stamp, when it parsed
+    range_digest: bytes | None  # shared-prefix digests (SM2 licences, file SM3 wanted)
+    whole: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class FactsPlan:
+    """One file between parsing and verification (:func:`plan_facts`): the bulk engine
+    gathers the signature inputs of a chunk (:meth:`signature_inputs`), verifies them
+    together, then :func:`finish_facts` builds the facts as :func:`extract_facts` would."""
+
+    data: bytes
+    base: FileFacts
+    max_size: int
+    allow_fast: bool
+    file_sm3: bool
+    fast: _FastParts | None
+
+    def signature_inputs(self) -> list[SignatureInput]:
+        """(key, algorithm, message, signature) of the verifications the facts will need:
+        the CMS signature and its time-stamp token's (signed attributes only)."""
+        out: list[SignatureInput] = []
+        if self.fast is None:
+            return out
+        for cms in (self.fast.signed, self.fast.token):
+            if cms is None or cms.signed_attrs is None or cms.signature_oid is None:
+                continue
+            try:
+                spki = cert_info(cms.signer_cert).spki
+            except Exception:  # noqa: BLE001, S112  (asn1crypto on a bad certificate: the facts say why)
+                continue
+            out.append((spki, cms.signature_oid, cms.signed_attrs, cms.signature))
+        return out
+
+
+def plan_facts(
+    data: bytes, *, name: str = "", max_size: int = 64 * 1024 * 1024, allow_fast: bool = True,
+    file_sm3: bool = False,
+) -> FactsPlan:
+    """The parsing half of :func:`extract_facts` (never raises for bad input)."""
+    digest = hashlib.sha256(data).hexdigest()
+    base = FileFacts(name=name, size=len(data), sha256=digest, parser="none")
+    fast = None
+    if allow_fast and len(data) <= max_size and not looks_like_zip(data):
+        try:
+            fast = _plan_fast(data, file_sm3)
+        except Exception:  # noqa: BLE001  (any surprise: let the full path judge the file)
+            fast = None
+    return FactsPlan(data, base, max_size, allow_fast, file_sm3, fast)
+
+
+def finish_facts(plan: FactsPlan) -> FileFacts:
+    """The verifying half of :func:`extract_facts`: the facts of a planned file."""
+    facts = _extract(plan)
+    if not plan.file_sm3 or facts.format_error is not None or facts.sm3 is not None:
         return facts
-    return replace(facts, sm3=signed_file_sm3(data, facts))
+    return replace(facts, sm3=signed_file_sm3(plan.data, facts))
 
 
 def signed_file_sm3(data: bytes, facts: FileFacts) -> str | None:
@@ -45,16 +110,15 @@ def signed_file_sm3(data: bytes, facts: FileFacts) -> str | None:
     return digest_ranges(data, ((0, max(ends)),), "sm3").hex()
 
 
-def _extract(data: bytes, *, name: str, max_size: int, allow_fast: bool) -> FileFacts:
-    digest = hashlib.sha256(data).hexdigest()
-    base = FileFacts(name=name, size=len(data), sha256=digest, parser="none")
+def _extract(plan: FactsPlan) -> FileFacts:
+    data, base, max_size = plan.data, plan.base, plan.max_size
     if len(data) > max_size:
         return _failed(base, f"file of {len(data)} bytes exceeds the {max_size}-byte limit")
     if looks_like_zip(data):  # by content, not by name: an OFD package
-        return extract_ofd_facts(data, name=name)
-    if allow_fast:
+        return extract_ofd_facts(data, name=base.name)
+    if plan.fast is not None:
         try:
-            fast = _fast(data, base)
+            fast = _fast(data, base, plan.fast)
         except Exception:  # noqa: BLE001  (any surprise: let the full path judge the file)
             fast = None
         if fast is not None:
@@ -66,16 +130,16 @@ def _extract(data: bytes, *, name: str, max_size: int, allow_fast: bool) -> File
     except Exception as exc:  # noqa: BLE001  (a broken file must not stop the batch)
         return _failed(base, f"unreadable PDF: {type(exc).__name__}: {exc}"[:500])
     return FileFacts(
-        name=name,
+        name=base.name,
         size=len(data),
-        sha256=digest,
+        sha256=base.sha256,
         parser="full",
         revisions=revisions,
         signatures=signatures,
     )
 
 
-def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
+def _plan_fast(data: bytes, file_sm3: bool) -> _FastParts | None:
     found = locate(data)
     if found is None:
         return None
@@ -83,6 +147,25 @@ def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
         signed = parse_cms(found.contents)
     except CmsFormatError:
         return None  # let the full path describe it
+    range_digest = whole = None
+    if file_sm3 and signed.range_digest_algorithm == "sm3":
+        # an SM2 licence: its signed ranges and the registered-file SM3 share the prefix
+        _, b, c, d = found.byte_range
+        try:
+            range_digest, whole = digest_signed_and_whole(data, b, c, d, "sm3")
+        except CmsFormatError:
+            range_digest = whole = None  # hashed (and judged) the usual way later
+    token = None
+    if signed.timestamp_token is not None:
+        try:
+            token = parse_cms(signed.timestamp_token, timestamp=True)
+        except CmsFormatError:
+            token = None  # token_facts parses it again and words the error
+    return _FastParts(found, signed, token, range_digest, whole)
+
+
+def _fast(data: bytes, base: FileFacts, parts: _FastParts) -> FileFacts:
+    found, signed, whole = parts.found, parts.signed, parts.whole
     facts = signature_facts(
         data,
         byte_range=found.byte_range,
@@ -94,6 +177,8 @@ def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
         signed_revision=found.revisions - 1,
         revisions_after=0,
         modification_level="none",
+        range_digest=parts.range_digest,
+        parsed_token=parts.token,
     )
     return FileFacts(
         name=base.name,
@@ -102,6 +187,9 @@ def _fast(data: bytes, base: FileFacts) -> FileFacts | None:
         parser="fast",
         revisions=found.revisions,
         signatures=(facts,),
+        # as signed_file_sm3 would give it: the end of a well-formed signature's ranges
+        sm3=None if whole is None or facts.structure_error is not None
+        or facts.kind != "signature" else whole.hex(),
     )
 
 

@@ -21,8 +21,10 @@ Both are picklable, so a bulk run ships them to its worker processes once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Final, Protocol, runtime_checkable
@@ -35,6 +37,7 @@ from trust.trustlist import Role, TrustList
 from verification.revocation import RevocationData, path_revocation
 
 __all__ = [
+    "ChunkScope",
     "LicenceStatusSource",
     "ListStatus",
     "PendingStatus",
@@ -79,6 +82,15 @@ class LicenceStatusSource(Protocol):
     def registered_file(self, licence_id: str, file_sm3: str | None) -> Check:
         """Whether ``file_sm3`` (the file as its last signer left it) is the registered file."""
         ...
+
+
+class ChunkScope(Protocol):
+    """``source.chunk(licence_ids, es_ids, fingerprints, at)`` of a status source that can
+    answer a chunk of files from one read (the bulk engine and verify_pdf use it when
+    present): inside the context, answers for these ids at ``at`` come from memory."""
+
+    def __call__(self, licence_ids: Iterable[str], es_ids: Iterable[str],
+                 fingerprints: Iterable[str], at: datetime) -> AbstractContextManager[None]: ...
 
 
 @lru_cache(maxsize=4)
@@ -134,6 +146,9 @@ class RegistryStatus:
         # (licence id, registered file SM3) of the last licence_status call: the same
         # row answers registered_file without a second query
         self._last_file: tuple[str, str] | None = None
+        # the rows of the chunk being judged, per thread: the service shares one policy
+        # between request threads, and one request's rows must not answer another's
+        self._local = threading.local()
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url}
@@ -142,6 +157,43 @@ class RegistryStatus:
         self.url = state["url"]
         self._registry = None
         self._last_file = None
+        self._local = threading.local()
+
+    @contextmanager
+    def chunk(self, licence_ids: Iterable[str], es_ids: Iterable[str],
+              fingerprints: Iterable[str], at: datetime) -> Iterator[None]:
+        """Read the rows a chunk of files needs in one statement (licences with their
+        state at ``at``, seals, certificates) and answer from them until the block ends;
+        an id the prefetch did not cover is still queried on its own.
+
+        The answers are the registry's as of the start of the chunk (a chunk lasts
+        milliseconds); they never outlive it, so a revocation is seen by the next chunk.
+        """
+        chunk = _Chunk(at)
+        ids = sorted(set(licence_ids))
+        seals = sorted(set(es_ids))
+        fps = sorted(set(fingerprints))
+        chunk.licences = dict.fromkeys(ids)
+        chunk.seals = dict.fromkeys(seals)
+        chunk.certificates = dict.fromkeys(fps)
+        if ids or seals or fps:
+            with self._connect() as conn:
+                rows = conn.execute(_queries().chunk,
+                                    {"ids": ids, "at": at, "seals": seals, "fps": fps})
+                for row in rows:
+                    if row.kind == "l":
+                        chunk.licences[row.key] = (str(row.text), row.state)
+                    elif row.kind == "s":
+                        chunk.seals[row.key] = (row.revoked_at,)
+                    else:
+                        chunk.certificates[row.key] = _CertRow(row.key, str(row.text),
+                                                               row.revoked_at)
+        self._local.chunk = chunk
+        try:
+            yield
+        finally:
+            self._local.chunk = None
+            self._last_file = None
 
     def _connect(self) -> Any:
         """One short read-only connection; prebuilt Core statements (no ORM session, no
@@ -159,24 +211,36 @@ class RegistryStatus:
 
     def licence_status(self, licence_id: str, at: datetime,
                        status_index: int | None = None) -> Check:
-        with self._connect() as conn:
-            row = conn.execute(_queries().licence, {"id": licence_id, "at": at}).first()
-        if row is None:
+        chunk: _Chunk | None = getattr(self._local, "chunk", None)
+        hit: tuple[str, str | None] | None
+        if chunk is not None and chunk.at == at and licence_id in chunk.licences:
+            hit = chunk.licences[licence_id]
+        else:
+            with self._connect() as conn:
+                row = conn.execute(_queries().licence, {"id": licence_id, "at": at}).first()
+            hit = None if row is None else (str(row.file_sm3), row.state)
+        if hit is None:
             return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                          f"{licence_id}: unknown to the registry")
-        self._last_file = (licence_id, str(row.file_sm3))
-        if row.state is None:
+        file_sm3, state = hit
+        self._last_file = (licence_id, file_sm3)
+        if state is None:
             return Check("licence_status", _UNSURE, SubIndication.TRY_LATER,
                          f"{licence_id}: not yet issued at {at.isoformat()}")
-        return _licence_check(str(row.state), licence_id, "registry")
+        return _licence_check(str(state), licence_id, "registry")
 
     def seal_status(self, es_id: str, signing_time: datetime, at: datetime) -> Check:
-        with self._connect() as conn:
-            row = conn.execute(_queries().seal, {"id": es_id}).first()
-        if row is None:
+        chunk: _Chunk | None = getattr(self._local, "chunk", None)
+        if chunk is not None and es_id in chunk.seals:
+            hit = chunk.seals[es_id]
+        else:
+            with self._connect() as conn:
+                row = conn.execute(_queries().seal, {"id": es_id}).first()
+            hit = None if row is None else (row.revoked_at,)
+        if hit is None:
             return Check("seal", _UNSURE, SubIndication.TRY_LATER,
                          f"seal {es_id}: unknown to the registry")
-        revoked_at = row.revoked_at
+        revoked_at = hit[0]
         if revoked_at is not None and revoked_at <= signing_time:
             return Check("seal", _FAIL, SubIndication.REVOKED,
                          f"seal {es_id} revoked at {revoked_at.isoformat()}, before signing")
@@ -204,6 +268,10 @@ class RegistryStatus:
         last = self._last_file
         if last is not None and last[0] == licence_id:
             return last[1]
+        chunk: _Chunk | None = getattr(self._local, "chunk", None)
+        if chunk is not None and licence_id in chunk.licences:
+            hit = chunk.licences[licence_id]
+            return None if hit is None else hit[0]
         with self._connect() as conn:
             found = conn.execute(_queries().file_sm3, {"id": licence_id}).scalar()
         return None if found is None else str(found)
@@ -211,9 +279,16 @@ class RegistryStatus:
     def check(self, path: Sequence[bytes], at: datetime) -> Check:
         """Certificate revocation: every non-anchor certificate must be known and not revoked."""
         wanted = [hashlib.sha256(der).hexdigest() for der in path[:-1] or path]
-        with self._connect() as conn:
-            rows = {r.fingerprint: r for r in conn.execute(_queries().certificates,
-                                                           {"fps": wanted})}
+        chunk: _Chunk | None = getattr(self._local, "chunk", None)
+        if chunk is not None and all(fp in chunk.certificates for fp in wanted):
+            rows = chunk.certificates
+        else:
+            with self._connect() as conn:
+                rows = {r.fingerprint: r for r in conn.execute(_queries().certificates,
+                                                               {"fps": wanted})}
+            if chunk is not None:  # the next file of the chunk has the same path
+                chunk.certificates.update(dict.fromkeys(wanted))
+                chunk.certificates.update(rows)
         for der, fp in zip(path[:-1] or path, wanted, strict=True):
             record = rows.get(fp)
             if record is None:
@@ -227,9 +302,29 @@ class RegistryStatus:
         return Check("revocation", _PASS, None, "not revoked (registry)")
 
 
+@dataclass(slots=True)
+class _Chunk:
+    """Rows read for one chunk of files; a key mapped to None is known to be absent."""
+
+    at: datetime
+    licences: dict[str, tuple[str, str | None] | None] = field(default_factory=dict)
+    seals: dict[str, tuple[datetime | None] | None] = field(default_factory=dict)
+    certificates: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _CertRow:
+    """The columns of a certificate row the revocation check reads."""
+
+    fingerprint: str
+    subject: str
+    revoked_at: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class _Queries:
     licence: Any
+    chunk: Any
     file_sm3: Any
     seal: Any
     certificates: Any
@@ -238,7 +333,7 @@ class _Queries:
 @lru_cache(maxsize=1)
 def _queries() -> _Queries:
     """The online statements, built once (SQLAlchemy then caches their compiled form)."""
-    from sqlalchemy import bindparam, select
+    from sqlalchemy import String, bindparam, cast, literal_column, null, select, union_all
 
     from trust.registry.models import CertificateRecord, Licence, LicenceEvent, SealRecord
 
@@ -248,9 +343,36 @@ def _queries() -> _Queries:
                     LicenceEvent.at <= bindparam("at", type_=LicenceEvent.at.type))
              .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
              .limit(1).scalar_subquery())
+    # the same, correlated to each licence of a chunk
+    states = (select(LicenceEvent.to_status)
+              .where(LicenceEvent.licence_id == Licence.id,
+                     LicenceEvent.at <= bindparam("at", type_=LicenceEvent.at.type))
+              .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
+              .limit(1).correlate(Licence).scalar_subquery())
+    # a chunk's licences, seals and certificates in one round trip: (kind, key, text,
+    # state, revoked_at) rows; the first SELECT gives the result columns their types
+    def no_time() -> Any:
+        return cast(null(), SealRecord.revoked_at.type)
+
+    def no_text() -> Any:
+        return cast(null(), String())
+
+    chunk = union_all(
+        select(literal_column("'l'", String()).label("kind"), Licence.id.label("key"),
+               Licence.file_sm3.label("text"), states.label("state"),
+               no_time().label("revoked_at"))
+        .where(Licence.id.in_(bindparam("ids", expanding=True))),
+        select(literal_column("'s'", String()), SealRecord.es_id, no_text(), no_text(),
+               SealRecord.revoked_at)
+        .where(SealRecord.es_id.in_(bindparam("seals", expanding=True))),
+        select(literal_column("'c'", String()), CertificateRecord.fingerprint,
+               CertificateRecord.subject, no_text(), CertificateRecord.revoked_at)
+        .where(CertificateRecord.fingerprint.in_(bindparam("fps", expanding=True))),
+    )
     return _Queries(
         licence=select(Licence.file_sm3, state.label("state"))
         .where(Licence.id == bindparam("id")),
+        chunk=chunk,
         file_sm3=select(Licence.file_sm3).where(Licence.id == bindparam("id")),
         seal=select(SealRecord.revoked_at).where(SealRecord.es_id == bindparam("id")),
         certificates=select(CertificateRecord.fingerprint, CertificateRecord.subject,

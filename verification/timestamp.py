@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from verification.cms import digest_ranges, parse_cms
+from verification.cms import SignedCms, digest_ranges, parse_cms
 from verification.errors import CmsFormatError
 
 __all__ = ["TokenFacts", "token_facts"]
@@ -29,10 +29,12 @@ class TokenFacts:
     certificates: tuple[bytes, ...]
 
 
-def token_facts(token: bytes, signature_value: bytes) -> TokenFacts:
-    """Parse the token and check its imprint and its signature (never raises)."""
+def token_facts(token: bytes, signature_value: bytes, *,
+                parsed: SignedCms | None = None) -> TokenFacts:
+    """Parse the token (unless ``parsed`` is its parse) and check its imprint and its
+    signature (never raises)."""
     try:
-        stamp = parse_cms(token, timestamp=True)
+        stamp = parsed if parsed is not None else parse_cms(token, timestamp=True)
         imprint = digest_ranges(
             signature_value, ((0, len(signature_value)),), stamp.range_digest_algorithm
         )

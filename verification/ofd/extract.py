@@ -35,12 +35,13 @@ from trust.ofd_profile import (
     PARAM_VALID_FROM,
     PARAM_VALID_UNTIL,
 )
-from trust.seal import SealFormatError, parse_seal_signature
+from trust.seal import SealFormatError
 from trust.sm3 import sm3
 from verification.certinfo import cert_info
 from verification.errors import OfdFormatError
 from verification.facts import FileFacts, SignatureFacts
 from verification.ofd.package import OfdPackage
+from verification.ofd.seal_value import read_seal_signature
 from verification.ofd.structure import OfdDocument, OfdSignatureEntry, read_documents
 from verification.ofd.values import (
     check_sign_value,
@@ -169,7 +170,7 @@ def _signature_facts(
     if entry.sign_type != "Seal":
         return replace(common, structure_error=f"unknown signature Type {entry.sign_type!r}")
     try:
-        sig = parse_seal_signature(declared_unused_bits_cleared(value))
+        sig = read_seal_signature(declared_unused_bits_cleared(value))
     except SealFormatError as exc:
         return replace(common, structure_error=f"{entry.signed_value}: {exc.message}")
     digest_ok, detail = refs_ok, refs_detail

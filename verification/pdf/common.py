@@ -65,11 +65,15 @@ def signature_facts(
     modification_level: str | None,
     changes: tuple[str, ...] = (),
     modification_detail: str = "",
+    range_digest: bytes | None = None,
+    parsed_token: SignedCms | None = None,
 ) -> SignatureFacts:
     """Parse the CMS, hash the ranges and verify: the facts of one well-formed signature.
 
     The facts are built once (``dataclasses.replace`` on 35 fields would cost
-    as much as building them twice).
+    as much as building them twice). ``range_digest``: the ranges' digest under
+    ``signed.range_digest_algorithm``, when the caller already hashed them;
+    ``parsed_token``: the time-stamp token, when the caller already parsed it.
     """
     where: dict[str, Any] = {
         "kind": "doc_timestamp" if subfilter == TIMESTAMP_SUBFILTER else "signature",
@@ -91,14 +95,15 @@ def signature_facts(
                               structure_error="no CMS SignedData")
     _, b, c, d = byte_range
     try:
-        digest = digest_ranges(data, ((0, b), (c, d)), signed.range_digest_algorithm)
+        digest = range_digest if range_digest is not None else digest_ranges(
+            data, ((0, b), (c, d)), signed.range_digest_algorithm)
     except CmsFormatError as exc:  # a digest algorithm we do not accept: cannot decide
         return SignatureFacts(**where, signing_time=claimed_time, integrity_detail=exc.message)
     content = None if signed.signed_attrs is not None else data[:b] + data[c : c + d]
     integrity = signed.check(digest, content)
     cert = cert_info(signed.signer_cert)
     stamp = None if signed.timestamp_token is None else token_facts(
-        signed.timestamp_token, signed.signature
+        signed.timestamp_token, signed.signature, parsed=parsed_token
     )
     archived_crls, archived_ocsps = archived_material(signed.signed_attrs)
     return SignatureFacts(
