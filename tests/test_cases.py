@@ -28,6 +28,7 @@ from api.cases import EventKeys, sign_event
 from api.cli import cli
 from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
 from api.notify import LogNotifier, WebhookNotifier
+from api.services import load_services
 from api.settings import Settings
 from api.worker import Worker, deployment_worker
 from signing.types import builtin_types
@@ -209,7 +210,10 @@ def test_bad_records_foreign_applicants_and_foreign_types_are_refused_at_once(
     foreign = env.post(_event("330100-20261206-000012", ric, applicant=ric["id_number"],
                               licence_type="RIC"))
     assert foreign.status_code == 422 and foreign.json()["error"]["code"] == "case.type"
-    for service in ("NO-SUCH-SERVICE", "GTGSH-SETUP"):  # unknown; produces nothing
+    # Unknown, and a shipped service that produces nothing (taken from the catalogue, so the
+    # test follows the data).
+    barren = next(s.code for s in load_services(TYPES).all() if not s.produces)
+    for service in ("NO-SUCH-SERVICE", barren):
         unknown = env.post(_event("330100-20261206-000013", service=service))
         assert unknown.status_code == 422 and unknown.json()["error"]["code"] == "case.service"
     for text in (refused.text, mismatch.text):
