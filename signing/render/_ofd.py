@@ -2,8 +2,9 @@
 
 The page is drawn from the type's layout exactly as the PDF page is: the
 text slots are placed by :mod:`signing.render._place` (shared with the PDF
-writer), the decoration and boxes become PathObjects, the QR code a filled
-path of its dark modules, and all text uses an embedded subset of the same
+writer), the decoration and boxes become PathObjects, the QR code an
+ImageObject of a 1-bit PNG (:mod:`signing.render._qr_png`, a DocumentRes
+MultiMedia), and all text uses an embedded subset of the same
 CJK font with a Unicode cmap (an OFD TextCode carries Unicode). The seal
 picture is not drawn here: the signer adds it as a StampAnnot whose
 appearance is the seal's own picture (GB/T 38540), as OFD viewers expect.
@@ -14,7 +15,6 @@ Units are millimetres with the origin at the top-left (GB/T 33190 §8.1).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
@@ -23,21 +23,37 @@ from xml.sax.saxutils import escape, quoteattr
 
 from reportlab.pdfbase import pdfmetrics
 
+from signing.ofd.package import Entry, Part, Shared, shared
 from signing.render._fonts import FONT_NAME, register_font, text_width
 from signing.render._place import Run, place_text, qr_caption, text_slots
-from signing.render._qr import qr_matrix
+from signing.render._qr import QUIET_MODULES, qr_matrix
+from signing.render._qr_png import qr_png
 from signing.render._renderer import CHINA_STANDARD_TIME, check_arguments
 from signing.render._static import MM, rgb
 from signing.types import Layout, LicenceType, TextSpec
 
-__all__ = ["OFD_FONT_FILE", "OFD_NS", "render_licence_ofd"]
+__all__ = ["OFD_CONTENT_FILE", "OFD_FONT_FILE", "OFD_NS", "OFD_QR_FILE", "render_licence_ofd"]
 
 OFD_NS: Final = "http://www.ofdspec.org/2016"
 OFD_FONT_FILE: Final = "Doc_0/Res/font_2.ttf"
+OFD_QR_FILE: Final = "Doc_0/Res/qr.png"
+OFD_CONTENT_FILE: Final = "Doc_0/Pages/Page_0/Content.xml"
 _HEAD: Final = '<?xml version="1.0" encoding="UTF-8"?>'
+_NS: Final = f'xmlns:ofd="{OFD_NS}"'
 _FONT_ID: Final = 2
-_DARK_RUN: Final = re.compile(b"\x00+")  # a run of dark modules in a QR row
-_span: Final = re.Match.span
+_QR_IMAGE_ID: Final = 4
+_PAGE_END: Final = b"</ofd:Layer></ofd:Content></ofd:Page>"
+# The same for every licence: built, deflated and hashed once (signing.ofd.package).
+_PUBLIC_RES: Final = (
+    f'{_HEAD}<ofd:Res {_NS} BaseLoc="Res"><ofd:Fonts>'
+    f'<ofd:Font ID="{_FONT_ID}" FontName={quoteattr(FONT_NAME)} '
+    f'FamilyName="WenQuanYi Micro Hei"><ofd:FontFile>font_2.ttf</ofd:FontFile>'
+    "</ofd:Font></ofd:Fonts></ofd:Res>").encode()
+_DOCUMENT_RES: Final = (
+    f'{_HEAD}<ofd:Res {_NS} BaseLoc="Res"><ofd:MultiMedias>'
+    f'<ofd:MultiMedia ID="{_QR_IMAGE_ID}" Type="Image" Format="PNG">'
+    "<ofd:MediaFile>qr.png</ofd:MediaFile></ofd:MultiMedia></ofd:MultiMedias></ofd:Res>"
+).encode()
 
 
 def _n(value: float) -> str:
@@ -146,12 +162,15 @@ def _waves(page: _Page, width: float, height: float, spacing: float, colour: str
 
 
 @lru_cache(maxsize=256)
-def _decoration(layout: Layout) -> tuple[tuple[str, ...], int]:
-    """The decoration's objects (IDs from 11) and the last ID: the same for every licence
-    of a type, and the guilloche alone is ~10,000 numbers, so it is formatted once."""
+def _decoration(layout: Layout) -> tuple[Shared, int]:
+    """The page's opening and decoration objects (IDs from 11), and the last ID.
+
+    The same for every licence of a type, and the guilloche alone is ~10,000
+    numbers: formatted, deflated and hashed once (the page's shared head)."""
     page = _Page(layout.height_mm * MM, layout.label_color, layout.value_color)
     _draw_decoration(page, layout)
-    return tuple(page.objects), page.next_id
+    head = f'{_HEAD}<ofd:Page {_NS}><ofd:Content><ofd:Layer ID="3">' + "".join(page.objects)
+    return Shared(head.encode(), deflate=True), page.next_id
 
 
 def _draw_decoration(page: _Page, layout: Layout) -> None:
@@ -177,24 +196,18 @@ def _draw_decoration(page: _Page, layout: Layout) -> None:
                   stroke=box.color, width=0.4 / MM)
 
 
-def _qr(page: _Page, payload: str, x: float, y: float, size: float) -> None:
-    """The dark modules as one filled path in module units, scaled by the object's CTM
-    (integers format ~10x faster than millimetres, and the file is smaller)."""
+def _qr(page: _Page, payload: str, x: float, y: float, size: float) -> bytes:
+    """The symbol as an ImageObject of its 1-bit PNG (returned) on a white quiet square.
+
+    OFD draws a picture into the unit square of the object's space, so the CTM
+    scales it to the symbol's size (GB/T 33190 §11.2)."""
     rows = qr_matrix(payload)
-    n = len(rows)
-    module = size / n
-    parts: list[str] = []
-    for r, row in enumerate(rows):  # one %-template per row: its y values formatted once
-        template = f"M %d {r} L %d {r} L %d {r + 1} L %d {r + 1} C"
-        parts += [template % (a, b, b, a)
-                  for a, b in map(_span, _DARK_RUN.finditer(row))]
-    quiet = module * 2
+    quiet = size / len(rows) * QUIET_MODULES
     page.rect(x - quiet, y - quiet, size + 2 * quiet, size + 2 * quiet, fill="#ffffff")
     page.objects.append(
-        f'<ofd:PathObject ID="{page.new_id()}" Boundary="{_n(x)} {_n(y)} {_n(size)} {_n(size)}" '
-        f'CTM="{_n(module)} 0 0 {_n(module)} 0 0" Fill="true" Stroke="false">'
-        f'<ofd:FillColor Value="0 0 0"/><ofd:AbbreviatedData>{" ".join(parts)}'
-        "</ofd:AbbreviatedData></ofd:PathObject>")
+        f'<ofd:ImageObject ID="{page.new_id()}" Boundary="{_n(x)} {_n(y)} {_n(size)} '
+        f'{_n(size)}" CTM="{_n(size)} 0 0 {_n(size)} 0 0" ResourceID="{_QR_IMAGE_ID}"/>')
+    return qr_png(rows)
 
 
 def render_licence_ofd(
@@ -207,11 +220,13 @@ def render_licence_ofd(
     issued_at: datetime,
     doc_id: str,
     validated: bool = False,
-) -> dict[str, bytes]:
-    """The entries (name -> bytes) of the unsigned OFD package of one licence.
+) -> dict[str, Entry]:
+    """The entries (name -> content) of the unsigned OFD package of one licence.
 
     The signer adds ``Doc_0/Signs``; ``doc_id`` (32 hex digits) names the
     document in OFD.xml. Validation and argument checks are the PDF renderer's.
+    The page is a :class:`~signing.ofd.package.Part`: the type's decoration,
+    shared by every licence of the type, then this licence's texts and QR.
     """
     canonical_id = check_arguments(licence_type, licence_id, issuer_name, issued_at)
     if not validated:
@@ -220,26 +235,24 @@ def render_licence_ofd(
     layout = licence_type.layout
     height_pt = layout.height_mm * MM
     page = _Page(height_pt, layout.label_color, layout.value_color)
-    decoration, page.next_id = _decoration(layout)
-    page.objects.extend(decoration)
+    head, page.next_id = _decoration(layout)
     issued_on = issued_at.astimezone(CHINA_STANDARD_TIME).date()
     for spec, value, colour in text_slots(licence_type, record, issuer_name=issuer_name,
                                           issued_on=issued_on, licence_id=canonical_id):
         page.text(spec, value, color=colour)
     qr = layout.qr
-    _qr(page, qr_payload, qr.x_mm, qr.y_mm, qr.size_mm)
+    png = _qr(page, qr_payload, qr.x_mm, qr.y_mm, qr.size_mm)
     if qr.caption:
         page.text(qr_caption(qr), qr.caption)
     font = pdfmetrics.getFont(FONT_NAME)
     code_points = sorted({ord(c) for c in page.chars if ord(c) < 0xFFFF})
     font_file = font.subsetter.make_unicode_subset(code_points)
-    created = issued_at.astimezone(CHINA_STANDARD_TIME).date().isoformat()
+    created = issued_on.isoformat()
     title = f"{licence_type.name_zh} {canonical_id}"
     physical = f"0 0 {_n(layout.width_mm)} {_n(layout.height_mm)}"
-    ns = f'xmlns:ofd="{OFD_NS}"'
     return {
         "OFD.xml": (
-            f'{_HEAD}<ofd:OFD {ns} Version="1.0" DocType="OFD"><ofd:DocBody><ofd:DocInfo>'
+            f'{_HEAD}<ofd:OFD {_NS} Version="1.0" DocType="OFD"><ofd:DocBody><ofd:DocInfo>'
             f"<ofd:DocID>{doc_id}</ofd:DocID><ofd:Title>{escape(title)}</ofd:Title>"
             f"<ofd:Author>{escape(issuer_name)}</ofd:Author>"
             f"<ofd:Subject>{canonical_id}</ofd:Subject>"
@@ -250,19 +263,16 @@ def render_licence_ofd(
             "<ofd:Signatures>Doc_0/Signs/Signatures.xml</ofd:Signatures>"
             "</ofd:DocBody></ofd:OFD>").encode(),
         "Doc_0/Document.xml": (
-            f"{_HEAD}<ofd:Document {ns}><ofd:CommonData><ofd:MaxUnitID>{page.next_id}"
+            f"{_HEAD}<ofd:Document {_NS}><ofd:CommonData><ofd:MaxUnitID>{page.next_id}"
             f"</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>{physical}</ofd:PhysicalBox>"
             f"<ofd:ApplicationBox>{physical}</ofd:ApplicationBox></ofd:PageArea>"
-            "<ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData><ofd:Pages>"
+            "<ofd:PublicRes>PublicRes.xml</ofd:PublicRes>"
+            "<ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes></ofd:CommonData><ofd:Pages>"
             '<ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages>'
             "</ofd:Document>").encode(),
-        "Doc_0/PublicRes.xml": (
-            f'{_HEAD}<ofd:Res {ns} BaseLoc="Res"><ofd:Fonts>'
-            f'<ofd:Font ID="{_FONT_ID}" FontName={quoteattr(FONT_NAME)} '
-            f'FamilyName="WenQuanYi Micro Hei"><ofd:FontFile>font_2.ttf</ofd:FontFile>'
-            "</ofd:Font></ofd:Fonts></ofd:Res>").encode(),
+        "Doc_0/PublicRes.xml": Part(shared(_PUBLIC_RES, deflate=True)),
+        "Doc_0/DocumentRes.xml": Part(shared(_DOCUMENT_RES, deflate=True)),
         OFD_FONT_FILE: font_file,
-        "Doc_0/Pages/Page_0/Content.xml": (
-            f'{_HEAD}<ofd:Page {ns}><ofd:Content><ofd:Layer ID="3">'
-            + "".join(page.objects) + "</ofd:Layer></ofd:Content></ofd:Page>").encode(),
+        OFD_QR_FILE: png,
+        OFD_CONTENT_FILE: Part(head, "".join(page.objects).encode() + _PAGE_END),
     }
