@@ -2,9 +2,8 @@
 
 The page is drawn from the type's layout exactly as the PDF page is: the
 text slots are placed by :mod:`signing.render._place` (shared with the PDF
-writer), the decoration and boxes become PathObjects, the QR code an
-ImageObject of a 1-bit PNG (:mod:`signing.render._qr_png`, a DocumentRes
-MultiMedia), and all text uses an embedded subset of the same
+writer), the decoration and boxes become PathObjects, the QR code a filled
+path of its dark modules, and all text uses an embedded subset of the same
 CJK font with a Unicode cmap (an OFD TextCode carries Unicode). The seal
 picture is not drawn here: the signer adds it as a StampAnnot whose
 appearance is the seal's own picture (GB/T 38540), as OFD viewers expect.
@@ -18,6 +17,7 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, Final
 from xml.sax.saxutils import escape, quoteattr
 
@@ -27,21 +27,20 @@ from signing.ofd.package import Entry, Part, Shared, shared
 from signing.render._fonts import FONT_NAME, register_font, text_width
 from signing.render._place import Run, place_text, qr_caption, text_slots
 from signing.render._qr import QUIET_MODULES, qr_matrix
-from signing.render._qr_png import qr_png
 from signing.render._renderer import CHINA_STANDARD_TIME, check_arguments
 from signing.render._static import MM, rgb
 from signing.types import Layout, LicenceType, TextSpec
 
-__all__ = ["OFD_CONTENT_FILE", "OFD_FONT_FILE", "OFD_NS", "OFD_QR_FILE", "render_licence_ofd"]
+__all__ = ["OFD_CONTENT_FILE", "OFD_FONT_FILE", "OFD_NS", "render_licence_ofd"]
 
 OFD_NS: Final = "http://www.ofdspec.org/2016"
 OFD_FONT_FILE: Final = "Doc_0/Res/font_2.ttf"
-OFD_QR_FILE: Final = "Doc_0/Res/qr.png"
 OFD_CONTENT_FILE: Final = "Doc_0/Pages/Page_0/Content.xml"
 _HEAD: Final = '<?xml version="1.0" encoding="UTF-8"?>'
 _NS: Final = f'xmlns:ofd="{OFD_NS}"'
 _FONT_ID: Final = 2
-_QR_IMAGE_ID: Final = 4
+_DARK: Final = bytes.maketrans(b"\x00\xff", b"\x01\x00")  # a QR module: dark -> 1
+_EDGES: Final = bytes.maketrans(b"\x00\x01\x02\x03", b".||.")  # 2*left + this: 1, 2 = edge
 _PAGE_END: Final = b"</ofd:Layer></ofd:Content></ofd:Page>"
 # The same for every licence: built, deflated and hashed once (signing.ofd.package).
 _PUBLIC_RES: Final = (
@@ -49,11 +48,6 @@ _PUBLIC_RES: Final = (
     f'<ofd:Font ID="{_FONT_ID}" FontName={quoteattr(FONT_NAME)} '
     f'FamilyName="WenQuanYi Micro Hei"><ofd:FontFile>font_2.ttf</ofd:FontFile>'
     "</ofd:Font></ofd:Fonts></ofd:Res>").encode()
-_DOCUMENT_RES: Final = (
-    f'{_HEAD}<ofd:Res {_NS} BaseLoc="Res"><ofd:MultiMedias>'
-    f'<ofd:MultiMedia ID="{_QR_IMAGE_ID}" Type="Image" Format="PNG">'
-    "<ofd:MediaFile>qr.png</ofd:MediaFile></ofd:MultiMedia></ofd:MultiMedias></ofd:Res>"
-).encode()
 
 
 def _n(value: float) -> str:
@@ -68,9 +62,48 @@ def _colour(colour: str) -> str:
     return f"{round(r * 255)} {round(g * 255)} {round(b * 255)}"
 
 
-@lru_cache(maxsize=4096)
-def _advance_mm(ch: str, size: float) -> float:
-    return text_width(ch, size) / MM
+@lru_cache(maxsize=8192)
+def _advance(ch: str, size: float, space: float) -> tuple[float, str]:
+    """One character's advance in millimetres, and as written in DeltaX."""
+    advance = text_width(ch, size) / MM + space
+    return advance, _n(advance)
+
+
+def _text_object(run: Run, height: float) -> str:
+    """One string (PDF points, bottom-left origin) as an OFD TextObject in mm, without the
+    ``<ofd:TextObject ID="n"`` that opens it (IDs are per page, the rest is not)."""
+    size = run.size / MM
+    x = run.x / MM
+    baseline = (height - run.y) / MM
+    space = run.char_space / MM
+    advances = [_advance(ch, run.size, space) for ch in run.text]
+    width = sum(a for a, _ in advances) + size
+    top = baseline - size * 1.1
+    delta = " ".join([text for _, text in advances[:-1]])
+    bold = (f' Stroke="true" LineWidth="{_n(size * 0.035)}"' if run.bold else "")
+    stroke = f'<ofd:StrokeColor Value="{_colour(run.colour)}"/>' if run.bold else ""
+    return (
+        f'" Boundary="{_n(x)} {_n(top)} {_n(width)} '
+        f'{_n(size * 1.5)}" Font="{_FONT_ID}" Size="{_n(size)}"{bold}>'
+        f'<ofd:FillColor Value="{_colour(run.colour)}"/>{stroke}'
+        f'<ofd:TextCode X="0" Y="{_n(size * 1.1)}"'
+        + (f' DeltaX="{delta}"' if delta else "")
+        + f">{escape(run.text)}</ofd:TextCode></ofd:TextObject>")
+
+
+Slot = tuple[tuple[str, ...], frozenset[str]]
+
+
+def _slot(spec: TextSpec, value: str, height: float, colour: str, label_colour: str) -> Slot:
+    """The TextObjects of one text slot (see :func:`_text_object`) and its characters."""
+    runs = place_text(spec, value, height, colour, label_colour)
+    return (tuple(_text_object(run, height) for run in runs),
+            frozenset().union(*(run.text for run in runs)))
+
+
+# Labels, titles, captions and the issuer are the same on most licences of a type:
+# formatted once. Record values (personal data) are not kept (``_Page.text``).
+_static_slot: Final = lru_cache(maxsize=1024)(_slot)
 
 
 class _Page:
@@ -107,31 +140,12 @@ class _Page:
     def rect(self, x: float, y: float, w: float, h: float, **paint: Any) -> None:
         self.path(f"M 0 0 L {_n(w)} 0 L {_n(w)} {_n(h)} L 0 {_n(h)} C", (x, y, w, h), **paint)
 
-    def run(self, run: Run) -> None:
-        """One string: PDF points (bottom-left origin) to an OFD TextObject in mm."""
-        size = run.size / MM
-        x = run.x / MM
-        baseline = (self.height - run.y) / MM
-        space = run.char_space / MM
-        advances = [_advance_mm(ch, run.size) + space for ch in run.text]
-        width = sum(advances) + size
-        top = baseline - size * 1.1
-        self.chars.update(run.text)
-        delta = " ".join(_n(a) for a in advances[:-1])
-        bold = (f' Stroke="true" LineWidth="{_n(size * 0.035)}"' if run.bold else "")
-        stroke = f'<ofd:StrokeColor Value="{_colour(run.colour)}"/>' if run.bold else ""
-        self.objects.append(
-            f'<ofd:TextObject ID="{self.new_id()}" Boundary="{_n(x)} {_n(top)} {_n(width)} '
-            f'{_n(size * 1.5)}" Font="{_FONT_ID}" Size="{_n(size)}"{bold}>'
-            f'<ofd:FillColor Value="{_colour(run.colour)}"/>{stroke}'
-            f'<ofd:TextCode X="0" Y="{_n(size * 1.1)}"'
-            + (f' DeltaX="{delta}"' if delta else "")
-            + f">{escape(run.text)}</ofd:TextCode></ofd:TextObject>")
-
     def text(self, spec: TextSpec, value: str, *, color: str | None = None) -> None:
         colour = color or spec.color or self.value_colour
-        for run in place_text(spec, value, self.height, colour, self.label_colour):
-            self.run(run)
+        slot = _slot if spec.field is not None else _static_slot
+        objects, chars = slot(spec, value, self.height, colour, self.label_colour)
+        self.objects += [f'<ofd:TextObject ID="{self.new_id()}{rest}' for rest in objects]
+        self.chars |= chars
 
 
 def _waves(page: _Page, width: float, height: float, spacing: float, colour: str) -> None:
@@ -196,18 +210,52 @@ def _draw_decoration(page: _Page, layout: Layout) -> None:
                   stroke=box.color, width=0.4 / MM)
 
 
-def _qr(page: _Page, payload: str, x: float, y: float, size: float) -> bytes:
-    """The symbol as an ImageObject of its 1-bit PNG (returned) on a white quiet square.
+@lru_cache(maxsize=4)
+def _run_ends(n: int) -> tuple[list[str], list[str]]:
+    """For an n x n symbol, per module position k = row * (n + 1) + column: the path text
+    that opens a dark run there, and the text that closes one there (column n is a
+    light module added after each row). In module units; the PathObject's CTM scales."""
+    w = n + 1
+    opens = [f"M {k % w} {k // w + 1} L {k % w} {k // w} " for k in range(n * w)]
+    closes = [f"L {k % w} {k // w} L {k % w} {k // w + 1} C" for k in range(n * w)]
+    return opens, closes
 
-    OFD draws a picture into the unit square of the object's space, so the CTM
-    scales it to the symbol's size (GB/T 33190 §11.2)."""
+
+def _qr_path(rows: list[bytes]) -> str:
+    """The dark runs of the symbol as one path: each run [a, b) of row r is the rectangle
+    M a r+1 L a r L b r L b r+1 C (C closes along the bottom edge).
+
+    Formatting ~1,400 runs one by one was most of an OFD page's cost, so the
+    edges are found and the text looked up with C-level operations: the rows,
+    each followed by a light module, as one byte string of 0 (light) / 1
+    (dark) values; 2 * left neighbour + module, computed on the whole string
+    as one integer (no carries: every byte stays below 4), is 1 where a run
+    opens and 2 where it closes; the split at those bytes gives the distances
+    between edges, hence their positions, which alternate open, close.
+    """
+    n = len(rows)
+    opens, closes = _run_ends(n)
+    modules = b"\xff".join(rows) + b"\xff"
+    dark = int.from_bytes(modules.translate(_DARK), "big")
+    edges = (((dark >> 8) << 1) + dark).to_bytes(len(modules), "big").translate(_EDGES)
+    gaps = map(len, edges.split(b"|")[:-1])
+    at = list(accumulate(gaps, lambda position, gap: position + gap + 1, initial=-1))
+    return " ".join(map(str.__add__, map(opens.__getitem__, at[1::2]),
+                        map(closes.__getitem__, at[2::2])))
+
+
+def _qr(page: _Page, payload: str, x: float, y: float, size: float) -> None:
+    """The dark modules as one filled path in module units, scaled by the object's CTM
+    (integers format ~10x faster than millimetres, and the file is smaller)."""
     rows = qr_matrix(payload)
-    quiet = size / len(rows) * QUIET_MODULES
+    module = size / len(rows)
+    quiet = module * QUIET_MODULES
     page.rect(x - quiet, y - quiet, size + 2 * quiet, size + 2 * quiet, fill="#ffffff")
     page.objects.append(
-        f'<ofd:ImageObject ID="{page.new_id()}" Boundary="{_n(x)} {_n(y)} {_n(size)} '
-        f'{_n(size)}" CTM="{_n(size)} 0 0 {_n(size)} 0 0" ResourceID="{_QR_IMAGE_ID}"/>')
-    return qr_png(rows)
+        f'<ofd:PathObject ID="{page.new_id()}" Boundary="{_n(x)} {_n(y)} {_n(size)} {_n(size)}" '
+        f'CTM="{_n(module)} 0 0 {_n(module)} 0 0" Fill="true" Stroke="false">'
+        f'<ofd:FillColor Value="0 0 0"/><ofd:AbbreviatedData>{_qr_path(rows)}'
+        "</ofd:AbbreviatedData></ofd:PathObject>")
 
 
 def render_licence_ofd(
@@ -241,7 +289,7 @@ def render_licence_ofd(
                                           issued_on=issued_on, licence_id=canonical_id):
         page.text(spec, value, color=colour)
     qr = layout.qr
-    png = _qr(page, qr_payload, qr.x_mm, qr.y_mm, qr.size_mm)
+    _qr(page, qr_payload, qr.x_mm, qr.y_mm, qr.size_mm)
     if qr.caption:
         page.text(qr_caption(qr), qr.caption)
     font = pdfmetrics.getFont(FONT_NAME)
@@ -266,13 +314,10 @@ def render_licence_ofd(
             f"{_HEAD}<ofd:Document {_NS}><ofd:CommonData><ofd:MaxUnitID>{page.next_id}"
             f"</ofd:MaxUnitID><ofd:PageArea><ofd:PhysicalBox>{physical}</ofd:PhysicalBox>"
             f"<ofd:ApplicationBox>{physical}</ofd:ApplicationBox></ofd:PageArea>"
-            "<ofd:PublicRes>PublicRes.xml</ofd:PublicRes>"
-            "<ofd:DocumentRes>DocumentRes.xml</ofd:DocumentRes></ofd:CommonData><ofd:Pages>"
+            "<ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData><ofd:Pages>"
             '<ofd:Page ID="1" BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages>'
             "</ofd:Document>").encode(),
         "Doc_0/PublicRes.xml": Part(shared(_PUBLIC_RES, deflate=True)),
-        "Doc_0/DocumentRes.xml": Part(shared(_DOCUMENT_RES, deflate=True)),
         OFD_FONT_FILE: font_file,
-        OFD_QR_FILE: png,
         OFD_CONTENT_FILE: Part(head, "".join(page.objects).encode() + _PAGE_END),
     }
