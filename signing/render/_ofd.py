@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
-from itertools import accumulate
+from itertools import compress
 from typing import Any, Final
 from xml.sax.saxutils import escape, quoteattr
 
@@ -40,7 +40,9 @@ _HEAD: Final = '<?xml version="1.0" encoding="UTF-8"?>'
 _NS: Final = f'xmlns:ofd="{OFD_NS}"'
 _FONT_ID: Final = 2
 _DARK: Final = bytes.maketrans(b"\x00\xff", b"\x01\x00")  # a QR module: dark -> 1
-_EDGES: Final = bytes.maketrans(b"\x00\x01\x02\x03", b".||.")  # 2*left + this: 1, 2 = edge
+# 2 * left neighbour + module: 1 where a dark run opens, 2 where it closes (see _qr_path)
+_OPENS: Final = bytes.maketrans(b"\x01\x02\x03", b"\x01\x00\x00")
+_CLOSES: Final = bytes.maketrans(b"\x01\x02\x03", b"\x00\x01\x00")
 _PAGE_END: Final = b"</ofd:Layer></ofd:Content></ofd:Page>"
 # The same for every licence: built, deflated and hashed once (signing.ofd.package).
 _PUBLIC_RES: Final = (
@@ -211,14 +213,17 @@ def _draw_decoration(page: _Page, layout: Layout) -> None:
 
 
 @lru_cache(maxsize=4)
-def _run_ends(n: int) -> tuple[list[str], list[str]]:
-    """For an n x n symbol, per module position k = row * (n + 1) + column: the path text
-    that opens a dark run there, and the text that closes one there (column n is a
-    light module added after each row). In module units; the PathObject's CTM scales."""
+def _run_ends(n: int) -> tuple[list[str], range]:
+    """For an n x n symbol: at 2k the path text that opens a dark run at module position
+    k = row * (n + 1) + column, at 2k + 1 the text that closes one there (column n is
+    a light module added after each row); and the indexes. In module units (the
+    PathObject's CTM scales), ~1 MB for a 亮证 token's symbol."""
     w = n + 1
-    opens = [f"M {k % w} {k // w + 1} L {k % w} {k // w} " for k in range(n * w)]
-    closes = [f"L {k % w} {k // w} L {k % w} {k // w + 1} C" for k in range(n * w)]
-    return opens, closes
+    ends: list[str] = []
+    for k in range(n * w):
+        x, y = k % w, k // w
+        ends += [f"M {x} {y + 1} L {x} {y} ", f"L {x} {y} L {x} {y + 1} C "]
+    return ends, range(len(ends))
 
 
 def _qr_path(rows: list[bytes]) -> str:
@@ -226,22 +231,21 @@ def _qr_path(rows: list[bytes]) -> str:
     M a r+1 L a r L b r L b r+1 C (C closes along the bottom edge).
 
     Formatting ~1,400 runs one by one was most of an OFD page's cost, so the
-    edges are found and the text looked up with C-level operations: the rows,
-    each followed by a light module, as one byte string of 0 (light) / 1
-    (dark) values; 2 * left neighbour + module, computed on the whole string
-    as one integer (no carries: every byte stays below 4), is 1 where a run
-    opens and 2 where it closes; the split at those bytes gives the distances
-    between edges, hence their positions, which alternate open, close.
+    edges are found and their text looked up with C-level operations only:
+    the rows, each followed by a light module, as one byte string of 0 (light)
+    / 1 (dark); 2 * left neighbour + module, computed over the whole string as
+    one integer (no carries: every byte stays below 4), is 1 where a run opens
+    and 2 where one closes; interleaved as open/close flags, it selects the
+    texts of :func:`_run_ends` in page order.
     """
-    n = len(rows)
-    opens, closes = _run_ends(n)
+    ends, indexes = _run_ends(len(rows))
     modules = b"\xff".join(rows) + b"\xff"
     dark = int.from_bytes(modules.translate(_DARK), "big")
-    edges = (((dark >> 8) << 1) + dark).to_bytes(len(modules), "big").translate(_EDGES)
-    gaps = map(len, edges.split(b"|")[:-1])
-    at = list(accumulate(gaps, lambda position, gap: position + gap + 1, initial=-1))
-    return " ".join(map(str.__add__, map(opens.__getitem__, at[1::2]),
-                        map(closes.__getitem__, at[2::2])))
+    edges = (((dark >> 8) << 1) + dark).to_bytes(len(modules), "big")
+    flags = bytearray(2 * len(modules))
+    flags[0::2] = edges.translate(_OPENS)
+    flags[1::2] = edges.translate(_CLOSES)
+    return "".join(map(ends.__getitem__, compress(indexes, flags)))[:-1]
 
 
 def _qr(page: _Page, payload: str, x: float, y: float, size: float) -> None:
