@@ -298,3 +298,27 @@ def test_package_is_a_clean_zip_for_unzip_and_zipfile(lic: Licences, tmp_path: P
     done = subprocess.run(["unzip", "-t", str(tmp_path / "l.ofd")], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0 and "No errors detected" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("file_format", ["ofd", "pdf"])
+def test_one_issuance_takes_both_counters_in_one_short_transaction(
+        lic: Licences, monkeypatch: pytest.MonkeyPatch, file_format: str) -> None:
+    """The licence sequence and the status index are reserved together: one extra commit
+    per issuance, not two (each is a write-lock round on SQLite)."""
+    registry = lic.deployment.registry
+    real = registry.session
+    opened: list[int] = []
+
+    def counting(*args: object, **kwargs: object) -> object:
+        opened.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    with real() as s:
+        monkeypatch.setattr(registry, "session", counting)
+        issued = issue_one(lic.deployment, s, type_code="DL", record=TYPES.get("DL").example(60),
+                           department=DEMO_DEPARTMENT, actor="test", file_format=file_format)
+    monkeypatch.undo()
+    assert opened == [1]
+    report = verify_pdf(issued.pdf, lic.online())
+    assert report.indication is Indication.TOTAL_PASSED
+    assert report.signatures[0].facts.status_index is not None

@@ -24,6 +24,7 @@ from pyhanko.sign.timestamps import TimeStamper
 
 from signing.ofd.package import Entry, Part, entry_sm3, shared, zip_package
 from signing.thread_loop import thread_loop
+from signing.tsa.client import InProcessTimeStamper
 from trust import ofd_profile, oids
 from trust.errors import InputError
 from trust.keys import SigningKey
@@ -57,6 +58,8 @@ def _n(value: float) -> str:
 
 def _timestamp(timestamper: TimeStamper, value: bytes) -> bytes:
     """The RFC 3161 token whose imprint is SM3 of the signature value (GB/T 38540 §7.3)."""
+    if isinstance(timestamper, InProcessTimeStamper):  # the deployment's own TSA
+        return timestamper.token(sm3(value), "sm3")
     token: cms.ContentInfo = thread_loop().run_until_complete(
         timestamper.async_timestamp(sm3(value), "sm3"))
     return bytes(token.dump())
