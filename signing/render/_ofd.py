@@ -96,15 +96,23 @@ def _text_object(run: Run, height: float) -> str:
 Slot = tuple[tuple[str, ...], frozenset[str]]
 
 
+# A field's label is the same on every licence of its type: formatted once.
+_label_object: Final = lru_cache(maxsize=1024)(_text_object)
+
+
 def _slot(spec: TextSpec, value: str, height: float, colour: str, label_colour: str) -> Slot:
     """The TextObjects of one text slot (see :func:`_text_object`) and its characters."""
     runs = place_text(spec, value, height, colour, label_colour)
-    return (tuple(_text_object(run, height) for run in runs),
-            frozenset().union(*(run.text for run in runs)))
+    objects = [_text_object(run, height) for run in runs[1:]]
+    first = runs[:1]
+    if first:  # place_text puts the slot's label first
+        write = _label_object if spec.label else _text_object
+        objects.insert(0, write(first[0], height))
+    return tuple(objects), frozenset().union(*(run.text for run in runs))
 
 
-# Labels, titles, captions and the issuer are the same on most licences of a type:
-# formatted once. Record values (personal data) are not kept (``_Page.text``).
+# Titles, static texts, captions and the issuer are the same on most licences of a type:
+# formatted once. Record values (personal data) are never kept (``_Page.text``).
 _static_slot: Final = lru_cache(maxsize=1024)(_slot)
 
 
