@@ -37,8 +37,19 @@ def _stdlib_zip(entries: list[tuple[str, bytes]]) -> bytes:
 
 def test_plain_entries_give_the_bytes_zipfile_writes() -> None:
     entries = [("OFD.xml", XML), ("Doc_0/Res/font_2.ttf", os.urandom(5000)),
-               ("Doc_0/Signs/Sign_0/SignedValue.dat", b""), ("Doc_0/x.xml", b"")]
+               ("Doc_0/Signs/Sign_0/SignedValue.dat", b"")]
     assert zip_package(entries) == _stdlib_zip(entries)
+
+
+def test_small_xml_reads_back_exactly() -> None:
+    """Small XML is deflated with a 4 KiB window: any inflater reads it (zipfile checks
+    the CRC), and it is no larger than zipfile's."""
+    small = [("OFD.xml", XML[:700]), ("Doc_0/Document.xml", XML[:4096]), ("Doc_0/x.xml", b"")]
+    data = zip_package(small)
+    z = zipfile.ZipFile(io.BytesIO(data))
+    assert z.testzip() is None
+    assert [z.read(name) for name, _ in small] == [content for _, content in small]
+    assert len(data) <= len(_stdlib_zip(small)) + 16
 
 
 @pytest.mark.parametrize("deflate", [True, False])

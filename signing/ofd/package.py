@@ -15,7 +15,8 @@ zipfile, ``unzip -t`` and hashlib).
 
 The archive itself is written here rather than through :mod:`zipfile`, which
 cannot take data already deflated; the headers are the ones ``zipfile`` writes
-for the same entries (a test compares the bytes).
+for the same entries (a test compares the bytes of entries above 4 KiB; small
+XML is deflated with a smaller window, which zipfile does not offer).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from trust import sm3
 __all__ = ["Entry", "Part", "Shared", "entry_bytes", "entry_sm3", "shared", "zip_package"]
 
 _LEVEL: Final = 1  # XML deflates ~3.5x at level 1; higher levels cost several times more
+_SMALL: Final = 4096  # bytes: OFD.xml, Document.xml, Signature.xml
 _DOS_DATE: Final = ((2026 - 1980) << 9) | (1 << 5) | 1  # 2026-01-01, as before: no clock leak
 _DOS_TIME: Final = 0
 _VERSION: Final = 20  # 2.0: deflate
@@ -100,6 +102,15 @@ def entry_sm3(entry: Entry) -> bytes:
     return entry.shared.sm3_with(entry.tail)
 
 
+def _deflate(data: bytes) -> bytes:
+    """Raw deflate, final. A small file gets a 4 KiB window and a smaller hash table: the
+    same output size, a third of the time (zlib's default state is ~270 KB to set up)."""
+    if len(data) > _SMALL:
+        return zlib.compress(data, _LEVEL, -15)
+    z = zlib.compressobj(_LEVEL, zlib.DEFLATED, -12, 5)
+    return z.compress(data) + z.flush()
+
+
 def _payload(name: str, entry: Entry) -> tuple[list[bytes], int, int, int, int]:
     """(payload pieces, method, CRC-32, compressed size, size): XML deflated, other
     files stored (fonts, pictures and DER barely compress; deflating them cost most
@@ -113,7 +124,7 @@ def _payload(name: str, entry: Entry) -> tuple[list[bytes], int, int, int, int]:
             return [head.deflated, rest], zlib.DEFLATED, crc, len(head.deflated) + len(rest), size
         return [head.raw, tail], 0, crc, size, size
     if name.endswith(".xml"):
-        data = zlib.compress(entry, _LEVEL, -15)
+        data = _deflate(entry)
         return [data], zlib.DEFLATED, zlib.crc32(entry), len(data), len(entry)
     return [entry], 0, zlib.crc32(entry), len(entry), len(entry)
 
