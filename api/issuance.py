@@ -86,7 +86,7 @@ def issue_one(
     """
     now = at or datetime.now(UTC)
     first, second = resolve_signers(deployment, session, department, alg, key_uri)
-    # The licence sequence and status index come from their own short transactions, so
+    # The licence sequence and status index come from their own short transaction, so
     # this one takes no lock before it stores: concurrent issuances (service workers,
     # nodes) render, seal and time-stamp in parallel instead of queueing on the counter
     # rows (SQLite: the whole database) for the length of a render and a TSA round trip.
@@ -134,13 +134,21 @@ class _BlockAllocator:
         self.wanted = 1
 
     def __call__(self, name: str) -> int:
-        block = self._blocks.get(name)
-        if not block:
-            size = max(1, self.wanted)
-            with self._registry.session() as session:
+        if not self._blocks.get(name):
+            self.reserve((name,))
+        return self._blocks[name].popleft()
+
+    def reserve(self, names: Sequence[str]) -> None:
+        """Fill the empty blocks among ``names`` in one short transaction (an issuance
+        takes a licence sequence and a status index: one commit, not two)."""
+        empty = [name for name in names if not self._blocks.get(name)]
+        if not empty:
+            return
+        size = max(1, self.wanted)
+        with self._registry.session() as session:
+            for name in empty:
                 last = next_value(session, name, size)
-            block = self._blocks[name] = deque(range(last - size + 1, last + 1))
-        return block.popleft()
+                self._blocks[name] = deque(range(last - size + 1, last + 1))
 
 
 Signers = dict[str, tuple[Signer, Signer | None]]

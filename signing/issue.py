@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast, runtime_checkable
 
 from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy import Table, bindparam, insert, select
@@ -331,6 +331,15 @@ Allocate = Callable[[str], int]
 """Hands out the next value of a named counter (``next_value`` or a reserved block)."""
 
 
+@runtime_checkable
+class Reserving(Protocol):
+    """An :data:`Allocate` that can fill the blocks of several counters in one transaction."""
+
+    def __call__(self, name: str) -> int: ...
+
+    def reserve(self, names: Sequence[str]) -> None: ...
+
+
 @dataclass(frozen=True)
 class PreparedLicence:
     """A sealed licence not yet stored: everything :func:`store_licence` writes.
@@ -391,7 +400,10 @@ def prepare_licence(
         usable_seal(session, seal.es_id, department_code=department.code,
                     signer_cert=extra.certificate, at=at)
 
-    sequence = take(f"licence:{licence_type.code}:{department.uscc}:{issued_on:%Y%m%d}")
+    sequence_name = f"licence:{licence_type.code}:{department.uscc}:{issued_on:%Y%m%d}"
+    if isinstance(take, Reserving):  # one short transaction for both counters, not two
+        take.reserve((sequence_name, STATUS_COUNTER))
+    sequence = take(sequence_name)
     licence_id = format_licence_id(licence_type.code, department.uscc, sequence, issued_on)
     status_index = take(STATUS_COUNTER) - 1
     token = document_token(context, licence_type, record, licence_id=licence_id,

@@ -238,3 +238,87 @@ def test_ofd_licence_binding_rules_hold_like_pdf(lic: Licences) -> None:
     report = verify_pdf(out.getvalue(), lic.online())
     assert report.indication is Indication.TOTAL_FAILED
     assert not {c.name: c for c in report.signatures[0].checks}["registered_file"].passed
+
+
+def test_qr_path_reads_back_as_the_licence_token(lic: Licences) -> None:
+    """The QR path, rasterised here from its OFD path data (M/L/C subpaths filled by
+    Pillow, scaled by the object's CTM as a viewer does) and read by zxing, is the
+    document token of this licence."""
+    import zxingcpp
+    from PIL import Image, ImageDraw
+
+    from trust.token import decode_token
+
+    licence_id, data = _issue(lic, "DL", 7)
+    page = ET.fromstring(zipfile.ZipFile(io.BytesIO(data)).read("Doc_0/Pages/Page_0/Content.xml"))
+    symbols = page.findall(".//ofd:PathObject[@CTM]", NS)
+    assert len(symbols) == 1
+    qr = TYPES.get("DL").layout.qr
+    x, y, w, h = map(float, symbols[0].get("Boundary", "").split())
+    assert (x, y, w, h) == pytest.approx((qr.x_mm, qr.y_mm, qr.size_mm, qr.size_mm), abs=1e-3)
+    a, b, c, d, e, f = map(float, symbols[0].get("CTM", "").split())
+    assert (b, c, e, f) == (0, 0, 0, 0) and a == pytest.approx(d)
+    scale = 8  # pixels per path unit (one module)
+    side = round(w / a)  # modules across the Boundary
+    image = Image.new("L", ((side + 8) * scale, (side + 8) * scale), 255)
+    draw = ImageDraw.Draw(image)
+    tokens = (symbols[0].findtext("ofd:AbbreviatedData", namespaces=NS) or "").split()
+    polygon: list[tuple[float, float]] = []
+    i = 0
+    while i < len(tokens):
+        op = tokens[i]
+        if op in ("M", "L"):
+            if op == "M":
+                polygon = []
+            px, py = float(tokens[i + 1]), float(tokens[i + 2])
+            polygon.append(((px + 4) * scale, (py + 4) * scale))
+            i += 3
+        else:
+            assert op == "C", op  # the symbol uses only moves, lines and closes
+            draw.polygon(polygon, fill=0)
+            i += 1
+    codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(codes) == 1
+    assert decode_token(codes[0].text).claims.licence_id == licence_id
+
+
+def test_package_is_a_clean_zip_for_unzip_and_zipfile(lic: Licences, tmp_path: Path) -> None:
+    """Entries whose leading bytes are deflated once per type (the page's decoration) and
+    the rest per licence inflate to one stream with a correct CRC in independent readers."""
+    require(shutil.which("unzip") is not None, "unzip command line")
+    _, data = _issue(lic, "BL", 8)
+    z = zipfile.ZipFile(io.BytesIO(data))
+    assert z.testzip() is None  # every CRC-32 checked by the standard library
+    assert z.namelist()[:2] == ["OFD.xml", "Doc_0/Document.xml"]
+    content = z.read("Doc_0/Pages/Page_0/Content.xml")
+    root = ET.fromstring(content)  # one well-formed page: the shared head and its tail
+    assert len(root.findall(".//ofd:PathObject", NS)) > 3
+    assert len(root.findall(".//ofd:TextObject", NS)) > 10
+    (tmp_path / "l.ofd").write_bytes(data)
+    done = subprocess.run(["unzip", "-t", str(tmp_path / "l.ofd")], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0 and "No errors detected" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("file_format", ["ofd", "pdf"])
+def test_one_issuance_takes_both_counters_in_one_short_transaction(
+        lic: Licences, monkeypatch: pytest.MonkeyPatch, file_format: str) -> None:
+    """The licence sequence and the status index are reserved together: one extra commit
+    per issuance, not two (each is a write-lock round on SQLite)."""
+    registry = lic.deployment.registry
+    real = registry.session
+    opened: list[int] = []
+
+    def counting(*args: object, **kwargs: object) -> object:
+        opened.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    with real() as s:
+        monkeypatch.setattr(registry, "session", counting)
+        issued = issue_one(lic.deployment, s, type_code="DL", record=TYPES.get("DL").example(60),
+                           department=DEMO_DEPARTMENT, actor="test", file_format=file_format)
+    monkeypatch.undo()
+    assert opened == [1]
+    report = verify_pdf(issued.pdf, lic.online())
+    assert report.indication is Indication.TOTAL_PASSED
+    assert report.signatures[0].facts.status_index is not None

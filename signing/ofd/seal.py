@@ -13,8 +13,6 @@ time-stamp over the signature value in its timeStamp field.
 from __future__ import annotations
 
 import base64
-import io
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +22,9 @@ from xml.sax.saxutils import escape, quoteattr
 from asn1crypto import cms
 from pyhanko.sign.timestamps import TimeStamper
 
+from signing.ofd.package import Entry, Part, entry_sm3, shared, zip_package
 from signing.thread_loop import thread_loop
+from signing.tsa.client import InProcessTimeStamper
 from trust import ofd_profile, oids
 from trust.errors import InputError
 from trust.keys import SigningKey
@@ -36,6 +36,10 @@ __all__ = ["OfdSealRequest", "seal_ofd"]
 _NS: Final = 'xmlns:ofd="http://www.ofdspec.org/2016"'
 _HEAD: Final = '<?xml version="1.0" encoding="UTF-8"?>'
 _FIRST: Final = ("OFD.xml", "Doc_0/Document.xml")  # readers sniff these first
+_SIGNATURES: Final = (
+    f'{_HEAD}<ofd:Signatures {_NS}><ofd:MaxSignId>1</ofd:MaxSignId>'
+    f'<ofd:Signature ID="1" Type="Seal" BaseLoc="/{ofd_profile.SIGNATURE_FILE}"/>'
+    "</ofd:Signatures>").encode()
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,15 @@ def _n(value: float) -> str:
 
 def _timestamp(timestamper: TimeStamper, value: bytes) -> bytes:
     """The RFC 3161 token whose imprint is SM3 of the signature value (GB/T 38540 §7.3)."""
+    if isinstance(timestamper, InProcessTimeStamper):  # the deployment's own TSA
+        return timestamper.token(sm3(value), "sm3")
     token: cms.ContentInfo = thread_loop().run_until_complete(
         timestamper.async_timestamp(sm3(value), "sm3"))
     return bytes(token.dump())
 
 
 def seal_ofd(
-    entries: Mapping[str, bytes],
+    entries: Mapping[str, Entry],
     *,
     key: SigningKey,
     chain: tuple[bytes, ...],
@@ -75,18 +81,15 @@ def seal_ofd(
                          "OFD 证照只支持 SM2 签章", code="ofd.algorithm")
     if any(name.startswith("Doc_0/Signs/") for name in entries):
         raise InputError("the package is already signed", code="ofd.signed")
-    files = dict(entries)
-    files[ofd_profile.SIGNATURES_FILE] = (
-        f'{_HEAD}<ofd:Signatures {_NS}><ofd:MaxSignId>1</ofd:MaxSignId>'
-        f'<ofd:Signature ID="1" Type="Seal" BaseLoc="/{ofd_profile.SIGNATURE_FILE}"/>'
-        "</ofd:Signatures>").encode()
-    files[ofd_profile.SEAL_FILE] = seal_der
+    files: dict[str, Entry] = dict(entries)
+    files[ofd_profile.SIGNATURES_FILE] = Part(shared(_SIGNATURES, deflate=True))
+    files[ofd_profile.SEAL_FILE] = Part(shared(seal_der, deflate=False))  # hashed once per seal
     protected = [n for n in files
                  if not n.startswith("Doc_0/Signs/") or n == ofd_profile.SEAL_FILE
                  or (n == ofd_profile.SIGNATURES_FILE and request.protect_signatures)]
     references = "".join(
         f'<ofd:Reference FileRef="/{escape(name)}"><ofd:CheckValue>'
-        f"{base64.b64encode(sm3(files[name])).decode()}</ofd:CheckValue></ofd:Reference>"
+        f"{base64.b64encode(entry_sm3(files[name])).decode()}</ofd:CheckValue></ofd:Reference>"
         for name in protected)
     x, y, w, h = request.stamp_box_mm
     parameters = "".join(f"<ofd:Parameter Name={quoteattr(k)}>{escape(v)}</ofd:Parameter>"
@@ -110,19 +113,5 @@ def seal_ofd(
     files[ofd_profile.SIGNED_VALUE_FILE] = sign_with_seal(
         seal_der, key, chain[0], sm3(signature_xml), f"/{ofd_profile.SIGNATURE_FILE}", at,
         timestamper=None if timestamper is None else (lambda v: _timestamp(timestamper, v)))
-    return _zip(files)
-
-
-def _zip(files: Mapping[str, bytes]) -> bytes:
-    """XML deflated (fast level), the font, seal and signature stored: they barely
-    compress, and deflating them was most of the packaging time."""
-    out = io.BytesIO()
     order = [n for n in _FIRST if n in files] + [n for n in files if n not in _FIRST]
-    with zipfile.ZipFile(out, "w") as z:
-        for name in order:
-            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            xml = name.endswith(".xml")
-            info.compress_type = zipfile.ZIP_DEFLATED if xml else zipfile.ZIP_STORED
-            z.writestr(info, files[name], compresslevel=1 if xml else None)
-    return out.getvalue()
+    return zip_package((name, files[name]) for name in order)

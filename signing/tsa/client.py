@@ -31,7 +31,12 @@ class InProcessTimeStamper(TimeStamper):  # type: ignore[misc]
 
     async def async_timestamp(self, message_digest: bytes, md_algorithm: str) -> cms.ContentInfo:
         """The token straight from the TSA (:meth:`BuiltinTSA.token_for`), no request round trip."""
-        return cms.ContentInfo.load(self._tsa.token_for(md_algorithm, message_digest))
+        return cms.ContentInfo.load(self.token(message_digest, md_algorithm))
+
+    def token(self, message_digest: bytes, md_algorithm: str) -> bytes:
+        """The same token as DER, for callers outside pyHanko (the OFD sealer): no event
+        loop round and no parse-and-dump of the token."""
+        return self._tsa.token_for(md_algorithm, message_digest)
 
 
 class ExternalTimeStamper(HTTPTimeStamper):  # type: ignore[misc]
