@@ -208,6 +208,12 @@ def _mutate(tmp_path: Path, mutate_type=None, mutate_schema=None) -> None:
         (None, lambda s: s["properties"]["name"].update({"x-example": "magic"}), "unknown"),
         (None, lambda s: s["properties"]["file_number"].update({"x-example": "serial:x"}), "width"),
         (None, lambda s: s.update(type="array"), "must describe an object"),
+        (lambda d: d["labels"].pop("file_number"), None, "labels has no entry for field"),
+        (lambda d: d["labels"].update(nope={"zh": "无", "en": "None"}), None, "does not define"),
+        (lambda d: d["labels"]["name"].pop("en"), None, "'en' is a required property"),
+        (lambda d: d.pop("holder_kind"), None, "'holder_kind' is a required property"),
+        (lambda d: d.update(holder_kind="robot"), None, "bad type definition"),
+        (lambda d: d.update(authority_class="ministry_of_magic"), None, "bad type definition"),
     ],
 )
 def test_bad_definitions_are_refused_at_load(tmp_path, mutate_type, mutate_schema, message) -> None:
@@ -236,10 +242,31 @@ def _run(*args: str, home: Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def test_every_type_labels_every_field_in_both_languages() -> None:
+    for licence_type in builtin_types():
+        fields = set(licence_type.schema["properties"])
+        assert set(licence_type.labels) == fields, licence_type.code
+        for name in fields:
+            label = licence_type.label(name)
+            assert label["zh"] and label["en"], (licence_type.code, name)
+        assert licence_type.holder_kind in {"person", "organisation"}
+        assert licence_type.authority_class
+    assert get_type("BL").holder_kind == "organisation"
+    assert get_type("RIC").authority_class == "public_security"
+    assert dict(get_type("RIC").label("id_number")) == {"zh": "公民身份号码",
+                                                         "en": "Citizen identity number"}
+    with pytest.raises(KeyError):
+        get_type("RIC").label("nope")
+
+
 def test_cli_list_show_example(tmp_path: Path) -> None:
     code, out, _ = _run("list", "--json", home=tmp_path)
     assert code == 0
-    assert {row["code"] for row in json.loads(out)} >= REQUIRED_TYPES
+    rows = json.loads(out)
+    assert {row["code"] for row in rows} >= REQUIRED_TYPES
+    bl = next(row for row in rows if row["code"] == "BL")
+    assert bl["holder_kind"] == "organisation" and bl["authority_class"] == "market_regulation"
+    assert bl["name"] == {"zh": "营业执照", "en": "Business licence"} and bl["version"] >= 1
     code, out, _ = _run("show", "VL", home=tmp_path)
     assert code == 0 and json.loads(out)["definition"]["code"] == "VL"
     code, out, _ = _run("example", "SSC", home=tmp_path)

@@ -51,9 +51,12 @@ def list_types(cli: CliContext) -> None:
     rows: list[dict[str, Any]] = [
         {
             "code": t.code,
+            "version": t.version,
+            "name": {"zh": t.name_zh, "en": t.name_en},
             "name_zh": t.name_zh,
             "name_en": t.name_en,
-            "version": t.version,
+            "holder_kind": t.holder_kind,
+            "authority_class": t.authority_class,
             "page_mm": [t.layout.width_mm, t.layout.height_mm],
             "holder_field": t.holder_field,
         }

@@ -81,6 +81,9 @@ class LicenceType:
     version: int
     name_zh: str
     name_en: str
+    holder_kind: str  # "person" | "organisation"
+    authority_class: str  # controlled vocabulary, type-definition.schema.json $defs
+    labels: Mapping[str, Mapping[str, str]]  # every record field -> {"zh", "en"}
     holder_field: str
     holder_id_field: str | None
     mask: Mapping[str, str]
@@ -125,6 +128,9 @@ class LicenceType:
             name_zh=definition["name"]["zh"],
             name_en=definition["name"]["en"],
             description=definition.get("description", ""),
+            holder_kind=definition["holder_kind"],
+            authority_class=definition["authority_class"],
+            labels=_freeze(definition["labels"]),
             holder_field=definition["holder_field"],
             holder_id_field=definition.get("holder_id_field"),
             mask=MappingProxyType(dict(definition["mask"])),
@@ -146,6 +152,7 @@ class LicenceType:
             "mask": list(self.mask),
             "validity": [self.validity.start, self.validity.end] if self.validity else [],
             "layout.fields": [f.field for f in self.layout.fields if f.field],
+            "labels": list(self.labels),
         }
         problems = [
             f"{where} names field {name!r} that the schema does not define"
@@ -153,6 +160,10 @@ class LicenceType:
             for name in names
             if name not in props
         ]
+        # Every field a counter, a form or a holder sees needs a name people can read in
+        # both languages: an unlabelled field would surface as a raw key in a consent screen.
+        problems += [f"labels has no entry for field {name!r}" for name in props
+                     if name not in self.labels]
         rule = self.validity
         if rule is not None and rule.max_years is not None:
             problems += [
@@ -208,6 +219,10 @@ class LicenceType:
             yield FieldError(f"$.{rule.end}", f"ends before {rule.start} ({start.isoformat()})")
         elif rule.max_years is not None and end_day > _plus_years(start, rule.max_years):
             yield FieldError(f"$.{rule.end}", f"validity longer than {rule.max_years} years")
+
+    def label(self, field_name: str) -> Mapping[str, str]:
+        """The field's printed name, ``{"zh": ..., "en": ...}``; KeyError for an unknown field."""
+        return self.labels[field_name]
 
     def holder_name(self, record: Mapping[str, Any]) -> str:
         """The printed name of whoever holds the licence (person or organisation)."""
