@@ -13,7 +13,19 @@ from fastapi.staticfiles import StaticFiles
 from api import errors, limits, metrics, ratelimit
 from api.deployment import Deployment, Home, load_config
 from api.readiness import KeyStoreReadiness
-from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
+from api.routes import (
+    audit,
+    counter,
+    departments,
+    health,
+    keys,
+    licences,
+    presentation,
+    qr,
+    seals,
+    trust,
+    wallet,
+)
 from api.routes import verification as verification_routes
 from api.settings import Settings
 from trust.registry import migrate
@@ -68,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, departments, seals, keys, licences, audit, trust, presentation, qr):
         app.include_router(module.router)
     app.include_router(verification_routes.router)
+    app.include_router(counter.router)  # 一证通办 (issue 14)
+    app.include_router(wallet.router)  # 证照夹 (issue 14)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @app.get("/", include_in_schema=False)

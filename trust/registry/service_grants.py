@@ -68,9 +68,8 @@ class RedeemedLicence:
 
     licence_id: str
     type_code: str
-    status: str
+    usable: bool  # valid in the registry and within its validity at redemption
     record: dict[str, Any]
-    file_sm3: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,14 +110,16 @@ def consent_items(
 ) -> tuple[list[ConsentItem], list[str]]:
     """The licences (newest valid one per needed type) and fields a grant would open.
 
-    Returns the items and the needed types the holder has no valid licence of.
+    A type whose fields set is empty is still granted: the service only needs
+    to see that a valid licence of it exists. Returns the items and the needed
+    types the holder has no valid licence of.
     """
     newest: dict[str, Licence] = {}
     for licence in valid_holder_licences(session, holder_ref, at):
         if licence.type_code in scope:
             newest.setdefault(licence.type_code, licence)
     items = [ConsentItem(newest[t].id, t, tuple(sorted(scope[t])))
-             for t in sorted(scope) if t in newest and scope[t]]
+             for t in sorted(scope) if t in newest]
     return items, sorted(t for t in scope if t not in newest)
 
 
@@ -222,8 +223,7 @@ def redeem_service_grant(
         if _usable(licence, at):
             holder = licence_record(session, licence).holder
             record = {f: holder[f] for f in fields if f in holder}
-        out.append(RedeemedLicence(licence.id, part.type_code, licence.status, record,
-                                   licence.file_sm3))
+        out.append(RedeemedLicence(licence.id, part.type_code, _usable(licence, at), record))
     audit.append(session, kind="grant.redeemed", actor=actor, subject=row.holder_ref, at=at,
                  details={"grant_id": row.id, "verifier_id": verifier_id,
                           "service": service_code,
