@@ -64,7 +64,7 @@ from signing.departments import RootCA
 from signing.issue import IssuerContext, Signer
 from signing.seals import make_department_seal
 from signing.tsa import BuiltinTSA, InProcessTimeStamper, external_timestamper
-from signing.types import builtin_types
+from signing.types import TypeRegistry, load_registry
 from trust import audit
 from trust.errors import CryptoError, InputError, NotFoundError, SealTrustError
 from trust.holder_ref import HolderKey, create_key_file, load_holder_key, read_key_file
@@ -167,6 +167,15 @@ class Home:
         return self.root / "pki"
 
     @property
+    def types_dir(self) -> Path:
+        """The deployment's own licence types (a higher version overrides a shipped one)."""
+        return self.root / "types"
+
+    def licence_types(self) -> TypeRegistry:
+        """The shipped licence types plus the deployment's own."""
+        return load_registry(self.types_dir)
+
+    @property
     def holder_key_file(self) -> Path:
         return self.keys / "holder-ref.key"
 
@@ -220,7 +229,7 @@ def backfill_holder_refs_of(home: Home) -> int:
     """Give licences issued before holder references theirs (resumable, idempotent)."""
     from trust.registry.holders import backfill_holder_refs
 
-    fields = {t.code: t.holder_id_field for t in builtin_types()}
+    fields = {t.code: t.holder_id_field for t in home.licence_types()}
     # Through the deployment, whose registry carries the data keys: sealed records are
     # read by the one decryption path (trust.registry.sealed.licence_record).
     deployment = Deployment(home, load_config(home))
@@ -592,7 +601,7 @@ class Deployment:
                         tsa_key, tsa_key.certificate_chain(), TSA_POLICY_OID,
                         lambda: datetime.now(UTC)))
             self._issuer_context = IssuerContext(
-                types=builtin_types(), token_signer=self.signer("sm2-token-signer"),
+                types=self.home.licence_types(), token_signer=self.signer("sm2-token-signer"),
                 timestampers=stampers, holder_key=self.holder_key())
         return self._issuer_context
 

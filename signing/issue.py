@@ -443,7 +443,8 @@ def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) ->
     sealed = seal_for_storage(session, p.licence_id, licence_type.holder_name(p.record),
                               p.record, p.pdf)
     connection.execute(_INSERT_LICENCE, {
-        "id": p.licence_id, "type_code": licence_type.code, "department_code": department_code,
+        "id": p.licence_id, "type_code": licence_type.code, "type_version": licence_type.version,
+        "department_code": department_code,
         **sealed.licence, "holder_ref": p.holder_ref, "valid_from": _aware_day(p.valid[0]),
         "valid_to": _aware_day(p.valid[1]) if p.valid[1] else None, "status": "valid",
         "status_index": p.status_index, "file_sm3": p.file_sm3, "seal_es_id": p.seal_es_id,
@@ -454,7 +455,8 @@ def store_licence(session: Session, prepared: PreparedLicence, *, actor: str) ->
                                        "reason": "issued"})
     connection.execute(_INSERT_FILE, {"licence_id": p.licence_id, "pdf": sealed.pdf})
     audit.append(session, kind="licence.issued", actor=actor, subject=p.licence_id, at=at,
-                 details={"type": licence_type.code, "department": department_code,
+                 details={"type": licence_type.code, "type_version": licence_type.version,
+                          "department": department_code,
                           "seal": p.seal_es_id, "keys": list(p.signer_uris),
                           "file_sm3": p.file_sm3, "status_index": p.status_index,
                           **({"historical_reissue": True} if p.request.historical else {})})

@@ -23,6 +23,7 @@ _COMMANDS = (
     "issue",
     "licence",
     "types",
+    "services",
     "qr",
     "trust",
     "verify",

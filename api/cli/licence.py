@@ -20,6 +20,7 @@ from trust.registry.sealed import licence_file, licence_record
 def describe(session: Session, licence: Licence, events: list[Any]) -> dict[str, Any]:
     return {
         "licence_id": licence.id, "type": licence.type_code,
+        "type_version": licence.type_version,
         "department": licence.department_code,
         "holder_name": licence_record(session, licence).holder_name,
         "status": licence.status, "superseded_by": licence.superseded_by,

@@ -16,7 +16,8 @@ from typing import Any, Final
 import click
 
 from api.cli._common import EXIT_USAGE, CliContext, common_options
-from signing.types import TypeRegistry, builtin_types, load_types_from
+from api.deployment import Home
+from signing.types import TypeRegistry
 from trust.errors import InputError
 
 __all__ = ["command", "registry_for"]
@@ -27,12 +28,9 @@ _DEMO_AUTHORITY: Final = "91350100M000100Y43"  # the GB 32100 worked example
 
 
 def registry_for(home: Path) -> TypeRegistry:
-    """Shipped types plus the deployment's own from ``<home>/types`` (if present)."""
-    extra_dir = home / "types"
-    registry = builtin_types()
-    if extra_dir.is_dir():
-        registry = registry.with_types(load_types_from(extra_dir))
-    return registry
+    """Shipped types plus the deployment's own from ``<home>/types`` (if present; a higher
+    version of a shipped code replaces it)."""
+    return Home(home).licence_types()
 
 
 def _line(record: Any) -> str:

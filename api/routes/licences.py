@@ -87,6 +87,8 @@ class EventOut(BaseModel):
 class LicenceOut(BaseModel):
     licence_id: str
     type: str
+    type_version: int | None = Field(
+        description="version of the type definition it was issued under (null: before 0008)")
     department: str
     holder_name: str
     holder: dict[str, Any]
@@ -108,8 +110,9 @@ class SupersedeIn(ReasonIn):
 def _out(session: Session, licence: Licence, events: list[Any]) -> LicenceOut:
     record = licence_record(session, licence)
     return LicenceOut(
-        licence_id=licence.id, type=licence.type_code, department=licence.department_code,
-        holder_name=record.holder_name, holder=record.holder, status=licence.status,
+        licence_id=licence.id, type=licence.type_code, type_version=licence.type_version,
+        department=licence.department_code, holder_name=record.holder_name,
+        holder=record.holder, status=licence.status,
         superseded_by=licence.superseded_by, valid_from=licence.valid_from,
         valid_to=licence.valid_to, issued_at=licence.issued_at, seal=licence.seal_es_id,
         file_sm3=licence.file_sm3, status_index=licence.status_index,

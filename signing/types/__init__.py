@@ -14,7 +14,13 @@ approval result). A deployment adds its own with :func:`load_types_from`.
 """
 
 from signing.types._model import LicenceType, Validity
-from signing.types._registry import TypeRegistry, builtin_types, get_type, load_types_from
+from signing.types._registry import (
+    TypeRegistry,
+    builtin_types,
+    get_type,
+    load_registry,
+    load_types_from,
+)
 from signing.types.errors import (
     FieldError,
     LicenceTypeDefinitionError,
@@ -37,5 +43,6 @@ __all__ = [
     "Validity",
     "builtin_types",
     "get_type",
+    "load_registry",
     "load_types_from",
 ]

@@ -18,7 +18,7 @@ from typing import Any, Final
 from signing.types._model import LicenceType
 from signing.types.errors import LicenceTypeDefinitionError, UnknownLicenceTypeError
 
-__all__ = ["TypeRegistry", "builtin_types", "get_type", "load_types_from"]
+__all__ = ["TypeRegistry", "builtin_types", "get_type", "load_registry", "load_types_from"]
 
 _MAX_FILE_BYTES: Final = 1 << 20
 _TYPE_SUFFIX: Final = ".type.json"
@@ -50,8 +50,25 @@ class TypeRegistry:
         return tuple(self._by_code)
 
     def with_types(self, extra: Iterable[LicenceType]) -> TypeRegistry:
-        """A new registry with ``extra`` added (a duplicate code is an error)."""
-        return TypeRegistry([*self._by_code.values(), *extra])
+        """A new registry with ``extra`` added; an extra type whose code exists replaces it
+        only with a higher ``version`` (a province's revision of a shipped type)."""
+        merged = dict(self._by_code)
+        seen: set[str] = set()
+        for licence_type in extra:
+            code = licence_type.code
+            if code in seen:
+                raise LicenceTypeDefinitionError(f"licence type {code} defined twice")
+            seen.add(code)
+            current = merged.get(code)
+            # A same-or-lower version must not silently replace a type: licences record the
+            # version they were issued under, and two definitions of one version would make
+            # that record ambiguous.
+            if current is not None and licence_type.version <= current.version:
+                raise LicenceTypeDefinitionError(
+                    f"licence type {code} defined twice: version {licence_type.version} does not"
+                    f" supersede version {current.version} (raise the version to override it)")
+            merged[code] = licence_type
+        return TypeRegistry(merged.values())
 
     def __iter__(self) -> Iterator[LicenceType]:
         return iter(self._by_code.values())
@@ -98,6 +115,15 @@ def load_types_from(directory: Path) -> list[LicenceType]:
     if not directory.is_dir():
         raise LicenceTypeDefinitionError(f"{directory} is not a directory")
     return _load_dir(directory)
+
+
+def load_registry(extra_dir: Path | None = None) -> TypeRegistry:
+    """The shipped types plus (overridden by) those in ``extra_dir`` if it exists:
+    a deployment's ``<home>/types``."""
+    registry = builtin_types()
+    if extra_dir is not None and extra_dir.is_dir():
+        registry = registry.with_types(load_types_from(extra_dir))
+    return registry
 
 
 @cache

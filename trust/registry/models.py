@@ -135,6 +135,9 @@ class Licence(Base):
     __tablename__ = "licences"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     type_code: Mapped[str] = mapped_column(String(16), index=True)
+    # The version of the type definition the licence was issued under (its schema and
+    # layout); NULL for licences issued before versions were recorded (migration 0008).
+    type_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"))
     holder_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     holder: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True),

@@ -1,0 +1,136 @@
+"""Type versions: a deployment's higher version overrides a shipped type, and every
+licence records the version it was issued under (PDF, OFD, batch, API, CLI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
+from api.issuance import issue_one
+from signing.types import LicenceTypeDefinitionError, builtin_types, load_registry
+from tests.api_support import Api, build_api
+from trust.registry.models import Licence
+
+DEFINITIONS = Path(__file__).parent.parent / "signing" / "types" / "definitions"
+
+
+def _override(types_dir: Path, code: str, version: int, title: str) -> None:
+    """A province's revision of a shipped type: same code, new title, given version."""
+    types_dir.mkdir(parents=True, exist_ok=True)
+    definition = json.loads((DEFINITIONS / f"{code}.type.json").read_text())
+    definition["version"] = version
+    definition["layout"]["title"]["text"] = title
+    (types_dir / f"{code}.type.json").write_text(json.dumps(definition, ensure_ascii=False))
+    (types_dir / f"{code}.schema.json").write_text(
+        (DEFINITIONS / f"{code}.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("versions") / "home"
+    init_deployment(root)
+    _override(root / "types", "RIC", 3, "居民身份证（第三版）")
+    home = Home(root)
+    dep = Deployment(home, load_config(home))
+    yield dep
+    dep.close()
+
+
+def _version_of(dep: Deployment, licence_id: str) -> int | None:
+    with dep.registry.session() as s:
+        row = s.get(Licence, licence_id)
+        assert row is not None
+        return row.type_version
+
+
+def test_a_higher_version_overrides_and_a_lower_one_is_refused(tmp_path: Path) -> None:
+    _override(tmp_path / "higher", "RIC", 2, "居民身份证（修订）")
+    registry = load_registry(tmp_path / "higher")
+    assert registry.get("RIC").version == 2
+    assert registry.get("RIC").layout.title.text == "居民身份证（修订）"
+    assert len(registry) == len(builtin_types())
+    _override(tmp_path / "same", "RIC", builtin_types().get("RIC").version, "同版本")
+    with pytest.raises(LicenceTypeDefinitionError, match="does not supersede version 1"):
+        load_registry(tmp_path / "same")
+
+
+@pytest.mark.parametrize("file_format", ["pdf", "ofd"])
+def test_issuance_records_the_type_version(deployment: Deployment, file_format: str) -> None:
+    with deployment.registry.session() as s:
+        ric = issue_one(deployment, s, type_code="RIC", record=builtin_types().get("RIC").example(4),
+                        department=DEMO_DEPARTMENT, actor="test", file_format=file_format)
+        bl = issue_one(deployment, s, type_code="BL", record=builtin_types().get("BL").example(4),
+                       department=DEMO_DEPARTMENT, actor="test", file_format=file_format)
+        s.commit()
+    assert _version_of(deployment, ric.licence_id) == 3  # the deployment's override
+    assert _version_of(deployment, bl.licence_id) == 1  # the shipped definition
+    if file_format == "pdf":  # the override's layout is what was rendered
+        pdf = deployment.home.root / "ric.pdf"
+        pdf.write_bytes(ric.pdf)
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "第三版" in text
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_cli_batch_and_show_carry_the_type_version(deployment: Deployment,
+                                                    tmp_path: Path) -> None:
+    home = str(deployment.home.root)
+    records = tmp_path / "ric.jsonl"
+    records.write_text("".join(json.dumps(builtin_types().get("RIC").example(50 + i),
+                                          ensure_ascii=False) + "\n" for i in range(2)))
+    batch = _cli("issue-batch", str(records), "--type", "RIC", "--out-dir", str(tmp_path / "out"),
+                 "--home", home, "--json")
+    assert batch.returncode == 0, batch.stderr
+    issued = [json.loads(line) for line in (tmp_path / "out" / "issued.jsonl").read_text()
+              .splitlines()]
+    assert issued and all(_version_of(deployment, i["licence_id"]) == 3 for i in issued)
+    shown = _cli("licence", "show", issued[0]["licence_id"], "--home", home, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["type_version"] == 3
+    listed = _cli("types", "list", "--home", home, "--json")
+    ric = next(r for r in json.loads(listed.stdout) if r["code"] == "RIC")
+    assert ric["version"] == 3
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    root = tmp_path_factory.mktemp("versions-api") / "home"
+    _override(root / "types", "BL", 2, "营业执照（新版）")
+    yield from build_api(root)
+
+
+def test_api_issue_single_and_batch_record_the_type_version(api: Api) -> None:
+    bl = builtin_types().get("BL")
+    made = api.client.post("/v1/licences", json={"type": "BL", "record": bl.example(9)},
+                           headers=api.headers("issuer"))
+    assert made.status_code == 201, made.text
+    shown = api.client.get(f"/v1/licences/{made.json()['licence_id']}",
+                           headers=api.headers("auditor"))
+    assert shown.status_code == 200 and shown.json()["type_version"] == 2
+    job = api.client.post("/v1/licences/batch",
+                          json={"type": "SSC", "records": [builtin_types().get("SSC").example(1)]},
+                          headers=api.headers("issuer"))
+    assert job.status_code == 202, job.text
+    deadline = time.monotonic() + 60
+    while True:
+        state = api.client.get(f"/v1/licences/batch/{job.json()['job_id']}",
+                               headers=api.headers("issuer")).json()
+        if state["state"] in {"done", "failed"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert state["state"] == "done", state
+    licence_id = state["results"][0]["licence_id"]
+    shown = api.client.get(f"/v1/licences/{licence_id}", headers=api.headers("auditor"))
+    assert shown.json()["type_version"] == 1
