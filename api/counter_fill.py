@@ -9,20 +9,34 @@ registry), and only a TOTAL_PASSED licence feeds the form (``fill_form``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sqlalchemy.orm import Session
 
 from api.services import ServiceDefinition, SourcedLicence, fill_form
+from trust import audit
+from trust.errors import InputError, NotFoundError, SealTrustError
 from trust.indications import Indication, SubIndication
+from trust.registry.grants import GrantError, record_refusal
+from trust.registry.models import Grant
 from trust.registry.sealed import licence_file
-from trust.registry.service_grants import RedeemedLicence, ServiceRedemption
+from trust.registry.service_grants import (
+    RedeemedLicence,
+    ServiceRedemption,
+    redeem_service_grant,
+)
 from verification import VerificationPolicy, verify_pdf
 
-__all__ = ["VerifiedLicence", "fill_redemption", "missing_types", "verify_granted"]
+if TYPE_CHECKING:
+    from api.deployment import Deployment
+
+__all__ = ["GRANT_CODE_PREFIX", "VerifiedLicence", "fill_from_grant", "fill_redemption",
+           "grant_id_of", "missing_types", "scoped_source", "verify_granted"]
+
+GRANT_CODE_PREFIX: Final = "SG1:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,25 +70,46 @@ def verify_granted(session: Session, licences: Sequence[RedeemedLicence],
     scope = service.scope()
     out: list[VerifiedLicence] = []
     for item in licences:
-        report = verify_pdf(licence_file(session, item.licence_id), policy, at,
-                            name=item.licence_id)
+        try:
+            data = licence_file(session, item.licence_id)
+        except SealTrustError:
+            # Fail closed: a file that cannot be opened (key gone, corrupt) is a failed licence.
+            out.append(VerifiedLicence(
+                SourcedLicence(item.licence_id, item.type_code, {}, at,
+                               Indication.TOTAL_FAILED.value),
+                SubIndication.FORMAT_FAILURE.value,
+                {"zh": f"{item.licence_id}：文件无法读取", "en": f"{item.licence_id}: "
+                 "the stored file cannot be read"}))
+            continue
+        report = verify_pdf(data, policy, at, name=item.licence_id)
         indication: str = report.indication.value
         sub: str | None = None if report.sub_indication is None else report.sub_indication.value
         signed_ids = {s.facts.licence_id for s in report.signatures if s.facts.licence_id}
         # Threat: the stored file replaced by another genuine licence (another holder's):
         # the file must be signed for exactly this licence id.
         if indication == Indication.TOTAL_PASSED and signed_ids != {item.licence_id}:
-            indication, sub = Indication.TOTAL_FAILED.value, SubIndication.SIG_CONSTRAINTS_FAILURE
+            indication = Indication.TOTAL_FAILED.value
+            sub = SubIndication.SIG_CONSTRAINTS_FAILURE.value
         # Threat: revoked or expired between the grant and now, before the status source
         # caught up: the registry's word at redemption wins, and fails closed.
         if indication == Indication.TOTAL_PASSED and not item.usable:
-            indication, sub = Indication.INDETERMINATE.value, SubIndication.TRY_LATER
-        wanted = scope.get(item.type_code, frozenset())
-        record = {k: v for k, v in item.record.items() if k in wanted}
-        out.append(VerifiedLicence(
-            SourcedLicence(item.licence_id, item.type_code, record, report.at, indication),
-            sub, {"zh": report.summary("zh"), "en": report.summary("en")}))
+            indication, sub = Indication.INDETERMINATE.value, SubIndication.TRY_LATER.value
+        out.append(VerifiedLicence(scoped_source(scope, item, indication, report.at), sub,
+                                   {"zh": report.summary("zh"), "en": report.summary("en")}))
     return out
+
+
+def scoped_source(scope: Mapping[str, frozenset[str]], item: RedeemedLicence, indication: str,
+                  verified_at: datetime) -> SourcedLicence:
+    """What ``fill_form`` may read of a granted licence: only the service's scope of its type.
+
+    Threat: a grant row or record carrying more than the service needs (an
+    edited row, a service that changed): whatever came out of the registry,
+    nothing outside ``service.scope()`` goes on.
+    """
+    wanted = scope.get(item.type_code, frozenset())
+    record = {k: v for k, v in item.record.items() if k in wanted}
+    return SourcedLicence(item.licence_id, item.type_code, record, verified_at, indication)
 
 
 def fill_redemption(session: Session, service: ServiceDefinition,
@@ -85,4 +120,48 @@ def fill_redemption(session: Session, service: ServiceDefinition,
     filled = fill_form(service, [v.source for v in verified]).to_json()
     filled["licences"] = [v.to_dict() for v in verified]
     filled["grant_id"] = redemption.grant_id
+    return filled
+
+
+def grant_id_of(code: str) -> str:
+    """The grant id in a pasted or scanned code (``SG1:<hex>`` or the bare hex)."""
+    text = code.strip()
+    if text.upper().startswith(GRANT_CODE_PREFIX):
+        text = text[len(GRANT_CODE_PREFIX):]
+    if not 1 <= len(text) <= 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise InputError("not a grant code (SG1:<hex>); 不是授权码", code="grant.code")
+    return text.lower()
+
+
+def fill_from_grant(deployment: Deployment, service: ServiceDefinition, code: str, *,
+                    verifier_id: str | None, at: datetime, actor: str,
+                    policy: VerificationPolicy | None = None) -> dict[str, Any]:
+    """Redeem a service grant and fill the form in one transaction (the CLI's path).
+
+    ``verifier_id`` None redeems as the counter the grant names: the CLI
+    operator is trusted (and named as ``actor`` in the audit entry); a given
+    one must be the grant's. A refusal of an existing grant is audited apart.
+    """
+    from api.routes.verification import deployment_policy
+
+    grant_id = grant_id_of(code)
+    policy = policy or deployment_policy(deployment)
+    with deployment.registry.session() as session:
+        row = session.get(Grant, grant_id)
+        if row is None:
+            raise NotFoundError(f"no grant {grant_id!r}", code="grant.not_found")
+        counter = verifier_id or row.verifier_id
+        try:
+            redemption = redeem_service_grant(
+                session, grant_id, service_code=service.code, service_version=service.version,
+                verifier_id=counter, at=at, actor=actor)
+        except GrantError as exc:
+            session.rollback()
+            with deployment.registry.session() as log:
+                if record_refusal(log, grant_id, verifier_id=counter, at=at, actor=actor,
+                                  error=exc):
+                    audit.sign_pending(log, deployment.key("audit"), at)
+            raise
+        filled = fill_redemption(session, service, redemption, policy, at)
+        audit.sign_pending(session, deployment.key("audit"), at)
     return filled

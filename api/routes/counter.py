@@ -19,19 +19,20 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Final
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from api.auth import ForbiddenError, Role, Verifier
-from api.counter_fill import fill_redemption, missing_types
+from api.counter_fill import GRANT_CODE_PREFIX, fill_redemption, grant_id_of, missing_types
 from api.deployment import Deployment
 from api.deps import DeploymentDep, Holder, Now, SessionDep
 from api.routes.verification import deployment_policy
-from api.services import ServiceCatalogue, ServiceDefinition, load_services
+from api.services import ServiceCatalogue, ServiceDefinition, catalogue_for, types_for
+from signing.types import TypeRegistry
 from trust import audit
-from trust.errors import ConflictError, InputError, NotFoundError
+from trust.errors import ConflictError, NotFoundError
 from trust.qrimage import to_png
 from trust.registry.grants import GrantError, GrantVerifierError, record_refusal
 from trust.registry.models import ApiClient, Department, Licence
@@ -47,7 +48,6 @@ from verification import VerificationPolicy
 __all__ = ["GRANT_CODE_PREFIX", "grant_id_of", "router", "service_catalogue"]
 
 router = APIRouter(prefix="/v1/services", tags=["counter"])
-GRANT_CODE_PREFIX: Final = "SG1:"
 ServiceCode = Annotated[str, Path(min_length=1, max_length=64)]
 
 
@@ -55,11 +55,17 @@ def service_catalogue(deployment: Deployment, cache: Any) -> ServiceCatalogue:
     """The built-in services plus the deployment's own (``<home>/services/``), loaded once."""
     catalogue: ServiceCatalogue | None = getattr(cache, "service_catalogue", None)
     if catalogue is None:
-        extra = deployment.home.root / "services"
-        catalogue = load_services(deployment.issuer_context().types,
-                                  extra if extra.is_dir() else None)
+        cache.licence_types = types_for(deployment.home.root)
+        catalogue = catalogue_for(deployment.home.root, cache.licence_types)
         cache.service_catalogue = catalogue
     return catalogue
+
+
+def licence_types(deployment: Deployment, cache: Any) -> TypeRegistry:
+    """The types the catalogue was checked against (shipped plus ``<home>/types``)."""
+    service_catalogue(deployment, cache)
+    types: TypeRegistry = cache.licence_types
+    return types
 
 
 def _service(request: Request, deployment: Deployment, code: str) -> ServiceDefinition:
@@ -72,16 +78,6 @@ def _policy(request: Request, deployment: Deployment) -> VerificationPolicy:
         cached = deployment_policy(deployment)
         request.app.state.verification_policy = cached
     return cached
-
-
-def grant_id_of(code: str) -> str:
-    """The grant id in a pasted or scanned code (``SG1:<hex>`` or the bare hex)."""
-    text = code.strip()
-    if text.upper().startswith(GRANT_CODE_PREFIX):
-        text = text[len(GRANT_CODE_PREFIX):]
-    if not 1 <= len(text) <= 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
-        raise InputError("not a grant code (SG1:<hex>); 不是授权码", code="grant.code")
-    return text.lower()
 
 
 def _duration(ttl_s: int) -> dict[str, str]:
@@ -161,7 +157,7 @@ def _consent(request: Request, deployment: Deployment, session: SessionDep, hold
     service = _service(request, deployment, code)
     counter = _counter(session, verifier_id)
     items, _ = consent_items(session, holder_ref=holder_ref, scope=service.scope(), at=now)
-    types = deployment.issuer_context().types
+    types = licence_types(deployment, request.app.state)
     licences = []
     for item in items:
         licence_type = types.get(item.type_code)

@@ -1,7 +1,7 @@
 """service grants (一证通办): grants.service_code/service_version/holder_ref, grant_licences
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 
 A service grant covers several licences of one holder; ``grants.licence_id``
 becomes nullable (one-licence grants keep it) and each licence of a service
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"  # 0007 in the brief; chained after h/types' 0008 (merged here)
 branch_labels = None
 depends_on = None
 
