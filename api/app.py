@@ -92,4 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def _page() -> FileResponse:
         return FileResponse(WEB / "verify.html", media_type="text/html; charset=utf-8")
 
+    @app.get("/counter", include_in_schema=False)
+    def _counter_page() -> FileResponse:  # 一证通办 at the counter (issue 14)
+        return FileResponse(WEB / "counter.html", media_type="text/html; charset=utf-8")
+
     return app

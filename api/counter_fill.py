@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy.orm import Session
 
 from api.services import ServiceDefinition, SourcedLicence, fill_form
+from signing.types import TypeRegistry, UnknownLicenceTypeError
 from trust import audit
 from trust.errors import InputError, NotFoundError, SealTrustError
 from trust.indications import Indication, SubIndication
@@ -114,13 +115,39 @@ def scoped_source(scope: Mapping[str, frozenset[str]], item: RedeemedLicence, in
 
 def fill_redemption(session: Session, service: ServiceDefinition,
                     redemption: ServiceRedemption, policy: VerificationPolicy,
-                    at: datetime) -> dict[str, Any]:
-    """The issue-14 JSON (service, form, provenance, missing) plus each licence's verdict."""
+                    at: datetime, types: TypeRegistry | None = None) -> dict[str, Any]:
+    """The issue-14 JSON (service, form, provenance, missing) plus each licence's verdict,
+    the form's labels and (given ``types``) the licence type names, for the counter page."""
     verified = verify_granted(session, redemption.licences, policy, at, service)
     filled = fill_form(service, [v.source for v in verified]).to_json()
     filled["licences"] = [v.to_dict() for v in verified]
     filled["grant_id"] = redemption.grant_id
+    filled["labels"] = form_labels(service)
+    if types is not None:
+        shown = {v.source.type_code for v in verified} | set(filled["missing"])
+        filled["type_names"] = {code: _type_name(types, code) for code in sorted(shown)}
     return filled
+
+
+def form_labels(service: ServiceDefinition) -> dict[str, dict[str, str]]:
+    """Each form field's printed name ``{"zh", "en"}`` (``x-label``, else its title)."""
+    out: dict[str, dict[str, str]] = {}
+    for name, prop in (service.form_schema.get("properties") or {}).items():
+        label = prop.get("x-label") if isinstance(prop, Mapping) else None
+        if isinstance(label, Mapping):
+            out[name] = {"zh": str(label.get("zh", name)), "en": str(label.get("en", name))}
+        else:
+            title = prop.get("title", name) if isinstance(prop, Mapping) else name
+            out[name] = {"zh": str(title), "en": name}
+    return out
+
+
+def _type_name(types: TypeRegistry, code: str) -> dict[str, str]:
+    try:
+        licence_type = types.get(code)
+    except UnknownLicenceTypeError:
+        return {"zh": code, "en": code}
+    return {"zh": licence_type.name_zh, "en": licence_type.name_en}
 
 
 def grant_id_of(code: str) -> str:
@@ -135,7 +162,8 @@ def grant_id_of(code: str) -> str:
 
 def fill_from_grant(deployment: Deployment, service: ServiceDefinition, code: str, *,
                     verifier_id: str | None, at: datetime, actor: str,
-                    policy: VerificationPolicy | None = None) -> dict[str, Any]:
+                    policy: VerificationPolicy | None = None,
+                    types: TypeRegistry | None = None) -> dict[str, Any]:
     """Redeem a service grant and fill the form in one transaction (the CLI's path).
 
     ``verifier_id`` None redeems as the counter the grant names: the CLI
@@ -162,6 +190,6 @@ def fill_from_grant(deployment: Deployment, service: ServiceDefinition, code: st
                                   error=exc):
                     audit.sign_pending(log, deployment.key("audit"), at)
             raise
-        filled = fill_redemption(session, service, redemption, policy, at)
+        filled = fill_redemption(session, service, redemption, policy, at, types)
         audit.sign_pending(session, deployment.key("audit"), at)
     return filled

@@ -251,4 +251,5 @@ def fill(code: ServiceCode, body: FillIn, request: Request, deployment: Deployme
         if isinstance(exc, GrantVerifierError):
             raise ForbiddenError(exc.message, code=exc.code) from None
         raise
-    return fill_redemption(session, service, redemption, _policy(request, deployment), now)
+    return fill_redemption(session, service, redemption, _policy(request, deployment), now,
+                           licence_types(deployment, request.app.state))
