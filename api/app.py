@@ -26,7 +26,9 @@ from api.routes import (
     trust,
     wallet,
 )
+from api.routes import services as services_routes
 from api.routes import verification as verification_routes
+from api.services import catalogue_for
 from api.settings import Settings
 from trust.registry import migrate
 
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployment.online = True  # the root keys stay offline (key roles)
         deployment.defer_audit_heads()  # one flusher per worker process; close() signs a last head
         app.state.deployment = deployment
+        app.state.service_catalogue = catalogue_for(home.root)  # a bad definition stops start-up
         app.state.registry = deployment.registry
         app.state.key_stores = KeyStoreReadiness(deployment)
         try:
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, departments, seals, keys, licences, audit, trust, presentation, qr):
         app.include_router(module.router)
     app.include_router(verification_routes.router)
+    app.include_router(services_routes.router)
     app.include_router(counter.router)  # 一证通办 (issue 14)
     app.include_router(wallet.router)  # 证照夹 (issue 14)
     app.mount("/static", StaticFiles(directory=WEB), name="static")

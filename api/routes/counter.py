@@ -54,17 +54,18 @@ ServiceCode = Annotated[str, Path(min_length=1, max_length=64)]
 def service_catalogue(deployment: Deployment, cache: Any) -> ServiceCatalogue:
     """The built-in services plus the deployment's own (``<home>/services/``), loaded once."""
     catalogue: ServiceCatalogue | None = getattr(cache, "service_catalogue", None)
-    if catalogue is None:
-        cache.licence_types = types_for(deployment.home.root)
-        catalogue = catalogue_for(deployment.home.root, cache.licence_types)
+    if catalogue is None:  # the app loads it at start-up; the CLI and tests come here
+        catalogue = catalogue_for(deployment.home.root, licence_types(deployment, cache))
         cache.service_catalogue = catalogue
     return catalogue
 
 
 def licence_types(deployment: Deployment, cache: Any) -> TypeRegistry:
-    """The types the catalogue was checked against (shipped plus ``<home>/types``)."""
-    service_catalogue(deployment, cache)
-    types: TypeRegistry = cache.licence_types
+    """The deployment's licence types (shipped plus ``<home>/types``), loaded once."""
+    types: TypeRegistry | None = getattr(cache, "licence_types", None)
+    if types is None:
+        types = types_for(deployment.home.root)
+        cache.licence_types = types
     return types
 
 

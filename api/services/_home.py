@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from api.services._catalogue import ServiceCatalogue, load_services
-from signing.types import TypeRegistry, builtin_types, load_types_from
+from signing.types import TypeRegistry, load_registry
 
 __all__ = ["catalogue_for", "types_for"]
 
 
 def types_for(home: Path) -> TypeRegistry:
-    """Shipped licence types plus the deployment's own from ``<home>/types``."""
-    registry = builtin_types()
-    extra = home / "types"
-    return registry.with_types(load_types_from(extra)) if extra.is_dir() else registry
+    """Shipped licence types plus (overridden by) the deployment's own in ``<home>/types``."""
+    return load_registry(home / "types")
 
 
 def catalogue_for(home: Path, types: TypeRegistry | None = None) -> ServiceCatalogue:
