@@ -104,7 +104,7 @@ def test_services_fill_with_a_grant_prints_the_json_contract_once(api: Api) -> N
     assert set(out["provenance"]["vehicle_class"]) >= {"licence_id", "type", "field",
                                                        "verified_at", "indication"}
     again = _cli(api, "services", "fill", SERVICE, "--grant", code, "--json")
-    assert again.returncode != 0 and "grant.redeemed" in again.stdout + again.stderr
+    assert again.returncode == 1 and "grant.redeemed" in again.stdout + again.stderr
     history = api.client.get("/v1/wallet/fetches", headers=holder).json()["items"]
     assert history[0]["kind"] == "grant.refused"
     assert [h["counter"] for h in history if h["kind"] == "grant.redeemed"] == [verifier]
