@@ -322,3 +322,51 @@ def test_grant_audit_entries_carry_no_personal_values(api: Api) -> None:
     text = "\n".join(bodies)
     assert person.id_number not in text and person.records["RIC"]["name"] not in text
     assert person.records["SSC"]["card_number"] not in text
+
+
+def test_a_stored_file_of_another_licence_or_an_unreadable_one_fails_closed(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plaintext-era row whose file was swapped for another holder's genuine licence, and a
+    file that cannot be decrypted: neither may feed the form."""
+    import api.counter_fill as counter_fill
+    from api.routes.counter import service_catalogue
+    from api.routes.verification import deployment_policy
+    from trust.registry.sealed import SealedDataError, licence_file
+    from trust.registry.service_grants import RedeemedLicence
+
+    person, other = issue_person(api, next(_seeds)), issue_person(api, next(_seeds))
+    dep = _deployment(api)
+    try:
+        service = service_catalogue(dep, type("Cache", (), {})()).get(SERVICE)
+        policy = deployment_policy(dep)
+        with dep.registry.session() as s:
+            swapped = licence_file(s, other.licences["DL"])
+            items = [RedeemedLicence(person.licences["DL"], "DL", True,
+                                     {"vehicle_class": person.records["DL"]["vehicle_class"]}),
+                     RedeemedLicence(person.licences["SSC"], "SSC", True,
+                                     {"card_number": person.records["SSC"]["card_number"]}),
+                     # the registry said "not valid" at redemption; the file still verifies
+                     RedeemedLicence(person.licences["RIC"], "RIC", False, {})]
+
+            def stored(session: Any, licence_id: str) -> bytes:
+                if licence_id == person.licences["DL"]:
+                    return swapped
+                if licence_id == person.licences["RIC"]:
+                    return licence_file(session, licence_id)
+                raise SealedDataError("cannot open", code="data.missing")
+
+            monkeypatch.setattr(counter_fill, "licence_file", stored)
+            verdicts = counter_fill.verify_granted(s, items, policy, datetime.now(UTC), service)
+    finally:
+        dep.close()
+    by_type = {v.source.type_code: v for v in verdicts}
+    assert by_type["DL"].source.indication == "TOTAL_FAILED"
+    assert by_type["DL"].sub_indication == "SIG_CONSTRAINTS_FAILURE"
+    assert by_type["SSC"].source.indication == "TOTAL_FAILED"
+    assert by_type["SSC"].sub_indication == "FORMAT_FAILURE"
+    assert by_type["RIC"].source.indication == "INDETERMINATE"
+    assert by_type["RIC"].sub_indication == "TRY_LATER"
+    from api.services import fill_form
+
+    out = fill_form(service, [v.source for v in verdicts]).to_json()
+    assert out["form"] == {} and out["missing"] == ["RIC", "DL", "SSC"]
