@@ -14,12 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from gmssl import func as gm_func
+from gmssl import sm3 as gm_sm3
 from sqlalchemy import select, update
 
 from api.deployment import Deployment, Home, load_config
 from tests.api_support import Api
 from tests.counter_support import SERVICE, SERVICE_JSON, Person, counter_api, issue_person
-from trust.registry.models import AuditEntry, Grant, GrantLicence
+from trust.registry.models import AuditEntry, Grant, GrantLicence, Licence
 
 _seeds = itertools.count(7100)
 
@@ -280,9 +282,18 @@ def test_the_wallet_lists_downloads_presents_and_shows_fetches_of_its_holder_onl
     assert {i["licence_id"] for i in items} == set(person.licences.values())
     assert {i["department"] for i in items} == {"demo", "other-dept"} or len(
         {i["department"] for i in items}) == 2
+    dep = _deployment(api)
+    try:
+        with dep.registry.session() as s:
+            registered = {i: s.get(Licence, i).file_sm3 for i in person.licences.values()}
+    finally:
+        dep.close()
     for item in items:
         pdf = api.client.get(item["download"], headers=holder)
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
+        # the file exactly as issued: SM3 by gmssl (independent of trust.sm3) = the registry's
+        assert gm_sm3.sm3_hash(gm_func.bytes_to_list(pdf.content)) == registered[
+            item["licence_id"]]
     shown = api.client.post("/v1/presentations", headers=holder,
                             json={"licence_id": person.licences["DL"]})
     assert shown.status_code == 201 and shown.json()["token"].startswith("LZ1:")
@@ -370,3 +381,13 @@ def test_a_stored_file_of_another_licence_or_an_unreadable_one_fails_closed(
 
     out = fill_form(service, [v.source for v in verdicts]).to_json()
     assert out["form"] == {} and out["missing"] == ["RIC", "DL", "SSC"]
+
+
+def test_concurrent_fills_spend_a_grant_once(api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    person = issue_person(api, next(_seeds))
+    code = _grant(api, person)["code"]
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(lambda _: _fill(api, code).status_code, range(4)))
+    assert statuses == [200, 409, 409, 409]
