@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import urllib.error
@@ -158,7 +159,10 @@ def test_pasted_code_shows_verified_licences_and_the_filled_form(browser: Any, s
     browser.find_element(By.ID, "lang").click()
     english = browser.find_element(By.ID, "result").text
     assert "Applicant name" in english and "Valid" in english
-    assert browser.save_screenshot(str(tmp_path / "counter.png"))
+    shot = Path(os.environ.get("SEALTRUST_SCREENSHOT_COUNTER") or tmp_path / "counter.png")
+    browser.set_window_size(390, 1400)
+    assert browser.save_screenshot(str(shot))
+    assert shot.read_bytes()[:4] == b"\x89PNG"
     # the same code again: refused, and the page says why
     assert "grant.redeemed" in _paste(browser, granted["code"])
 
