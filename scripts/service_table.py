@@ -108,7 +108,7 @@ SERVICES: tuple[Service, ...] = (
         "GTGSH-SETUP", "个体工商户设立登记", "Registration of an individual business",
         "market_regulation", "person",
         person_ric("sex", "ethnicity", "address"),
-        all_of=("RIC",),
+        all_of=("RIC",), produces=("IBL",),
         description="经营者凭身份证照办理个体工商户设立登记。",
         clerk_fields=(clerk("business_name", "个体工商户名称", "Business name", 100),
                       clerk("business_premises", "经营场所", "Business premises"),
@@ -153,7 +153,7 @@ SERVICES: tuple[Service, ...] = (
         "FOOD-OPERATION-PERMIT", "食品经营许可", "Food business permit",
         "market_regulation", "organisation",
         org_bl("address", "kind", "scope"),
-        all_of=("BL",), produces=("APR",),
+        all_of=("BL",), produces=("FBL",),
         clerk_fields=(clerk("premises", "经营场所", "Premises"),
                       clerk("food_categories", "经营项目", "Food categories")),
     ),
@@ -170,7 +170,100 @@ SERVICES: tuple[Service, ...] = (
             "format": CN_DATE}, max_length=20),
          F("registered_address", "户籍地址", "Registered address",
            {"first": [copy("RIC.address"), copy("DL.address")]})),
-        one_of=(("RIC", "DL"),),
+        one_of=(("RIC", "DL"),), produces=("RSP",),
         clerk_fields=(clerk("residence_address", "居住地址", "Address of residence"),),
     ),
 )
+
+
+# -- the catalogue rows (service_rows.txt) -----------------------------------------------
+
+AUTHORITY_CLASS: dict[str, str] = {
+    "GA": "public_security", "SCJG": "market_regulation",
+    "RS": "human_resources_social_security", "YB": "medical_security",
+    "MZ": "civil_affairs", "WJ": "health", "JY": "education", "JT": "transport",
+    "ZJ": "housing_urban_rural", "GJJ": "housing_provident_fund",
+    "ZRZY": "natural_resources", "ST": "ecology_environment", "SW": "taxation",
+    "NY": "agriculture_rural", "WH": "culture_tourism", "SF": "justice",
+    "TY": "veterans_affairs", "CL": "disabled_persons_federation",
+    "SY": "emergency_management", "XF": "fire_rescue", "SL": "water_resources",
+    "TX": "industry_information", "SWU": "commerce", "LY": "forestry",
+    "TJ": "statistics", "QX": "meteorology", "DA": "archives",
+    "MZU": "ethnic_religious_affairs", "HG": "customs", "RF": "civil_air_defence",
+    "YC": "tobacco_monopoly", "YZ": "postal", "GD": "radio_television", "TYJ": "sport",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of service_rows.txt."""
+
+    code: str
+    zh: str
+    en: str
+    authority_class: str
+    base: tuple[str, ...]  # "P" or "O" first, then DL, VL, SSC, APR, P
+    flags: str
+    needs_by_name: tuple[str, ...]
+    produces_by_name: tuple[str, ...]
+
+
+def rows(text: str) -> list[Row]:
+    """Parse service_rows.txt; codes are the prefix and a number per prefix, in file order."""
+    out: list[Row] = []
+    counters: dict[str, int] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        prefix, zh, en, base_flags, needs, produces = (p.strip() for p in line.split("|"))
+        counters[prefix] = counters.get(prefix, 0) + 1
+        base, _, flags = base_flags.partition(":")
+        out.append(Row(f"{prefix}-{counters[prefix]:03d}", zh, en, AUTHORITY_CLASS[prefix],
+                       tuple(base.split("+")), flags,
+                       tuple(n for n in needs.split(",") if n),
+                       tuple(n for n in produces.split(",") if n)))
+    return out
+
+
+def person_fields(flags: str, prefix: str = "applicant", zh: str = "申请人") -> tuple[Field, ...]:
+    """The person from the resident identity card; flags pick the extra fields."""
+    out = [F(f"{prefix}_name", f"{zh}姓名", "Name", copy("RIC.name")),
+           F(f"{prefix}_id_number", "公民身份号码", "Resident ID number", copy("RIC.id_number"))]
+    extra = {
+        "s": F(f"{prefix}_sex", "性别", "Sex", copy("RIC.sex")),
+        "c": F(f"{prefix}_sex_code", "性别代码", "Sex code (GB/T 2261.1)",
+               {"lookup": copy("RIC.sex"), "table": "sex_code"}),
+        "b": F(f"{prefix}_birth_date", "出生日期", "Date of birth", cn_date("RIC.birth_date"),
+               max_length=20),
+        "e": F(f"{prefix}_ethnicity", "民族", "Ethnicity", copy("RIC.ethnicity")),
+        "a": F(f"{prefix}_address", "户籍地址", "Registered address", copy("RIC.address")),
+    }
+    return (*out, *(extra[f] for f in flags if f in extra))
+
+
+def org_fields(flags: str) -> tuple[Field, ...]:
+    """The organisation from the business licence; flags pick the extra fields."""
+    return org_bl(*({"a": "address", "k": "kind", "c": "capital", "d": "established",
+                     "s": "scope", "t": "term"}[f] for f in flags))
+
+
+GROUP_FIELDS: dict[str, tuple[Field, ...]] = {
+    "DL": (F("driving_licence_number", "驾驶证号", "Driving licence number",
+             copy("DL.license_number")),
+           F("vehicle_class", "准驾车型", "Permitted vehicle class", copy("DL.vehicle_class")),
+           F("driving_licence_valid_until", "驾驶证有效期至", "Driving licence valid until",
+             cn_date("DL.valid_until", ("长期",)), max_length=20)),
+    "VL": (F("plate_number", "号牌号码", "Plate number", copy("VL.plate_number")),
+           F("vehicle_type", "车辆类型", "Vehicle type", copy("VL.vehicle_type")),
+           F("vin", "车辆识别代号", "Vehicle identification number", copy("VL.vin")),
+           F("vehicle_owner", "机动车所有人", "Registered owner", copy("VL.owner"))),
+    "SSC": (F("social_security_number", "社会保障号码", "Social security number",
+              copy("SSC.social_security_number")),
+            F("social_security_card", "社会保障卡号", "Social security card number",
+              copy("SSC.card_number"))),
+    "APR": (F("permit_decision_number", "许可决定文号", "Permit decision number",
+              copy("APR.decision_number")),
+            F("permit_item", "许可事项", "Permitted activity", copy("APR.item")),
+            F("permit_valid_until", "许可有效期至", "Permit valid until",
+              cn_date("APR.valid_until"), max_length=20)),
+}

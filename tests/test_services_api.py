@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from api.services import load_services
 from signing.types import builtin_types
 from tests.api_support import Api
@@ -35,3 +37,27 @@ def test_unknown_and_malformed_codes(api: Api) -> None:
     assert missing.json()["error"]["code"] == "service.not_found"
     assert api.client.get("/v1/services/" + "A" * 80).status_code == 422
     assert api.client.get("/v1/services/%00x").status_code in (404, 422)
+
+
+def test_a_bad_deployment_service_stops_start_up(tmp_path: Path) -> None:
+    import json
+
+    import pytest
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.deployment import init_deployment
+    from api.services import ServiceDefinitionError
+    from api.settings import Settings
+
+    init_deployment(tmp_path / "home")
+    (tmp_path / "home" / "services").mkdir()
+    (tmp_path / "home" / "services" / "X-BAD.service.json").write_text(json.dumps({
+        "code": "X-BAD", "version": 1, "name": {"zh": "坏", "en": "bad"},
+        "needs": {"all_of": ["RIC"]},
+        "form": {"type": "object", "additionalProperties": False,
+                 "properties": {"a": {"type": "string"}}},
+        "mapping": {"a": {"copy": "RIC.no_such_field"}}}))
+    with pytest.raises(ServiceDefinitionError, match=r"X-BAD: mapping\.a: RIC\.no_such_field"), \
+            TestClient(create_app(Settings(home=tmp_path / "home"))):
+        pass

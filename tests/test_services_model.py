@@ -141,8 +141,26 @@ def test_bad_definitions_are_refused_naming_service_and_expression(
 def test_open_form_is_refused() -> None:
     definition = _definition()
     del definition["form"]["additionalProperties"]
-    with pytest.raises(ServiceDefinitionError, match="additionalProperties must be false"):
+    with pytest.raises(ServiceDefinitionError, match=r"\$\.form: 'additionalProperties' is a"):
         parse_service(definition, TYPES)
+    definition["form"]["additionalProperties"] = True
+    with pytest.raises(ServiceDefinitionError, match="False was expected"):
+        parse_service(definition, TYPES)
+
+
+@pytest.mark.parametrize(("form_change", "message"), [
+    ({"required": ["nope"]}, "form.required: 'nope' is not a form field"),
+    ({"properties": {"name": {"type": "string", "pattern": "("}, "born": {"type": "string"}}},
+     "form.properties.name.pattern: not a regular expression"),
+    ({"properties": {"name": {"type": "object"}, "born": {"type": "string"}}},
+     "$.form.properties.name.type"),
+])
+def test_bad_forms_are_refused(form_change: dict[str, Any], message: str) -> None:
+    definition = _definition()
+    definition["form"].update(form_change)
+    with pytest.raises(ServiceDefinitionError) as caught:
+        parse_service(definition, TYPES)
+    assert message in caught.value.message
 
 
 def test_extra_dir_services_join_and_duplicates_are_refused(tmp_path: Any) -> None:
@@ -158,3 +176,40 @@ def test_file_name_must_match_code(tmp_path: Any) -> None:
     (tmp_path / "OTHER.service.json").write_text(json.dumps(_definition()))
     with pytest.raises(ServiceDefinitionError, match="defines service T-SVC"):
         load_services(TYPES, tmp_path)
+
+
+def test_shipped_catalogue_has_200_distinct_services_over_shipped_types() -> None:
+    catalogue = load_services(TYPES)
+    services = catalogue.all()
+    assert len(services) >= 200
+    assert len({s.name["zh"] for s in services}) == len(services)
+    used = {t for s in services for t in s.needs()}
+    assert used <= set(TYPES.codes())
+    for service in services:
+        assert service.mapping, service.code
+        assert set(service.mapping) <= set(service.form_schema["properties"])
+        assert service.subject in ("person", "organisation")
+        assert set(service.produces) <= set(TYPES.codes())
+
+
+def test_cli_list_and_validate(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from api.cli import cli
+
+    result = CliRunner().invoke(cli, ["services", "list", "--json", "--home", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["code"] for r in rows] == list(load_services(TYPES).codes())
+    assert next(r for r in rows if r["code"] == "DL-REISSUE")["types"] == ["RIC", "DL"]
+    ok = CliRunner().invoke(cli, ["services", "validate", "--json", "--home", str(tmp_path)])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["valid"] is True
+    bad = tmp_path / "bad.service.json"
+    bad.write_text(json.dumps(_definition(mapping={"name": {"copy": "RIC.nope"}})))
+    refused = CliRunner().invoke(cli, ["services", "validate", str(bad), "--json",
+                                       "--home", str(tmp_path)])
+    assert refused.exit_code == 1
+    assert "RIC.nope: unknown field" in json.loads(refused.stdout)["error"]["message"]
+    shown = CliRunner().invoke(cli, ["services", "show", "PENSION-CLAIM", "--home",
+                                     str(tmp_path)])
+    assert json.loads(shown.stdout)["scope"]["SSC"] == ["card_number", "social_security_number"]

@@ -8,7 +8,7 @@ at the bottom-left (the OFD writer converts to millimetres from the top).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any, Final
@@ -103,16 +103,50 @@ def text_slots(licence_type: LicenceType, record: Mapping[str, Any], *, issuer_n
                 x_mm=box.x_mm + box.width_mm / 2, y_mm=box.y_mm + box.height_mm / 2 + 1.2,
                 size=max(min(box.width_mm, box.height_mm) * 0.35, 4.0), align="center",
             ), box.caption, box.color  # fmt: skip
-    for spec in layout.fields:
-        if spec.field is not None:
-            yield spec, format_value(record.get(spec.field), spec.format), None
-        elif spec.text is not None:
-            yield spec, spec.text, None
+    fields = [(spec, format_value(record.get(spec.field), spec.format) if spec.field is not None
+               else spec.text) for spec in layout.fields
+              if spec.field is not None or spec.text is not None]
+    if layout.flow:
+        fields = _flowed(fields)
+    for spec, value in fields:
+        yield spec, value or "", None
     if layout.issuer is not None:
         yield layout.issuer, issuer_name, None
     if layout.issued_at is not None:
         yield layout.issued_at, format_value(issued_on.isoformat(), layout.issued_at.format), None
     yield layout.licence_id, licence_id, None
+
+
+def _flowed(fields: list[tuple[TextSpec, str | None]]) -> list[tuple[TextSpec, str | None]]:
+    """Move each row (the slots sharing a baseline) up by the lines the rows above did not
+    use: a template reserves lines for the longest valid value, most values are shorter.
+    Rows only move up, within the area the template reserved, so nothing can overflow."""
+    out: list[tuple[TextSpec, str | None]] = []
+    shift_mm = 0.0
+    i = 0
+    while i < len(fields):
+        row_y = fields[i][0].y_mm
+        row = []
+        while i < len(fields) and fields[i][0].y_mm == row_y:
+            row.append(fields[i])
+            i += 1
+        reserved = max(spec.lines for spec, _ in row)
+        used = max(_lines_used(spec, value) for spec, value in row)
+        line_mm = max(spec.size for spec, _ in row) * LINE_HEIGHT / MM
+        out += [(replace(spec, y_mm=spec.y_mm - shift_mm) if shift_mm else spec, value)
+                for spec, value in row]
+        shift_mm += (reserved - used) * line_mm
+    return out
+
+
+def _lines_used(spec: TextSpec, value: str | None) -> int:
+    if not value or spec.width_mm is None:
+        return 1
+    width = spec.width_mm * MM
+    if spec.label:
+        width -= (spec.label_width_mm * MM if spec.label_width_mm is not None
+                  else _label_width(spec.label, spec.label_size or spec.size) + _LABEL_GAP_MM * MM)
+    return len(fit_lines(value, spec.size, max(width, MM), spec.lines, spec.spacing)[1])
 
 
 def qr_caption(qr: Square) -> TextSpec:

@@ -15,15 +15,22 @@ refused by issuance and fail every verification.
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Final
 
-from signing.types._formats import org_code_check_char, resident_id_check_char, vin_check_char
+from signing.types._formats import (
+    org_code_check_char,
+    patent_check_char,
+    resident_id_check_char,
+    vin_check_char,
+)
 from trust.licence_id import uscc_check_char
 
-__all__ = ["GENERATORS", "generate", "today_cst"]
+__all__ = ["AUTHORITY_KINDS", "GENERATORS", "RELATIVES", "format_problem", "generate",
+           "today_cst"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,21 @@ class _Region:
     market: str
     traffic: str
     hrss: str
+
+    @property
+    def province(self) -> str:
+        """北京市 / 广东省: the province-level unit."""
+        return self.prefix[:3]
+
+    @property
+    def city(self) -> str:
+        """北京市 / 深圳市: the prefecture-level city (a municipality is its own)."""
+        return self.prefix[3:6] if self.prefix[2] == "省" else self.prefix[:3]
+
+    @property
+    def county(self) -> str:
+        """北京市朝阳区 / 深圳市南山区: the county-level district with its city."""
+        return self.prefix[3:] if self.prefix[2] == "省" else self.prefix
 
 
 # code | address prefix | plate prefix | short name | police | market regulator | traffic police
@@ -114,6 +136,59 @@ _VEHICLES: Final = (  # (WMI, brand and model as printed on 行驶证)
     ("LGW", "长城牌CC6460RM0F"),
     ("LC0", "比亚迪牌BYD7152WT6HEVC1"),
 )
+# Authorities by kind, named from the record's region ({province}, {city}, {county},
+# {city_short}); police, market, traffic and hrss are spelled out per region above.
+_AUTHORITY_NAMES: Final = {
+    "civil": "{county}民政局",
+    "natres": "{city}规划和自然资源局",
+    "realestate": "{city}不动产登记中心",
+    "housing": "{city}住房和城乡建设局",
+    "hpf": "{city}住房公积金管理中心",
+    "education": "{county}教育局",
+    "health": "{county}卫生健康委员会",
+    "hospital": "{county}人民医院",
+    "cdc": "{county}疾病预防控制中心",
+    "blood": "{city}中心血站",
+    "medsec": "{city}医疗保障局",
+    "transport": "{city}交通运输局",
+    "maritime": "{city_short}海事局",
+    "env": "{city}生态环境局",
+    "agri": "{county}农业农村局",
+    "forestry": "{county}林业局",
+    "water": "{city}水务局",
+    "emergency": "{city}应急管理局",
+    "fire": "{city}消防救援支队",
+    "culture": "{city}文化和旅游局",
+    "press": "{city}新闻出版局",
+    "radio": "{province}广播电视局",
+    "justice": "{city}司法局",
+    "tax": "国家税务总局{county}税务局",
+    "veterans": "{county}退役军人事务局",
+    "disabled": "{county}残疾人联合会",
+    "drug": "{province}药品监督管理局",
+    "customs": "{city_short}海关",
+    "commerce": "{city}商务局",
+    "post": "{province}邮政管理局",
+    "telecom": "{province}通信管理局",
+    "science": "{city}科学技术局",
+    "sports": "{county}体育局",
+    "tobacco": "{county}烟草专卖局",
+    "religion": "{county}民族宗教事务局",
+    "government": "{county}人民政府",
+    "immigration": "公安部出入境管理局",
+    "language": "{province}语言文字工作委员会",
+}
+AUTHORITY_KINDS: Final = frozenset({"police", "market", "traffic", "hrss", *_AUTHORITY_NAMES})
+RELATIVES: Final = frozenset({"spouse", "father", "mother", "child", "wife", "husband",
+                              "colleague"})
+_LETTERS: Final = "ABCDEFGHJKLMNPQRSTUVWXY"
+_PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_]+)([0-9]*)\}")
+_FORMAT_FIXED: Final = frozenset({"region", "abbr", "province", "city", "county", "city_short",
+                                  "district", "year", "ymd", "id", "uscc", "L"})
+_FORMAT_SIZED: Final = frozenset({"n", "r"})
+_DISABILITY: Final = ("视力残疾", "听力残疾", "言语残疾", "肢体残疾", "智力残疾", "精神残疾",
+                      "多重残疾")
+_GRADES: Final = ("一级", "二级", "三级", "四级")
 _SCOPE_NOTE: Final = "。（依法须经批准的项目，经相关部门批准后方可开展经营活动）"
 _VIN_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPRSTUVWXYZ"
 _PLATE_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -178,8 +253,89 @@ class _Context:
         first = max(adult, _add_years(as_of, -_ISSUE_SPAN_YEARS))
         if years:
             first = max(first, _add_years(as_of, 1 - self.valid_years))
-        self.issue = _between(self.rng, first, as_of - timedelta(days=1))
+        # (a one-year licence starts yesterday: valid today, and for a year less a day)
+        self.issue = _between(self.rng, min(first, as_of - timedelta(days=1)),
+                              as_of - timedelta(days=1))
         self.vehicle = self.rng.choice(_VEHICLES)
+        self.as_of = as_of
+        self._cached: dict[str, Any] = {}
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """One value per record: a licence number embedding the ID number and the ID
+        number field must agree."""
+        if key not in self._cached:
+            self._cached[key] = make()
+        return self._cached[key]
+
+    def relative(self, slot: str) -> dict[str, Any]:
+        """Another person of the record (spouse, parent, child), consistent in itself."""
+        found: dict[str, Any] = self.once(f"relative:{slot}", lambda: self._make_relative(slot))
+        return found
+
+    def _make_relative(self, slot: str) -> dict[str, Any]:
+        """``wife``/``husband``: whichever of the record's person and spouse it is;
+        ``colleague``: an unrelated adult (a principal, a lessor)."""
+        if slot in ("wife", "husband"):
+            if (slot == "husband") == self.male:
+                return {"name": self.name(), "sex": "男" if self.male else "女",
+                        "birth_date": self.birth.isoformat(), "id_number": self.id_number()}
+            return self.relative("spouse")
+        rng = self.rng
+        if slot == "colleague":
+            male = rng.random() < 0.5
+            birth = _BIRTH_BASE + timedelta(days=rng.randrange(_BIRTH_SPAN_DAYS))
+        elif slot == "child":  # born shortly before the licence (a birth certificate)
+            birth = self.issue - timedelta(days=rng.randrange(1, 40))
+            male = rng.random() < 0.5
+        else:
+            male = {"father": True, "mother": False}.get(slot, not self.male)
+            shift = rng.randrange(-2_000, 2_000) if slot == "spouse" else -rng.randrange(
+                8_000, 12_000)
+            birth = min(self.birth + timedelta(days=shift), _add_years(self.issue, -20))
+        given = _MALE_GIVEN if male else _FEMALE_GIVEN
+        order = rng.randrange(500) * 2 + (1 if male else 0)
+        first17 = f"{self.region.code}{birth:%Y%m%d}{order:03d}"
+        return {"name": rng.choice(_SURNAMES) + rng.choice(given), "sex": "男" if male else "女",
+                "birth_date": birth.isoformat(),
+                "id_number": first17 + resident_id_check_char(first17)}
+
+    def patent_number(self) -> str:
+        """ZL + a CNIPA invention application number of the issue year + check character."""
+        digits = f"{self.issue.year}1{self.serial('7', 271_828_182)}"
+        return f"ZL{digits}.{patent_check_char(digits)}"
+
+    def disability(self) -> tuple[int, int]:
+        """(category 1..7, grade 1..4) of a 残疾人证, as its number encodes them."""
+        found: tuple[int, int] = self.once(
+            "disability", lambda: (self.rng.randrange(1, 8), self.rng.randrange(1, 5)))
+        return found
+
+    def fill(self, template: str) -> str:
+        """A number or a name from a ``format:`` template (see :func:`format_problem`)."""
+        region = self.region
+
+        def one(match: re.Match[str]) -> str:
+            key, width = match.group(1), match.group(2)
+            if key == "n":
+                return self.serial(width, 161_803_398)
+            if key == "r":
+                return "".join(str(self.rng.randrange(10)) for _ in range(int(width)))
+            fixed = {
+                "region": region.code, "abbr": region.abbr, "province": region.province,
+                "city": region.city, "county": region.county,
+                "city_short": region.city.removesuffix("市"),
+                "district": region.county.removeprefix(region.city),
+                "year": str(self.issue.year), "ymd": f"{self.issue:%Y%m%d}",
+            }
+            if key in fixed:
+                return fixed[key]
+            if key == "id":
+                return str(self.id_number())
+            if key == "uscc":
+                return str(self.uscc())
+            return _LETTERS[self.rng.randrange(len(_LETTERS))]  # "L"
+
+        return _PLACEHOLDER.sub(one, template)
 
     def unique(self, offset: int) -> int:
         """A number injective in the region slot (per seed), scrambled to look random."""
@@ -187,17 +343,23 @@ class _Context:
         return self.slot * _MIX + offset + self.seed * 104_729 + shift
 
     def name(self) -> str:
-        given = _MALE_GIVEN if self.male else _FEMALE_GIVEN
-        if self.rng.random() < 0.03:
-            surname = self.rng.choice(_COMPOUND_SURNAMES)
-        else:
-            surname = self.rng.choice(_SURNAMES)
-        return surname + self.rng.choice(given)
+        def make() -> str:
+            given = _MALE_GIVEN if self.male else _FEMALE_GIVEN
+            if self.rng.random() < 0.03:
+                surname = self.rng.choice(_COMPOUND_SURNAMES)
+            else:
+                surname = self.rng.choice(_SURNAMES)
+            return surname + self.rng.choice(given)
+
+        return str(self.once("name", make))
 
     def id_number(self) -> str:
-        order = self.rng.randrange(500) * 2 + (1 if self.male else 0)
-        first17 = f"{self.region.code}{self.birth:%Y%m%d}{order:03d}"
-        return first17 + resident_id_check_char(first17)
+        def make() -> str:
+            order = self.rng.randrange(500) * 2 + (1 if self.male else 0)
+            first17 = f"{self.region.code}{self.birth:%Y%m%d}{order:03d}"
+            return first17 + resident_id_check_char(first17)
+
+        return str(self.once("id_number", make))
 
     def address(self) -> str:
         rng = self.rng
@@ -207,11 +369,17 @@ class _Context:
             f"{rng.randrange(1, 30)}0{rng.randrange(1, 5)}室"
         )
 
-    def uscc(self) -> str:
-        body = "MA" + _encode(self.unique(8_675_309), _USCC_BODY_ALPHABET, 5)
-        body += _USCC_BODY_ALPHABET[self.rng.randrange(len(_USCC_BODY_ALPHABET))]
-        first17 = f"91{self.region.code}{body}{org_code_check_char(body)}"
-        return first17 + uscc_check_char(first17)
+    def uscc(self, kind: str = "91") -> str:
+        """A unified social credit code; ``kind`` is the registering authority and
+        organisation type (GB 32100: 91 company, 92 individual business, 93 farmers'
+        cooperative, 12 public institution, 51/52/53 social organisations, 31 law firm)."""
+        def make() -> str:
+            body = "MA" + _encode(self.unique(8_675_309), _USCC_BODY_ALPHABET, 5)
+            body += _USCC_BODY_ALPHABET[self.rng.randrange(len(_USCC_BODY_ALPHABET))]
+            first17 = f"{kind or '91'}{self.region.code}{body}{org_code_check_char(body)}"
+            return first17 + uscc_check_char(first17)
+
+        return str(self.once("uscc", make))
 
     def org_name(self) -> str:
         trade = _TRADES[self.index % len(_TRADES)][0]
@@ -254,13 +422,15 @@ GENERATORS: Final[Mapping[str, Callable[[_Context, str], Any]]] = {
         "汉" if c.rng.random() < 0.9 else c.rng.choice(_ETHNIC_MINORITIES)
     ),
     "org.name": lambda c, _: c.org_name(),
-    "org.uscc": lambda c, _: c.uscc(),
+    "org.uscc": lambda c, kind: c.uscc(kind),
     "org.capital": lambda c, _: f"{c.rng.choice((10, 50, 100, 200, 500, 1000, 3000))}万元",
     "org.scope": lambda c, _: c.scope(),
     "org.address": lambda c, _: (
         f"{c.region.prefix}{c.rng.choice(_STREETS)}{c.rng.randrange(1, 500)}号"
     ),
-    "authority": lambda c, kind: getattr(c.region, kind),
+    "authority": lambda c, kind: (
+        c.fill(_AUTHORITY_NAMES[kind]) if kind in _AUTHORITY_NAMES else getattr(c.region, kind)
+    ),
     "date.issue": lambda c, _: _iso(c.issue),
     "date.before_issue": lambda c, arg: _iso(
         _between(c.rng, max(_add_years(c.birth, 18), _add_years(c.issue, -int(arg or 10))), c.issue)
@@ -277,12 +447,69 @@ GENERATORS: Final[Mapping[str, Callable[[_Context, str], Any]]] = {
     ),
     "literal": lambda c, text: text,
     "approval.decision_no": lambda c, _: c.decision_no(),
+    "format": lambda c, template: c.fill(template),
+    "choice": lambda c, options: c.fill(c.rng.choice(options.split("|"))),
+    "patent.number": lambda c, _: c.patent_number(),
+    "decimal": lambda c, spec: _decimal(c, spec),
+    "date.recent": lambda c, days: _iso(c.issue - timedelta(days=c.rng.randrange(int(days) + 1))),
+    "relative.name": lambda c, slot: c.relative(slot)["name"],
+    "relative.sex": lambda c, slot: c.relative(slot)["sex"],
+    "relative.birth_date": lambda c, slot: c.relative(slot)["birth_date"],
+    "relative.id_number": lambda c, slot: c.relative(slot)["id_number"],
+    "person.disability_number": lambda c, _: (
+        c.id_number() + "".join(str(n) for n in c.disability())
+    ),
+    "person.disability_category": lambda c, _: _DISABILITY[c.disability()[0] - 1],
+    "person.disability_grade": lambda c, _: _GRADES[c.disability()[1] - 1],
     "approval.content": lambda c, _: (
         f"经审查，{c.values.get('applicant_name', '申请人')}"
         f"提交的{c.values.get('item', '行政许可')}"
         "申请材料齐全、符合法定形式，符合《中华人民共和国行政许可法》及相关规定，决定准予行政许可。"
     ),
 }
+
+
+def _decimal(ctx: _Context, spec: str) -> str:
+    """``decimal:<min>:<max>:<places>``, e.g. an area in square metres."""
+    low, high, places = spec.split(":")
+    value = ctx.rng.uniform(float(low), float(high))
+    return f"{value:.{int(places)}f}"
+
+
+def format_problem(kind: str, arg: str) -> str | None:
+    """Why a generator argument is unusable (checked when a type loads), or None."""
+    if kind == "format":
+        for match in _PLACEHOLDER.finditer(arg):
+            key, width = match.group(1), match.group(2)
+            if key in _FORMAT_SIZED and width.isdigit() and 1 <= int(width) <= 12:
+                continue
+            if key in _FORMAT_FIXED and not width:
+                continue
+            return f"unknown placeholder {match.group(0)!r}"
+        return None
+    if kind == "choice":
+        if not arg or not all(arg.split("|")):
+            return "choice needs a|b|c"
+        return format_problem("format", arg)
+    if kind == "decimal":
+        parts = arg.split(":")
+        try:
+            low, high, places = float(parts[0]), float(parts[1]), int(parts[2])
+        except (ValueError, IndexError):
+            return "decimal needs <min>:<max>:<places>"
+        return None if len(parts) == 3 and low <= high and 0 <= places <= 6 else (
+            "decimal needs <min>:<max>:<places>")
+    if kind == "date.recent":
+        return None if arg.isdigit() and int(arg) <= 3650 else "date.recent needs a day count"
+    if kind.startswith("relative."):
+        return None if arg in RELATIVES else f"relative must be one of {sorted(RELATIVES)}"
+    if kind == "org.uscc":
+        return None if not arg or re.fullmatch(r"[1-9A-Y][1-9]", arg) else (
+            "org.uscc takes a two-character GB 32100 prefix")
+    if kind == "authority":
+        return None if arg in AUTHORITY_KINDS else (
+            f"authority kind must be one of {sorted(AUTHORITY_KINDS)}")
+    return None
 
 
 def hint_of(prop: Mapping[str, Any]) -> tuple[str, str] | None:

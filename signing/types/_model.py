@@ -20,19 +20,23 @@ from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
 from signing.types import _examples
 from signing.types._formats import FORMAT_CHECKER
+from signing.types._templates import resolve_layout
 from signing.types.errors import FieldError, LicenceTypeDefinitionError, RecordValidationError
 from signing.types.layout import Layout
 
 __all__ = ["LicenceType", "Validity"]
 
 _MAX_MESSAGE: Final = 200
-_AUTHORITY_KINDS: Final = frozenset({"police", "market", "traffic", "hrss"})
 _WIDTH_ARG_KINDS: Final = frozenset({"serial", "letter_serial"})
 _FORMAT_MESSAGES: Final = {
     "date": "is not a calendar date (YYYY-MM-DD)",
     "cn-uscc": "is not a unified social credit code (18 characters, GB 32100 check character)",
     "cn-resident-id": "is not a resident ID number (birth date, GB 11643 check character)",
     "vin": "is not a vehicle identification number (17 characters, check digit at position 9)",
+    "cn-patent": "is not a patent number (ZL, 12-digit application number, check character)",
+    "cn-disability-number": "is not a disability certificate number (resident ID number, "
+                            "category 1-7, grade 1-4)",
+    "cn-discharge-permit": "is not a discharge permit number (USCC, 3 digits, P)",
 }
 
 
@@ -136,7 +140,7 @@ class LicenceType:
             mask=MappingProxyType(dict(definition["mask"])),
             validity=validity,
             schema=_freeze(schema),
-            layout=Layout.from_json(definition["layout"]),
+            layout=Layout.from_json(_layout_of(definition, schema)),
             _definition=_freeze(definition),
             _validator=Draft202012Validator(_thaw(_freeze(schema)), format_checker=FORMAT_CHECKER),
         )
@@ -180,6 +184,10 @@ class LicenceType:
         ]
         for name, prop in props.items():
             problems += _generator_problems(name, prop, required)
+        # An unknown format is ignored by JSON Schema validators: a typo ("cn-usc") would
+        # silently accept every value, so refuse it here.
+        problems += [f"format {fmt!r} is not one of {sorted(FORMAT_CHECKER.checkers)}"
+                     for fmt in sorted(_formats_in(schema)) if fmt not in FORMAT_CHECKER.checkers]
         if problems:
             raise LicenceTypeDefinitionError(f"{self.code}: " + "; ".join(problems))
 
@@ -240,8 +248,43 @@ class LicenceType:
         return {k: _mask(self.mask[k], str(v)) if k in self.mask else v for k, v in record.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """The definition and schema as JSON data (``sealtrust types show``)."""
-        return {"definition": _thaw(self._definition), "schema": _thaw(self.schema)}
+        """The definition and schema as JSON data (``sealtrust types show``); a template
+        layout also as the explicit ``layout`` it expands to."""
+        out = {"definition": _thaw(self._definition), "schema": _thaw(self.schema)}
+        if "template" in self._definition["layout"]:
+            out["layout"] = _thaw(_freeze(_layout_of(out["definition"], out["schema"])))
+        return out
+
+
+def _formats_in(node: Any) -> set[str]:
+    if isinstance(node, Mapping):
+        found = {node["format"]} if isinstance(node.get("format"), str) else set()
+        for value in node.values():
+            found |= _formats_in(value)
+        return found
+    if isinstance(node, list | tuple):
+        return set().union(*(_formats_in(v) for v in node)) if node else set()
+    return set()
+
+
+def _layout_of(definition: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The explicit layout: as written, or a template expanded and checked like one."""
+    layout = resolve_layout(definition["layout"], code=definition["code"],
+                            name_zh=definition["name"]["zh"], labels=definition["labels"],
+                            schema=schema)
+    if layout is not definition["layout"]:
+        problems = [f"{e.json_path}: {_short(e.message)}"
+                    for e in _layout_validator().iter_errors(layout)]
+        if problems:  # a template bug, never the type author's: say so
+            raise LicenceTypeDefinitionError(
+                f"{definition['code']}: the expanded template is invalid: " + "; ".join(problems))
+    return layout
+
+
+@cache
+def _layout_validator() -> Draft202012Validator:
+    root = cast(Mapping[str, Any], _definition_validator().schema)
+    return Draft202012Validator({"$ref": "#/$defs/layout", "$defs": root["$defs"]})
 
 
 def _generator_problems(name: str, prop: Any, required: set[str]) -> list[str]:
@@ -255,8 +298,9 @@ def _generator_problems(name: str, prop: Any, required: set[str]) -> list[str]:
     kind, arg = hint
     if kind not in _examples.GENERATORS:
         return [f"field {name!r}: unknown x-example generator {kind!r}"]
-    if kind == "authority" and arg not in _AUTHORITY_KINDS:
-        return [f"field {name!r}: authority kind must be one of {sorted(_AUTHORITY_KINDS)}"]
+    problem = _examples.format_problem(kind, arg)
+    if problem is not None:
+        return [f"field {name!r}: {problem}"]
     if kind in _WIDTH_ARG_KINDS and not (arg.isdigit() and 1 <= int(arg) <= 12):
         return [f"field {name!r}: {kind} needs a width 1..12"]
     if kind == "date.before_issue" and arg and not arg.isdigit():

@@ -100,6 +100,9 @@ class Layout:
     border_double: bool = False
     label_color: str = "#444444"
     value_color: str = "#111111"
+    # Rows of fields (same baseline) move up by the lines earlier rows leave unused, so
+    # short values leave no gaps; nothing moves down (templates set it).
+    flow: bool = False
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Layout:
@@ -132,4 +135,5 @@ class Layout:
             border_double=bool(border.get("double", False)),
             label_color=data.get("label_color", "#444444"),
             value_color=data.get("value_color", "#111111"),
+            flow=bool(data.get("flow", False)),
         )
