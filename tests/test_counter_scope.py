@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.counter_fill import scoped_source
+from api.counter_fill import missing_types, scoped_source
 from api.services import ServiceDefinition, fill_form, load_services
 from signing.types import builtin_types
 from tests.api_support import Api
@@ -66,6 +66,24 @@ def test_a_grant_never_returns_a_field_outside_the_services_needs(
         assert field in service.mapping
         if origin.get("type") is not None:
             assert origin["field"] in scope[origin["type"]], (service.code, origin)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(CATALOGUE.all()), st.data())
+def test_missing_names_each_unmet_need(service: ServiceDefinition, data: st.DataObject) -> None:
+    """All-of types not held, and every alternative of a one-of group none of which is held."""
+    held = set(data.draw(st.lists(st.sampled_from(service.needs()), unique=True)))
+    missing = missing_types(service, held)
+    assert not held & set(missing)
+    unmet = [g for g in service.one_of if not held & set(g)]
+    for code in service.all_of:
+        assert (code in missing) == (code not in held)
+    for group in unmet:
+        assert set(group) <= set(missing)
+    for code in missing:
+        assert code in service.all_of or any(code in g for g in unmet)
+    assert len(missing) == len(set(missing))
+    assert missing_types(service, service.needs()) == []
 
 
 def test_the_property_sees_every_kind_of_service() -> None:
