@@ -147,6 +147,8 @@ def test_pasted_code_shows_verified_licences_and_the_filled_form(browser: Any, s
 
     granted, records = site.grant(8101)
     _open(browser, site, "zh")
+    assert browser.find_element(By.ID, "counter-id").text == site.tokens["verifier"].split(
+        "_", 2)[1]
     text = _paste(browser, granted["code"])
     assert set(_verdicts(browser).values()) == {"TOTAL_PASSED"}, text
     assert len(_verdicts(browser)) == 3

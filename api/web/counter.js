@@ -7,6 +7,7 @@
 const I18N = {
   zh: {
     title: "一证通办 · 窗口", credential: "窗口凭据", service: "办理事项",
+    counter_id: "本窗口编号（持证人授权时选择）",
     tab_paste: "粘贴", tab_scan: "扫码", tab_upload: "上传图片", fill: "核验并填表",
     start_camera: "打开摄像头", licences: "证照核验", form: "表单",
     footer: "SealTrust · 电子证照与电子印章信任服务",
@@ -19,6 +20,7 @@ const I18N = {
   },
   en: {
     title: "One-licence service · Counter", credential: "Counter credential", service: "Service",
+    counter_id: "This counter's id (the holder grants to it)",
     tab_paste: "Paste", tab_scan: "Scan", tab_upload: "Upload", fill: "Verify and fill",
     start_camera: "Open camera", licences: "Licences verified", form: "Form",
     footer: "SealTrust · trust service for electronic licences and seals",
@@ -50,6 +52,12 @@ function applyLanguage() {
 function showTab(name) {
   document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
   ["paste", "scan", "upload"].forEach((p) => $("pane-" + p).classList.toggle("hidden", p !== name));
+}
+
+// The client id is the credential's middle part (st_<id>_<secret>): what the holder's app grants to.
+function showCounterId() {
+  const parts = $("credential").value.trim().split("_");
+  $("counter-id").textContent = parts.length >= 3 && parts[0] === "st" ? parts[1] : "";
 }
 
 function status(text, isError) {
@@ -203,6 +211,8 @@ async function loadServices() {
 document.addEventListener("DOMContentLoaded", () => {
   applyLanguage();
   $("credential").value = sessionStorage.getItem("counter.credential") || "";
+  $("credential").addEventListener("input", showCounterId);
+  showCounterId();
   $("service").value = new URLSearchParams(location.search).get("service") || sessionStorage.getItem("counter.service") || "";
   $("lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLanguage(); });
   document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
