@@ -29,6 +29,8 @@ from trust.registry.service_grants import (
     ServiceRedemption,
     redeem_service_grant,
 )
+from trust.token import PREFIX as TOKEN_PREFIX
+from trust.token import decode_token
 from verification import VerificationPolicy, verify_pdf
 
 if TYPE_CHECKING:
@@ -151,8 +153,23 @@ def _type_name(types: TypeRegistry, code: str) -> dict[str, str]:
 
 
 def grant_id_of(code: str) -> str:
-    """The grant id in a pasted or scanned code (``SG1:<hex>`` or the bare hex)."""
+    """The grant id in a pasted or scanned code: ``SG1:<hex>``, the bare hex, or a 亮证 code
+    (``LZ1:...``) carrying the grant.
+
+    The token's signature is not checked here: a grant id confers nothing by itself (the
+    redemption checks the counter, the service, the lifetime and that it is unspent).
+    """
     text = code.strip()
+    if text.startswith(TOKEN_PREFIX):
+        try:
+            grant = decode_token(text).claims.grant
+        except SealTrustError:
+            raise InputError("not a readable 亮证 code; 亮证码无法读取",
+                             code="grant.code") from None
+        if grant is None:
+            raise InputError("this 亮证 code carries no grant; 此亮证码未附授权",
+                             code="grant.code")
+        return grant.grant_id.hex()
     if text.upper().startswith(GRANT_CODE_PREFIX):
         text = text[len(GRANT_CODE_PREFIX):]
     if not 1 <= len(text) <= 64 or any(c not in "0123456789abcdefABCDEF" for c in text):

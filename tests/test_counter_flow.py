@@ -391,3 +391,36 @@ def test_concurrent_fills_spend_a_grant_once(api: Api) -> None:
     with ThreadPoolExecutor(4) as pool:
         statuses = sorted(pool.map(lambda _: _fill(api, code).status_code, range(4)))
     assert statuses == [200, 409, 409, 409]
+
+
+def test_the_grant_can_ride_in_a_presentation_code_of_a_granted_licence(api: Api) -> None:
+    from trust.token import decode_token
+
+    person = issue_person(api, next(_seeds))
+    other = issue_person(api, next(_seeds))
+    holder = api.holder_headers(person.id_number)
+    view = _consent(api, holder)
+    body = {"verifier_id": _client_id(api, "verifier"), "consent": view["consent"]}
+    # only a licence of this grant may be shown with it
+    refused = api.client.post(f"/v1/services/{SERVICE}/grants", headers=holder,
+                              json={**body, "present": other.licences["RIC"]})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "grant.present"
+    granted = api.client.post(f"/v1/services/{SERVICE}/grants", headers=holder,
+                              json={**body, "present": person.licences["RIC"]})
+    assert granted.status_code == 201, granted.text
+    token = granted.json()["presentation"]
+    claims = decode_token(token).claims
+    assert claims.licence_id == person.licences["RIC"] and claims.grant is not None
+    assert claims.grant.grant_id.hex() == granted.json()["grant_id"]
+    assert list(claims.grant.scope) == ["birth_date", "id_number", "name"]
+    # the public QR check shows the grant, masked holder, valid
+    shown = api.client.post("/v1/qr/verify", json={"token": token})
+    assert shown.status_code == 200 and shown.json()["indication"] == "TOTAL_PASSED"
+    # the counter may scan the 亮证 code instead of the SG1 code
+    out = _fill(api, token)
+    assert out.status_code == 200, out.text
+    assert out.json()["form"]["applicant_name"] == person.records["RIC"]["name"]
+    plain = api.client.post("/v1/presentations", headers=holder,
+                            json={"licence_id": person.licences["RIC"]}).json()["token"]
+    no_grant = _fill(api, plain)
+    assert no_grant.status_code == 422 and no_grant.json()["error"]["code"] == "grant.code"

@@ -30,9 +30,10 @@ from api.deployment import Deployment
 from api.deps import DeploymentDep, Holder, Now, SessionDep
 from api.routes.verification import deployment_policy
 from api.services import ServiceCatalogue, ServiceDefinition, catalogue_for, types_for
+from signing.presentation import issue_presentation
 from signing.types import TypeRegistry
 from trust import audit
-from trust.errors import ConflictError, NotFoundError
+from trust.errors import ConflictError, InputError, NotFoundError
 from trust.qrimage import to_png
 from trust.registry.grants import GrantError, GrantVerifierError, record_refusal
 from trust.registry.models import ApiClient, Department, Licence
@@ -43,6 +44,8 @@ from trust.registry.service_grants import (
     create_service_grant,
     redeem_service_grant,
 )
+from trust.token import Grant as TokenGrant
+from trust.token.codec import MAX_TOKEN_CHARS
 from verification import VerificationPolicy
 
 __all__ = ["GRANT_CODE_PREFIX", "grant_id_of", "router", "service_catalogue"]
@@ -127,6 +130,9 @@ class ServiceGrantIn(BaseModel):
     ttl_s: int = Field(default=600, ge=10, le=86_400)
     consent: str = Field(min_length=64, max_length=64,
                          description="the digest of the consent view the holder agreed to")
+    present: str | None = Field(default=None, min_length=1, max_length=64,
+                                description="also return a 亮证 code of this granted licence "
+                                            "carrying the grant (the counter may scan either)")
 
 
 class ServiceGrantOut(BaseModel):
@@ -137,10 +143,13 @@ class ServiceGrantOut(BaseModel):
     expires_at: datetime
     licences: list[dict[str, Any]]
     png: str = Field(description="the code as a QR image, data: URL")
+    presentation: str | None = Field(default=None,
+                                     description="LZ1 presentation code with the grant (present)")
 
 
 class FillIn(BaseModel):
-    grant: str = Field(min_length=1, max_length=80, description="the grant code, SG1:<hex>")
+    grant: str = Field(min_length=1, max_length=MAX_TOKEN_CHARS,
+                       description="the grant code SG1:<hex>, or a 亮证 code carrying the grant")
 
 
 def _counter(session: SessionDep, verifier_id: str) -> ApiClient:
@@ -220,12 +229,31 @@ def grant_for_service(code: ServiceCode, body: ServiceGrantIn, request: Request,
         service_version=service.version, items=items, verifier_id=body.verifier_id,
         expires_at=now + timedelta(seconds=body.ttl_s), at=now,
         actor=holder.principal.client_id)
+    expires_at = now + timedelta(seconds=body.ttl_s)
+    presentation = None
+    if body.present is not None:
+        presentation = _presentation(deployment, session, items, body.present, grant_id,
+                                     body.verifier_id, expires_at, now)
     grant_code = GRANT_CODE_PREFIX + grant_id
     png = "data:image/png;base64," + base64.b64encode(to_png(grant_code, box_size=6)).decode()
     return ServiceGrantOut(grant_id=grant_id, code=grant_code, service=service.code,
-                           verifier_id=body.verifier_id, expires_at=now + timedelta(
-                               seconds=body.ttl_s),
-                           licences=[i.to_dict() for i in items], png=png)
+                           verifier_id=body.verifier_id, expires_at=expires_at,
+                           licences=[i.to_dict() for i in items], png=png,
+                           presentation=presentation)
+
+
+def _presentation(deployment: Deployment, session: SessionDep, items: list[ConsentItem],
+                  licence_id: str, grant_id: str, verifier_id: str, expires_at: datetime,
+                  now: datetime) -> str:
+    """A 60 s 亮证 code of one granted licence whose grant claim names this grant."""
+    item = next((i for i in items if i.licence_id == licence_id), None)
+    # Only a licence of this grant: the code must not show a licence the holder did not grant.
+    if item is None or not 1 <= len(item.fields) <= 16:
+        raise InputError(f"present: {licence_id[:64]!r} is not a licence of this grant with "
+                         "1..16 granted fields; 不是本次授权的证照", code="grant.present")
+    claim = TokenGrant(verifier_id, item.fields, expires_at, bytes.fromhex(grant_id))
+    return issue_presentation(session, deployment.issuer_context(), licence_id, at=now,
+                              grant=claim).token
 
 
 @router.post("/{code}/fill", operation_id="service_fill")
