@@ -35,7 +35,6 @@ SCHEMA_URL = "https://sealtrust.example/schemas/service-definition/v1"
 CONVENTION = (("certificate_number", "编号", "number"), ("issue_date", "发证日期", "issue date"),
               ("valid_until", "有效期至", "valid until"),
               ("issuing_authority", "发证机关", "issuing authority"))
-DATE_FIELDS = ("issue_date", "valid_until")
 
 
 def _refs(expr: Any) -> list[str]:
@@ -96,21 +95,51 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:24] or "doc"
 
 
+# What forms typically read of the most used other licences, beyond the convention fields.
+TYPICAL: dict[str, tuple[str, ...]] = {
+    "HHR": ("household_number", "household_head", "relation_to_head", "native_place", "address"),
+    "MC": ("registration_date", "spouse_name", "spouse_id_number"),
+    "DVC": ("registration_date",),
+    "RPC": ("address", "usage", "building_area"),
+    "HSD": ("school", "graduation_date"),
+    "GRD": ("school", "major", "education_level", "graduation_date"),
+    "DEG": ("school", "degree", "conferral_date"),
+    "BMC": ("name", "sex", "birth_date", "birthplace", "mother_name", "father_name"),
+    "DPC": ("disability_category", "disability_grade"),
+    "DMC": ("name", "id_number", "death_date"),
+    "MIL": ("registration_number", "institution_type"),
+    "RSP": ("household_address",),
+    "IBL": ("name", "uscc", "operator"),
+    "VRC": ("registration_number",),
+}
+
+
+def _is_date(licence_type: LicenceType, field: str) -> bool:
+    prop = licence_type.schema["properties"][field]
+    text = repr(prop)
+    return "#/$defs/date" in text or "'format': 'date'" in text
+
+
 def _other_fields(group: list[LicenceType], name: str) -> list[Field]:
-    """The convention fields the other licence has, each from whichever of the group is given."""
+    """Convention and typical fields of another licence, each from whichever of the group."""
     key = _slug(group[0].code) if len(group) == 1 else "any_" + _slug(group[0].code)
+    wanted = [f for f, _, _ in CONVENTION]
+    for licence_type in group:
+        wanted += [f for f in TYPICAL.get(licence_type.code, ()) if f not in wanted]
     out = []
-    for field, zh, en in CONVENTION:
+    for field in wanted:
         having = [t for t in group if field in t.schema["properties"]]
         if not having:
             continue
         parts: list[dict[str, Any]] = [table.copy(f"{t.code}.{field}") for t in having]
         expr: dict[str, Any] = parts[0] if len(parts) == 1 else {"first": parts}
-        if field in DATE_FIELDS:
+        if _is_date(having[0], field):
             expr = {"date": expr, "format": table.CN_DATE, "keep": ["长期"]}
-        en_name = group[0].name_en if len(group) == 1 else name
-        out.append(Field(f"{key}_{field}", f"{name}{zh}", f"{en_name} {en}", expr,
-                         required=False, max_length=100))
+        label = having[0].label(field)
+        prefix_zh = name if len(group) > 1 else group[0].name_zh
+        prefix_en = name if len(group) > 1 else group[0].name_en
+        out.append(Field(f"{key}_{field}", f"{prefix_zh}{label['zh']}",
+                         f"{prefix_en}: {label['en']}", expr, required=False, max_length=200))
     return out
 
 

