@@ -103,7 +103,11 @@ def _load_dir(directory: Traversable) -> list[LicenceType]:
         schema_entry = entries.get(stem + _SCHEMA_SUFFIX)
         if schema_entry is None:
             raise LicenceTypeDefinitionError(f"{name} has no {stem}{_SCHEMA_SUFFIX} beside it")
-        licence_type = LicenceType.from_json(_read_json(entries[name]), _read_json(schema_entry))
+        try:
+            licence_type = LicenceType.from_json(_read_json(entries[name]),
+                                                 _read_json(schema_entry))
+        except LicenceTypeDefinitionError as exc:  # say which file, whatever went wrong
+            raise LicenceTypeDefinitionError(f"{name}: {exc.message}") from None
         if licence_type.code != stem.upper():
             raise LicenceTypeDefinitionError(f"{name} defines code {licence_type.code}")
         loaded.append(licence_type)
