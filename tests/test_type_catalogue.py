@@ -323,3 +323,38 @@ def test_a_deployment_type_from_a_template_is_data_only(tmp_path: Path) -> None:
                         home=tmp_path)
     assert code == 0
     assert "残疾人证明" in _pdf_text((tmp_path / "dpx.pdf").read_bytes(), tmp_path)
+
+
+# -- OFD pixels: an independent renderer (ofd.js in headless Chromium) ---------------------
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.support import chromium, require
+    from tests.test_ofd_render import BUNDLE
+
+    require(BUNDLE.is_file(), f"ofd.js bundle not found at {BUNDLE} (scripts/test.sh fetches it)")
+    with chromium(tmp_path_factory.mktemp("chromium-types"), window="1000,1400",
+                  extra=("--allow-file-access-from-files",), page_load_timeout=60) as driver:
+        yield driver
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("code", ["DPC", "MC", "RPC", "FBL"])  # one type per template
+def test_template_types_render_in_ofd_js_with_ink_seal_and_a_readable_qr(
+        deployment: Deployment, browser: Any, code: str, tmp_path: Path) -> None:
+    from tests.test_ofd_render import _render
+
+    with deployment.registry.session() as s:
+        issued = issue_one(deployment, s, type_code=code, record=TYPES.get(code).example(4),
+                           department=DEMO_DEPARTMENT, actor="test", file_format="ofd")
+        s.commit()
+    image = _render(browser, issued.pdf, tmp_path)
+    image.save(tmp_path / f"{code}.png")
+    raw = image.tobytes()
+    pixels = list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
+    assert sum(1 for r, g, b in pixels if r + g + b < 200) > len(pixels) * 0.002, "no ink"
+    assert sum(1 for r, g, b in pixels if r > 150 and g < 90 and b < 90) > 300, "no red seal"
+    found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert found, f"{code}: no QR code readable in ofd.js's rendering"
+    assert decode_token(found[0].text).claims.licence_id == issued.licence_id
