@@ -14,7 +14,19 @@ from api import errors, limits, metrics, ratelimit
 from api.deployment import Deployment, Home, load_config
 from api.lifecycle_schedule import DailyLifecycle, parse_daily_at
 from api.readiness import KeyStoreReadiness
-from api.routes import audit, departments, health, keys, licences, presentation, qr, seals, trust
+from api.routes import (
+    audit,
+    counter,
+    departments,
+    health,
+    keys,
+    licences,
+    presentation,
+    qr,
+    seals,
+    trust,
+    wallet,
+)
 from api.routes import cases as case_routes
 from api.routes import lifecycle as lifecycle_routes
 from api.routes import services as services_routes
@@ -89,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(lifecycle_routes.router)
     app.include_router(case_routes.router)
     app.include_router(services_routes.router)
+    app.include_router(counter.router)  # 一证通办 (issue 14)
+    app.include_router(wallet.router)  # 证照夹 (issue 14)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -98,5 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/verify", include_in_schema=False)
     def _page() -> FileResponse:
         return FileResponse(WEB / "verify.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/counter", include_in_schema=False)
+    def _counter_page() -> FileResponse:  # 一证通办 at the counter (issue 14)
+        return FileResponse(WEB / "counter.html", media_type="text/html; charset=utf-8")
 
     return app

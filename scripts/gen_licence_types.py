@@ -119,7 +119,7 @@ UNTIL_LONG = F("valid_until", "有效期至", "Valid until",
 
 def authority(kind: str, zh: str = "发证机关", en: str = "Issuing authority") -> F:
     gen = kind if ":" in kind else f"authority:{kind}"
-    return text("issuing_authority", zh, en, 60, gen, min_len=2)
+    return text("issuing_authority", zh, en, 40, gen, min_len=2)
 
 
 def number_field(pattern: str, gen: str, zh: str = "证书编号", en: str = "Certificate number",

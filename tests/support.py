@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+# The hand-placed layouts and one type of each layout template: tests that exercise a code
+# path per type (rendering, issuance, verification) run on these; tests/test_type_catalogue.py
+# issues every type of the catalogue.
+TYPE_SAMPLE = ("APR", "BL", "DL", "RIC", "SSC", "VL", "DPC", "MC", "RPC", "FBL")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 

@@ -27,14 +27,14 @@ from signing.render import (
     render_licence,
     seal_box_pt,
 )
-from signing.types import RecordValidationError, builtin_types, get_type
-from tests.support import require
+from signing.types import RecordValidationError, get_type
+from tests.support import TYPE_SAMPLE, require
 from trust.licence_id import format_licence_id, verification_url
 
 AUTHORITY = "91350100M000100Y43"
 ISSUED_AT = datetime(2026, 1, 15, 17, 30, tzinfo=UTC)  # 2026-01-16 01:30 in Beijing
 DPI = 110
-CODES = sorted(builtin_types().codes())
+CODES = sorted(TYPE_SAMPLE)
 
 
 def seal_png(px: int = 240) -> bytes:

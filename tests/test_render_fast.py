@@ -38,12 +38,12 @@ import signing.render._writer as writer
 from signing.pdf.reportlab_pdf import read_reportlab_pdf
 from signing.render import FONT_NAME, register_font
 from signing.render._fonts import font_path
-from signing.types import builtin_types, get_type
-from tests.support import require
+from signing.types import get_type
+from tests.support import TYPE_SAMPLE, require
 from tests.test_render import licence_id, render
 from trust.seal import render_seal_png
 
-CODES = sorted(builtin_types().codes())
+CODES = sorted(TYPE_SAMPLE)
 INDEXES = (0, 1, 7)
 
 

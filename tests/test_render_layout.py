@@ -41,6 +41,16 @@ def test_too_long_text_shrinks_then_ends_with_an_ellipsis() -> None:
     assert size < 6 and len(lines) == 2 and lines[-1].endswith("…")
 
 
+def test_text_that_fits_only_at_the_smallest_size_is_whole() -> None:
+    """Wrapped at 72% into the allowed lines, nothing is cut: no ellipsis either (the last
+    line used to get one although every character was there)."""
+    text = "测" * 66
+    width = text_width("测" * 22, 10 * 0.72) + 0.5
+    size, lines = fit_lines(text, 10, width, 3)
+    assert abs(size - 7.2) < 1e-9
+    assert "".join(lines) == text and not lines[-1].endswith("…")
+
+
 def test_control_characters_and_newlines_never_reach_the_page() -> None:
     _, lines = fit_lines("北京\n朝阳\t区", 7, None, 1)
     assert lines == ["北京 朝阳 区"]

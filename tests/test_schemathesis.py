@@ -44,9 +44,10 @@ def service(api: Api) -> FastAPI:
 
 def role_for(method: str, path: str) -> str:
     """The client (tests.api_support) that is allowed to call an operation."""
-    if path.startswith("/v1/verify") or path.endswith("/redeem"):
+    if path.startswith("/v1/verify") or path.endswith(("/redeem", "/fill")):
         return "verifier"
-    if path.startswith(("/v1/presentations", "/v1/grants", "/v1/holder")):
+    if path.startswith(("/v1/presentations", "/v1/grants", "/v1/holder", "/v1/wallet")) or (
+            path.startswith("/v1/services/") and path.endswith(("/consent", "/grants"))):
         return "holder_app"
     if path.startswith("/v1/licences") and method != "GET":
         return "issuer"

@@ -74,13 +74,19 @@ def validate(cli: CliContext, files: tuple[Path, ...]) -> None:
 
 @command.command("fill")
 @click.argument("code")
-@click.option("--licence", "licences", multiple=True, required=True, metavar="ID",
+@click.option("--licence", "licences", multiple=True, metavar="ID",
               help="A licence to read (repeat for each); verified now before use.")
+@click.option("--grant", "grant", default=None, metavar="GRANT",
+              help="Or: redeem the holder's service grant (SG1:<hex>) once (一证通办).")
+@click.option("--counter", default=None, metavar="CLIENT_ID",
+              help="With --grant: the counter redeeming it (default: the one it names).")
 @click.option("--at", "at_text", default=None, metavar="TIME",
               help="Verify at this ISO 8601 time with offset (default: now).")
 @common_options
-def fill(cli: CliContext, code: str, licences: tuple[str, ...], at_text: str | None) -> None:
-    """Fill CODE's form from licences in this deployment (operator's local path, audited).
+def fill(cli: CliContext, code: str, licences: tuple[str, ...], grant: str | None,
+         counter: str | None, at_text: str | None) -> None:
+    """Fill CODE's form from licences in this deployment (operator's local path, audited),
+    or from a holder's service grant (--grant, redeemed once, audited as grant.redeemed).
 
     Prints {"service", "form", "provenance", "missing", "unused", "invalid"};
     exit 0 when nothing is missing, 1 when a needed licence is missing or
@@ -89,10 +95,18 @@ def fill(cli: CliContext, code: str, licences: tuple[str, ...], at_text: str | N
     from api.deployment import open_deployment
     from api.services import fill_from_registry
 
+    if (grant is None) == (not licences):
+        raise click.UsageError("give either --grant GRANT or --licence ID...")
     at = datetime.now(UTC) if at_text is None else _aware(at_text)
     with open_deployment(cli.home) as dep:
         service = catalogue_for(cli.home).get(code)
-        filled = fill_from_registry(dep, service, licences, at=at, actor=cli.actor).to_json()
+        if grant is not None:  # 一证通办: the holder's grant (api.counter_fill, issue 14)
+            from api.counter_fill import fill_from_grant
+
+            filled = fill_from_grant(dep, service, grant, verifier_id=counter, at=at,
+                                     actor=cli.actor)
+        else:
+            filled = fill_from_registry(dep, service, licences, at=at, actor=cli.actor).to_json()
     lines = [f"{k}: {v}" for k, v in filled["form"].items()]
     lines += [f"missing 缺少: {', '.join(filled['missing'])}"] if filled["missing"] else []
     lines += [f"not used 未使用: {u['licence_id']} ({u['type']}, {u['indication']}, "

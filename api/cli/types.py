@@ -144,11 +144,23 @@ def _read_records(path: Path) -> list[Any]:
 
 
 @command.command("validate")
-@click.argument("type_code")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("type_code", required=False)
+@click.argument("path", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--examples", type=click.IntRange(1, 1000), default=20, show_default=True,
+              help="Without PATH: example records checked per type.")
 @common_options
-def validate(cli: CliContext, type_code: str, path: Path) -> None:
-    """Check records (one JSON object, or JSON lines) against TYPE_CODE; list every error."""
+def validate(cli: CliContext, type_code: str | None, path: Path | None, examples: int) -> None:
+    """Check records (one JSON object, or JSON lines) against TYPE_CODE; list every error.
+
+    Without PATH, check the type definitions themselves (every type, or TYPE_CODE): each
+    loads (schema, labels, masks, layout or template; a broken one in <home>/types stops
+    here with its error) and its example records are valid."""
+    if path is None:
+        _validate_types(cli, type_code, examples)
+        return
+    if type_code is None:  # click fills arguments left to right; kept for the type checker
+        raise InputError("TYPE_CODE is required with PATH", code="input.usage")
     licence_type = registry_for(cli.home).get(type_code)
     results: list[dict[str, Any]] = []
     for number, record in enumerate(_read_records(path), start=1):
@@ -161,6 +173,26 @@ def validate(cli: CliContext, type_code: str, path: Path) -> None:
     )
     cli.emit({"type": licence_type.code, "results": results}, human)
     if bad:  # the report is the output; only the exit status says "invalid"
+        sys.exit(EXIT_USAGE)
+
+
+def _validate_types(cli: CliContext, type_code: str | None, examples: int) -> None:
+    registry = registry_for(cli.home)  # a definition that does not load raises here
+    chosen = [registry.get(type_code)] if type_code else list(registry)
+    rows: list[dict[str, Any]] = []
+    for licence_type in chosen:
+        errors = [
+            f"example {index}: {e.path}: {e.message}"
+            for index in range(examples)
+            for e in licence_type.iter_errors(licence_type.example(index))
+        ]
+        rows.append({"code": licence_type.code, "version": licence_type.version,
+                     "valid": not errors, "errors": errors})
+    bad = [r for r in rows if not r["valid"]]
+    human = "\n".join([f"{r['code']}: {e}" for r in bad for e in r["errors"]]
+                      + [f"{len(rows) - len(bad)} of {len(rows)} licence types valid"])
+    cli.emit({"types": rows}, human)
+    if bad:
         sys.exit(EXIT_USAGE)
 
 

@@ -72,6 +72,9 @@ def fit_lines(
             return current, lines
         current *= _SCALE_STEP
     current = size * _MIN_SCALE
-    lines = _wrap(text, current, width, char_space)[:max_lines]
+    lines = _wrap(text, current, width, char_space)
+    if len(lines) <= max_lines:  # fits at the smallest size: whole, no ellipsis
+        return current, lines
+    lines = lines[:max_lines]
     lines[-1] = _truncate(lines[-1], current, width, char_space)
     return current, lines

@@ -41,7 +41,8 @@ _SIZE_STEP: Final = 0.5
 _LABEL_GAP_MM: Final = 1.5
 _COLUMN_GUTTER_MM: Final = 6.0
 _LABEL_SHARE: Final = 0.45  # a label never takes more of its column than this
-_LINE_FLOOR: Final = 3  # lines a long field keeps before the font shrinks
+_RENDER_MIN_SCALE: Final = 0.72  # the smallest size signing/render/_text.fit_lines wraps at
+_LINE_FLOOR: Final = 2  # lines a long field keeps before the font shrinks
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class _Geometry:
     min_size: float
     label_ratio: float  # label size / value size
     gap: float  # between rows (mm)
+    bottom_alone: float  # content bottom when no issuer line is printed under it
     max_lines: int
     pairs: bool  # short fields share a row
     qr: Mapping[str, Any]
@@ -80,7 +82,7 @@ TEMPLATES: Final[Mapping[str, _Geometry]] = {
     "id-card": _Geometry(
         width=85.6, height=54, title_y=6.3, title_size=8, title_spacing=0.8,
         subtitle_y=9.3, subtitle_size=3.4, x0=4, x1=63, top=12.5, bottom=47.2, size=6.2,
-        min_size=4.2, label_ratio=0.82, gap=0.9, max_lines=3, pairs=False,
+        min_size=4.2, label_ratio=0.82, gap=0.5, bottom_alone=50.4, max_lines=3, pairs=False,
         qr={"x_mm": 67.5, "y_mm": 36.5, "size_mm": 14.5},
         seal={"x_mm": 47, "y_mm": 26, "size_mm": 15},
         licence_id={"x_mm": 4, "y_mm": 52.3, "size": 3.2, "label": "证照编号 ", "color": "#333333"},
@@ -96,7 +98,7 @@ TEMPLATES: Final[Mapping[str, _Geometry]] = {
     "certificate-a4": _Geometry(
         width=210, height=297, title_y=46, title_size=24, title_spacing=4, subtitle_y=55,
         subtitle_size=11, x0=28, x1=182, top=70, bottom=214, size=12, min_size=8,
-        label_ratio=0.92, gap=3.0, max_lines=14, pairs=True,
+        label_ratio=0.92, gap=3.0, bottom_alone=214, max_lines=14, pairs=True,
         qr={"x_mm": 28, "y_mm": 226, "size_mm": 28, "caption": "扫码核验", "caption_size": 8},
         seal={"x_mm": 128, "y_mm": 220, "size_mm": 40},
         licence_id={"x_mm": 28, "y_mm": 283, "size": 8, "label": "证照编号  ", "color": "#444444"},
@@ -112,7 +114,7 @@ TEMPLATES: Final[Mapping[str, _Geometry]] = {
     "certificate-a4-landscape": _Geometry(
         width=297, height=210, title_y=38, title_size=30, title_spacing=10, subtitle_y=48,
         subtitle_size=12, x0=28, x1=269, top=60, bottom=152, size=12, min_size=8,
-        label_ratio=0.92, gap=3.0, max_lines=10, pairs=True,
+        label_ratio=0.92, gap=3.0, bottom_alone=152, max_lines=10, pairs=True,
         qr={"x_mm": 243, "y_mm": 17, "size_mm": 26, "caption": "扫码核验", "caption_size": 7},
         seal={"x_mm": 212, "y_mm": 146, "size_mm": 40},
         licence_id={"x_mm": 28, "y_mm": 195, "size": 8, "label": "证照编号  ", "color": "#444444"},
@@ -128,7 +130,7 @@ TEMPLATES: Final[Mapping[str, _Geometry]] = {
     "certificate-a5-landscape": _Geometry(
         width=210, height=148, title_y=23, title_size=20, title_spacing=6, subtitle_y=30,
         subtitle_size=9, x0=18, x1=192, top=38, bottom=112, size=10.5, min_size=7,
-        label_ratio=0.9, gap=2.2, max_lines=8, pairs=True,
+        label_ratio=0.9, gap=2.2, bottom_alone=112, max_lines=8, pairs=True,
         qr={"x_mm": 172, "y_mm": 8, "size_mm": 20},
         seal={"x_mm": 142, "y_mm": 100, "size_mm": 34},
         licence_id={"x_mm": 18, "y_mm": 138, "size": 6.5, "label": "证照编号  ",
@@ -168,9 +170,11 @@ def resolve_layout(layout: Mapping[str, Any], *, code: str, name_zh: str,
     for entry in layout["fields"]:
         spec: Mapping[str, Any] = {"field": entry} if isinstance(entry, str) else entry
         name = spec["field"]
-        if name not in props or name not in labels:
+        if name not in props:
             raise LicenceTypeDefinitionError(
                 f"{code}: layout.fields names field {name!r} that the schema does not define")
+        if name not in labels:
+            raise LicenceTypeDefinitionError(f"{code}: labels has no entry for field {name!r}")
         fmt = spec.get("format") or ("date_cn" if _is_date(props[name], schema) else "text")
         cells.append(_Cell(
             field=name, label=spec.get("label") or labels[name]["zh"], format=fmt,
@@ -188,7 +192,8 @@ def _expand(code: str, g: _Geometry, layout: Mapping[str, Any], cells: list[_Cel
     accent = layout.get("accent", "#9C3D2A")
     photo = bool(layout.get("photo", False))
     x1 = g.photo["x_mm"] - 3 if photo and not g.card else g.x1
-    fields = _place_fields(code, g, cells, x1)
+    prints_issuer = not any(c.field == "issuing_authority" for c in cells)
+    fields = _place_fields(code, g, cells, x1, g.bottom if prints_issuer else g.bottom_alone)
     title_spec: dict[str, Any] = {
         "text": title, "x_mm": g.width / 2, "y_mm": g.title_y,
         "size": _title_size(title, g), "align": "center", "bold": True,
@@ -225,10 +230,12 @@ def _expand(code: str, g: _Geometry, layout: Mapping[str, Any], cells: list[_Cel
     if layout.get("qr_caption") and "caption" in out["qr"]:
         out["qr"]["caption"] = layout["qr_caption"]
     # A type that prints its own issuing authority does not print the department again.
-    if not any(c.field == "issuing_authority" for c in cells):
+    if prints_issuer:
         issuer = dict(g.issuer)
         if layout.get("issuer_label"):
             issuer["label"] = f"{layout['issuer_label']}  "
+            if issuer.get("align") == "right":  # a labelled slot is drawn left to right
+                issuer.update(x_mm=issuer["x_mm"] - issuer["width_mm"], align="left")
         out["issuer"] = issuer
     if g.issued_at is not None:
         out["issued_at"] = dict(g.issued_at)
@@ -237,7 +244,8 @@ def _expand(code: str, g: _Geometry, layout: Mapping[str, Any], cells: list[_Cel
     return out
 
 
-def _place_fields(code: str, g: _Geometry, cells: list[_Cell], x1: float) -> list[dict[str, Any]]:
+def _place_fields(code: str, g: _Geometry, cells: list[_Cell], x1: float,
+                  bottom: float) -> list[dict[str, Any]]:
     """Rows of one or two cells, top to bottom. When they do not fit: first the tallest
     cells lose lines down to ``_LINE_FLOOR`` (a 1000-character scope must not shrink every
     other field), then the font shrinks, then cells lose lines down to one."""
@@ -246,7 +254,7 @@ def _place_fields(code: str, g: _Geometry, cells: list[_Cell], x1: float) -> lis
     floor = _LINE_FLOOR
     while True:
         rows = _rows(g, cells, size, x1, caps)
-        if _height(rows, size, g.gap) <= g.bottom - g.top:
+        if _height(rows, size, g.gap) <= bottom - g.top:
             return _specs(g, rows, cells, size, x1)
         lines, index = max((n, i) for row in rows for i, n in row.lines.items())
         if lines > floor:
@@ -307,7 +315,11 @@ def _rows(g: _Geometry, cells: list[_Cell], size: float, x1: float,
     def lines_for(i: int) -> int:
         cell = cells[i]
         usable = full - (0 if cell.text is not None else labels.width)
-        needed = max(1, math.ceil(cell.chars_em * em_mm / max(usable, em_mm)))
+        # The renderer shrinks a value down to 72% before it cuts one (signing/render/_text.py):
+        # lines for the longest valid value at that size, less a character per line for the
+        # greedy wrap, are enough to print it whole.
+        per_line = max(1, math.floor(usable / (em_mm * _RENDER_MIN_SCALE)) - 1)
+        needed = max(1, math.ceil(cell.chars_em / per_line))
         wanted = cell.lines if cell.lines is not None else needed
         return max(1, min(wanted, g.max_lines, caps.get(i, g.max_lines)))
 

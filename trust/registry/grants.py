@@ -130,6 +130,11 @@ def redeem_grant(
     if at > row.expires_at:
         raise GrantError(f"grant {row.id} expired at {row.expires_at.isoformat()}",
                          code="grant.expired")
+    if row.licence_id is None:
+        # A service grant fills that service's form (POST /v1/services/{code}/fill); the
+        # raw-field redemption would hand its fields over without the service's verification.
+        raise GrantError(f"grant {row.id} is for service {row.service_code}; fill its form",
+                         code="grant.service_grant")
     licence = _valid_licence(session, row.licence_id)
     spent = session.execute(
         update(GrantRow).where(GrantRow.id == row.id, GrantRow.redeemed_at.is_(None))
@@ -159,7 +164,8 @@ def record_refusal(
     row = session.get(GrantRow, grant_id.lower()) if len(grant_id) <= 64 else None
     if row is None:
         return False
-    audit.append(session, kind="grant.refused", actor=actor, subject=row.licence_id,
+    audit.append(session, kind="grant.refused", actor=actor,
+                 subject=row.licence_id or row.holder_ref or row.id,
                  at=_aware(at, "at"),
                  details={"grant_id": row.id, "verifier_id": verifier_id, "reason": error.code})
     session.flush()

@@ -275,16 +275,35 @@ class BatchJob(Base):
 
 
 class Grant(Base):
-    """授权用证: a holder's scoped, time-limited grant to one counter, redeemable once."""
+    """授权用证: a holder's scoped, time-limited grant to one counter, redeemable once.
+
+    A one-licence grant names ``licence_id`` and its ``scope``; a service grant
+    (一证通办) names ``service_code``/``service_version`` and the holder, its
+    licences and their fields are the ``grant_licences`` rows.
+    """
 
     __tablename__ = "grants"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), index=True)
+    licence_id: Mapped[str | None] = mapped_column(ForeignKey("licences.id"), index=True,
+                                                   nullable=True)
     verifier_id: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(String(500))
     expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     redeemed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    service_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    service_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    holder_ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+
+
+class GrantLicence(Base):
+    """One licence of a service grant and the fields of it the counter may read."""
+
+    __tablename__ = "grant_licences"
+    grant_id: Mapped[str] = mapped_column(ForeignKey("grants.id"), primary_key=True)
+    licence_id: Mapped[str] = mapped_column(ForeignKey("licences.id"), primary_key=True)
+    type_code: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(1000))  # comma-separated field names
 
 
 class LicenceFile(Base):
