@@ -1190,7 +1190,7 @@ def catalogue() -> list[T]:
              "一种农作物病虫害图像识别系统及方法|一种建筑外墙保温板及其施工方法", min_len=4),
         person_name("inventor", "发明人", "Inventor", "relative.name:colleague"),
         ORG(zh="专利权人"), USCC, ORG_ADDRESS(zh="地址"),
-        day("filing_date", "专利申请日", "Filing date", "date.before_issue:3"),
+        day("filing_date", "专利申请日", "Filing date", "patent.filing_date"),
         day("grant_date", "授权公告日", "Grant date", "date.issue"),
         authority("literal:国家知识产权局", "发证机关"),
     ], "Invention patent; the patent number carries the CNIPA check character.",

@@ -334,27 +334,51 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from tests.test_ofd_render import BUNDLE
 
     require(BUNDLE.is_file(), f"ofd.js bundle not found at {BUNDLE} (scripts/test.sh fetches it)")
-    with chromium(tmp_path_factory.mktemp("chromium-types"), window="1000,1400",
+    with chromium(tmp_path_factory.mktemp("chromium-types"), window="1700,1300",
                   extra=("--allow-file-access-from-files",), page_load_timeout=60) as driver:
         yield driver
+
+
+def _ofd_js(browser: Any, data: bytes, tmp_path: Path, width: int) -> Image.Image:
+    """ofd.js's rendering of an OFD file, ``width`` pixels wide (the test_ofd_render page)."""
+    import base64
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.test_ofd_render import BUNDLE, PAGE
+
+    page = tmp_path / "view.html"
+    page.write_text(PAGE % {"bundle": BUNDLE.as_uri(), "width": width,
+                            "data": base64.b64encode(data).decode()}, encoding="utf-8")
+    browser.get(page.as_uri())
+    WebDriverWait(browser, 60).until(lambda d: d.title == "rendered"
+                                     or d.title.startswith("failed"))
+    assert browser.title == "rendered", browser.title
+    return Image.open(io.BytesIO(browser.get_screenshot_as_png())).convert("RGB")
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("code", ["DPC", "MC", "RPC", "FBL"])  # one type per template
 def test_template_types_render_in_ofd_js_with_ink_seal_and_a_readable_qr(
         deployment: Deployment, browser: Any, code: str, tmp_path: Path) -> None:
-    from tests.test_ofd_render import _render
-
     with deployment.registry.session() as s:
         issued = issue_one(deployment, s, type_code=code, record=TYPES.get(code).example(4),
                            department=DEMO_DEPARTMENT, actor="test", file_format="ofd")
         s.commit()
-    image = _render(browser, issued.pdf, tmp_path)
+    portrait = _template(TYPES.get(code)) == "certificate-a4"
+    image = _ofd_js(browser, issued.pdf, tmp_path, 900 if portrait else 1600)  # fits 1300 px
     image.save(tmp_path / f"{code}.png")
-    raw = image.tobytes()
+    box = Image.eval(image.convert("L"), lambda v: 255 - v).getbbox()  # the drawn page
+    assert box is not None, "ofd.js drew nothing"
+    page = image.crop(box)
+    raw = page.tobytes()
     pixels = list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
-    assert sum(1 for r, g, b in pixels if r + g + b < 200) > len(pixels) * 0.002, "no ink"
+    assert sum(1 for r, g, b in pixels if r + g + b < 200) > len(pixels) * 0.003, "no ink"
     assert sum(1 for r, g, b in pixels if r > 150 and g < 90 and b < 90) > 300, "no red seal"
-    found = zxingcpp.read_barcodes(image.convert("L"), formats=zxingcpp.BarcodeFormat.QRCode)
+    # ofd.js draws a card ~5 px/mm (2.4 px a QR module): zxing needs it upscaled
+    grey = image.convert("L")
+    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode) or \
+        zxingcpp.read_barcodes(grey.resize((grey.width * 2, grey.height * 2), Image.LANCZOS),
+                               formats=zxingcpp.BarcodeFormat.QRCode)
     assert found, f"{code}: no QR code readable in ofd.js's rendering"
     assert decode_token(found[0].text).claims.licence_id == issued.licence_id

@@ -8,9 +8,15 @@
     >>> dl.holder_name(record) == record["name"]
     True
 
-Shipped types (``signing/types/definitions``): BL 营业执照, DL 机动车驾驶证,
-VL 机动车行驶证, SSC 社会保障卡, RIC 居民身份证, APR 行政许可决定 (generic
-approval result). A deployment adds its own with :func:`load_types_from`.
+Shipped types (``signing/types/definitions``, README there): 127 licences of
+persons and organisations, from BL 营业执照, DL 机动车驾驶证 and RIC 居民身份证
+(hand-placed layouts) to MC 结婚证, RPC 不动产权证书 or FBL 食品经营许可证 (laid
+out by templates from their field lists). Each type has ``holder_kind``,
+``authority_class`` and zh/en ``labels`` for every field. A deployment adds its
+own, or a higher version of a shipped one, with :func:`load_registry`.
+
+    >>> get_type("MC").label("spouse_name")["en"]
+    "Spouse's name"
 """
 
 from signing.types._model import LicenceType, Validity

@@ -299,9 +299,15 @@ class _Context:
                 "birth_date": birth.isoformat(),
                 "id_number": first17 + resident_id_check_char(first17)}
 
+    def patent_filing(self) -> date:
+        """When the patent was applied for: one to three years before it was granted."""
+        found: date = self.once("patent_filing", lambda: _between(
+            self.rng, _add_years(self.issue, -3), _add_years(self.issue, -1)))
+        return found
+
     def patent_number(self) -> str:
-        """ZL + a CNIPA invention application number of the issue year + check character."""
-        digits = f"{self.issue.year}1{self.serial('7', 271_828_182)}"
+        """ZL + the CNIPA application number (filing year, 1 = invention, serial) + check."""
+        digits = f"{self.patent_filing().year}1{self.serial('7', 271_828_182)}"
         return f"ZL{digits}.{patent_check_char(digits)}"
 
     def disability(self) -> tuple[int, int]:
@@ -450,6 +456,7 @@ GENERATORS: Final[Mapping[str, Callable[[_Context, str], Any]]] = {
     "format": lambda c, template: c.fill(template),
     "choice": lambda c, options: c.fill(c.rng.choice(options.split("|"))),
     "patent.number": lambda c, _: c.patent_number(),
+    "patent.filing_date": lambda c, _: _iso(c.patent_filing()),
     "decimal": lambda c, spec: _decimal(c, spec),
     "date.recent": lambda c, days: _iso(c.issue - timedelta(days=c.rng.randrange(int(days) + 1))),
     "relative.name": lambda c, slot: c.relative(slot)["name"],
