@@ -24,18 +24,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api.auth import ForbiddenError, Role, Verifier
+from api.auth import Role, Verifier
 from api.counter_fill import GRANT_CODE_PREFIX, fill_redemption, grant_id_of, missing_types
 from api.deployment import Deployment
 from api.deps import DeploymentDep, Holder, Now, SessionDep
-from api.routes.verification import deployment_policy
+from api.grant_refusals import redeem_audited
+from api.routes.verification import app_policy
 from api.services import ServiceCatalogue, ServiceDefinition, catalogue_for, types_for
 from signing.presentation import issue_presentation
 from signing.types import TypeRegistry
-from trust import audit
 from trust.errors import ConflictError, InputError, NotFoundError
 from trust.qrimage import to_png
-from trust.registry.grants import GrantError, GrantVerifierError, record_refusal
 from trust.registry.models import ApiClient, Department, Licence
 from trust.registry.service_grants import (
     ConsentItem,
@@ -46,7 +45,6 @@ from trust.registry.service_grants import (
 )
 from trust.token import Grant as TokenGrant
 from trust.token.codec import MAX_TOKEN_CHARS
-from verification import VerificationPolicy
 
 __all__ = ["GRANT_CODE_PREFIX", "grant_id_of", "router", "service_catalogue"]
 
@@ -74,14 +72,6 @@ def licence_types(deployment: Deployment, cache: Any) -> TypeRegistry:
 
 def _service(request: Request, deployment: Deployment, code: str) -> ServiceDefinition:
     return service_catalogue(deployment, request.app.state).get(code)
-
-
-def _policy(request: Request, deployment: Deployment) -> VerificationPolicy:
-    cached: VerificationPolicy | None = getattr(request.app.state, "verification_policy", None)
-    if cached is None:
-        cached = deployment_policy(deployment)
-        request.app.state.verification_policy = cached
-    return cached
 
 
 def _duration(ttl_s: int) -> dict[str, str]:
@@ -267,18 +257,10 @@ def fill(code: ServiceCode, body: FillIn, request: Request, deployment: Deployme
     """
     service = _service(request, deployment, code)
     grant_id = grant_id_of(body.grant)
-    try:
-        redemption = redeem_service_grant(
+    redemption = redeem_audited(
+        session, deployment, principal, grant_id, now,
+        lambda: redeem_service_grant(
             session, grant_id, service_code=service.code, service_version=service.version,
-            verifier_id=principal.client_id, at=now, actor=principal.client_id)
-    except GrantError as exc:
-        session.rollback()
-        with deployment.registry.session() as log:
-            if record_refusal(log, grant_id, verifier_id=principal.client_id, at=now,
-                              actor=principal.client_id, error=exc):
-                audit.sign_pending(log, deployment.key("audit"), now)
-        if isinstance(exc, GrantVerifierError):
-            raise ForbiddenError(exc.message, code=exc.code) from None
-        raise
-    return fill_redemption(session, service, redemption, _policy(request, deployment), now,
+            verifier_id=principal.client_id, at=now, actor=principal.client_id))
+    return fill_redemption(session, service, redemption, app_policy(request, deployment), now,
                            licence_types(deployment, request.app.state))

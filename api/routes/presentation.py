@@ -20,17 +20,15 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.auth import ForbiddenError, HolderApp, Verifier
+from api.auth import HolderApp, Verifier
 from api.deps import DeploymentDep, Holder, Now, SessionDep
+from api.grant_refusals import redeem_audited
 from signing.presentation import issue_presentation
 from trust import audit
 from trust.errors import NotFoundError
 from trust.holder_session import DEFAULT_SESSION, MAX_SESSION
 from trust.registry.grants import (
-    GrantError,
-    GrantVerifierError,
     create_grant,
-    record_refusal,
     redeem_grant,
 )
 from trust.registry.models import Licence
@@ -157,16 +155,8 @@ def redeem(grant_id: str, session: SessionDep, deployment: DeploymentDep, princi
     A refusal (another counter, expired, already spent, licence no longer
     valid) is audited in its own transaction, since the request's rolls back.
     """
-    try:
-        redemption = redeem_grant(session, grant_id, verifier_id=principal.client_id, at=now,
-                                  actor=principal.client_id)
-    except GrantError as exc:
-        session.rollback()
-        with deployment.registry.session() as log:
-            if record_refusal(log, grant_id, verifier_id=principal.client_id, at=now,
-                              actor=principal.client_id, error=exc):
-                audit.sign_pending(log, deployment.key("audit"), now)
-        if isinstance(exc, GrantVerifierError):
-            raise ForbiddenError(exc.message, code=exc.code) from None
-        raise
+    redemption = redeem_audited(
+        session, deployment, principal, grant_id, now,
+        lambda: redeem_grant(session, grant_id, verifier_id=principal.client_id, at=now,
+                             actor=principal.client_id))
     return RedemptionOut.model_validate(redemption.to_dict())

@@ -26,7 +26,7 @@ from verification.policy import FOREIGN_PADES, SEALTRUST_LICENCE, Recognition
 from verification.qr import OfflineLists
 from verification.status import ListStatus, RegistryStatus
 
-__all__ = ["deployment_policy", "router"]
+__all__ = ["app_policy", "deployment_policy", "router"]
 
 router = APIRouter(prefix="/v1/verify", tags=["verification"])
 NDJSON: Final = "application/x-ndjson"
@@ -113,7 +113,8 @@ def licence_index(deployment: Deployment) -> dict[str, int]:
         return {i: int(n) for i, n in session.execute(select(Licence.id, Licence.status_index))}
 
 
-def _policy(request: Request, deployment: Deployment) -> VerificationPolicy:
+def app_policy(request: Request, deployment: Deployment) -> VerificationPolicy:
+    """The deployment's policy, built once per app (its caches stay warm across requests)."""
     cached: VerificationPolicy | None = getattr(request.app.state, "verification_policy", None)
     if cached is None:
         cached = deployment_policy(deployment)
@@ -138,7 +139,7 @@ async def verify(
                          code="verification.too_many_files")
     if at is not None and (at.tzinfo is None or at.utcoffset() is None):
         raise InputError("at must carry a timezone offset", code="verification.naive_time")
-    policy = _policy(request, deployment)
+    policy = app_policy(request, deployment)
     limit = int(settings.max_upload_bytes)
     uploads = []
     for upload in files:
@@ -187,7 +188,7 @@ def verify_file_public(
     if len(data) > limit:
         raise InputError(f"file larger than {limit} bytes; 文件超过 {limit} 字节",
                          code="verification.too_large")
-    report = verify_pdf(data, _policy(request, deployment), name=file.filename or "")
+    report = verify_pdf(data, app_policy(request, deployment), name=file.filename or "")
     metrics.count_verification("ofd" if report.facts.parser == "ofd" else "pdf",
                                 report.indication.value)
     return JSONResponse(report.to_dict())

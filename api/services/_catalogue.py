@@ -28,6 +28,7 @@ from api.services.errors import ServiceDefinitionError
 from signing.types import TypeRegistry
 from signing.types._formats import FORMAT_CHECKER
 from trust.errors import NotFoundError
+from trust.frozen import freeze, thaw
 
 __all__ = ["ServiceCatalogue", "load_services", "parse_service"]
 
@@ -94,22 +95,6 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    return value
-
-
 def parse_service(definition: Any, types: TypeRegistry) -> ServiceDefinition:
     """Check one definition against the schema and the type catalogue; build it."""
     label = definition.get("code") if isinstance(definition, dict) else None
@@ -131,12 +116,12 @@ def parse_service(definition: Any, types: TypeRegistry) -> ServiceDefinition:
         all_of=tuple(needs.get("all_of", ())),
         one_of=tuple(tuple(group) for group in needs.get("one_of", ())),
         produces=tuple(definition.get("produces", ())),
-        form_schema=_freeze(form),
-        mapping=_freeze(definition["mapping"]),
+        form_schema=freeze(form),
+        mapping=freeze(definition["mapping"]),
         description=definition.get("description", ""),
         authority_class=definition.get("authority_class"),
         subject=definition.get("subject"),
-        tables=_freeze(definition.get("tables", {})),
+        tables=freeze(definition.get("tables", {})),
         validator=Draft202012Validator(form, format_checker=FORMAT_CHECKER),
     )
 
@@ -196,7 +181,7 @@ def _constant_problems(where: str, expr: Mapping[str, Any], prop: Any) -> Iterat
     """A top-level constant must itself be a valid value of its form field."""
     if "const" not in expr or not isinstance(prop, Mapping):
         return
-    errors = list(Draft202012Validator(_thaw(prop), format_checker=FORMAT_CHECKER)
+    errors = list(Draft202012Validator(thaw(prop), format_checker=FORMAT_CHECKER)
                   .iter_errors(expr["const"]))
     if errors:
         yield f"{where}.const: not a valid value of the form field ({_short(errors[0].message)})"

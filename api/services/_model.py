@@ -14,6 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from api.services import _mapping
+from trust.frozen import thaw
 
 __all__ = ["ServiceDefinition"]
 
@@ -71,8 +72,8 @@ class ServiceDefinition:
             "needs": {"all_of": list(self.all_of), "one_of": [list(g) for g in self.one_of]},
             "types": list(self.needs()), "produces": list(self.produces),
             "scope": {code: sorted(fields) for code, fields in self.scope().items()},
-            "tables": _thaw(self.tables), "form": _thaw(self.form_schema),
-            "mapping": _thaw(self.mapping),
+            "tables": thaw(self.tables), "form": thaw(self.form_schema),
+            "mapping": thaw(self.mapping),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -82,10 +83,3 @@ class ServiceDefinition:
                 "needs": {"all_of": list(self.all_of), "one_of": [list(g) for g in self.one_of]},
                 "produces": list(self.produces)}
 
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_thaw(v) for v in value]
-    return value

@@ -23,6 +23,7 @@ from signing.types._formats import FORMAT_CHECKER
 from signing.types._templates import resolve_layout
 from signing.types.errors import FieldError, LicenceTypeDefinitionError, RecordValidationError
 from signing.types.layout import Layout
+from trust.frozen import freeze, thaw
 
 __all__ = ["LicenceType", "Validity"]
 
@@ -63,22 +64,6 @@ class Validity:
     long_term: str | None = None
     max_years: int | None = None
     example_years: tuple[int, ...] = (10,)
-
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, dict):
-        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-def _thaw(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [_thaw(v) for v in value]
-    return value
 
 
 def _short(text: str) -> str:
@@ -142,15 +127,15 @@ class LicenceType:
             description=definition.get("description", ""),
             holder_kind=definition["holder_kind"],
             authority_class=definition["authority_class"],
-            labels=_freeze(definition["labels"]),
+            labels=freeze(definition["labels"]),
             holder_field=definition["holder_field"],
             holder_id_field=definition.get("holder_id_field"),
             mask=MappingProxyType(dict(definition["mask"])),
             validity=validity,
-            schema=_freeze(schema),
+            schema=freeze(schema),
             layout=Layout.from_json(_layout_of(definition, schema)),
-            _definition=_freeze(definition),
-            _validator=Draft202012Validator(_thaw(_freeze(schema)), format_checker=FORMAT_CHECKER),
+            _definition=freeze(definition),
+            _validator=Draft202012Validator(thaw(freeze(schema)), format_checker=FORMAT_CHECKER),
         )
         licence_type._check_consistency(schema)
         return licence_type
@@ -258,9 +243,9 @@ class LicenceType:
     def to_dict(self) -> dict[str, Any]:
         """The definition and schema as JSON data (``sealtrust types show``); a template
         layout also as the explicit ``layout`` it expands to."""
-        out = {"definition": _thaw(self._definition), "schema": _thaw(self.schema)}
+        out = {"definition": thaw(self._definition), "schema": thaw(self.schema)}
         if "template" in self._definition["layout"]:
-            out["layout"] = _thaw(_freeze(_layout_of(out["definition"], out["schema"])))
+            out["layout"] = thaw(freeze(_layout_of(out["definition"], out["schema"])))
         return out
 
 
