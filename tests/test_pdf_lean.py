@@ -355,3 +355,15 @@ def test_mutated_structure_seals_validly_or_fails_cleanly(pos: int, patch: bytes
     assert sealed.startswith(bytes(pdf))
     status = _status(sealed, "rsa-2048")
     assert status.intact and status.valid, (lean, status.pretty_print_details())
+
+
+def test_a_direct_pages_object_is_a_typed_refusal_not_a_pyhanko_assert() -> None:
+    """Found by the property test above: ``/Pages 6    `` (a number where the catalog needs an
+    indirect reference) made pyHanko's incremental writer fail an ``assert``."""
+    match = re.search(rb"/Pages (\d+) 0 R", PLAIN)
+    assert match is not None
+    pdf = PLAIN.replace(match[0], b"/Pages " + match[1] + b"    ", 1)
+    assert read_reportlab_pdf(pdf, 0) is None  # the fallback writer's path
+    p = pki("rsa-2048")
+    with pytest.raises(MalformedPdfError, match="/Pages is not an indirect reference"):
+        seal_pdf(pdf, p.signer.key, p.signer.chain, timestamper=None)

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from asn1crypto import algos, cms, x509
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.fields import SigSeedSubFilter, enumerate_sig_fields
@@ -255,8 +256,7 @@ class PdfSealer:
             raise MalformedPdfError(f"unreadable signature fields: {exc}") from exc
         if taken:
             raise FieldInUseError(f"signature field {field_name!r} is already signed")
-        if appearance is not None:
-            _check_page(writer, appearance.page)
+        _check_page(writer, appearance.page if appearance is not None else 0)
         meta = PdfSignatureMetadata(
             field_name=field_name,
             md_algorithm=self._signer.md_algorithm,
@@ -366,6 +366,11 @@ def _fast_path_binding(
 
 
 def _check_page(writer: IncrementalPdfFileWriter, page: int) -> None:
+    # Threat: a catalog whose /Pages is a direct object (ISO 32000-1 §7.7.2 requires an
+    # indirect reference) trips an assert deep in pyHanko's incremental writer: an untyped
+    # crash instead of a clear refusal.
+    if not isinstance(writer.root.raw_get("/Pages"), generic.IndirectObject):
+        raise MalformedPdfError("the catalog's /Pages is not an indirect reference")
     try:
         count = int(writer.root["/Pages"]["/Count"])
     except _PDF_ERRORS as exc:
