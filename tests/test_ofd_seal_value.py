@@ -20,6 +20,7 @@ import pytest
 from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
 from api.issuance import issue_one
 from signing.types import builtin_types
+from tests.support import require
 from trust.seal import SealFormatError, SealSignature, parse_seal_signature
 from verification.der import Unusual, children, element
 from verification.ofd import seal_value
@@ -144,9 +145,8 @@ def test_random_corruptions_give_the_strict_verdict(genuine: list[bytes]) -> Non
     _agree(b"")
 
 
-@pytest.mark.skipif(not (SHARED / "ofd-samples").is_dir(),
-                    reason="ofdrw samples not present (../shared/ofd-samples)")
 def test_ofdrw_sample_values_read_as_the_strict_parser() -> None:
+    require((SHARED / "ofd-samples").is_dir(), "ofdrw samples not present (../shared/ofd-samples)")
     from verification.ofd.values import declared_unused_bits_cleared
 
     seen = 0

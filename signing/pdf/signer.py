@@ -369,9 +369,9 @@ def _check_page(writer: IncrementalPdfFileWriter, page: int) -> None:
     # Threat: a catalog whose /Pages is a direct object (ISO 32000-1 §7.7.2 requires an
     # indirect reference) trips an assert deep in pyHanko's incremental writer: an untyped
     # crash instead of a clear refusal.
-    if not isinstance(writer.root.raw_get("/Pages"), generic.IndirectObject):
-        raise MalformedPdfError("the catalog's /Pages is not an indirect reference")
     try:
+        if not isinstance(writer.root.raw_get("/Pages"), generic.IndirectObject):
+            raise MalformedPdfError("the catalog's /Pages is not an indirect reference")
         count = int(writer.root["/Pages"]["/Count"])
     except _PDF_ERRORS as exc:
         raise MalformedPdfError(f"unreadable page tree: {exc}") from exc
