@@ -26,7 +26,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support import require
-from trust import _sm2_batch, _sm2_common, _sm2_fastcheck, _sm2_ipp, _sm2_openssl, keys, sm2, sm3
+from trust import (
+    _ippcp,
+    _sm2_batch,
+    _sm2_common,
+    _sm2_fastcheck,
+    _sm2_ipp,
+    _sm2_openssl,
+    keys,
+    sm2,
+    sm3,
+)
 from trust.errors import CryptoError, InputError
 
 N = sm2.N
@@ -166,7 +176,7 @@ def test_not_selected_without_the_library(
     def missing(*args: object) -> Any:
         raise ImportError("ipp-crypto is not installed")
 
-    monkeypatch.setattr(_sm2_ipp, "wheel_library", missing)
+    monkeypatch.setattr(_ippcp, "wheel_library", missing)
     key = sm2.PrivateKey.generate()
     assert key.public_key().verify(b"m", key.sign(b"m"))
     assert sm2.verify_backend_name() == "openssl"

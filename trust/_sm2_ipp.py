@@ -24,14 +24,12 @@ import threading
 from typing import Any, Final
 
 from trust import sm3
+from trust._ippcp import SONAME, open_library
 from trust._sm2_common import DEFAULT_UID, digest
-from trust._wheel_lib import wheel_library
 from trust.errors import CryptoError
 
 __all__ = ["FAST_CODE_PATHS", "IppBackend", "load_library"]
 
-DISTRIBUTION: Final = "ipp-crypto"
-SONAME: Final = "libippcp.so.13"
 # l9 = AVX2 + BMI2 + ADX (Haswell, Zen), k0 = AVX-512, k1 = AVX-512 IFMA.
 FAST_CODE_PATHS: Final = frozenset({"l9", "k0", "k1"})
 _IPP_OK: Final = 0
@@ -42,18 +40,6 @@ _vp = ctypes.c_void_p
 _buf = ctypes.c_char_p
 
 
-class _Version(ctypes.Structure):
-    _fields_ = (
-        ("major", _int),
-        ("minor", _int),
-        ("patch", _int),
-        ("targetCpu", ctypes.c_char * 4),
-        ("name", ctypes.c_char_p),
-        ("buildDate", ctypes.c_char_p),
-        ("strVersion", ctypes.c_char_p),
-    )
-
-
 def _bind(lib: ctypes.CDLL) -> None:
     def sig(name: str, res: Any, *args: Any) -> None:
         fn = getattr(lib, name)
@@ -61,9 +47,7 @@ def _bind(lib: ctypes.CDLL) -> None:
         fn.argtypes = list(args)
 
     p_int = ctypes.POINTER(_int)
-    sig("ippcpInit", _int)
     sig("ippcpGetEnabledCpuFeatures", ctypes.c_uint64)
-    sig("cryptoGetLibVersion", ctypes.POINTER(_Version))
     sig("ippsGFpMethod_p256sm2", _vp)
     sig("ippsGFpGetSize", _int, _int, p_int)
     sig("ippsGFpInitFixed", _int, _int, _vp, _buf)
@@ -83,17 +67,11 @@ def _bind(lib: ctypes.CDLL) -> None:
 
 def load_library() -> tuple[ctypes.CDLL, str, str]:
     """(library, code path such as ``l9``, version string); OSError/ImportError if absent."""
-    lib = ctypes.CDLL(str(wheel_library(DISTRIBUTION, SONAME)))
+    lib, code_path, version = open_library()
     try:
         _bind(lib)
     except AttributeError as exc:  # another ipp-crypto release without a symbol we call
         raise OSError(f"{SONAME} lacks a needed function: {exc}") from exc
-    status = lib.ippcpInit()
-    if status < 0:
-        raise OSError(f"ippcpInit failed with status {status}")
-    info = lib.cryptoGetLibVersion().contents
-    code_path = info.targetCpu.decode("ascii", "replace").strip("\0 ")
-    version = (info.strVersion or b"").decode("utf-8", "replace")
     return lib, code_path, version
 
 

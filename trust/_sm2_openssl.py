@@ -9,35 +9,18 @@ EVP_PKEY_CTX_set1_id on the context returned by EVP_DigestSignInit_ex (the
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import weakref
 from typing import Any
 
 from asn1crypto import keys
 
 from trust import oids
+from trust._libcrypto import load_libcrypto as _load_libcrypto
 from trust._sm2_common import encode_der
 from trust.errors import CryptoError
 
 _c_void_p = ctypes.c_void_p
 _c_char_p = ctypes.c_char_p
-
-
-def _load_libcrypto() -> ctypes.CDLL:
-    names = ["libcrypto.so.3", ctypes.util.find_library("crypto"), "libcrypto.so"]
-    errors = []
-    for name in names:
-        if not name:
-            continue
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError as exc:
-            errors.append(str(exc))
-            continue
-        if hasattr(lib, "EVP_DigestSignInit_ex") and hasattr(lib, "EVP_PKEY_CTX_set1_id"):
-            return lib
-        errors.append(f"{name}: not OpenSSL 3 (no EVP_DigestSignInit_ex)")
-    raise OSError("OpenSSL 3 libcrypto not found: " + "; ".join(errors))
 
 
 def _bind(lib: ctypes.CDLL) -> None:

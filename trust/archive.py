@@ -36,11 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-from trust import merkle, sm2_cipher, sm3
-from trust.errors import InputError, SealTrustError
+from trust import merkle, sm2_cipher, sm3, sm4_gcm
+from trust.errors import InputError, SealTrustError, TagMismatchError
 from trust.keys import verify_signature
 from trust.pki import Certificate
 
@@ -83,20 +80,17 @@ def entry_associated_data(package_id: str, name: str) -> bytes:
 
 def _seal(key: bytes, package_id: str, name: str, plain: bytes) -> bytes:
     nonce = os.urandom(NONCE_BYTES)
-    enc = Cipher(algorithms.SM4(key), modes.GCM(nonce)).encryptor()
-    enc.authenticate_additional_data(entry_associated_data(package_id, name))
-    return nonce + enc.update(plain) + enc.finalize() + enc.tag
+    return sm4_gcm.encrypt(key, nonce, plain, entry_associated_data(package_id, name),
+                           prefix=nonce)
 
 
 def _open(key: bytes, package_id: str, name: str, sealed: bytes) -> bytes:
     if len(sealed) < NONCE_BYTES + TAG_BYTES:
         raise ArchiveError(f"{name} is too short to be an encrypted entry")
-    dec = Cipher(algorithms.SM4(key), modes.GCM(sealed[:NONCE_BYTES],
-                                                sealed[-TAG_BYTES:])).decryptor()
-    dec.authenticate_additional_data(entry_associated_data(package_id, name))
     try:
-        return dec.update(sealed[NONCE_BYTES:-TAG_BYTES]) + dec.finalize()
-    except InvalidTag:
+        return sm4_gcm.decrypt(key, sealed[:NONCE_BYTES], sealed,
+                               entry_associated_data(package_id, name), start=NONCE_BYTES)
+    except TagMismatchError:
         # Threat: an entry swapped between licences or packages, or edited in transit.
         raise ArchiveError(f"{name} does not authenticate (moved, altered or another "
                            "package)") from None

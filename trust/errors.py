@@ -40,6 +40,12 @@ class SelfTestError(CryptoError):
     code = "crypto.self_test_failed"
 
 
+class TagMismatchError(CryptoError):
+    """An authenticated cipher's tag does not match: altered data, or the wrong key or context."""
+
+    code = "crypto.tag_mismatch"
+
+
 class TrustError(SealTrustError):
     """Certificates, chains, trust lists, seals: something is not trustworthy."""
 

@@ -15,7 +15,7 @@ import ctypes
 import threading
 from typing import Final
 
-from trust._sm2_openssl import _load_libcrypto
+from trust._libcrypto import load_libcrypto as _load_libcrypto
 from trust.errors import CryptoError, InputError
 
 __all__ = ["MAX_PLAINTEXT", "Sm2CipherError", "decrypt", "encrypt"]

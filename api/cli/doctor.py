@@ -27,7 +27,7 @@ _LIBRARIES = (
 
 def diagnose(seconds: float = 0.3) -> dict[str, Any]:
     """Backend, self-test, versions and a quick measured SM2 rate."""
-    from trust import perf, sm2
+    from trust import perf, sm2, sm4_gcm
 
     result = sm2.self_test()
     versions: dict[str, str | None] = {}
@@ -45,6 +45,7 @@ def diagnose(seconds: float = 0.3) -> dict[str, Any]:
         "sm2_verify_backend": sm2.verify_backend_name(),
         "sm2_batch_backend": sm2.batch_backend_name(),
         "sm2_fast_paths": {r.backend: asdict(r) for r in (single, batch)},
+        "sm4_gcm_backend": sm4_gcm.backend_name(),
         "cpu": perf.cpu_features(),
         "python": platform.python_version(),
         "libraries": versions,
@@ -59,7 +60,7 @@ def diagnose(seconds: float = 0.3) -> dict[str, Any]:
               help="Time spent on each rate measurement.")
 @common_options
 def command(cli: CliContext, seconds: float) -> None:
-    """Report the SM2 backend, the start-up self-test, library versions and SM2 speed."""
+    """Report the SM2 and SM4 backends, the start-up self-test, library versions, SM2 speed."""
     report = diagnose(seconds)
     lines = [
         f"SM2 backend: {report['sm2_backend']} ({report['sm2_backend_library'] or 'n/a'})",
@@ -73,6 +74,7 @@ def command(cli: CliContext, seconds: float) -> None:
         f"{'in use' if fast['active'] else 'not used'} - {fast['detail']}"
         for name, fast in report["sm2_fast_paths"].items()
     ]
+    lines.append(f"SM4-GCM (data at rest, archives): {report['sm4_gcm_backend']}")
     cpu = report["cpu"]
     flags = " ".join(f"{k}{'+' if v else '-'}" for k, v in cpu["flags"].items())
     lines.append(f"CPU: {cpu['model']} ({flags})")
