@@ -46,3 +46,44 @@ def test_fuzz_decode_is_total(text: str) -> None:
     except Base45Error:
         return
     assert encode(data) == text  # whatever decodes is canonical
+
+
+def _reference_decode(text: str) -> bytes | None:
+    """RFC 9285 section 4.2 written out group by group (None: not valid Base45)."""
+    digits = [ALPHABET.find(ch) for ch in text]
+    if -1 in digits or len(digits) % 3 == 1:
+        return None
+    out = bytearray()
+    for i in range(0, len(digits), 3):
+        chunk = digits[i:i + 3]
+        value = sum(d * 45 ** k for k, d in enumerate(chunk))
+        if len(chunk) == 3:
+            if value > 0xFFFF:
+                return None
+            out += value.to_bytes(2, "big")
+        else:
+            if value > 0xFF:
+                return None
+            out.append(value)
+    return bytes(out)
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=ALPHABET, max_size=400))
+def test_decode_agrees_with_the_group_by_group_definition(text: str) -> None:
+    """The lane-parallel decoder against the RFC's definition, overflowing groups included."""
+    expected = _reference_decode(text)
+    if expected is None:
+        with pytest.raises(Base45Error):
+            decode(text)
+    else:
+        assert decode(text) == expected
+
+
+@pytest.mark.parametrize("at", [0, 1, 7, 40])
+def test_one_overflowing_group_among_valid_ones_is_refused(at: int) -> None:
+    text = encode(bytes(range(100)))
+    bad = text[:3 * at] + "GGW" + text[3 * at + 3:]  # 65536: one over 0xFFFF
+    with pytest.raises(Base45Error, match="exceeds 0xFFFF"):
+        decode(bad)
+    assert decode(text[:3 * at] + "FGW" + text[3 * at + 3:])  # 65535 is fine

@@ -102,13 +102,16 @@ def new_jti() -> bytes:
 
 
 def _is_masked(name: str) -> bool:
-    return "*" in name and sum(ch != "*" for ch in name) <= 2
+    stars = name.count("*")
+    return stars > 0 and len(name) - stars <= 2
 
 
 def _aware(value: datetime, what: str) -> datetime:
     """Aware, in UTC, whole seconds: what survives the CBOR round trip."""
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise ClaimsError(f"{what} must be a timezone-aware datetime")
+    if value.tzinfo is UTC and not value.microsecond:
+        return value  # already so (every parsed token's times): no two new objects
     return value.astimezone(UTC).replace(microsecond=0)
 
 
