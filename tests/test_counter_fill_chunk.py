@@ -151,3 +151,59 @@ def test_a_fill_verifies_its_files_as_one_chunk_with_the_one_at_a_time_verdicts(
         assert filled["missing"] == {0: [], 1: ["DL"], 2: ["SSC"]}[n], filled
         assert {p["licence_id"] for p in filled["provenance"].values()} <= {
             person.licences[t] for t in TYPES}
+
+
+def test_the_operators_local_fill_reads_and_verifies_its_licences_as_one_chunk(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``sealtrust services fill --licence ...``: the same one statement and one batch,
+    the same verdicts (a revoked DL and a tampered SSC never fill the form)."""
+    from api.services import fill_from_registry
+
+    person, revoked, tampered = (issue_person(api, next(_seeds)) for _ in range(3))
+    answer = api.client.post(f"/v1/licences/{revoked.licences['DL']}/revoke",
+                             json={"reason": "test"}, headers=api.headers("issuer"))
+    assert answer.status_code == 200, answer.text
+    home = Home(api.home)
+    dep = Deployment(home, load_config(home))
+    try:
+        _tamper_stored_file(dep, tampered.licences["SSC"])
+        service = service_catalogue(dep, type("Cache", (), {})()).get(SERVICE)
+        policy = deployment_policy(dep)
+        at = datetime.now(UTC)
+        with dep.registry.session() as s:
+            singles = {lic: verify_pdf(licence_file(s, lic), policy, at, name=lic)
+                       for p in (person, revoked, tampered) for lic in p.licences.values()}
+        batches: list[int] = []
+        real_verify_many = sm2.verify_many
+
+        def spy(batch: Any) -> list[bool]:
+            batch = list(batch)
+            batches.append(len(batch))
+            return real_verify_many(batch)
+
+        monkeypatch.setattr(sm2, "verify_many", spy)
+        statements: list[str] = []
+        me = threading.get_ident()
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if threading.get_ident() == me and "licence_files" in statement:
+                statements.append(statement)
+
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            mixed = [revoked.licences["DL"], tampered.licences["SSC"], person.licences["RIC"],
+                     person.licences["DL"], person.licences["SSC"]]
+            filled = fill_from_registry(dep, service, mixed, at=at, actor="clerk-7").to_json()
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+    finally:
+        dep.close()
+    assert len(statements) == 1, statements
+    assert batches == [2 * len(mixed)]
+    assert filled["missing"] == [] and {p["licence_id"] for p in filled["provenance"].values()
+                                        } == set(person.licences.values())
+    unused = {u["licence_id"]: u for u in filled["unused"]}
+    for lic in (revoked.licences["DL"], tampered.licences["SSC"]):
+        assert unused[lic]["reason"] == "not_verified"
+        assert unused[lic]["indication"] == singles[lic].indication.value == "TOTAL_FAILED"
+    assert all(singles[lic].passed for lic in person.licences.values())
