@@ -18,7 +18,7 @@ the same checks, so the verdict does not depend on the path taken.
 """
 
 from verification.chain import PkiChainValidator
-from verification.engine import judge, verify_files, verify_pdf
+from verification.engine import judge, verify_files, verify_pdf, verify_pdfs
 from verification.extract import extract_facts
 from verification.facts import FileFacts, SignatureFacts
 from verification.policy import (
@@ -58,4 +58,5 @@ __all__ = [
     "judge",
     "verify_files",
     "verify_pdf",
+    "verify_pdfs",
 ]

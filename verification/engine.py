@@ -6,7 +6,7 @@ import hashlib
 import os
 import resource
 import signal
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -24,7 +24,7 @@ from verification.report import FileReport, SignatureReport
 from verification.sm2_batch import verified_together
 from verification.status import ChunkScope
 
-__all__ = ["judge", "verify_files", "verify_pdf"]
+__all__ = ["judge", "verify_files", "verify_pdf", "verify_pdfs"]
 
 _T = TypeVar("_T")
 
@@ -275,3 +275,24 @@ def _collect(
         except Exception as exc:  # noqa: BLE001  (e.g. a worker killed by the memory limit)
             reason = f"worker failed: {type(exc).__name__}"
             yield from (judge(_unread(path, reason), policy, at) for path in batch)
+
+
+# ---------------------------------------------------------------- a few files in memory
+def verify_pdfs(files: Sequence[tuple[str, bytes]], policy: VerificationPolicy,
+                at: datetime | None = None) -> list[FileReport]:
+    """:func:`verify_pdf` of each ``(name, data)``, in order, judged as one bulk chunk.
+
+    The counter's fill verifies the few files of one grant: as in a bulk chunk,
+    their SM2 verifications go through one ``trust.sm2.verify_many`` call and the
+    status rows they need are read in one registry statement, with the same
+    reports as :func:`verify_pdf` file by file. All files are held at once: the
+    caller bounds how many (no timeouts, in this process).
+    """
+    moment = _moment(at)
+    file_sm3 = policy.licence_status.consults_registry
+    plans = [plan_facts(data, name=name, max_size=policy.max_file_size, file_sm3=file_sm3)
+             for name, data in files]
+    with verified_together(i for plan in plans for i in plan.signature_inputs()):
+        facts = [finish_facts(plan) for plan in plans]
+    with _prefetched(policy, facts, moment):
+        return [judge(f, policy, moment) for f in facts]

@@ -36,6 +36,9 @@ class ServiceDefinition:
     subject: str | None = None
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     validator: Draft202012Validator | None = field(default=None, compare=False, repr=False)
+    # scope() once per definition: every fill asks for it twice (the cut and fill_form)
+    _scope: Mapping[str, frozenset[str]] | None = field(default=None, init=False,
+                                                          compare=False, repr=False)
 
     def needs(self) -> tuple[str, ...]:
         """Every licence type the service may read, in declaration order, once each."""
@@ -49,10 +52,14 @@ class ServiceDefinition:
         needed type is a key, with an empty set when the service only needs to
         see that a valid licence of the type exists.
         """
-        read: dict[str, set[str]] = {code: set() for code in self.needs()}
-        for source in self.sources():
-            read[source.type_code].add(source.field)
-        return {code: frozenset(fields) for code, fields in read.items()}
+        if self._scope is None:
+            read: dict[str, set[str]] = {code: set() for code in self.needs()}
+            for source in self.sources():
+                read[source.type_code].add(source.field)
+            object.__setattr__(self, "_scope",
+                               {code: frozenset(fields) for code, fields in read.items()})
+        assert self._scope is not None
+        return dict(self._scope)  # a copy: the cached mapping is never handed out
 
     def sources(self) -> Iterator[_mapping.Source]:
         """Every licence field any mapping expression reads."""
