@@ -23,7 +23,7 @@ import pytest
 
 from tests.vectors.qr import testpki
 from tests.vectors.qr.testpki import CLOCK, ISSUER, LICENCE_TYPE
-from trust import sm2
+from trust import _sm2_openssl, sm2
 from trust.status import LicenceStatus
 from trust.token import (
     Claims,
@@ -88,6 +88,23 @@ def _raw_verify_batch(setup: dict[str, Any]) -> Callable[[], int]:
     return batch
 
 
+def _openssl_verify_batch(setup: dict[str, Any]) -> Callable[[], int]:
+    """The same raw verification on OpenSSL (issue 15 asks for >= 2x its rate)."""
+    envelope = decode_token(setup["text"]).envelope
+    spki = CertFacts.from_der(setup["pki"].token_signer.cert).spki
+    backend = _sm2_openssl.OpenSSLBackend()
+    handle = backend.load_public(sm2.PublicKey.from_der(spki).point)
+    tbs, sig = envelope.to_be_signed(), envelope.signature
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    assert backend.verify(handle, tbs, r, s, sm2.DEFAULT_UID)
+
+    def batch() -> int:
+        for _ in range(N_TOKENS):
+            backend.verify(handle, tbs, r, s, sm2.DEFAULT_UID)
+        return N_TOKENS
+    return batch
+
+
 def _verify_batch(text: str, **kw: Any) -> Callable[[], int]:
     assert verify_token(text, **kw).passed
 
@@ -115,6 +132,17 @@ def test_token_verify_offline(
                          status_lists=setup["status"], now=CLOCK)
     rates = pair(benchmark, ours, _raw_verify_batch(setup))
     _report(figure, benchmark, "verify offline", rates, "raw SM2 verify_raw, same bytes")
+
+
+def test_token_verify_offline_vs_openssl(
+    benchmark: Any, setup: dict[str, Any], pair: Any, figure: Any
+) -> None:
+    """Issue 15: in-process QR verification at >= 2x OpenSSL's raw SM2 verify rate."""
+    ours = _verify_batch(setup["text"], trust_list=setup["trust_list"],
+                         status_lists=setup["status"], now=CLOCK)
+    rates = pair(benchmark, ours, _openssl_verify_batch(setup))
+    _report(figure, benchmark, "verify offline vs OpenSSL", rates,
+            "OpenSSL raw SM2 verify, same bytes")
 
 
 def test_document_token_verify_online(benchmark: Any, setup: dict[str, Any], pair: Any,
