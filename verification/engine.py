@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import signal
@@ -16,6 +15,7 @@ from typing import TypeVar
 
 from trust.errors import InputError
 from trust.indications import Indication, SubIndication
+from verification.certinfo import sha256_hex
 from verification.checks import run_checks, verdict
 from verification.extract import FactsPlan, extract_facts, finish_facts, plan_facts
 from verification.facts import FileFacts
@@ -180,7 +180,7 @@ def _prefetched(policy: VerificationPolicy, facts: list[FileFacts],
     return chunk(
         (s.licence_id for s in sigs if s.licence_id is not None),
         (s.seal for s in sigs if s.seal is not None),
-        {hashlib.sha256(der).hexdigest()
+        {sha256_hex(der)
          for s in sigs for der in (s.signer_cert, *s.certificates) if der is not None},
         at)
 
