@@ -15,8 +15,7 @@ import pytest
 
 from tests import pdf_corpus as corpus
 from tests.licence_corpus import Licences, open_licences
-from verification import FileReport, verify_files
-from verification import report_json
+from verification import FileReport, report_json, verify_files
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +108,11 @@ def test_the_memo_stays_bounded() -> None:
     report_json._remembered(big)
     report_json._remembered(big[:-1])
     assert report_json._held <= report_json._MAX_BYTES
+
+
+def test_the_ndjson_line_is_the_text_in_utf8(reports: tuple[Licences, list[Path]]) -> None:
+    lic, paths = reports
+    for report in verify_files(paths, lic.online(), chunk=8):
+        line = report.to_json_line()
+        assert line == (_plain(report) + "\n").encode("utf-8"), report.facts.name
+        assert line.count(b"\n") == 1

@@ -15,7 +15,7 @@ from typing import Any, Final
 from trust.indications import Check, Indication, SubIndication
 from verification.certinfo import cert_info, sha256_hex
 from verification.facts import FileFacts, SignatureFacts
-from verification.report_json import dumps_with_blobs
+from verification.report_json import dumps_with_blobs, line_with_blobs
 
 __all__ = ["SCHEMA_VERSION", "FileReport", "SignatureReport"]
 
@@ -164,6 +164,10 @@ class FileReport:
         """``json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)``, with each
         distinct certificate and seal base64-encoded once per process."""
         return dumps_with_blobs(self.to_dict)
+
+    def to_json_line(self) -> bytes:
+        """:meth:`to_json` as one UTF-8 NDJSON line, newline included (bulk output)."""
+        return line_with_blobs(self.to_dict)
 
     def summary(self, lang: str = "zh") -> str:
         """One line for people: the bottom line, why, and who signed."""

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["dumps_with_blobs"]
+__all__ = ["dumps_with_blobs", "line_with_blobs"]
 
 _MIN_BLOB: Final = 64  # shorter values are encoded in place
 _MAX_ENTRIES: Final = 1024
@@ -31,6 +31,7 @@ _MAX_BYTES: Final = 16 * 1024 * 1024  # of remembered DER (base64 adds a third)
 # JSON string changes nothing else.
 _NONCE: Final = "blob-" + secrets.token_hex(16) + "-"
 _PLACEHOLDER: Final = re.compile(re.escape(_NONCE) + r"(\d{1,18})#")
+_PLACEHOLDER_BYTES: Final = re.compile(re.escape(_NONCE.encode("ascii")) + rb"(\d{1,18})#")
 
 _blobs: dict[bytes, tuple[str, str]] = {}  # DER -> (placeholder, base64)
 _held = 0
@@ -52,9 +53,11 @@ def _remembered(der: bytes) -> tuple[str, str]:
     return entry
 
 
-def dumps_with_blobs(build: Callable[[Callable[[bytes], str]], dict[str, Any]]) -> str:
-    """``json.dumps(build(b64), ensure_ascii=False, sort_keys=True)`` where ``build``
-    writes every DER value with the function it is given."""
+_Build = Callable[[Callable[[bytes], str]], dict[str, Any]]
+
+
+def _dumped(build: _Build) -> tuple[str, dict[str, str]]:
+    """The JSON text with placeholders, and the base64 of each placeholder in it."""
     used: dict[str, str] = {}
 
     def blob(der: bytes) -> str:
@@ -64,9 +67,27 @@ def dumps_with_blobs(build: Callable[[Callable[[bytes], str]], dict[str, Any]]) 
         used[placeholder] = text
         return placeholder
 
-    text = json.dumps(build(blob), ensure_ascii=False, sort_keys=True)
+    return json.dumps(build(blob), ensure_ascii=False, sort_keys=True), used
+
+
+def dumps_with_blobs(build: _Build) -> str:
+    """``json.dumps(build(b64), ensure_ascii=False, sort_keys=True)`` where ``build``
+    writes every DER value with the function it is given."""
+    text, used = _dumped(build)
     if not used:
         return text
     # (a placeholder not handed out in this report -- impossible without the nonce --
     # is left as it is rather than filled with some other value)
     return _PLACEHOLDER.sub(lambda m: used.get(m[0], m[0]), text)
+
+
+def line_with_blobs(build: _Build) -> bytes:
+    """:func:`dumps_with_blobs` as one UTF-8 NDJSON line (newline included), built as
+    bytes: the base64 is ASCII, so only the short text around it is encoded (a 31 KB
+    line with Chinese in it is otherwise held and encoded as UCS-2)."""
+    text, used = _dumped(build)
+    line = text.encode("utf-8") + b"\n"
+    if not used:
+        return line
+    spliced = {k.encode("ascii"): v.encode("ascii") for k, v in used.items()}
+    return _PLACEHOLDER_BYTES.sub(lambda m: spliced.get(m[0], m[0]), line)
