@@ -100,6 +100,10 @@ def test_text_that_looks_like_a_placeholder_is_left_as_it_is(
 
 
 def test_the_memo_stays_bounded() -> None:
+    huge = bytes(report_json._MAX_BLOB + 1)
+    text = report_json.dumps_with_blobs(lambda blob: {"crl": blob(huge)})
+    assert json.loads(text)["crl"] == base64.b64encode(huge).decode()
+    assert huge not in report_json._blobs  # encoded in place, not remembered
     report_json._blobs.clear()
     for i in range(report_json._MAX_ENTRIES + 10):
         report_json._remembered(i.to_bytes(4, "big") * 20)

@@ -21,7 +21,8 @@ from typing import Any, Final
 
 __all__ = ["dumps_with_blobs", "line_with_blobs"]
 
-_MIN_BLOB: Final = 64  # shorter values are encoded in place
+_MIN_BLOB: Final = 64  # shorter values are encoded in place, and so are
+_MAX_BLOB: Final = 1 << 20  # larger ones (an embedded CRL is not worth keeping)
 _MAX_ENTRIES: Final = 1024
 _MAX_BYTES: Final = 16 * 1024 * 1024  # of remembered DER (base64 adds a third)
 # A placeholder is this process's secret nonce and a serial number. The nonce stops
@@ -61,7 +62,7 @@ def _dumped(build: _Build) -> tuple[str, dict[str, str]]:
     used: dict[str, str] = {}
 
     def blob(der: bytes) -> str:
-        if len(der) < _MIN_BLOB:
+        if not _MIN_BLOB <= len(der) <= _MAX_BLOB:
             return base64.b64encode(der).decode("ascii")
         placeholder, text = _remembered(der)
         used[placeholder] = text
