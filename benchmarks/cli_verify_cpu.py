@@ -9,11 +9,14 @@ alternating rounds is kept. The reference, ``openssl speed sm2`` (verify/s),
 runs in the same invocation between the rounds.
 
     PYTHONPATH=$PWD python benchmarks/cli_verify_cpu.py [--n 400] [--rounds 3]
-        [--corpus DIR] [--profile FILE.prof]
+        [--corpus DIR] [--profile FILE.prof] [--openssl-seconds 3]
 
 ``--corpus DIR`` keeps (or reuses) the deployment and the issued files, so two
 code versions can be compared on the same licences; ``--profile`` also runs the
-N-file command once in process under cProfile and writes the stats there.
+N-file command once in process under cProfile and writes the stats there;
+``--stages`` prints the CPU a licence spends in each stage of the bulk path,
+measured stage by stage over the N files without a profiler (cProfile inflates
+the many small Python calls several times over).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -103,6 +107,55 @@ def profile(home: Path, files: list[Path], out: Path) -> None:
     pstats.Stats(str(out)).sort_stats("tottime").print_stats(25)
 
 
+def stages(home: Path, files: list[Path]) -> None:
+    """CPU per licence of each stage of ``verify_files`` + the NDJSON line, in process."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from api.cli._common import CliContext
+    from api.cli.verify import _policy
+    from verification.cms import digest_signed_and_whole, parse_cms
+    from verification.engine import _prefetched, judge, verify_files
+    from verification.extract import finish_facts, plan_facts
+    from verification.pdf.locate import locate
+    from verification.sm2_batch import verified_together
+
+    logging.disable(logging.CRITICAL)
+    policy = _policy(CliContext(home=home, json=True), False, None, None, [], (), None)
+    at = datetime.now(UTC)
+    list(verify_files(files[:40], policy, at=at))  # warm the per-process caches
+    n = len(files)
+
+    def stage(name: str, work: Any, inputs: list[Any]) -> list[Any]:
+        start = time.process_time()
+        out = [work(x) for x in inputs]
+        print(f"  {name:28s} {(time.process_time() - start) / n * 1e3:7.3f} ms")
+        return out
+
+    print(f"stages, CPU a licence over {n} licences:")
+    datas = stage("read", lambda p: p.read_bytes(), files)
+    stage("SHA-256 of the file", lambda d: hashlib.sha256(d).hexdigest(), datas)
+    found = stage("locate the signature", locate, datas)
+    signed = stage("CMS walk", lambda f: parse_cms(f.contents), found)
+    stage("time-stamp token walk", lambda c: parse_cms(c.timestamp_token, timestamp=True), signed)
+    stage("SM3: signed ranges + file", lambda df: digest_signed_and_whole(
+        df[0], *df[1].byte_range[1:], "sm3"), list(zip(datas, found, strict=True)))
+    plans = stage("plan_facts (all of the above)",
+                  lambda d: plan_facts(d, name="x", file_sm3=True), datas)
+    inputs = [i for p in plans for i in p.signature_inputs()]
+    start = time.process_time()
+    with verified_together(inputs):
+        print(f"  {'SM2 verify_many':28s} {(time.process_time() - start) / n * 1e3:7.3f} ms")
+        facts = stage("finish_facts", finish_facts, plans)
+    start = time.process_time()
+    reports = []
+    for i in range(0, n, 32):
+        with _prefetched(policy, facts[i:i + 32], at):
+            reports += [judge(f, policy, at) for f in facts[i:i + 32]]
+    print(f"  {'registry chunk + judge':28s} {(time.process_time() - start) / n * 1e3:7.3f} ms")
+    stage("NDJSON line", lambda r: r.to_json_line(), reports)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=400)
@@ -110,6 +163,9 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=None)
     ap.add_argument("--profile", type=Path, default=None)
     ap.add_argument("--label", default="run")
+    ap.add_argument("--stages", action="store_true")
+    ap.add_argument("--openssl-seconds", type=int, default=1,
+                    help="length of each `openssl speed -seconds N sm2` reference run")
     args = ap.parse_args()
     root = args.corpus or Path(tempfile.mkdtemp(prefix="cliverify-"))
     t0 = time.perf_counter()
@@ -117,11 +173,13 @@ def main() -> None:
     print(f"corpus: {len(files)} licences in {root} ({time.perf_counter() - t0:.0f} s)")
     if args.profile is not None:
         profile(home, files, args.profile)
+    if args.stages:
+        stages(home, files)
     one, many, ossl = float("inf"), float("inf"), 0.0
     for _ in range(args.rounds):
         one = min(one, cli_cpu(home, files[:1]))
         many = min(many, cli_cpu(home, files))
-        ossl = max(ossl, openssl_sm2_verify_rate())
+        ossl = max(ossl, openssl_sm2_verify_rate(args.openssl_seconds))
     per_file = (many - one) / (len(files) - 1)
     rate = 1 / per_file
     print(f"{args.label}: 1 file {one * 1e3:.0f} ms CPU, {len(files)} files {many:.2f} s CPU; "

@@ -56,6 +56,29 @@ def test_mod37_2_matches_weighted_sum(data: str) -> None:
     assert mod37_2_check_char(data) == independent_mod37_2(data)
 
 
+@pytest.mark.parametrize(("data", "bad"), [("AB*C", "'*'"), ("12a4", "'a'"), ("X-Y", "'-'")])
+def test_mod37_2_names_the_first_bad_character(data: str, bad: str) -> None:
+    with pytest.raises(LicenceIdFormatError, match=bad):
+        mod37_2_check_char(data)
+
+
+@given(st.text(alphabet="0123456789", min_size=8, max_size=8))
+def test_issue_date_reads_as_strptime_reads_it(digits: str) -> None:
+    """The date field is read with int() slices (strptime was a tenth of a licence's
+    checks): the same dates, the same refusals."""
+    payload = f"L1BL91350100M000100Y43{digits}00000042"
+    text = f"L1-BL-91350100M000100Y43-{digits}-00000042-{mod37_2_check_char(payload)}"
+    try:
+        expected: date | None = datetime.strptime(digits, "%Y%m%d").date()
+    except ValueError:
+        expected = None
+    if expected is None or expected.year < 1000:
+        with pytest.raises(LicenceIdFormatError):
+            parse_licence_id(text)
+    else:
+        assert parse_licence_id(text).issued_on == expected
+
+
 def test_real_usccs_pass_and_any_changed_check_fails() -> None:
     for code in REAL_USCCS:
         assert is_valid_uscc(code)

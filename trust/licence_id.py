@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
+from operator import mul
 from typing import Final
 
 from trust.errors import InputError
@@ -51,6 +53,7 @@ _MAX_TEXT: Final = 64  # the registry column width; anything longer is refused u
 # and may only appear as the check character.
 _MOD37_ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 _MOD37_VALUE: Final = {ch: i for i, ch in enumerate(_MOD37_ALPHABET)}
+_MOD37_DATA: Final = re.compile(r"[0-9A-Z]*")
 
 # GB 32100-2015 unified social credit code: 31 characters (no I, O, Z, S, V).
 _USCC_ALPHABET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -119,13 +122,18 @@ def mod37_2_check_char(data: str) -> str:
     A pure system with a prime modulus: every single substitution and every
     adjacent transposition changes the residue, so both are always detected.
     """
-    total = 0
-    for ch in data:
-        value = _MOD37_VALUE.get(ch)
-        if value is None or value == 36:
-            raise LicenceIdFormatError(f"character {ch!r} is not allowed in a licence identifier")
-        total = (total + value) * 2 % 37
-    return _MOD37_ALPHABET[(38 - total) % 37]
+    if _MOD37_DATA.fullmatch(data) is None:
+        bad = next(ch for ch in data if _MOD37_VALUE.get(ch, 36) == 36)
+        raise LicenceIdFormatError(f"character {bad!r} is not allowed in a licence identifier")
+    # the recurrence t = (t + v) * 2 mod 37 over n characters is the sum of v_i * 2^(n-i)
+    total = sum(map(mul, map(_MOD37_VALUE.__getitem__, data), _mod37_weights(len(data))))
+    return _MOD37_ALPHABET[(38 - total % 37) % 37]
+
+
+@lru_cache(maxsize=64)
+def _mod37_weights(n: int) -> tuple[int, ...]:
+    """2^(n-i) mod 37 for i = 0..n-1: the weight of each position in MOD 37-2."""
+    return tuple(pow(2, n - i, 37) for i in range(n))
 
 
 def uscc_check_char(first17: str) -> str:
@@ -204,8 +212,9 @@ def parse_licence_id(text: str) -> LicenceId:
         raise LicenceIdFormatError(f"unsupported identifier version {match['version']}")
     type_code, authority = match["type"], match["authority"]
     _check_type_code(type_code)
+    digits = match["date"]  # eight ASCII digits (the shape): as strptime("%Y%m%d") reads them
     try:
-        issued_on = datetime.strptime(match["date"], "%Y%m%d").date()
+        issued_on = date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
         raise LicenceIdFormatError(f"{match['date']} is not a calendar date") from None
     if issued_on.year < 1000:

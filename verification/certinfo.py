@@ -7,6 +7,7 @@ file is a large share of the fast path's budget.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Final
 
@@ -14,10 +15,11 @@ from asn1crypto import x509
 
 from trust.pki.names import uscc_of_identifier
 
-__all__ = ["CertInfo", "cert_info"]
+__all__ = ["CertInfo", "cert_info", "sha256_hex"]
 
 _MAX_ENTRIES: Final = 4096
 _cache: dict[bytes, CertInfo] = {}
+_digests: dict[bytes, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +61,14 @@ def _organisation_id(cert: x509.Certificate) -> str | None:
     if isinstance(value, list):  # several: ambiguous, no organisation
         return None
     return value if isinstance(value, str) else None
+
+
+def sha256_hex(der: bytes) -> str:
+    """SHA-256 (hex) of a certificate -- its registry key and report fingerprint --
+    once per process while remembered (any bytes: nothing is parsed)."""
+    digest = _digests.get(der)
+    if digest is None:
+        if len(_digests) >= _MAX_ENTRIES:
+            _digests.clear()
+        digest = _digests[der] = hashlib.sha256(der).hexdigest()
+    return digest

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
 import signal
@@ -11,11 +10,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
 from trust.errors import InputError
 from trust.indications import Indication, SubIndication
+from verification.certinfo import sha256_hex
 from verification.checks import run_checks, verdict
 from verification.extract import FactsPlan, extract_facts, finish_facts, plan_facts
 from verification.facts import FileFacts
@@ -180,7 +179,7 @@ def _prefetched(policy: VerificationPolicy, facts: list[FileFacts],
     return chunk(
         (s.licence_id for s in sigs if s.licence_id is not None),
         (s.seal for s in sigs if s.seal is not None),
-        {hashlib.sha256(der).hexdigest()
+        {sha256_hex(der)
          for s in sigs for der in (s.signer_cert, *s.certificates) if der is not None},
         at)
 
@@ -188,12 +187,13 @@ def _prefetched(policy: VerificationPolicy, facts: list[FileFacts],
 def _plan_one(path: str, policy: VerificationPolicy) -> FactsPlan | FileFacts:
     """Read one file and parse it (facts of an unreadable file at once); named by the path
     as given."""
-    try:
-        size = os.path.getsize(path)
-        if size > policy.max_file_size:
-            reason = f"file of {size} bytes exceeds the {policy.max_file_size}-byte limit"
-            return _unread(path, reason, size)
-        data = Path(path).read_bytes()
+    try:  # (unbuffered: one stat and one copy of the file, not two of each)
+        with open(path, "rb", buffering=0) as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > policy.max_file_size:
+                reason = f"file of {size} bytes exceeds the {policy.max_file_size}-byte limit"
+                return _unread(path, reason, size)
+            data = file.read()
     except OSError as exc:
         return _unread(path, f"cannot read file: {exc.strerror}")
     return plan_facts(data, name=path, max_size=policy.max_file_size,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -69,8 +69,10 @@ class SignatureFacts:
     revocation_crls: tuple[bytes, ...] = ()
     revocation_ocsps: tuple[bytes, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
+    def to_dict(self, blob: Callable[[bytes], str] | None = None) -> dict[str, Any]:
+        """JSON-ready values; ``blob`` writes each DER value (default: its base64)."""
+        write = blob or _base64
+        return {name: _jsonable(getattr(self, name), write) for name in _SIGNATURE_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SignatureFacts:
@@ -111,10 +113,11 @@ class FileFacts:
     # registry is consulted (registered-file check); None otherwise
     sm3: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        data = {f.name: _jsonable(getattr(self, f.name)) for f in fields(self)}
-        data["signatures"] = [s.to_dict() for s in self.signatures]
-        return data
+    def to_dict(self, blob: Callable[[bytes], str] | None = None) -> dict[str, Any]:
+        """JSON-ready values; ``blob`` writes each DER value (default: its base64)."""
+        write = blob or _base64
+        return {name: [s.to_dict(write) for s in self.signatures] if name == "signatures"
+                else _jsonable(getattr(self, name), write) for name in _FILE_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileFacts:
@@ -149,11 +152,19 @@ def _aware(text: str) -> datetime:
     return value
 
 
-def _jsonable(value: Any) -> Any:
+_SIGNATURE_FIELDS = tuple(f.name for f in fields(SignatureFacts))
+_FILE_FIELDS = tuple(f.name for f in fields(FileFacts))
+
+
+def _base64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def _jsonable(value: Any, blob: Callable[[bytes], str]) -> Any:
     if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
+        return blob(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, blob) for v in value]
     return value

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final, Protocol, runtime_checkable
 
 from trust.indications import Check, Indication, SubIndication
+from verification.certinfo import sha256_hex
 
 if TYPE_CHECKING:
     from verification.status import LicenceStatusSource
@@ -160,7 +161,7 @@ class VerificationPolicy:
     def recognition(self, path: Sequence[bytes]) -> Recognition:
         """The rule of the anchor a validated path ends at (or of a listed CA inside it)."""
         for der in reversed(path):
-            rule = self.recognitions.get(hashlib.sha256(der).hexdigest())
+            rule = self.recognitions.get(sha256_hex(der))
             if rule is not None:
                 return rule
         return self.default_recognition

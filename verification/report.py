@@ -7,15 +7,15 @@ be re-judged with :func:`verification.judge` under another policy or time.
 
 from __future__ import annotations
 
-import hashlib
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from trust.indications import Check, Indication, SubIndication
-from verification.certinfo import cert_info
+from verification.certinfo import cert_info, sha256_hex
 from verification.facts import FileFacts, SignatureFacts
+from verification.report_json import dumps_with_blobs, line_with_blobs
 
 __all__ = ["SCHEMA_VERSION", "FileReport", "SignatureReport"]
 
@@ -79,7 +79,8 @@ class SignatureReport:
     sub_indication: SubIndication | None
     chain: tuple[bytes, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, blob: Callable[[bytes], str] | None = None) -> dict[str, Any]:
+        """The JSON form; ``blob`` writes each DER value of the facts (default: base64)."""
         f = self.facts
         return {
             "field": f.field_name,
@@ -99,7 +100,7 @@ class SignatureReport:
             "issuer": f.signer_issuer,
             "serial": f.signer_serial,
             "chain": [
-                {"subject": _subject(d), "sha256": hashlib.sha256(d).hexdigest()}
+                {"subject": _subject(d), "sha256": sha256_hex(d)}
                 for d in self.chain
             ],
             "algorithm": {"digest": f.digest_algorithm, "signature": f.signature_algorithm},
@@ -111,7 +112,7 @@ class SignatureReport:
                         "valid_from": None if f.valid_from is None else f.valid_from.isoformat(),
                         "valid_until": None if f.valid_until is None
                         else f.valid_until.isoformat()},
-            "facts": f.to_dict(),
+            "facts": f.to_dict(blob),
         }
 
 
@@ -138,7 +139,8 @@ class FileReport:
                     return _BY_CHECK.get((check.name, check.sub_indication))
         return None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, blob: Callable[[bytes], str] | None = None) -> dict[str, Any]:
+        """The JSON form; ``blob`` writes each DER value of the facts (default: base64)."""
         f = self.facts
         return {
             "schema": SCHEMA_VERSION,
@@ -154,12 +156,18 @@ class FileReport:
             "indication": self.indication.value,
             "sub_indication": None if self.sub_indication is None else self.sub_indication.value,
             "detail": self.detail,
-            "signatures": [s.to_dict() for s in self.signatures],
+            "signatures": [s.to_dict(blob) for s in self.signatures],
             "summary": {"zh": self.summary("zh"), "en": self.summary("en")},
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+        """``json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)``, with each
+        distinct certificate and seal base64-encoded once per process."""
+        return dumps_with_blobs(self.to_dict)
+
+    def to_json_line(self) -> bytes:
+        """:meth:`to_json` as one UTF-8 NDJSON line, newline included (bulk output)."""
+        return line_with_blobs(self.to_dict)
 
     def summary(self, lang: str = "zh") -> str:
         """One line for people: the bottom line, why, and who signed."""

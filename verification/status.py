@@ -20,7 +20,6 @@ Both are picklable, so a bulk run ships them to its worker processes once.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +33,7 @@ from trust.licence_id import LicenceId, LicenceIdError, parse_licence_id
 from trust.pki.crl import CrlStore
 from trust.status import StatusList
 from trust.trustlist import Role, TrustList
+from verification.certinfo import sha256_hex
 from verification.revocation import RevocationData, path_revocation
 
 __all__ = [
@@ -278,7 +278,7 @@ class RegistryStatus:
 
     def check(self, path: Sequence[bytes], at: datetime) -> Check:
         """Certificate revocation: every non-anchor certificate must be known and not revoked."""
-        wanted = [hashlib.sha256(der).hexdigest() for der in path[:-1] or path]
+        wanted = [sha256_hex(der) for der in path[:-1] or path]
         chunk: _Chunk | None = getattr(self._local, "chunk", None)
         if chunk is not None and all(fp in chunk.certificates for fp in wanted):
             rows = chunk.certificates

@@ -8,10 +8,10 @@ anchors and time and is therefore judged later, in the checks.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from verification.certinfo import sha256_hex
 from verification.cms import SignedCms, digest_ranges, parse_cms
 from verification.errors import CmsFormatError
 
@@ -54,4 +54,4 @@ def token_facts(token: bytes, signature_value: bytes, *,
 
 def fingerprint(der: bytes) -> str:
     """SHA-256 hex of a DER object: the key of every per-process cache here."""
-    return hashlib.sha256(der).hexdigest()
+    return sha256_hex(der)

@@ -153,7 +153,7 @@ async def verify(
             report = verify_pdf(data, sized, at, name=name)
             metrics.count_verification(
                 "ofd" if report.facts.parser == "ofd" else "pdf", report.indication.value)
-            yield (report.to_json() + "\n").encode()
+            yield report.to_json_line()
 
     return StreamingResponse(lines(), media_type=NDJSON)
 
