@@ -1,0 +1,176 @@
+"""The shortcuts of OFD verification (issue 13's floor) keep zipfile's and the registry's
+answers: entries of a plain package are read straight from its bytes (zipfile reads every
+unusual entry, so a damaged one gets zipfile's refusal), the V4 seal's small fields are
+parsed once per distinct field, and a licence's online verification reads the registry
+in one statement.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, load_config
+from api.issuance import issue_one
+from api.routes.verification import deployment_policy
+from signing.types import builtin_types
+from trust.indications import Indication
+from verification import verify_pdf
+from verification.errors import OfdFormatError
+from verification.ofd import OfdPackage
+from verification.ofd import seal_value as seal_value_module
+from verification.ofd.seal_value import read_seal_signature
+
+
+@pytest.fixture(scope="module")
+def licences(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment, list[bytes]]]:
+    root = tmp_path_factory.mktemp("ofd-speed") / "home"
+    init_deployment(root)
+    dep = Deployment(Home(root), load_config(Home(root)))
+    try:
+        files = []
+        for number in (11, 12):
+            with dep.registry.session() as s:
+                files.append(issue_one(dep, s, type_code="DL",
+                                       record=builtin_types().get("DL").example(number),
+                                       department=DEMO_DEPARTMENT, actor="test",
+                                       file_format="ofd").pdf)
+        yield dep, files
+    finally:
+        dep.close()
+
+
+def _zipfile_view(data: bytes) -> dict[str, bytes]:
+    z = zipfile.ZipFile(io.BytesIO(data))
+    return {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
+
+
+def test_plain_entries_are_read_without_zipfiles_entry_reader(
+    licences: tuple[Deployment, list[bytes]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = licences[1][0]
+    expected = _zipfile_view(data)
+    assert {i.compress_type for i in zipfile.ZipFile(io.BytesIO(data)).infolist()} == {
+        zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}  # both kinds are exercised
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("zipfile's entry reader was used for a plain entry")
+
+    package = OfdPackage(data)
+    monkeypatch.setattr(zipfile.ZipFile, "open", refuse)
+    assert {name: package.read(name) for name in package.names} == expected
+
+
+def _entry(data: bytes, name: str) -> zipfile.ZipInfo:
+    return zipfile.ZipFile(io.BytesIO(data)).getinfo(name)
+
+
+def _refusal(data: bytes, name: str) -> str:
+    try:
+        OfdPackage(data).read(name)
+    except OfdFormatError as exc:
+        return exc.message
+    raise AssertionError("a damaged entry was read")
+
+
+def _corrupt_crc(data: bytes, name: str) -> bytes:
+    """The CRC-32 of ``name`` changed in the central directory (the entry data intact)."""
+    info = _entry(data, name)
+    encoded = name.encode()
+    pos = data.index(b"PK\x01\x02")
+    while True:
+        name_len = struct.unpack("<H", data[pos + 28:pos + 30])[0]
+        if data[pos + 46:pos + 46 + name_len] == encoded:
+            break
+        extra, comment = struct.unpack("<HH", data[pos + 30:pos + 34])
+        pos = data.index(b"PK\x01\x02", pos + 46 + name_len + extra + comment)
+    crc = struct.pack("<L", info.CRC ^ 1)
+    return data[:pos + 16] + crc + data[pos + 20:]
+
+
+@pytest.mark.parametrize("name", ["Doc_0/Pages/Page_0/Content.xml", "Doc_0/Res/font_2.ttf"])
+def test_a_crc_mismatch_gets_zipfiles_refusal(licences: tuple[Deployment, list[bytes]],
+                                               name: str) -> None:
+    bad = _corrupt_crc(licences[1][0], name)
+    assert "Bad CRC-32" in _refusal(bad, name)
+
+
+def test_a_local_header_naming_another_file_gets_zipfiles_refusal(
+    licences: tuple[Deployment, list[bytes]],
+) -> None:
+    data = licences[1][0]
+    name = "Doc_0/Document.xml"
+    offset = _entry(data, name).header_offset
+    bad = data[:offset + 30] + b"X" + data[offset + 31:]  # same length, other name
+    assert "differ" in _refusal(bad, name)
+
+
+def test_a_truncated_deflate_stream_is_never_read_as_the_entry(
+    licences: tuple[Deployment, list[bytes]],
+) -> None:
+    data = licences[1][0]
+    name = "Doc_0/Pages/Page_0/Content.xml"
+    info = _entry(data, name)
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:
+                                                        info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len
+    # the stream's last block replaced by zeros: it inflates to less, or not at all
+    cut = start + info.compress_size - 64
+    bad = data[:cut] + b"\x00" * 64 + data[cut + 64:]
+    try:
+        got = OfdPackage(bad).read(name)
+    except OfdFormatError:
+        return
+    assert zlib.crc32(got) == info.CRC and len(got) == info.file_size  # zipfile's rule
+
+
+def test_seal_fields_are_parsed_once_per_distinct_value(
+    licences: tuple[Deployment, list[bytes]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = [zipfile.ZipFile(io.BytesIO(f)).read("Doc_0/Signs/Sign_0/SignedValue.dat")
+              for f in licences[1]]
+    first = read_seal_signature(values[0])
+    loads: list[bytes] = []
+    original = seal_value_module.core.Asn1Value.load.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: Any, encoded: bytes, strict: bool = False, **kwargs: Any) -> Any:
+        loads.append(encoded)
+        return original(cls, encoded, strict=strict, **kwargs)
+
+    monkeypatch.setattr(seal_value_module.core.Asn1Value, "load", classmethod(counting))
+    second = read_seal_signature(values[1])
+    assert second.time_info != first.time_info or second.signed_message != first.signed_message
+    # version, property and algorithm come from the cache; at most the time is new
+    assert all(raw[0] == 0x18 for raw in loads)
+    assert (second.version, second.property_info, second.signature_algorithm) == (
+        first.version, first.property_info, first.signature_algorithm)
+
+
+def test_online_verification_of_a_licence_reads_the_registry_once(
+    licences: tuple[Deployment, list[bytes]],
+) -> None:
+    dep, files = licences
+    policy = deployment_policy(dep)
+    assert verify_pdf(files[0], policy).indication is Indication.TOTAL_PASSED  # warm up
+    engine = policy.licence_status._registry.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        report = verify_pdf(files[1], policy)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert report.indication is Indication.TOTAL_PASSED
+    assert {c.name for r in report.signatures for c in r.checks} >= {
+        "revocation", "licence_status", "registered_file", "seal"}
+    assert len(statements) == 1, statements
