@@ -7,11 +7,13 @@ in one statement.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -174,3 +176,49 @@ def test_online_verification_of_a_licence_reads_the_registry_once(
     assert {c.name for r in report.signatures for c in r.checks} >= {
         "revocation", "licence_status", "registered_file", "seal"}
     assert len(statements) == 1, statements
+
+
+def test_a_single_verifications_registry_read_has_a_fixed_shape(
+    licences: tuple[Deployment, list[bytes]],
+) -> None:
+    """No expanding IN list to render again per execution (SQLAlchemy post-compile)."""
+    dep, files = licences
+    policy = deployment_policy(dep)
+    verify_pdf(files[0], policy)
+    engine = policy.licence_status._registry.engine  # type: ignore[attr-defined]
+    expanding: list[object] = []
+
+    def look(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+             many: bool) -> None:
+        expanding.extend(context.compiled.post_compile_params)
+
+    event.listen(engine, "before_cursor_execute", look)
+    try:
+        assert verify_pdf(files[1], policy).indication is Indication.TOTAL_PASSED
+    finally:
+        event.remove(engine, "before_cursor_execute", look)
+    assert expanding == []
+
+
+def test_fixed_shape_and_expanding_chunk_statements_give_the_same_rows(
+    licences: tuple[Deployment, list[bytes]],
+) -> None:
+    from verification.status import _chunk_statement, _queries  # the two statements
+
+    dep, files = licences
+    policy = deployment_policy(dep)
+    report = verify_pdf(files[0], policy)
+    sig = report.signatures[0].facts
+    assert sig.licence_id is not None and sig.seal is not None and sig.signer_cert is not None
+    fp = hashlib.sha256(sig.signer_cert).hexdigest()
+    at = datetime.now(UTC)
+    with dep.registry.engine.connect() as conn:
+        for ids, seals, fps in (([sig.licence_id, "L-unknown"], [sig.seal], [fp, "00" * 32]),
+                                ([], [sig.seal], []), ([sig.licence_id], [], [fp]),
+                                ([f"x{n}" for n in range(9)] + [sig.licence_id], [], [])):
+            statement, params = _chunk_statement(ids, seals, fps)
+            shaped = sorted(tuple(r) for r in conn.execute(statement, {**params, "at": at}))
+            general = sorted(tuple(r) for r in conn.execute(
+                _queries().chunk, {"ids": ids, "seals": seals, "fps": fps, "at": at}))
+            assert shaped == general
+            assert len(general) == (sig.licence_id in ids) + (sig.seal in seals) + (fp in fps)
