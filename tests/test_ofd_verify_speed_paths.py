@@ -222,3 +222,15 @@ def test_fixed_shape_and_expanding_chunk_statements_give_the_same_rows(
                 _queries().chunk, {"ids": ids, "seals": seals, "fps": fps, "at": at}))
             assert shaped == general
             assert len(general) == (sig.licence_id in ids) + (sig.seal in seals) + (fp in fps)
+
+
+def test_cached_name_normalisation_still_refuses_every_time() -> None:
+    """A guard for the cache on ``normalise`` (it passes on the old code too): a refusal
+    is never cached into an answer, and answers do not depend on earlier calls."""
+    from verification.ofd.package import normalise
+
+    for _ in range(3):
+        with pytest.raises(OfdFormatError, match="climbs out"):
+            normalise("Doc_0/../../etc/passwd")
+        assert normalise("\\Doc_0\\Pages//Page_0/./Content.xml") == (
+            "Doc_0/Pages/Page_0/Content.xml")

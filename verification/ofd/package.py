@@ -19,6 +19,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from verification.errors import OfdFormatError
@@ -49,8 +50,11 @@ def looks_like_zip(data: bytes) -> bool:
     return data[:4] == _ZIP_MAGIC or (_ZIP_MAGIC in data[:4096] and b"PK\x05\x06" in data[-70_000:])
 
 
+@lru_cache(maxsize=4096)
 def normalise(name: str) -> str:
     """The canonical form of an entry name or reference: no leading slash, '/' separators.
+    (Cached: a pure function of the text, and every package of a writer repeats its
+    names; a refusal is raised again each time, never cached.)
 
     Raises OfdFormatError for names that climb out of the package (``..``) or
     carry a drive or NUL: such an entry is an attack or a broken writer, and a
