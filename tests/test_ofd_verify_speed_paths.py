@@ -234,3 +234,29 @@ def test_cached_name_normalisation_still_refuses_every_time() -> None:
             normalise("Doc_0/../../etc/passwd")
         assert normalise("\\Doc_0\\Pages//Page_0/./Content.xml") == (
             "Doc_0/Pages/Page_0/Content.xml")
+
+
+def test_document_and_signature_lists_are_read_once_per_distinct_content(
+    licences: tuple[Deployment, list[bytes]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Licences of one type share Signatures.xml (and mostly Document.xml) byte for byte:
+    the second verification parses only what differs from the first."""
+    from verification.ofd import structure
+    from verification.ofd.structure import read_documents
+
+    first, second = licences[1]
+    read_documents(OfdPackage(first))
+    parsed: list[str] = []
+    original = structure.parse_xml
+
+    def counting(data: bytes, what: str) -> Any:
+        parsed.append(what)
+        return original(data, what)
+
+    monkeypatch.setattr(structure, "parse_xml", counting)
+    docs = read_documents(OfdPackage(second))
+    expected = {"OFD.xml", "Doc_0/Signs/Sign_0/Signature.xml"}
+    if _zipfile_view(first)["Doc_0/Document.xml"] != _zipfile_view(second)["Doc_0/Document.xml"]:
+        expected.add("Doc_0/Document.xml")  # (MaxUnitID follows the content)
+    assert sorted(parsed) == sorted(expected)
+    assert docs[0].page_ids and docs[0].signatures[0].sign_type == "Seal"
