@@ -245,6 +245,8 @@ def test_document_and_signature_lists_are_read_once_per_distinct_content(
     from verification.ofd.structure import read_documents
 
     first, second = licences[1]
+    structure._page_ids.cache_clear()  # earlier tests of this module read these licences
+    structure._signature_list.cache_clear()
     read_documents(OfdPackage(first))
     parsed: list[str] = []
     original = structure.parse_xml
@@ -260,3 +262,41 @@ def test_document_and_signature_lists_are_read_once_per_distinct_content(
         expected.add("Doc_0/Document.xml")  # (MaxUnitID follows the content)
     assert sorted(parsed) == sorted(expected)
     assert docs[0].page_ids and docs[0].signatures[0].sign_type == "Seal"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_direct_reads_of_mutated_packages_are_zipfiles_bytes(
+    licences: tuple[Deployment, list[bytes]], seed: int,
+) -> None:
+    """Seeded byte changes anywhere in a licence's zip (headers, names, deflate streams,
+    stored data): whatever the direct path returns is what zipfile returns, and an entry
+    zipfile refuses is refused."""
+    import random
+
+    from verification.ofd.package import normalise
+
+    rng = random.Random(seed)
+    data = licences[1][0]
+    for _ in range(150):
+        bad = bytearray(data)
+        for _ in range(rng.choice([1, 1, 2, 4])):
+            bad[rng.randrange(len(bad))] = rng.randrange(256)
+        mutated = bytes(bad)
+        try:
+            package = OfdPackage(mutated)
+        except OfdFormatError:
+            continue
+        reference = zipfile.ZipFile(io.BytesIO(mutated))
+        for info in reference.infolist():
+            if info.is_dir():
+                continue
+            name = normalise(info.filename)  # the package took every name
+            try:
+                expected: bytes | None = reference.read(info)
+            except Exception:  # any refusal of zipfile's
+                expected = None
+            try:
+                got: bytes | None = package.read(name)
+            except Exception:
+                got = None
+            assert got == expected, (seed, name)
