@@ -300,3 +300,30 @@ def test_direct_reads_of_mutated_packages_are_zipfiles_bytes(
             except Exception:
                 got = None
             assert got == expected, (seed, name)
+
+
+@pytest.mark.postgres
+def test_fixed_shape_chunk_statement_on_postgresql() -> None:
+    """The same rows from both statements on PostgreSQL (the service's registry)."""
+    from tests.db_support import fresh_postgres_url
+    from tests.lifecycle_support import add_licences, day, new_registry
+    from verification.status import _chunk_statement, _queries
+
+    for url in fresh_postgres_url():
+        reg = new_registry(url)
+        try:
+            add_licences(reg, {f"M{i:03d}": day(2) for i in range(5)})
+            at = datetime(2026, 12, 10, tzinfo=UTC)
+            with reg.engine.connect() as conn:
+                for ids, seals, fps in (
+                        (["M000", "M003", "zz"], ["s"], ["00" * 32]), ([], [], ["a"]),
+                        ([f"M{i:03d}" for i in range(5)] + [f"x{i}" for i in range(6)], [], [])):
+                    statement, params = _chunk_statement(ids, seals, fps)
+                    shaped = sorted(tuple(r) for r in conn.execute(statement,
+                                                                     {**params, "at": at}))
+                    general = sorted(tuple(r) for r in conn.execute(
+                        _queries().chunk, {"ids": ids, "seals": seals, "fps": fps, "at": at}))
+                    assert shaped == general
+                    assert len(shaped) == len([i for i in ids if i.startswith("M")])
+        finally:
+            reg.close()
