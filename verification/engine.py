@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import TypeVar
 
 from trust.errors import InputError
@@ -176,12 +176,23 @@ def _prefetched(policy: VerificationPolicy, facts: list[FileFacts],
     if chunk is None:
         return nullcontext()
     sigs = [s for f in facts for s in f.signatures]
+    fingerprints = {sha256_hex(der)
+                    for s in sigs for der in (s.signer_cert, *s.certificates) if der is not None}
+    if fingerprints:
+        # The deployment's issuing CAs too: a GB/T 38540 seal signature (OFD) carries only
+        # the signer's certificate, so its CA's revocation row would cost a second read.
+        fingerprints |= _known_fingerprints(policy.known_intermediates)
     return chunk(
         (s.licence_id for s in sigs if s.licence_id is not None),
         (s.seal for s in sigs if s.seal is not None),
-        {sha256_hex(der)
-         for s in sigs for der in (s.signer_cert, *s.certificates) if der is not None},
+        fingerprints,
         at)
+
+
+@lru_cache(maxsize=8)
+def _known_fingerprints(known: frozenset[bytes]) -> frozenset[str]:
+    """SHA-256 (hex) of each known intermediate, once per policy's set."""
+    return frozenset(sha256_hex(der) for der in known)
 
 
 def _plan_one(path: str, policy: VerificationPolicy) -> FactsPlan | FileFacts:

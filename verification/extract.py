@@ -115,7 +115,7 @@ def _extract(plan: FactsPlan) -> FileFacts:
     if len(data) > max_size:
         return _failed(base, f"file of {len(data)} bytes exceeds the {max_size}-byte limit")
     if looks_like_zip(data):  # by content, not by name: an OFD package
-        return extract_ofd_facts(data, name=base.name)
+        return extract_ofd_facts(data, name=base.name, sha256=base.sha256)
     if plan.fast is not None:
         try:
             fast = _fast(data, base, plan.fast)

@@ -177,9 +177,9 @@ class RegistryStatus:
         chunk.seals = dict.fromkeys(seals)
         chunk.certificates = dict.fromkeys(fps)
         if ids or seals or fps:
+            statement, params = _chunk_statement(ids, seals, fps)
             with self._connect() as conn:
-                rows = conn.execute(_queries().chunk,
-                                    {"ids": ids, "at": at, "seals": seals, "fps": fps})
+                rows = conn.execute(statement, {**params, "at": at})
                 for row in rows:
                     if row.kind == "l":
                         chunk.licences[row.key] = (str(row.text), row.state)
@@ -330,10 +330,73 @@ class _Queries:
     certificates: Any
 
 
+_SHAPED_MAX: Final = 8  # ids, seals or certificates per list in a statement of fixed shape
+
+
+def _chunk_statement(ids: list[str], seals: list[str],
+                     fps: list[str]) -> tuple[Any, dict[str, Any]]:
+    """The chunk statement and its parameters. A single verification's few keys use a
+    statement of that exact shape (one bound parameter per key), compiled once and
+    cached by SQLAlchemy: the expanding IN lists of the general statement are rendered
+    again on every execution, which cost more than the SQLite read itself."""
+    if max(len(ids), len(seals), len(fps)) > _SHAPED_MAX:
+        return _queries().chunk, {"ids": ids, "seals": seals, "fps": fps}
+    params: dict[str, Any] = {}
+    for prefix, keys in (("i", ids), ("s", seals), ("f", fps)):
+        params.update((f"{prefix}{n}", key) for n, key in enumerate(keys))
+    return _shaped_chunk(len(ids), len(seals), len(fps)), params
+
+
+@lru_cache(maxsize=(_SHAPED_MAX + 1) ** 3)
+def _shaped_chunk(n_ids: int, n_seals: int, n_fps: int) -> Any:
+    """:func:`_chunk_query` with ``n_*`` bound parameters ``i0``, ``s0``, ``f0``, ..."""
+    from sqlalchemy import bindparam
+
+    def keys(prefix: str, n: int) -> Any:
+        return [bindparam(f"{prefix}{k}") for k in range(n)]
+
+    return _chunk_query(keys("i", n_ids), keys("s", n_seals), keys("f", n_fps))
+
+
+def _chunk_query(ids: Any, seals: Any, fps: Any) -> Any:
+    """A chunk's licences (with their state at ``at``), seals and certificates in one
+    round trip: (kind, key, text, state, revoked_at) rows; the first SELECT gives the
+    result columns their types. ``ids``, ``seals``, ``fps``: what each IN list holds."""
+    from sqlalchemy import String, bindparam, cast, literal_column, null, select, union_all
+
+    from trust.registry.models import CertificateRecord, Licence, LicenceEvent, SealRecord
+
+    # the licence's status at the validation time, correlated to each licence of a chunk
+    states = (select(LicenceEvent.to_status)
+              .where(LicenceEvent.licence_id == Licence.id,
+                     LicenceEvent.at <= bindparam("at", type_=LicenceEvent.at.type))
+              .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
+              .limit(1).correlate(Licence).scalar_subquery())
+
+    def no_time() -> Any:
+        return cast(null(), SealRecord.revoked_at.type)
+
+    def no_text() -> Any:
+        return cast(null(), String())
+
+    return union_all(
+        select(literal_column("'l'", String()).label("kind"), Licence.id.label("key"),
+               Licence.file_sm3.label("text"), states.label("state"),
+               no_time().label("revoked_at"))
+        .where(Licence.id.in_(ids)),
+        select(literal_column("'s'", String()), SealRecord.es_id, no_text(), no_text(),
+               SealRecord.revoked_at)
+        .where(SealRecord.es_id.in_(seals)),
+        select(literal_column("'c'", String()), CertificateRecord.fingerprint,
+               CertificateRecord.subject, no_text(), CertificateRecord.revoked_at)
+        .where(CertificateRecord.fingerprint.in_(fps)),
+    )
+
+
 @lru_cache(maxsize=1)
 def _queries() -> _Queries:
     """The online statements, built once (SQLAlchemy then caches their compiled form)."""
-    from sqlalchemy import String, bindparam, cast, literal_column, null, select, union_all
+    from sqlalchemy import bindparam, select
 
     from trust.registry.models import CertificateRecord, Licence, LicenceEvent, SealRecord
 
@@ -343,32 +406,8 @@ def _queries() -> _Queries:
                     LicenceEvent.at <= bindparam("at", type_=LicenceEvent.at.type))
              .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
              .limit(1).scalar_subquery())
-    # the same, correlated to each licence of a chunk
-    states = (select(LicenceEvent.to_status)
-              .where(LicenceEvent.licence_id == Licence.id,
-                     LicenceEvent.at <= bindparam("at", type_=LicenceEvent.at.type))
-              .order_by(LicenceEvent.at.desc(), LicenceEvent.id.desc())
-              .limit(1).correlate(Licence).scalar_subquery())
-    # a chunk's licences, seals and certificates in one round trip: (kind, key, text,
-    # state, revoked_at) rows; the first SELECT gives the result columns their types
-    def no_time() -> Any:
-        return cast(null(), SealRecord.revoked_at.type)
-
-    def no_text() -> Any:
-        return cast(null(), String())
-
-    chunk = union_all(
-        select(literal_column("'l'", String()).label("kind"), Licence.id.label("key"),
-               Licence.file_sm3.label("text"), states.label("state"),
-               no_time().label("revoked_at"))
-        .where(Licence.id.in_(bindparam("ids", expanding=True))),
-        select(literal_column("'s'", String()), SealRecord.es_id, no_text(), no_text(),
-               SealRecord.revoked_at)
-        .where(SealRecord.es_id.in_(bindparam("seals", expanding=True))),
-        select(literal_column("'c'", String()), CertificateRecord.fingerprint,
-               CertificateRecord.subject, no_text(), CertificateRecord.revoked_at)
-        .where(CertificateRecord.fingerprint.in_(bindparam("fps", expanding=True))),
-    )
+    chunk = _chunk_query(bindparam("ids", expanding=True), bindparam("seals", expanding=True),
+                         bindparam("fps", expanding=True))
     return _Queries(
         licence=select(Licence.file_sm3, state.label("state"))
         .where(Licence.id == bindparam("id")),

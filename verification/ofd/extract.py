@@ -57,9 +57,10 @@ _SM3_METHODS = frozenset({"sm3", oids.SM3})
 _SM2_METHODS = frozenset({oids.SM2_WITH_SM3, oids.SM2_1_SIGN})
 
 
-def extract_ofd_facts(data: bytes, *, name: str = "") -> FileFacts:
-    """Read every signature of an OFD package once; bad input gives ``format_error``."""
-    digest = hashlib.sha256(data).hexdigest()
+def extract_ofd_facts(data: bytes, *, name: str = "", sha256: str | None = None) -> FileFacts:
+    """Read every signature of an OFD package once; bad input gives ``format_error``.
+    ``sha256``: the package's SHA-256 (hex) when the caller has already computed it."""
+    digest = sha256 if sha256 is not None else hashlib.sha256(data).hexdigest()
     try:
         package = OfdPackage(data)
         documents = read_documents(package)

@@ -3,6 +3,10 @@
 Nothing is extracted to disk: entries are read into memory on demand, each
 bounded by the size its central-directory record declares (zipfile stops
 inflating there), and the whole package by entry count and total size.
+zipfile reads the central directory; a plain stored or deflated entry is then
+sliced and inflated straight from the package bytes (zipfile's per-entry
+machinery cost more than inflating), and anything unusual about an entry goes
+back to zipfile, so every result and every refusal stays zipfile's.
 Lookups accept what real files write: absolute or relative paths, backslashes,
 and case differing from the entry name.
 """
@@ -11,9 +15,11 @@ from __future__ import annotations
 
 import io
 import posixpath
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from verification.errors import OfdFormatError
@@ -33,6 +39,10 @@ class OfdLimits:
 
 DEFAULT_LIMITS: Final = OfdLimits()
 _ZIP_MAGIC: Final = b"PK\x03\x04"
+_LOCAL_HEADER: Final = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
+_UTF8_NAME: Final = 0x800
+# encrypted (bit 0), compressed patched data (bit 5), strong encryption (bit 6)
+_UNUSUAL_FLAGS: Final = 0x1 | 0x20 | 0x40
 
 
 def looks_like_zip(data: bytes) -> bool:
@@ -40,8 +50,11 @@ def looks_like_zip(data: bytes) -> bool:
     return data[:4] == _ZIP_MAGIC or (_ZIP_MAGIC in data[:4096] and b"PK\x05\x06" in data[-70_000:])
 
 
+@lru_cache(maxsize=4096)
 def normalise(name: str) -> str:
     """The canonical form of an entry name or reference: no leading slash, '/' separators.
+    (Cached: a pure function of the text, and every package of a writer repeats its
+    names; a refusal is raised again each time, never cached.)
 
     Raises OfdFormatError for names that climb out of the package (``..``) or
     carry a drive or NUL: such an entry is an attack or a broken writer, and a
@@ -61,6 +74,7 @@ class OfdPackage:
 
     def __init__(self, data: bytes, limits: OfdLimits = DEFAULT_LIMITS) -> None:
         self._limits = limits
+        self._data = memoryview(data)
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
@@ -133,6 +147,10 @@ class OfdPackage:
         info = self._infos.get(name)
         if info is None:
             raise OfdFormatError(f"OFD entry {name!r} is missing")
+        direct = self._direct(info)
+        if direct is not None:
+            self._cache[name] = direct
+            return direct
         try:
             with self._zip.open(info) as handle:
                 data = handle.read(self._limits.max_entry_bytes + 1)
@@ -143,3 +161,51 @@ class OfdPackage:
             raise OfdFormatError(f"OFD entry {name!r} exceeds {self._limits.max_entry_bytes} bytes")
         self._cache[name] = data
         return data
+
+    def _direct(self, info: zipfile.ZipInfo) -> bytes | None:
+        """The entry's bytes sliced (stored) or inflated (deflated) from the package, when
+        the entry is plain: the local header zipfile would accept, names that agree, and
+        data that inflates to exactly the declared size with the declared CRC-32. None for
+        anything else, which ``zipfile`` then reads (or refuses) in its own words: this
+        path returns bytes only where zipfile would return the same bytes."""
+        if info.flag_bits & _UNUSUAL_FLAGS or info.compress_type not in (
+                zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            return None
+        data, offset = self._data, info.header_offset
+        head = data[offset:offset + _LOCAL_HEADER.size]
+        if len(head) != _LOCAL_HEADER.size:
+            return None
+        (magic, _, _, flags, _, _, _, _, _, _, name_len, extra_len) = _LOCAL_HEADER.unpack(head)
+        if magic != _ZIP_MAGIC:
+            return None
+        name_at = offset + _LOCAL_HEADER.size
+        try:
+            local_name = bytes(data[name_at:name_at + name_len]).decode(
+                "utf-8" if flags & _UTF8_NAME else "cp437")
+        except UnicodeDecodeError:
+            return None
+        # Threat: a local header naming another file than the directory (zip confusion).
+        if local_name != info.orig_filename:
+            return None
+        start = name_at + name_len + extra_len
+        raw = data[start:start + info.compress_size]
+        if len(raw) != info.compress_size:
+            return None
+        if info.compress_type == zipfile.ZIP_STORED:
+            if info.compress_size != info.file_size:
+                return None
+            out = bytes(raw)
+        else:
+            inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            try:
+                # at most one byte past the declared size: a bomb cannot inflate here
+                out = inflater.decompress(raw, info.file_size + 1)
+            except zlib.error:
+                return None
+            if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data or (
+                    len(out) != info.file_size):
+                return None
+        # Threat: an entry altered inside the zip; zipfile refuses a CRC mismatch too.
+        if zlib.crc32(out) != info.CRC:
+            return None
+        return out

@@ -56,19 +56,35 @@ def _seal(der: bytes) -> Seal:
     return parse_seal(der)
 
 
-def _strict(spec: type[core.Asn1Value], buf: bytes, el: Element) -> Any:
-    """The field's value, when it is exactly the DER of ``spec`` (as load_strict demands)."""
-    raw = buf[el.start:el.end]
+def _strict(buf: bytes, el: Element) -> Any:
+    """The field's value, when it is exactly the DER of its type (as load_strict demands):
+    the native value, or the dotted form of an OBJECT IDENTIFIER. The type is the one
+    ``trust.seal.asn1`` gives the field, told by its tag (checked by the caller)."""
+    return _strict_field(bytes(buf[el.start:el.end]))
+
+
+_BY_TAG: Final[dict[int, type[core.Asn1Value]]] = {
+    _INTEGER: core.Integer, _OID: core.ObjectIdentifier, _IA5: core.IA5String,
+    _GENERALIZED_TIME: core.GeneralizedTime}
+
+
+@lru_cache(maxsize=256)
+def _strict_field(raw: bytes) -> Any:
+    """:func:`_strict` once per distinct field: a department's files repeat the version,
+    the property text and the algorithm, and asn1crypto's strict load and re-encoding
+    cost more than slicing the whole envelope. The result is immutable (int, str,
+    datetime), so it is safe to share; a refusal (``_Fallback``) is not cached."""
+    spec = _BY_TAG[raw[0]]
     try:
         value = spec.load(raw, strict=True)
-        native = value.native
+        native = value.dotted if isinstance(value, core.ObjectIdentifier) else value.native
         canonical = spec.load(raw, strict=True).dump(force=True)
     except (ValueError, TypeError, KeyError, IndexError, OverflowError, AttributeError,
             RecursionError) as exc:
         raise _Fallback from exc
     if canonical != raw:
         raise _Fallback
-    return value, native
+    return native
 
 
 def _octets(buf: bytes, el: Element) -> bytes:
@@ -119,19 +135,19 @@ def _fast(der: bytes) -> SealSignature:
     seal = _seal(der[eseal.start:eseal.end])
     if seal.format_version != V4:
         raise _Fallback
-    moment_value, moment = _strict(core.GeneralizedTime, der, time_info)
+    moment = _strict(der, time_info)
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise _Fallback  # the strict parser names the defect
     return SealSignature(
         format_version=V4,
-        version=_strict(core.Integer, der, version)[1],
+        version=_strict(der, version),
         seal=seal,
         time_info=moment,
-        time_info_raw=moment_value.contents,
+        time_info_raw=der[time_info.body:time_info.end],  # primitive: its contents
         data_hash=_bit_octets(der, data_hash),
-        property_info=_strict(core.IA5String, der, prop)[1],
+        property_info=_strict(der, prop),
         signer_cert=_octets(der, cert),
-        signature_algorithm=_strict(core.ObjectIdentifier, der, alg)[0].dotted,
+        signature_algorithm=_strict(der, alg),
         signature=_bit_octets(der, sig),
         timestamp=timestamp,
         extensions=(),

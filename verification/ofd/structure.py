@@ -12,6 +12,7 @@ import binascii
 import posixpath
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import lru_cache
 
 from verification.errors import OfdFormatError
 from verification.ofd.package import OfdPackage
@@ -83,26 +84,42 @@ def read_documents(package: OfdPackage) -> tuple[OfdDocument, ...]:
 
 def _document(package: OfdPackage, body: ET.Element) -> OfdDocument:
     doc_root = _require(package, text_of(child(body, "DocRoot")), "", "DocRoot")
-    document = parse_xml(package.read(doc_root), doc_root)
-    pages = child(document, "Pages")
-    page_ids = frozenset(
-        p.get("ID", "") for p in (children(pages, "Page") if pages is not None else ())
-    )
+    page_ids = _page_ids(package.read(doc_root), doc_root)
     sigs_ref = text_of(child(body, "Signatures"))
     if not sigs_ref:
         return OfdDocument(doc_root, None, page_ids, ())
     sigs_entry = _require(package, sigs_ref, _dir(doc_root), "Signatures")
-    sigs = parse_xml(package.read(sigs_entry), sigs_entry)
     entries = tuple(
-        _signature(package, item, _dir(sigs_entry)) for item in children(sigs, "Signature")
+        _signature(package, sign_id, sign_type, loc, _dir(sigs_entry))
+        for sign_id, sign_type, loc in _signature_list(package.read(sigs_entry), sigs_entry)
     )
     return OfdDocument(doc_root, sigs_entry, page_ids, entries)
 
 
-def _signature(package: OfdPackage, item: ET.Element, base: str) -> OfdSignatureEntry:
-    sign_id = item.get("ID", "")
-    sign_type = item.get("Type", "Seal") or "Seal"  # §18.2.2: absent means Seal
-    loc = item.get("BaseLoc", "")
+# Document.xml and Signatures.xml are byte for byte the same in every licence of a type
+# from one issuer: what they say is read once per distinct content (immutable results;
+# a refusal is raised again each time, never cached).
+@lru_cache(maxsize=256)
+def _page_ids(xml: bytes, what: str) -> frozenset[str]:
+    """The ID of every Page of a Document.xml."""
+    pages = child(parse_xml(xml, what), "Pages")
+    return frozenset(
+        p.get("ID", "") for p in (children(pages, "Page") if pages is not None else ())
+    )
+
+
+@lru_cache(maxsize=256)
+def _signature_list(xml: bytes, what: str) -> tuple[tuple[str, str, str], ...]:
+    """(ID, Type, BaseLoc) of every Signature of a Signatures.xml."""
+    return tuple(
+        (item.get("ID", ""), item.get("Type", "Seal") or "Seal",  # §18.2.2: absent is Seal
+         item.get("BaseLoc", ""))
+        for item in children(parse_xml(xml, what), "Signature")
+    )
+
+
+def _signature(package: OfdPackage, sign_id: str, sign_type: str, loc: str,
+               base: str) -> OfdSignatureEntry:
     entry = package.resolve(loc, base)
     if entry is None:
         raise OfdFormatError(f"signature {sign_id!r}: Signature.xml {loc!r} is not in the package")

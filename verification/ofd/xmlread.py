@@ -39,8 +39,10 @@ def local(tag: str) -> str:
 
 
 def children(element: ET.Element, name: str) -> Iterator[ET.Element]:
-    """Direct children with this local name."""
-    return (c for c in element if local(c.tag) == name)
+    """Direct children with this local name (``name`` itself or ``{namespace}name``:
+    the same test as :func:`local`, without splitting every tag)."""
+    suffix = "}" + name
+    return (c for c in element if c.tag == name or c.tag.endswith(suffix))
 
 
 def child(element: ET.Element, name: str) -> ET.Element | None:
