@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from api.cli._common import CliContext, common_options
+from api.reuseport import serve_workers
 
 
 @click.command("serve")
@@ -26,14 +29,18 @@ def command(cli: CliContext, host: str, port: int, workers: int, access_log: boo
     click.echo(f"SealTrust on http://{host}:{port}/ (home {cli.home.resolve()})", err=True)
     click.echo(f"Verification page: http://{host}:{port}/verify", err=True)
     click.echo(f"API docs: http://{host}:{port}/docs", err=True)
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
+    config: dict[str, Any] = {
+        "app": "api.app:create_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "log_level": "info",
         # Threat: live QR tokens (GET /v1/qr/render?text=...) and licence ids written to a
         # log file that many people read; off unless a deployment asks for it.
-        access_log=access_log,
-    )
+        "access_log": access_log,
+    }
+    if workers > 1:
+        # A socket per worker (SO_REUSEPORT): uvicorn's shared socket let one worker
+        # accept every connection of a burst (api/reuseport.py).
+        raise SystemExit(serve_workers(config, host, port, workers))
+    uvicorn.run(**config)
