@@ -22,9 +22,11 @@ from multiprocessing.connection import wait
 from types import FrameType
 from typing import Any, Final
 
-__all__ = ["listening_socket", "port_is_free", "serve_workers"]
+__all__ = ["REUSE_PORT", "listening_socket", "port_is_free", "serve_workers"]
 
 _STOP_TIMEOUT_S: Final = 30.0
+# Elsewhere (no SO_REUSEPORT) ``serve`` falls back to uvicorn's shared socket.
+REUSE_PORT: Final = hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux"
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from api.cli._common import CliContext, common_options
-from api.reuseport import serve_workers
+from api.reuseport import REUSE_PORT, serve_workers
 
 
 @click.command("serve")
@@ -39,8 +39,8 @@ def command(cli: CliContext, host: str, port: int, workers: int, access_log: boo
         # log file that many people read; off unless a deployment asks for it.
         "access_log": access_log,
     }
-    if workers > 1:
+    if workers > 1 and REUSE_PORT:
         # A socket per worker (SO_REUSEPORT): uvicorn's shared socket let one worker
         # accept every connection of a burst (api/reuseport.py).
         raise SystemExit(serve_workers(config, host, port, workers))
-    uvicorn.run(**config)
+    uvicorn.run(**config, workers=workers)
