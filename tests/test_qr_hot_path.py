@@ -7,6 +7,7 @@ on valid, tampered and malformed tokens, so the shortcut cannot drift from the c
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,29 @@ def test_cached_offline_check_defers_once_the_lists_are_past_their_ttl(api: Api)
         assert verifier.verify_cached(token, now) is None  # a stale list is rebuilt in a thread
         with pytest.raises(Exception, match="timezone-aware"):
             verifier.verify_cached(token, datetime.now())  # the naive case
+    finally:
+        dep.close()
+
+
+def test_cached_offline_check_does_not_wait_for_a_list_rebuild(api: Api) -> None:
+    """A thread rebuilding a list holds the verifier's lock across its database queries
+    (a hung database: for as long as it hangs); the event loop's check must not queue."""
+    dep = deployment(api)
+    try:
+        verifier = QrVerifier(dep.registry)
+        token = present(api, issue_licence(api, 606)[0])["token"]
+        now = datetime.now(UTC)
+        assert verifier.verify(token, now, online=False).passed
+        results: list[Any] = []
+        with verifier._lock:  # as a rebuilding thread would hold it
+            checker = threading.Thread(target=lambda: results.append(
+                verifier.verify_cached(token, now)), daemon=True)
+            checker.start()
+            checker.join(10)
+            finished = not checker.is_alive()
+        checker.join(10)
+        assert finished, "the cached check waited for the lock"
+        assert results[0] is not None and results[0].passed
     finally:
         dep.close()
 

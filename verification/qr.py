@@ -306,15 +306,16 @@ class QrVerifier:
             token = decode_token(text)
         except TokenFormatError as exc:
             token, failure = None, exc
-        with self._lock:
-            moment = time.monotonic()
-            trust, statuses = self._trust, self._statuses
-            if trust is None or moment > trust[0]:
-                return None
-            if token is None:
-                return format_failure(failure, trust[1], now, online=False)
-            if statuses is None or moment > statuses[0] or _beyond(statuses[1], token.claims):
-                return None
+        # No lock: a thread rebuilding a list holds it across its database queries. Each
+        # cache is an immutable tuple, replaced whole, so reading the reference suffices.
+        moment = time.monotonic()
+        trust, statuses = self._trust, self._statuses
+        if trust is None or moment > trust[0]:
+            return None
+        if token is None:
+            return format_failure(failure, trust[1], now, online=False)
+        if statuses is None or moment > statuses[0] or _beyond(statuses[1], token.claims):
+            return None
         return _verify(token, trust_list=trust[1], now=now, policy=self.policy,
                        status_lists=statuses[1])
 
