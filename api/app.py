@@ -95,7 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limits.install(app, max_body_bytes=settings.max_upload_bytes,
                    timeout_s=settings.request_timeout_s)
     metrics.install(app)  # outermost: also counts 413/429/503 answered by the two above
-    for module in (health, departments, seals, keys, licences, audit, trust, presentation, qr):
+    # The QR check first: the routers are matched in order, so its path is found at once
+    # (~0.1 ms a request behind all the others); no other path starts with /v1/qr.
+    for module in (qr, health, departments, seals, keys, licences, audit, trust, presentation):
         app.include_router(module.router)
     app.include_router(verification_routes.router)
     app.include_router(lifecycle_routes.router)

@@ -38,14 +38,16 @@ from trust.registry.statuslist import build_status_lists, build_trust_list, stat
 from trust.registry.tokens import DbLiveStatus, DbReplayCache
 from trust.status import StatusList
 from trust.token import (
+    Claims,
+    DecodedToken,
     LiveStatus,
     ReplayCache,
     TokenResult,
     VerifierPolicy,
     decode_token,
-    verify_token,
 )
 from trust.token.errors import TokenFormatError
+from trust.token.verify import format_failure, require_aware, verify_decoded
 from trust.trustlist import TrustList
 from verification.list_state import ListState
 
@@ -170,12 +172,8 @@ def _read_crl(path: Path) -> bytes:
     return data
 
 
-def _issuer_lists(text: str, status_lists: StatusLists) -> dict[str, StatusList]:
+def _issuer_lists(issuer: str, status_lists: StatusLists) -> dict[str, StatusList]:
     """The token's issuer's lists by id (several issuers share list ids)."""
-    try:
-        issuer = decode_token(text).claims.issuer
-    except TokenFormatError:
-        return {}  # verify_token reports the format failure
     return {list_id: sl for (iss, list_id), sl in status_lists.items() if iss == issuer}
 
 
@@ -190,9 +188,24 @@ def verify_qr(
     replay_cache: ReplayCache | None = None,
 ) -> TokenResult:
     """Validate QR text; online when ``live_status`` is given (see trust.token.verify)."""
-    by_id = None if live_status is not None else _issuer_lists(text, status_lists or {})
-    return verify_token(text, trust_list=trust_list, now=now, status_lists=by_id, policy=policy,
-                        live_status=live_status, replay_cache=replay_cache)
+    require_aware(now)
+    try:
+        token = decode_token(text)
+    except TokenFormatError as exc:
+        return format_failure(exc, trust_list, now, online=live_status is not None)
+    return _verify(token, trust_list=trust_list, now=now, status_lists=status_lists,
+                   policy=policy, live_status=live_status, replay_cache=replay_cache)
+
+
+def _verify(token: DecodedToken, *, trust_list: TrustList, now: datetime,
+            status_lists: StatusLists | None = None, policy: VerifierPolicy | None = None,
+            live_status: LiveStatus | None = None,
+            replay_cache: ReplayCache | None = None) -> TokenResult:
+    """:func:`verify_qr` of a token decoded once (its issuer picks the status lists)."""
+    by_id = None if live_status is not None else _issuer_lists(token.claims.issuer,
+                                                                status_lists or {})
+    return verify_decoded(token, trust_list=trust_list, now=now, status_lists=by_id,
+                          policy=policy, live_status=live_status, replay_cache=replay_cache)
 
 
 def _unreadable(message: str, trust_list: TrustList, now: datetime, online: bool) -> TokenResult:
@@ -240,14 +253,14 @@ class QrVerifier:
                 self._trust = (time.monotonic() + self._ttl, built)
             return self._trust[1]
 
-    def status_lists(self, now: datetime, text: str | None = None) -> dict[tuple[str, str],
-                                                                          StatusList]:
-        """The cached lists, rebuilt after ``ttl`` -- or at once when ``text`` names an index
+    def status_lists(self, now: datetime, token: DecodedToken | None = None
+                     ) -> dict[tuple[str, str], StatusList]:
+        """The cached lists, rebuilt after ``ttl`` -- or at once when ``token`` names an index
         past them that the registry has since allocated (a licence issued meanwhile)."""
         with self._lock:
             cached = self._statuses
             if cached is not None and time.monotonic() <= cached[0] and not (
-                    text is not None and self._grown_past(cached[1], text)):
+                    token is not None and self._grown_past(cached[1], token.claims)):
                 return cached[1]
             with self._registry.session() as session:
                 lists = build_status_lists(session, at=now)
@@ -255,31 +268,56 @@ class QrVerifier:
             self._statuses = (time.monotonic() + self._ttl, by_key)
             return by_key
 
-    def _grown_past(self, lists: StatusLists, text: str) -> bool:
+    def _grown_past(self, lists: StatusLists, claims: Claims) -> bool:
         """One indexed max() query, and only for a token beyond the cached list."""
-        try:
-            claims = decode_token(text).claims
-        except TokenFormatError:
-            return False
-        known = lists.get((claims.issuer, claims.status_list))
-        if known is None or claims.status_index < known.size:
+        if not _beyond(lists, claims):
             return False
         with self._registry.session() as session:
-            return status_list_size(session) > known.size
+            return status_list_size(session) > _known_size(lists, claims)
 
     def verify(self, text: str, now: datetime, *, online: bool = True,
                redeem: bool = False) -> TokenResult:
         """Judge ``text``; ``redeem`` (online, a counter's authenticated call) spends the code."""
         if redeem and not online:
             raise InputError("a code is redeemed online only", code="qr.redeem_offline")
+        require_aware(now)
+        try:
+            token = decode_token(text)  # once: the status-list pick needs the claims too
+        except TokenFormatError as exc:
+            return format_failure(exc, self.trust_list(now), now, online=online)
         if online:
             # Threat: a bystander's public scan spending the holder's one-use code. Only
             # the counter's redemption consults (and fills) the replay cache.
-            return verify_qr(text, trust_list=self.trust_list(now), now=now, policy=self.policy,
-                             live_status=self.live_status,
-                             replay_cache=self.replay_cache if redeem else None)
-        return verify_qr(text, trust_list=self.trust_list(now), now=now, policy=self.policy,
-                         status_lists=self.status_lists(now, text))
+            return _verify(token, trust_list=self.trust_list(now), now=now, policy=self.policy,
+                           live_status=self.live_status,
+                           replay_cache=self.replay_cache if redeem else None)
+        return _verify(token, trust_list=self.trust_list(now), now=now, policy=self.policy,
+                       status_lists=self.status_lists(now, token))
+
+    def verify_cached(self, text: str, now: datetime) -> TokenResult | None:
+        """An offline verdict from the cached lists alone, or None when that needs the
+        database (a list past its ``ttl``, never built, or a token beyond the cached list).
+
+        Never does I/O, so a server may run it on its event loop: a slow or hung database
+        must not stall the loop, whose other requests (and their timeouts) run there.
+        """
+        require_aware(now)
+        try:
+            token = decode_token(text)
+        except TokenFormatError as exc:
+            token, failure = None, exc
+        # No lock: a thread rebuilding a list holds it across its database queries. Each
+        # cache is an immutable tuple, replaced whole, so reading the reference suffices.
+        moment = time.monotonic()
+        trust, statuses = self._trust, self._statuses
+        if trust is None or moment > trust[0]:
+            return None
+        if token is None:
+            return format_failure(failure, trust[1], now, online=False)
+        if statuses is None or moment > statuses[0] or _beyond(statuses[1], token.claims):
+            return None
+        return _verify(token, trust_list=trust[1], now=now, policy=self.policy,
+                       status_lists=statuses[1])
 
     def verify_image(self, data: bytes, now: datetime, *, online: bool = True,
                      redeem: bool = False) -> TokenResult:
@@ -288,6 +326,16 @@ class QrVerifier:
         except InputError as exc:
             return _unreadable(f"{exc.code}: {exc.message}", self.trust_list(now), now, online)
         return self.verify(text, now, online=online, redeem=redeem)
+
+
+def _beyond(lists: StatusLists, claims: Claims) -> bool:
+    """The token's index is past its issuer's cached list (the list may have grown since)."""
+    return claims.status_index >= _known_size(lists, claims) >= 0
+
+
+def _known_size(lists: StatusLists, claims: Claims) -> int:
+    known = lists.get((claims.issuer, claims.status_list))
+    return -1 if known is None else known.size
 
 
 _PASSED: Final = {

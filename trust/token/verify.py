@@ -25,13 +25,20 @@ from trust.indications import Check, Indication, SubIndication
 from trust.licence_id import VERSION_PREFIX, LicenceIdError, parse_licence_id
 from trust.status import LicenceStatus, StatusList
 from trust.token.claims import Claims, TokenKind
-from trust.token.codec import decode_token
+from trust.token.codec import DecodedToken, decode_token
 from trust.token.cose import verify_sign1
 from trust.token.errors import TokenFormatError
 from trust.token.online import LiveStatus, ReplayCache
 from trust.trustlist import Role, TrustEntry, TrustList
 
-__all__ = ["TokenResult", "VerifierPolicy", "verify_token"]
+__all__ = [
+    "TokenResult",
+    "VerifierPolicy",
+    "format_failure",
+    "require_aware",
+    "verify_decoded",
+    "verify_token",
+]
 
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
 _P, _F, _I = Indication.TOTAL_PASSED, Indication.TOTAL_FAILED, Indication.INDETERMINATE
@@ -294,20 +301,46 @@ def verify_token(
 
     Never raises on bad tokens: they give TOTAL_FAILED / FORMAT_FAILURE.
     """
-    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise TokenFormatError("now must be a timezone-aware datetime", code="input.naive_datetime")
-    policy = policy or _DEFAULT_POLICY
-    online = live_status is not None
-    checks: list[Check] = []
-    trust_age = trust_list.age(now)
+    require_aware(now)
     try:
         token = decode_token(text)
     except TokenFormatError as exc:
-        checks.append(Check("format", _F, _S.FORMAT_FAILURE, f"{exc.code}: {exc.message}"))
-        return TokenResult(
-            _F, _S.FORMAT_FAILURE, tuple(checks), trust_list_age=trust_age, online=online
-        )
-    checks.append(_ok("format"))
+        return format_failure(exc, trust_list, now, online=live_status is not None)
+    return verify_decoded(token, trust_list=trust_list, now=now, status_lists=status_lists,
+                          policy=policy, live_status=live_status, replay_cache=replay_cache)
+
+
+def require_aware(now: datetime) -> None:
+    """Refuse a naive ``now``: every time check compares aware moments."""
+    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
+        raise TokenFormatError("now must be a timezone-aware datetime", code="input.naive_datetime")
+
+
+def format_failure(exc: TokenFormatError, trust_list: TrustList, now: datetime, *,
+                   online: bool) -> TokenResult:
+    """The TOTAL_FAILED / FORMAT_FAILURE verdict of text :func:`decode_token` refused."""
+    check = Check("format", _F, _S.FORMAT_FAILURE, f"{exc.code}: {exc.message}")
+    return TokenResult(_F, _S.FORMAT_FAILURE, (check,), trust_list_age=trust_list.age(now),
+                       online=online)
+
+
+def verify_decoded(
+    token: DecodedToken,
+    *,
+    trust_list: TrustList,
+    now: datetime,
+    status_lists: Mapping[str, StatusList] | None = None,
+    policy: VerifierPolicy | None = None,
+    live_status: LiveStatus | None = None,
+    replay_cache: ReplayCache | None = None,
+) -> TokenResult:
+    """:func:`verify_token` for a token already decoded (a caller that needed its claims
+    first, e.g. to pick the issuer's status lists, decodes it once, not twice)."""
+    require_aware(now)
+    policy = policy or _DEFAULT_POLICY
+    online = live_status is not None
+    trust_age = trust_list.age(now)
+    checks: list[Check] = [_ok("format")]
     claims = token.claims
     signature, entry = _find_signer(claims, token.envelope, trust_list)
     checks.append(signature)
