@@ -65,6 +65,7 @@ REFRESH_INTERVAL: Final = timedelta(seconds=30)
 MAX_PRESENTATION_LIFETIME: Final = timedelta(minutes=5)
 
 _EPOCH_DAY: Final = date(1970, 1, 1)
+_EPOCH_ORDINAL: Final = _EPOCH_DAY.toordinal()
 _MAX_TIME: Final = 1 << 40
 _MAX_INDEX: Final = 1 << 24
 _ID_TAIL: Final = re.compile(r"[0-9A-Z]{4}")
@@ -144,7 +145,7 @@ def _moment(seconds: object, what: str) -> datetime:
 
 
 def _day(days: object, what: str) -> date:
-    return _EPOCH_DAY + timedelta(days=_uint(days, what, 2_900_000))
+    return date.fromordinal(_EPOCH_ORDINAL + _uint(days, what, 2_900_000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,7 @@ class Grant:
 
 
 _REQUIRED: Final = frozenset({1, 4, 6, 7, -1, -2, -3, -4, -6, -8, -9})
+_KINDS: Final = (TokenKind.DOCUMENT, TokenKind.PRESENTATION)
 _KNOWN: Final = _REQUIRED | {-5, -7, -10}
 
 
@@ -285,10 +287,10 @@ class Claims:
         keys = set(raw)
         if not keys <= _KNOWN or not keys >= _REQUIRED:
             raise ClaimsError(f"claims keys {sorted(map(repr, keys))} do not match the format")
-        kind = _uint(raw[-1], "kind", 2)
+        kind = _KINDS[_uint(raw[-1], "kind", 2)]
         # Text, bytes and index fields are checked once, by __post_init__.
         return cls(
-            kind=TokenKind(kind),
+            kind=kind,
             issuer=raw[1],
             licence_id=raw[-2],
             licence_type=raw[-3],

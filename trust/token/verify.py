@@ -106,8 +106,17 @@ def _seconds(age: timedelta | None) -> int | None:
     return None if age is None else int(age.total_seconds())
 
 
+_PASSED: dict[str, Check] = {}
+
+
 def _ok(name: str, detail: str = "") -> Check:
-    return Check(name, _P, None, detail)
+    if detail:
+        return Check(name, _P, None, detail)
+    # A passed check without detail is immutable and the same every time: build it once.
+    check = _PASSED.get(name)
+    if check is None:
+        check = _PASSED[name] = Check(name, _P, None, "")
+    return check
 
 
 def _freshness(
