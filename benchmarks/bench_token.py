@@ -125,24 +125,19 @@ def _report(figure: Callable[..., None], benchmark: Any, name: str,
         assert ours / ref >= TARGET, f"{ours / ref:.1%} of raw SM2 verify, below {TARGET:.0%}"
 
 
+@pytest.mark.parametrize(("name", "reference", "label"), [
+    ("verify offline", _raw_verify_batch, "raw SM2 verify_raw, same bytes"),
+    # issue 15: in-process QR verification at >= 2x OpenSSL's raw SM2 verify rate
+    ("verify offline vs OpenSSL", _openssl_verify_batch, "OpenSSL raw SM2 verify, same bytes"),
+])
 def test_token_verify_offline(
-    benchmark: Any, setup: dict[str, Any], pair: Any, figure: Any
+    benchmark: Any, setup: dict[str, Any], pair: Any, figure: Any, name: str,
+    reference: Callable[[dict[str, Any]], Callable[[], int]], label: str,
 ) -> None:
     ours = _verify_batch(setup["text"], trust_list=setup["trust_list"],
                          status_lists=setup["status"], now=CLOCK)
-    rates = pair(benchmark, ours, _raw_verify_batch(setup))
-    _report(figure, benchmark, "verify offline", rates, "raw SM2 verify_raw, same bytes")
-
-
-def test_token_verify_offline_vs_openssl(
-    benchmark: Any, setup: dict[str, Any], pair: Any, figure: Any
-) -> None:
-    """Issue 15: in-process QR verification at >= 2x OpenSSL's raw SM2 verify rate."""
-    ours = _verify_batch(setup["text"], trust_list=setup["trust_list"],
-                         status_lists=setup["status"], now=CLOCK)
-    rates = pair(benchmark, ours, _openssl_verify_batch(setup))
-    _report(figure, benchmark, "verify offline vs OpenSSL", rates,
-            "OpenSSL raw SM2 verify, same bytes")
+    rates = pair(benchmark, ours, reference(setup))
+    _report(figure, benchmark, name, rates, label)
 
 
 def test_document_token_verify_online(benchmark: Any, setup: dict[str, Any], pair: Any,

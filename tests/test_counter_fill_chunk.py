@@ -71,6 +71,20 @@ def _expected(item: RedeemedLicence, report: FileReport) -> tuple[str, str | Non
     return indication, sub
 
 
+
+def _count_verify_many(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the ``sm2.verify_many`` calls made from now on (the calls still run)."""
+    batches: list[int] = []
+    real_verify_many = sm2.verify_many
+
+    def spy(batch: Any) -> list[bool]:
+        batch = list(batch)
+        batches.append(len(batch))
+        return real_verify_many(batch)
+
+    monkeypatch.setattr(sm2, "verify_many", spy)
+    return batches
+
 def test_a_fill_verifies_its_files_as_one_chunk_with_the_one_at_a_time_verdicts(
         api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     good, revoked, tampered = (issue_person(api, next(_seeds)) for _ in range(3))
@@ -88,15 +102,8 @@ def test_a_fill_verifies_its_files_as_one_chunk_with_the_one_at_a_time_verdicts(
         items = [RedeemedLicence(p.licences[t], t, True,
                                  {f: v for f, v in p.records[t].items() if f in scope[t]})
                  for p in persons for t in TYPES]
-        batches: list[int] = []
         real_verify_many = sm2.verify_many
-
-        def spy(batch: Any) -> list[bool]:
-            batch = list(batch)
-            batches.append(len(batch))
-            return real_verify_many(batch)
-
-        monkeypatch.setattr(sm2, "verify_many", spy)
+        batches = _count_verify_many(monkeypatch)
         statements: list[str] = []
 
         def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -173,15 +180,7 @@ def test_the_operators_local_fill_reads_and_verifies_its_licences_as_one_chunk(
         with dep.registry.session() as s:
             singles = {lic: verify_pdf(licence_file(s, lic), policy, at, name=lic)
                        for p in (person, revoked, tampered) for lic in p.licences.values()}
-        batches: list[int] = []
-        real_verify_many = sm2.verify_many
-
-        def spy(batch: Any) -> list[bool]:
-            batch = list(batch)
-            batches.append(len(batch))
-            return real_verify_many(batch)
-
-        monkeypatch.setattr(sm2, "verify_many", spy)
+        batches = _count_verify_many(monkeypatch)
         statements: list[str] = []
         me = threading.get_ident()
 
