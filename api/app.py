@@ -34,6 +34,7 @@ from api.routes import verification as verification_routes
 from api.services import catalogue_for
 from api.settings import Settings
 from api.worker import WorkerThread, deployment_worker, worker_id
+from trust import sm4_gcm
 from trust.registry import migrate
 
 WEB = Path(__file__).parent / "web"
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.service_catalogue = catalogue_for(home.root)  # a bad definition stops start-up
         app.state.registry = deployment.registry
         app.state.key_stores = KeyStoreReadiness(deployment)
+        if deployment.registry.data_keys is not None:
+            # Choose the SM4-GCM backend (its self-test: ~6 ms) now, not in the first request.
+            sm4_gcm.backend_name()
         # The outbox worker (case issuance, notifications); any number may run (leases).
         worker = WorkerThread(deployment_worker(deployment, settings),
                               idle=settings.worker_idle_s).start() if settings.worker else None

@@ -196,3 +196,16 @@ def test_facade_rejects_bad_sizes_with_typed_errors() -> None:
         sm4_gcm.encrypt(os.urandom(16), os.urandom(16), b"x")
     with pytest.raises(TagMismatchError):
         sm4_gcm.decrypt(os.urandom(16), os.urandom(12), b"tooshort")
+
+
+def test_the_service_chooses_the_backend_at_start_up(fresh_choice: None, tmp_path: Any) -> None:
+    """The self-test (~6 ms, a 100 kB round trip) runs before the first request, not in it."""
+    from tests.api_support import build_api
+
+    assert not sm4_gcm._chosen
+    api = build_api(tmp_path / "home")
+    next(api)  # the app has started (lifespan ran)
+    try:
+        assert sm4_gcm._chosen
+    finally:
+        api.close()
