@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,8 +86,10 @@ def _count_verify_many(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     monkeypatch.setattr(sm2, "verify_many", spy)
     return batches
 
-def test_a_fill_verifies_its_files_as_one_chunk_with_the_one_at_a_time_verdicts(
-        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def _three_holders(api: Api) -> tuple[Person, Person, Person, Deployment, bytes]:
+    """Holders untouched, with a revoked DL, and with a tampered stored SSC; a deployment
+    on the same home (the caller closes it) and the tampered bytes."""
     good, revoked, tampered = (issue_person(api, next(_seeds)) for _ in range(3))
     answer = api.client.post(f"/v1/licences/{revoked.licences['DL']}/revoke",
                              json={"reason": "test"}, headers=api.headers("issuer"))
@@ -95,6 +98,33 @@ def test_a_fill_verifies_its_files_as_one_chunk_with_the_one_at_a_time_verdicts(
     dep = Deployment(home, load_config(home))
     try:
         bad = _tamper_stored_file(dep, tampered.licences["SSC"])
+    except BaseException:
+        dep.close()
+        raise
+    return good, revoked, tampered, dep, bad
+
+
+@contextmanager
+def _statements(keep: Callable[[str], bool] = lambda _: True) -> Iterator[list[str]]:
+    """The SQL statements this thread runs inside the block (not the app's workers')."""
+    statements: list[str] = []
+    me = threading.get_ident()
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if threading.get_ident() == me and keep(statement):
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+
+
+def test_a_fill_verifies_its_files_as_one_chunk_with_the_one_at_a_time_verdicts(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    good, revoked, tampered, dep, bad = _three_holders(api)
+    try:
         service = service_catalogue(dep, type("Cache", (), {})()).get(SERVICE)
         scope = service.scope()
         policy = deployment_policy(dep)
@@ -104,24 +134,13 @@ def test_a_fill_verifies_its_files_as_one_chunk_with_the_one_at_a_time_verdicts(
                  for p in persons for t in TYPES]
         real_verify_many = sm2.verify_many
         batches = _count_verify_many(monkeypatch)
-        statements: list[str] = []
-
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if threading.get_ident() == me:  # not the app's background workers
-                statements.append(statement)
-
-        me = threading.get_ident()
-
         at = datetime.now(UTC)
         with dep.registry.session() as s:
             stored = [licence_file(s, i.licence_id) for i in items]
             registered = {i.licence_id: s.get(Licence, i.licence_id).file_sm3 for i in items}
             verify_granted(s, items[:1], policy, at, service)  # status engine opened
-            event.listen(Engine, "before_cursor_execute", count)
-            try:
+            with _statements() as statements:
                 chunked = verify_granted(s, items, policy, at, service)
-            finally:
-                event.remove(Engine, "before_cursor_execute", count)
         monkeypatch.setattr(sm2, "verify_many", real_verify_many)
         singles = [verify_pdf(data, policy, at, name=i.licence_id)
                    for i, data in zip(items, stored, strict=True)]
@@ -166,14 +185,8 @@ def test_the_operators_local_fill_reads_and_verifies_its_licences_as_one_chunk(
     the same verdicts (a revoked DL and a tampered SSC never fill the form)."""
     from api.services import fill_from_registry
 
-    person, revoked, tampered = (issue_person(api, next(_seeds)) for _ in range(3))
-    answer = api.client.post(f"/v1/licences/{revoked.licences['DL']}/revoke",
-                             json={"reason": "test"}, headers=api.headers("issuer"))
-    assert answer.status_code == 200, answer.text
-    home = Home(api.home)
-    dep = Deployment(home, load_config(home))
+    person, revoked, tampered, dep, _ = _three_holders(api)
     try:
-        _tamper_stored_file(dep, tampered.licences["SSC"])
         service = service_catalogue(dep, type("Cache", (), {})()).get(SERVICE)
         policy = deployment_policy(dep)
         at = datetime.now(UTC)
@@ -181,20 +194,10 @@ def test_the_operators_local_fill_reads_and_verifies_its_licences_as_one_chunk(
             singles = {lic: verify_pdf(licence_file(s, lic), policy, at, name=lic)
                        for p in (person, revoked, tampered) for lic in p.licences.values()}
         batches = _count_verify_many(monkeypatch)
-        statements: list[str] = []
-        me = threading.get_ident()
-
-        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-            if threading.get_ident() == me and "licence_files" in statement:
-                statements.append(statement)
-
-        event.listen(Engine, "before_cursor_execute", count)
-        try:
-            mixed = [revoked.licences["DL"], tampered.licences["SSC"], person.licences["RIC"],
-                     person.licences["DL"], person.licences["SSC"]]
+        mixed = [revoked.licences["DL"], tampered.licences["SSC"], person.licences["RIC"],
+                 person.licences["DL"], person.licences["SSC"]]
+        with _statements(lambda q: "licence_files" in q) as statements:
             filled = fill_from_registry(dep, service, mixed, at=at, actor="clerk-7").to_json()
-        finally:
-            event.remove(Engine, "before_cursor_execute", count)
     finally:
         dep.close()
     assert len(statements) == 1, statements
