@@ -14,24 +14,21 @@ Run: ``.venv/bin/pytest benchmarks/bench_fill.py --benchmark-only``.
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import pytest
 
-from api.counter_fill import fill_redemption, scoped_source
-from api.deployment import Deployment, Home, init_deployment, load_config
-from api.issuance import issue_one
 from api.routes.verification import deployment_policy
-from api.services import ServiceDefinition, catalogue_for, fill_form
-from tests.counter_support import SERVICE, person_records, write_service
-from trust.indications import Indication
-from trust.registry.models import Licence
-from trust.registry.sealed import licence_file, licence_record
-from trust.registry.service_grants import RedeemedLicence, ServiceRedemption
-from verification import verify_pdf, verify_pdfs
+from benchmarks.fill_support import (
+    chunk_only,
+    fill_deployment,
+    fill_form_only,
+    fills,
+    stored_files,
+    verifications_only,
+)
 
 N_PERSONS: Final = 20
 PATH: Final = "Form filling (一证通办), 3 SM2 licences, online"
@@ -39,83 +36,12 @@ PATH: Final = "Form filling (一证通办), 3 SM2 licences, online"
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, ...]]:
-    root = tmp_path_factory.mktemp("bench-fill") / "home"
-    init_deployment(root)
-    write_service(root)
-    deployment = Deployment(Home(root), load_config(Home(root)))
-    service = catalogue_for(root).get(SERVICE)
-    redemptions: list[ServiceRedemption] = []
-    scope = service.scope()
-    now = dt.datetime.now(dt.UTC)
-    with deployment.registry.session() as session:
-        for n in range(N_PERSONS):
-            records = person_records(9000 + n)
-            items = []
-            for code in ("RIC", "DL", "SSC"):
-                issued = issue_one(deployment, session, type_code=code, record=records[code],
-                                   department=deployment.config["demo_department"],
-                                   actor="bench")
-                holder = licence_record(session, session.get(Licence, issued.licence_id)).holder
-                items.append(RedeemedLicence(issued.licence_id, code, True,
-                                             {f: holder[f] for f in scope[code] if f in holder}))
-            redemptions.append(ServiceRedemption(f"g{n}", SERVICE, service.version, "ref",
-                                                 tuple(items), now))
+    deployment, service, redemptions = fill_deployment(
+        tmp_path_factory.mktemp("bench-fill") / "home", N_PERSONS)
     try:
         yield deployment, service, redemptions
     finally:
         deployment.close()
-
-
-def _fills(deployment: Deployment, service: ServiceDefinition,
-           redemptions: list[ServiceRedemption], policy: Any) -> Callable[[], int]:
-    def batch() -> int:
-        at = dt.datetime.now(dt.UTC)
-        with deployment.registry.session() as session:
-            for redemption in redemptions:
-                out = fill_redemption(session, service, redemption, policy, at)
-                assert not out["missing"], out["missing"]
-        return len(redemptions)
-
-    return batch
-
-
-def _verifications_only(files: list[list[bytes]], policy: Any) -> Callable[[], int]:
-    def batch() -> int:
-        at = dt.datetime.now(dt.UTC)
-        for triple in files:
-            for data in triple:
-                assert verify_pdf(data, policy, at).indication is Indication.TOTAL_PASSED
-        return len(files)
-
-    return batch
-
-
-def _chunk_only(files: list[list[bytes]], redemptions: list[ServiceRedemption],
-                policy: Any) -> Callable[[], int]:
-    def batch() -> int:
-        at = dt.datetime.now(dt.UTC)
-        for triple, redemption in zip(files, redemptions, strict=True):
-            named = [(i.licence_id, d) for i, d in zip(redemption.licences, triple, strict=True)]
-            assert all(r.indication is Indication.TOTAL_PASSED
-                       for r in verify_pdfs(named, policy, at))
-        return len(files)
-
-    return batch
-
-
-def _fill_form_only(service: ServiceDefinition,
-                    redemptions: list[ServiceRedemption]) -> Callable[[], int]:
-    scope = service.scope()
-
-    def batch() -> int:
-        at = dt.datetime.now(dt.UTC)
-        for _ in range(10):
-            for redemption in redemptions:
-                fill_form(service, [scoped_source(scope, item, "TOTAL_PASSED", at)
-                                    for item in redemption.licences])
-        return 10 * len(redemptions)
-
-    return batch
 
 
 def test_fill_three_licences(benchmark: Any, setup: tuple[Any, ...], pair: Any,
@@ -123,12 +49,11 @@ def test_fill_three_licences(benchmark: Any, setup: tuple[Any, ...], pair: Any,
     """Fills/s (verification included) vs the 3 verifications alone and fill_form alone."""
     deployment, service, redemptions = setup
     policy = deployment_policy(deployment)
-    with deployment.registry.session() as session:
-        files = [[licence_file(session, item.licence_id) for item in r.licences]
-                 for r in redemptions]
-    _fills(deployment, service, redemptions, policy)()  # warm the policy's caches
-    rates = pair(benchmark, _fills(deployment, service, redemptions, policy),
-                 _verifications_only(files, policy), _fill_form_only(service, redemptions))
+    files = stored_files(deployment, redemptions)
+    fills(deployment, service, redemptions, policy)()  # warm the policy's caches
+    rates = pair(benchmark, fills(deployment, service, redemptions, policy),
+                 verifications_only(files, policy),
+                 fill_form_only(service, redemptions, repeat=10))
     if rates is None:
         return
     ours, (verifies, form_only) = rates
@@ -140,8 +65,8 @@ def test_fill_three_licences(benchmark: Any, setup: tuple[Any, ...], pair: Any,
            statistic=stat)
     # Per core: CPU time of this process (robust on a shared machine), best of 3 alternating.
     ours_cpu, ref_cpu, chunk_cpu = _cpu_rate(
-        _fills(deployment, service, redemptions, policy), _verifications_only(files, policy),
-        _chunk_only(files, redemptions, policy))
+        fills(deployment, service, redemptions, policy), verifications_only(files, policy),
+        chunk_only(files, redemptions, policy))
     stat_cpu = (f"best of 3 alternating rounds of {N_PERSONS} fills, time.process_time, "
                 "1 thread")
     figure(benchmark, PATH, "fills per CPU-second (verification included)", ours_cpu,
