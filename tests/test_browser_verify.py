@@ -174,6 +174,23 @@ def test_uploaded_qr_picture_is_read_and_verified(browser: Any, site: Site,
     assert "Valid: the holder is presenting this licence" in text
 
 
+def test_the_language_button_relabels_the_page_and_the_shown_verdict(browser: Any,
+                                                                    site: Site) -> None:
+    """page.js: the switch relabels every [data-i18n] element, the title and the result."""
+    from selenium.webdriver.common.by import By
+
+    indication, text = _paste_and_verify(browser, site.url, site.token(site.licence(706)))
+    assert indication == "TOTAL_PASSED" and "核验通过" in text
+    switch = browser.find_element(By.ID, "lang")
+    assert switch.text == "EN" and browser.title == "亮证核验"
+    switch.click()
+    assert switch.text == "中文" and browser.title == "Licence verification"
+    assert browser.find_element(By.CSS_SELECTOR, "button[data-tab=paste]").text == "Paste"
+    assert "Valid" in _verdict(browser)[1]
+    switch.click()
+    assert browser.title == "亮证核验" and "核验通过" in _verdict(browser)[1]
+
+
 def test_garbage_text_is_a_format_failure(browser: Any, site: Site) -> None:
     indication, text = _paste_and_verify(browser, site.url, "LZ1:NOT-A-TOKEN")
     assert indication == "TOTAL_FAILED" and "FORMAT_FAILURE" in text

@@ -32,27 +32,13 @@ const I18N = {
     no_qr: "No QR code found in the picture", error: "Request failed",
   },
 };
-const wantedLang = new URLSearchParams(location.search).get("lang") || navigator.language || "zh";
-let lang = wantedLang.startsWith("zh") ? "zh" : "en";
 let lastResult = null;
 let scanTimer = null;
 
-const $ = (id) => document.getElementById(id);
-const t = (key) => (I18N[lang][key] !== undefined ? I18N[lang][key] : key);
 const pick = (names) => (names && (names[lang] || names.zh || names.en)) || "";
 
-function applyLanguage() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("lang").textContent = lang === "zh" ? "EN" : "中文";
-  document.title = t("title");
-  if (lastResult) render(lastResult);
-}
-
-function showTab(name) {
-  document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-  ["paste", "scan", "upload"].forEach((p) => $("pane-" + p).classList.toggle("hidden", p !== name));
-}
+const PANES = ["paste", "scan", "upload"];
+const redraw = () => { if (lastResult) render(lastResult); };
 
 // The client id is the credential's middle part (st_<id>_<secret>): what the holder's app grants to.
 function showCounterId() {
@@ -209,13 +195,11 @@ async function loadServices() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  applyLanguage();
+  startPage(PANES, redraw);
   $("credential").value = sessionStorage.getItem("counter.credential") || "";
   $("credential").addEventListener("input", showCounterId);
   showCounterId();
   $("service").value = new URLSearchParams(location.search).get("service") || sessionStorage.getItem("counter.service") || "";
-  $("lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLanguage(); });
-  document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
   $("fill-text").addEventListener("click", () => { const c = $("grant").value; if (c.trim()) fill(c); });
   $("fill-image").addEventListener("click", fillImage);
   $("start-camera").addEventListener("click", startCamera);

@@ -39,28 +39,12 @@ const I18N = {
     signer: "Signed by", format: "File format", signatures: "Signatures",
   },
 };
-// ?lang=zh|en wins (links, kiosks), else the browser's language.
-const wantedLang = new URLSearchParams(location.search).get("lang") || navigator.language || "zh";
-let lang = wantedLang.startsWith("zh") ? "zh" : "en";
 let countdownTimer = null;
 let lastResult = null;
 let scanTimer = null;
 
-const $ = (id) => document.getElementById(id);
-const t = (key) => (I18N[lang][key] !== undefined ? I18N[lang][key] : key);
-
-function applyLanguage() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-  $("lang").textContent = lang === "zh" ? "EN" : "中文";
-  document.title = t("title");
-  if (lastResult) render(lastResult);
-}
-
-function showTab(name) {
-  document.querySelectorAll(".tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === name));
-  ["scan", "paste", "upload", "file"].forEach((p) => $("pane-" + p).classList.toggle("hidden", p !== name));
-}
+const PANES = ["scan", "paste", "upload", "file"];
+const redraw = () => { if (lastResult) render(lastResult); };
 
 // The masked claims worth showing a counter, in reading order (never the raw jti or index).
 function claimRows(c) {
@@ -222,13 +206,11 @@ function stopScan() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  applyLanguage();
-  $("lang").addEventListener("click", () => { lang = lang === "zh" ? "en" : "zh"; applyLanguage(); });
-  document.querySelectorAll(".tabs button").forEach((b) => b.addEventListener("click", () => showTab(b.dataset.tab)));
+  startPage(PANES, redraw);
   $("verify-text").addEventListener("click", verifyText);
   $("verify-image").addEventListener("click", () => { const f = $("image").files[0]; if (f) verifyImage(f); });
   $("start-camera").addEventListener("click", startCamera);
   $("verify-file").addEventListener("click", verifyFile);
   const fromUrl = new URLSearchParams(location.search).get("t") || decodeURIComponent(location.hash.slice(1));
-  if (fromUrl) { showTab("paste"); $("token").value = fromUrl; verifyText(); }
+  if (fromUrl) { showTab("paste", PANES); $("token").value = fromUrl; verifyText(); }
 });
