@@ -191,6 +191,20 @@ def test_the_language_button_relabels_the_page_and_the_shown_verdict(browser: An
     assert browser.title == "亮证核验" and "核验通过" in _verdict(browser)[1]
 
 
+def test_the_camera_button_starts_a_scan_or_says_there_is_no_camera(browser: Any,
+                                                                    site: Site) -> None:
+    """page.js's camera scan is wired: headless Chromium has no camera, so the hint says so."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(site.url + "/verify?lang=en")
+    browser.find_element(By.CSS_SELECTOR, "button[data-tab=scan]").click()
+    browser.find_element(By.ID, "start-camera").click()
+    hint = WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.ID, "camera-hint").text or False)
+    assert hint in {"Camera unavailable: paste the text or upload a picture.", "Scanning…"}
+
+
 def test_garbage_text_is_a_format_failure(browser: Any, site: Site) -> None:
     indication, text = _paste_and_verify(browser, site.url, "LZ1:NOT-A-TOKEN")
     assert indication == "TOTAL_FAILED" and "FORMAT_FAILURE" in text

@@ -33,7 +33,6 @@ const I18N = {
   },
 };
 let lastResult = null;
-let scanTimer = null;
 
 const pick = (names) => (names && (names[lang] || names.zh || names.en)) || "";
 
@@ -126,15 +125,6 @@ async function fill(code) {
   }
 }
 
-async function decodeImage(blob) {
-  const form = new FormData();
-  form.append("image", blob, "qr.png");
-  const response = await fetch("/v1/qr/decode-image", { method: "POST", body: form });
-  if (!response.ok) return null;
-  const data = await response.json();
-  return data.text || null;
-}
-
 async function fillImage() {
   const file = $("image").files[0];
   if (!file) return;
@@ -142,40 +132,6 @@ async function fillImage() {
   if (!text) { status(t("no_qr"), true); return; }
   $("grant").value = text;
   await fill(text);
-}
-
-async function startCamera() {
-  const video = $("video");
-  try {
-    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-    await video.play();
-  } catch (e) {
-    $("camera-hint").textContent = t("no_camera");
-    return;
-  }
-  $("camera-hint").textContent = t("scanning");
-  const detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
-  const canvas = document.createElement("canvas");
-  scanTimer = setInterval(async () => {
-    if (!video.videoWidth) return;
-    let text = null;
-    if (detector) {
-      const codes = await detector.detect(video);
-      text = codes.length ? codes[0].rawValue : null;
-    } else {
-      canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-      canvas.getContext("2d").drawImage(video, 0, 0);
-      const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
-      text = blob ? await decodeImage(blob) : null;
-    }
-    if (text) { stopScan(); $("grant").value = text; await fill(text); }
-  }, 800);
-}
-
-function stopScan() {
-  if (scanTimer) clearInterval(scanTimer);
-  const video = $("video");
-  if (video.srcObject) video.srcObject.getTracks().forEach((track) => track.stop());
 }
 
 async function loadServices() {
@@ -202,6 +158,6 @@ document.addEventListener("DOMContentLoaded", () => {
   $("service").value = new URLSearchParams(location.search).get("service") || sessionStorage.getItem("counter.service") || "";
   $("fill-text").addEventListener("click", () => { const c = $("grant").value; if (c.trim()) fill(c); });
   $("fill-image").addEventListener("click", fillImage);
-  $("start-camera").addEventListener("click", startCamera);
+  $("start-camera").addEventListener("click", () => startCamera(async (text) => { $("grant").value = text; await fill(text); }));
   loadServices();
 });

@@ -41,7 +41,6 @@ const I18N = {
 };
 let countdownTimer = null;
 let lastResult = null;
-let scanTimer = null;
 
 const PANES = ["scan", "paste", "upload", "file"];
 const redraw = () => { if (lastResult) render(lastResult); };
@@ -167,49 +166,11 @@ async function verifyImage(blob) {
   await post(form, true);
 }
 
-async function startCamera() {
-  const video = $("video");
-  try {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-    video.srcObject = stream;
-    await video.play();
-  } catch (e) {
-    $("camera-hint").textContent = t("no_camera");
-    return;
-  }
-  $("camera-hint").textContent = t("scanning");
-  const detector = "BarcodeDetector" in window ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
-  const canvas = document.createElement("canvas");
-  scanTimer = setInterval(async () => {
-    if (!video.videoWidth) return;
-    if (detector) {
-      const codes = await detector.detect(video);
-      if (codes.length) { stopScan(); $("token").value = codes[0].rawValue; await verifyText(); }
-      return;
-    }
-    canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-    canvas.getContext("2d").drawImage(video, 0, 0);
-    canvas.toBlob(async (blob) => {
-      const response = await fetch("/v1/qr/decode-image", { method: "POST", body: (() => { const f = new FormData(); f.append("image", blob, "frame.png"); return f; })() });
-      if (response.ok) {
-        const data = await response.json();
-        if (data.text) { stopScan(); $("token").value = data.text; await verifyText(); }
-      }
-    }, "image/png");
-  }, 800);
-}
-
-function stopScan() {
-  if (scanTimer) clearInterval(scanTimer);
-  const video = $("video");
-  if (video.srcObject) video.srcObject.getTracks().forEach((track) => track.stop());
-}
-
 document.addEventListener("DOMContentLoaded", () => {
   startPage(PANES, redraw);
   $("verify-text").addEventListener("click", verifyText);
   $("verify-image").addEventListener("click", () => { const f = $("image").files[0]; if (f) verifyImage(f); });
-  $("start-camera").addEventListener("click", startCamera);
+  $("start-camera").addEventListener("click", () => startCamera(async (text) => { $("token").value = text; await verifyText(); }));
   $("verify-file").addEventListener("click", verifyFile);
   const fromUrl = new URLSearchParams(location.search).get("t") || decodeURIComponent(location.hash.slice(1));
   if (fromUrl) { showTab("paste", PANES); $("token").value = fromUrl; verifyText(); }
