@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,19 @@ def test_stock_pyhanko_validates_the_signature_over_the_compressed_font(
         sigs[1], ValidationContext(trust_roots=[root], allow_fetching=False))
     assert status.intact and status.valid and status.trusted
     assert status.coverage is not None and "ENTIRE" in status.coverage.name
+
+
+@pytest.mark.parametrize("code", ["DL", "BL"])
+def test_the_seal_picture_is_flate_compressed_at_level_9(issued: dict[str, bytes],
+                                                         code: str) -> None:
+    """The printed seal and its soft mask decode (pypdf) to 400x400 pixels stored at zlib
+    level 9, not reportlab's 6: the bytes every verification of the licence pays for."""
+    page = PdfReader(io.BytesIO(issued[code])).pages[0]
+    xobjects = page["/Resources"]["/XObject"]
+    (seal,) = (xobjects[k].get_object() for k in xobjects if "Seal" in k)
+    mask = seal["/SMask"].get_object()
+    for image, channels in ((seal, 3), (mask, 1)):
+        assert image["/Filter"] in ("/FlateDecode", ["/FlateDecode"])
+        pixels = image.get_data()
+        assert len(pixels) == image["/Width"] * image["/Height"] * channels
+        assert image._data == zlib.compress(pixels, 9)
