@@ -2,9 +2,9 @@
 
 ``bench_fill.py`` (pytest-benchmark, wall clock and CPU rows) and ``fill_cpu.py``
 (CPU-time A/B between trees, profile, floor) time the same work: one fill of a
-service needing RIC, DL and SSC per person, and the parts a fill is made of. Each
-batch function returns a callable that does the work once for every person and
-returns how many fills' worth it did.
+service needing RIC, DL and SSC per person, the parts a fill is made of, and its
+cryptographic floor (:func:`crypto_floor`). Each batch function returns a callable
+that does the work once for every person and returns how many fills' worth it did.
 """
 
 from __future__ import annotations
