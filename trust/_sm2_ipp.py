@@ -216,8 +216,13 @@ class IppBackend:
     def verify(self, handle: object, message: bytes, r: int, s: int, uid: bytes) -> bool:
         """Caller guarantees 0 < r, s < n (trust.sm2 checks before any backend)."""
         assert isinstance(handle, _IppKey)
-        e = reduce_e(handle.hasher(uid)(message))
-        ctx, set_bn = self._context(), self._set_bn
+        hasher = handle.hashers.get(uid) or handle.hasher(uid)
+        e = reduce_e(hasher(message))
+        try:
+            ctx: _Context = self._local.ctx
+        except AttributeError:
+            ctx = self._context()
+        set_bn = self._set_bn
         # A failed import would leave the previous verification's e, r or s in the
         # slot: the old message's digest with a replayed signature would verify.
         if (
