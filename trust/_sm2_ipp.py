@@ -41,6 +41,7 @@ __all__ = ["FAST_CODE_PATHS", "MAX_CACHED_UIDS", "IppBackend", "load_library"]
 # l9 = AVX2 + BMI2 + ADX (Haswell, Zen), k0 = AVX-512, k1 = AVX-512 IFMA.
 FAST_CODE_PATHS: Final = frozenset({"l9", "k0", "k1"})
 MAX_CACHED_UIDS: Final = 8  # Z contexts per key: the default ID plus a few seen in use
+_CACHE_FILL: Final = threading.Lock()
 _IPP_OK: Final = 0
 _EC_VALID: Final = 0  # IppECResult ippECValid
 
@@ -151,9 +152,9 @@ class _IppKey:
         if found is not None:
             return found
         made = sm3.prefixed(sm3.z_value(self.point, uid))
-        if len(self.hashers) < MAX_CACHED_UIDS:
-            # A race between threads at most computes Z twice: dict stores are atomic.
-            self.hashers[bytes(uid)] = made
+        with _CACHE_FILL:  # misses are rare (a few per key): the bound holds under threads
+            if len(self.hashers) < MAX_CACHED_UIDS:
+                self.hashers.setdefault(bytes(uid), made)
         return made
 
 
