@@ -133,8 +133,8 @@ class _IppKey:
     so it is hashed once per (key, ID), not per signature. The cache is keyed
     by the exact ID bytes inside the key's own object, so another key or ID
     can never hit it; it holds at most :data:`MAX_CACHED_UIDS` IDs (the
-    default one first), beyond which Z is computed per call: IDs come from
-    signed documents, and an attacker must not grow memory with them.
+    default one first), beyond which Z is computed per call: IDs come from the
+    documents being verified, and an attacker must not grow memory with them.
     """
 
     __slots__ = ("backend", "hashers", "point", "pt")

