@@ -13,6 +13,8 @@ from trust.token.cose import (
     ALG_ES256,
     ALG_RS256,
     ALG_SM2_SM3,
+    Sign1,
+    _bstr_head,
     decode_sign1,
     kid_of,
     sign1,
@@ -69,6 +71,25 @@ def test_wire_layout_matches_rfc_9052() -> None:
     )
     assert msg.to_be_signed() == expected
     assert sign1(b"\x01\x02", key, kid=KID)[:2] == bytes.fromhex("d284")  # tag 18, array(4)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300), st.one_of(
+    st.binary(max_size=300),
+    st.sampled_from([bytes(n) for n in (255, 256, 65535, 65536)])))
+def test_sig_structure_is_what_cbor2_encodes(protected: bytes, payload: bytes) -> None:
+    """The hand-written Sig_structure against cbor2's encoding of the RFC 9052 array,
+    byte strings with 1-, 2- and 3-byte heads."""
+    msg = Sign1(protected, ALG_SM2_SM3, KID, None, payload, bytes(64))
+    assert msg.to_be_signed() == cbor2.dumps(["Signature1", protected, b"", payload])
+
+
+@given(st.integers(0, 2**64 - 1))
+def test_byte_string_heads_of_every_size(size: int) -> None:
+    """Heads too long to build a string for: an unsigned integer's head (major type 0,
+    encoded by cbor2) with the major type set to 2 is the byte-string head."""
+    uint = cbor2.dumps(size)
+    assert _bstr_head(size) == bytes((uint[0] | 0x40,)) + uint[1:]
 
 
 def test_kid_is_truncated_sm3_of_certificate() -> None:

@@ -133,8 +133,32 @@ class Sign1:
         )
 
 
+# CBOR of the array head and "Signature1", the first half of every Sig_structure.
+_SIG1_HEAD: Final = bytes.fromhex("846a") + b"Signature1"
+_EMPTY_BSTR: Final = b"\x40"
+
+
+# Heads of byte strings shorter than 256 bytes (every protected header, most payloads).
+_SHORT_BSTR_HEADS: Final = tuple(
+    bytes((0x40 | n,)) if n < 24 else bytes((0x58, n)) for n in range(0x100))
+
+
+def _bstr_head(size: int) -> bytes:
+    """The CBOR head of a byte string of ``size`` bytes (shortest form, as cbor2 writes)."""
+    if size < 0x100:
+        return _SHORT_BSTR_HEADS[size]
+    if size < 0x10000:
+        return b"\x59" + size.to_bytes(2, "big")
+    if size < 0x100000000:
+        return b"\x5a" + size.to_bytes(4, "big")
+    return b"\x5b" + size.to_bytes(8, "big")
+
+
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
-    return cbor2.dumps(["Signature1", protected, b"", payload])
+    """``["Signature1", protected, h'', payload]`` in CBOR, written out by hand: it is
+    built for every verification, and cbor2's encoder costs more than the bytes."""
+    return b"".join((_SIG1_HEAD, _bstr_head(len(protected)), protected, _EMPTY_BSTR,
+                     _bstr_head(len(payload)), payload))
 
 
 def _protected(alg: int, kid: bytes, content_type: str | None) -> bytes:
