@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Final
 
 from trust.errors import InputError
@@ -107,6 +108,7 @@ def _seconds(age: timedelta | None) -> int | None:
 
 
 _PASSED: dict[str, Check] = {}
+_ZERO: Final = timedelta(0)
 
 
 def _ok(name: str, detail: str = "") -> Check:
@@ -117,6 +119,20 @@ def _ok(name: str, detail: str = "") -> Check:
     if check is None:
         check = _PASSED[name] = Check(name, _P, None, "")
     return check
+
+
+# The passed checks every valid token carries, built once (the hot path reads constants).
+_FORMAT_OK: Final = _ok("format")
+_VALIDITY_OK: Final = _ok("signer.validity")
+_SCOPE_OK: Final = _ok("signer.scope")
+_TIME_OK: Final = _ok("token.time")
+_LICENCE_OK: Final = _ok("licence.validity")
+
+
+@lru_cache(maxsize=256)
+def _signature_ok(subject: str) -> Check:
+    """The passed signature check naming its signer: the same few signers sign every token."""
+    return Check("signature", _P, None, subject)
 
 
 def _freshness(
@@ -134,7 +150,7 @@ def _freshness(
         return Check(name, _I, _S.TRY_LATER, f"{age} old, older than the allowed {max_age}")
     if now > next_update + skew:
         return Check(name, _I, _S.TRY_LATER, f"{age} old, past its next update {next_update}")
-    return _ok(name, f"{max(age, timedelta(0))} old")
+    return Check(name, _P, None, f"{age if age > _ZERO else _ZERO} old")
 
 
 def _find_signer(
@@ -159,7 +175,7 @@ def _find_signer(
         ), None
     for entry in verified:
         if entry.issuer == claims.issuer:
-            return _ok("signature", entry.facts.subject), entry
+            return _signature_ok(entry.facts.subject), entry
     return Check(
         "signature",
         _I,
@@ -192,7 +208,7 @@ def _licence_issuer(claims: Claims) -> Check | None:
 def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
     checks = []
     if entry.facts.valid_at(claims.issued_at):
-        checks.append(_ok("signer.validity"))
+        checks.append(_VALIDITY_OK)
     else:
         checks.append(
             Check(
@@ -203,7 +219,7 @@ def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
             )
         )
     if entry.allows(claims.licence_type):
-        checks.append(_ok("signer.scope"))
+        checks.append(_SCOPE_OK)
     else:
         checks.append(
             Check(
@@ -227,7 +243,7 @@ def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
     elif now > claims.expires_at + skew:
         checks.append(Check("token.time", _F, _S.EXPIRED, f"expired at {claims.expires_at}"))
     else:
-        checks.append(_ok("token.time"))
+        checks.append(_TIME_OK)
     today = now.astimezone(CHINA_STANDARD_TIME).date()
     if today < claims.valid_from:
         checks.append(
@@ -240,7 +256,7 @@ def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
             Check("licence.validity", _F, _S.EXPIRED, f"licence expired on {claims.valid_until}")
         )
     else:
-        checks.append(_ok("licence.validity"))
+        checks.append(_LICENCE_OK)
     return checks
 
 
@@ -315,8 +331,8 @@ def verify_token(
         token = decode_token(text)
     except TokenFormatError as exc:
         return format_failure(exc, trust_list, now, online=live_status is not None)
-    return verify_decoded(token, trust_list=trust_list, now=now, status_lists=status_lists,
-                          policy=policy, live_status=live_status, replay_cache=replay_cache)
+    return _verify_decoded(token, trust_list, now, status_lists, policy, live_status,
+                           replay_cache)
 
 
 def require_aware(now: datetime) -> None:
@@ -346,10 +362,24 @@ def verify_decoded(
     """:func:`verify_token` for a token already decoded (a caller that needed its claims
     first, e.g. to pick the issuer's status lists, decodes it once, not twice)."""
     require_aware(now)
+    return _verify_decoded(token, trust_list, now, status_lists, policy, live_status,
+                           replay_cache)
+
+
+def _verify_decoded(
+    token: DecodedToken,
+    trust_list: TrustList,
+    now: datetime,
+    status_lists: Mapping[str, StatusList] | None,
+    policy: VerifierPolicy | None,
+    live_status: LiveStatus | None,
+    replay_cache: ReplayCache | None,
+) -> TokenResult:
+    """:func:`verify_decoded` once ``now`` is known to be aware."""
     policy = policy or _DEFAULT_POLICY
     online = live_status is not None
     trust_age = trust_list.age(now)
-    checks: list[Check] = [_ok("format")]
+    checks: list[Check] = [_FORMAT_OK]
     claims = token.claims
     signature, entry = _find_signer(claims, token.envelope, trust_list)
     checks.append(signature)
