@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Final
 
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
+_CST_OFFSET: Final = timedelta(hours=8)
 _P, _F, _I = Indication.TOTAL_PASSED, Indication.TOTAL_FAILED, Indication.INDETERMINATE
 _S = SubIndication
 
@@ -244,7 +245,10 @@ def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
         checks.append(Check("token.time", _F, _S.EXPIRED, f"expired at {claims.expires_at}"))
     else:
         checks.append(_TIME_OK)
-    today = now.astimezone(CHINA_STANDARD_TIME).date()
+    # The calendar day in China; a UTC ``now`` (every service check) shifted without the
+    # general time-zone conversion.
+    today = (now + _CST_OFFSET).date() if now.tzinfo is UTC else now.astimezone(
+        CHINA_STANDARD_TIME).date()
     if today < claims.valid_from:
         checks.append(
             Check(
@@ -305,6 +309,12 @@ def _list_status(
 
 
 def _bottom_line(checks: list[Check]) -> tuple[Indication, SubIndication | None]:
+    """The first failed check decides, else the first indeterminate one, else passed."""
+    for check in checks:
+        if check.indication is not _P:
+            break
+    else:
+        return _P, None  # every check passed: one look at each is enough
     for wanted in (_F, _I):
         for check in checks:
             if check.indication is wanted:
