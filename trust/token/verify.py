@@ -206,8 +206,7 @@ def _licence_issuer(claims: Claims) -> Check | None:
     return _ok("licence.issuer", authority)
 
 
-def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
-    checks = []
+def _signer_checks(checks: list[Check], claims: Claims, entry: TrustEntry) -> None:
     if entry.facts.valid_at(claims.issued_at):
         checks.append(_VALIDITY_OK)
     else:
@@ -230,11 +229,9 @@ def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
                 f"signer may not vouch for licence type {claims.licence_type}",
             )
         )
-    return checks
 
 
-def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
-    checks = []
+def _time_checks(checks: list[Check], claims: Claims, now: datetime, skew: timedelta) -> None:
     if now < claims.issued_at - skew:
         checks.append(
             Check(
@@ -261,7 +258,6 @@ def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
         )
     else:
         checks.append(_LICENCE_OK)
-    return checks
 
 
 _FINAL_DETAIL: Final = {
@@ -399,8 +395,8 @@ def _verify_decoded(
     binding = _licence_issuer(claims)
     if binding is not None:
         checks.append(binding)
-    checks += _signer_checks(claims, entry)
-    checks += _time_checks(claims, now, policy.clock_skew)
+    _signer_checks(checks, claims, entry)
+    _time_checks(checks, claims, now, policy.clock_skew)
     checks.append(
         _freshness(
             "trust_list",
