@@ -33,6 +33,7 @@ from api.routes import services as services_routes
 from api.routes import verification as verification_routes
 from api.services import catalogue_for
 from api.settings import Settings
+from api.sm2_batcher import SignatureBatcher, batching_wanted
 from api.worker import WorkerThread, deployment_worker, worker_id
 from trust import sm4_gcm
 from trust.registry import migrate
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if deployment.registry.data_keys is not None:
             # Choose the SM4-GCM backend (its self-test: ~6 ms) now, not in the first request.
             sm4_gcm.backend_name()
+        # QR checks of concurrent requests verified in one batch where that pays (crypto_mb).
+        app.state.sm2_batcher = SignatureBatcher() if batching_wanted() else None
         # The outbox worker (case issuance, notifications); any number may run (leases).
         worker = WorkerThread(deployment_worker(deployment, settings),
                               idle=settings.worker_idle_s).start() if settings.worker else None

@@ -36,6 +36,7 @@ from trust.qrimage import read_qr
 from trust.registry.db import Registry
 from trust.registry.statuslist import build_status_lists, build_trust_list, status_list_size
 from trust.registry.tokens import DbLiveStatus, DbReplayCache
+from trust.sm2 import VerifyItem
 from trust.status import StatusList
 from trust.token import (
     Claims,
@@ -47,7 +48,12 @@ from trust.token import (
     decode_token,
 )
 from trust.token.errors import TokenFormatError
-from trust.token.verify import format_failure, require_aware, verify_decoded
+from trust.token.verify import (
+    format_failure,
+    require_aware,
+    signature_items,
+    verify_decoded,
+)
 from trust.trustlist import TrustList
 from verification.list_state import ListState
 
@@ -56,6 +62,7 @@ __all__ = [
     "EXPORT_STATUS_DIR",
     "EXPORT_TRUST_LIST",
     "OfflineLists",
+    "PendingCheck",
     "QrVerifier",
     "anchors_from_pem",
     "read_crl_dir",
@@ -200,12 +207,28 @@ def verify_qr(
 def _verify(token: DecodedToken, *, trust_list: TrustList, now: datetime,
             status_lists: StatusLists | None = None, policy: VerifierPolicy | None = None,
             live_status: LiveStatus | None = None,
-            replay_cache: ReplayCache | None = None) -> TokenResult:
+            replay_cache: ReplayCache | None = None,
+            signature_verdicts: Mapping[bytes, bool] | None = None) -> TokenResult:
     """:func:`verify_qr` of a token decoded once (its issuer picks the status lists)."""
     by_id = None if live_status is not None else _issuer_lists(token.claims.issuer,
                                                                 status_lists or {})
     return verify_decoded(token, trust_list=trust_list, now=now, status_lists=by_id,
-                          policy=policy, live_status=live_status, replay_cache=replay_cache)
+                          policy=policy, live_status=live_status, replay_cache=replay_cache,
+                          signature_verdicts=signature_verdicts)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCheck:
+    """A QR check decoded, its signer candidates found, waiting for their SM2 verdicts:
+    a server verifies those of concurrent requests in one batch (api.sm2_batcher) and
+    finishes each check with :meth:`QrVerifier.finish_cached` or :meth:`QrVerifier.finish`."""
+
+    token: DecodedToken
+    trust_list: TrustList
+
+    def items(self) -> dict[bytes, VerifyItem]:
+        """The SM2 verifications to batch, by candidate signer SPKI (signature_items)."""
+        return signature_items(self.token, self.trust_list)
 
 
 def _unreadable(message: str, trust_list: TrustList, now: datetime, online: bool) -> TokenResult:
@@ -301,6 +324,15 @@ class QrVerifier:
         Never does I/O, so a server may run it on its event loop: a slow or hung database
         must not stall the loop, whose other requests (and their timeouts) run there.
         """
+        pending = self.pending(text, now, online=False)
+        if not isinstance(pending, PendingCheck):
+            return pending
+        return self.finish_cached(pending, None, now)
+
+    def pending(self, text: str, now: datetime, *, online: bool
+                ) -> TokenResult | PendingCheck | None:
+        """``text`` decoded against the cached trust list, up to its SM2 verifications; a
+        format failure's verdict; or None when the trust list needs the database. No I/O."""
         require_aware(now)
         try:
             token = decode_token(text)
@@ -308,16 +340,36 @@ class QrVerifier:
             token, failure = None, exc
         # No lock: a thread rebuilding a list holds it across its database queries. Each
         # cache is an immutable tuple, replaced whole, so reading the reference suffices.
-        moment = time.monotonic()
-        trust, statuses = self._trust, self._statuses
-        if trust is None or moment > trust[0]:
+        trust = self._trust
+        if trust is None or time.monotonic() > trust[0]:
             return None
         if token is None:
-            return format_failure(failure, trust[1], now, online=False)
-        if statuses is None or moment > statuses[0] or _beyond(statuses[1], token.claims):
+            return format_failure(failure, trust[1], now, online=online)
+        return PendingCheck(token, trust[1])
+
+    def finish_cached(self, pending: PendingCheck, verdicts: Mapping[bytes, bool] | None,
+                      now: datetime) -> TokenResult | None:
+        """The offline verdict of ``pending`` with its signature ``verdicts`` (None: verify
+        here) from the cached status lists, or None when they need the database. No I/O."""
+        statuses = self._statuses
+        if (statuses is None or time.monotonic() > statuses[0]
+                or _beyond(statuses[1], pending.token.claims)):
             return None
-        return _verify(token, trust_list=trust[1], now=now, policy=self.policy,
-                       status_lists=statuses[1])
+        return _verify(pending.token, trust_list=pending.trust_list, now=now,
+                       policy=self.policy, status_lists=statuses[1],
+                       signature_verdicts=verdicts)
+
+    def finish(self, pending: PendingCheck, verdicts: Mapping[bytes, bool] | None,
+               now: datetime, *, online: bool) -> TokenResult:
+        """The verdict of ``pending`` with its signature ``verdicts``: online (live status)
+        or from status lists rebuilt as needed. May do I/O: run it off the event loop."""
+        if online:
+            return _verify(pending.token, trust_list=pending.trust_list, now=now,
+                           policy=self.policy, live_status=self.live_status,
+                           signature_verdicts=verdicts)
+        return _verify(pending.token, trust_list=pending.trust_list, now=now,
+                       policy=self.policy, status_lists=self.status_lists(now, pending.token),
+                       signature_verdicts=verdicts)
 
     def verify_image(self, data: bytes, now: datetime, *, online: bool = True,
                      redeem: bool = False) -> TokenResult:

@@ -294,6 +294,25 @@ def _key_algorithm(spki_der: bytes) -> str:
     return keys.algorithm_of_spki(spki_der)
 
 
+def sm2_verify_item(message: Sign1, spki_der: bytes) -> sm2.VerifyItem | None:
+    """The :func:`trust.sm2.verify_many` item whose verdict is exactly
+    ``verify_sign1(message, spki_der)``, for an SM2/SM3 message under an SM2 key with a
+    signature of the right size; None otherwise (then :func:`verify_sign1` decides)."""
+    if message.alg != ALG_SM2_SM3 or len(message.signature) != 64:
+        return None
+    try:
+        if _key_algorithm(spki_der) not in _KEY_ALGS[ALG_SM2_SM3]:
+            return None
+        key = _sm2_key(spki_der)
+    except (keys.UnsupportedKeyError, sm2.KeyFormatError):
+        return None
+    sig = message.signature
+    r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+    if not (0 < r < sm2.N and 0 < s < sm2.N):
+        return None  # verify_sign1's False, without a DER encoding of an out-of-range value
+    return key, message.to_be_signed(), sm2.encode_der(r, s)
+
+
 def verify_sign1(message: Sign1, spki_der: bytes) -> bool:
     """True iff the signature verifies under ``spki_der`` and the key fits the alg.
 

@@ -24,10 +24,11 @@ from typing import Any, Final
 from trust.errors import InputError
 from trust.indications import Check, Indication, SubIndication
 from trust.licence_id import VERSION_PREFIX, LicenceIdError, parse_licence_id
+from trust.sm2 import VerifyItem
 from trust.status import LicenceStatus, StatusList
 from trust.token.claims import Claims, TokenKind
 from trust.token.codec import DecodedToken, decode_token
-from trust.token.cose import verify_sign1
+from trust.token.cose import sm2_verify_item, verify_sign1
 from trust.token.errors import TokenFormatError
 from trust.token.online import LiveStatus, ReplayCache
 from trust.trustlist import Role, TrustEntry, TrustList
@@ -37,6 +38,7 @@ __all__ = [
     "VerifierPolicy",
     "format_failure",
     "require_aware",
+    "signature_items",
     "verify_decoded",
     "verify_token",
 ]
@@ -154,8 +156,21 @@ def _freshness(
     return Check(name, _P, None, f"{age if age > _ZERO else _ZERO} old")
 
 
+def signature_items(token: DecodedToken, trust_list: TrustList) -> dict[bytes, VerifyItem]:
+    """The SM2 verifications :func:`verify_decoded` would run for ``token``, by candidate
+    signer SPKI, for a caller that verifies many tokens' signatures in one batch and hands
+    the verdicts back (``signature_verdicts``)."""
+    found: dict[bytes, VerifyItem] = {}
+    for candidate in trust_list.candidates(token.envelope.kid, Role.TOKEN_SIGNER):
+        item = sm2_verify_item(token.envelope, candidate.facts.spki)
+        if item is not None:
+            found[candidate.facts.spki] = item
+    return found
+
+
 def _find_signer(
-    claims: Claims, envelope: Any, trust_list: TrustList
+    claims: Claims, envelope: Any, trust_list: TrustList,
+    verdicts: Mapping[bytes, bool] | None = None,
 ) -> tuple[Check, TrustEntry | None]:
     candidates = trust_list.candidates(envelope.kid, Role.TOKEN_SIGNER)
     if not candidates:
@@ -165,7 +180,13 @@ def _find_signer(
             _S.NO_SIGNING_CERTIFICATE_FOUND,
             f"no token signer with kid {envelope.kid.hex()}",
         ), None
-    verified = [c for c in candidates if verify_sign1(envelope, c.facts.spki)]
+    # Threat: a verdict standing for another key or message. ``verdicts`` are keyed by the
+    # candidate's SPKI and come from signature_items of this very token; a candidate
+    # without one is verified here.
+    given = verdicts or {}
+    verified = [c for c in candidates
+                if (given[c.facts.spki] if c.facts.spki in given
+                    else verify_sign1(envelope, c.facts.spki))]
     if not verified:
         return Check(
             "signature",
@@ -364,12 +385,15 @@ def verify_decoded(
     policy: VerifierPolicy | None = None,
     live_status: LiveStatus | None = None,
     replay_cache: ReplayCache | None = None,
+    signature_verdicts: Mapping[bytes, bool] | None = None,
 ) -> TokenResult:
     """:func:`verify_token` for a token already decoded (a caller that needed its claims
-    first, e.g. to pick the issuer's status lists, decodes it once, not twice)."""
+    first, e.g. to pick the issuer's status lists, decodes it once, not twice).
+    ``signature_verdicts``: the verdicts of :func:`signature_items` for this token and
+    trust list, verified elsewhere (in a batch)."""
     require_aware(now)
     return _verify_decoded(token, trust_list, now, status_lists, policy, live_status,
-                           replay_cache)
+                           replay_cache, signature_verdicts)
 
 
 def _verify_decoded(
@@ -380,6 +404,7 @@ def _verify_decoded(
     policy: VerifierPolicy | None,
     live_status: LiveStatus | None,
     replay_cache: ReplayCache | None,
+    signature_verdicts: Mapping[bytes, bool] | None = None,
 ) -> TokenResult:
     """:func:`verify_decoded` once ``now`` is known to be aware."""
     policy = policy or _DEFAULT_POLICY
@@ -387,7 +412,7 @@ def _verify_decoded(
     trust_age = trust_list.age(now)
     checks: list[Check] = [_FORMAT_OK]
     claims = token.claims
-    signature, entry = _find_signer(claims, token.envelope, trust_list)
+    signature, entry = _find_signer(claims, token.envelope, trust_list, signature_verdicts)
     checks.append(signature)
     if entry is None:
         indication, sub = _bottom_line(checks)
