@@ -149,3 +149,42 @@ def test_a_department_code_is_checked_once(licences: tuple[Licences, list[Path]]
     after = uscc_check_char.cache_info()
     assert all(r.passed for r in reports)
     assert after.misses == before.misses and after.hits > before.hits
+
+
+def _reference_element(buf: bytes, pos: int, limit: int) -> tuple[int, int, int, int] | None:
+    """X.690 DER header rules, written out plainly: (tag, start, body, end) or None."""
+    if pos + 2 > limit or buf[pos] & 0x1F == 0x1F:
+        return None
+    first = buf[pos + 1]
+    if first < 0x80:
+        body, length = pos + 2, first
+    else:
+        n = first & 0x7F
+        octets = buf[pos + 2 : pos + 2 + n]
+        if not 1 <= n <= 3 or pos + 2 + n > limit or octets[0] == 0:
+            return None  # indefinite, too long, cut off or non-minimal
+        length = int.from_bytes(octets, "big")
+        if length < 0x80:
+            return None  # DER: the short form
+        body = pos + 2 + n
+    return None if body + length > limit else (buf[pos], pos, body, body + length)
+
+
+@pytest.mark.parametrize("first", [0x00, 0x05, 0x7F, 0x80, 0x81, 0x82, 0x83, 0x84])
+def test_element_headers_read_without_slices_follow_der(first: int) -> None:
+    """der.element reads the one- and two-octet long forms directly: every header of
+    those forms (each length octet value, minimal or not, cut off by the limit or not)
+    gives what the X.690 rules give."""
+    from verification.der import Unusual, element
+
+    for a in range(256):
+        for b in (0x00, 0x01, 0x7F, 0x80, 0xFF):
+            buf = bytes([0x30, first, a, b]) + bytes(300)
+            for limit in (2, 3, 4, len(buf), 4 + 0x80, 3 + a, 4 + (a << 8 | b)):
+                limit = min(limit, len(buf))
+                want = _reference_element(buf, 0, limit)
+                try:
+                    got: tuple[int, ...] | None = tuple(element(buf, 0, limit))
+                except Unusual:
+                    got = None
+                assert got == want, (first, a, b, limit)
