@@ -188,3 +188,32 @@ def test_element_headers_read_without_slices_follow_der(first: int) -> None:
                 except Unusual:
                     got = None
                 assert got == want, (first, a, b, limit)
+
+
+def test_offline_revocation_is_judged_once_per_path_and_time(
+    licences: tuple[Licences, list[Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Offline, the licences of one signer share the certificate path and the validation
+    time, and the signed lists and CRLs are fixed: the path's revocation answer was
+    worked out again for every licence (it fails on that code: three for three files)."""
+    from verification import status
+
+    lic, paths = licences
+    at = datetime.now(UTC)
+    fresh = [r.to_json() for r in verify_files(paths, lic.offline(at), at=at)]
+    policy = lic.offline(at)
+    judged: list[tuple[bytes, ...]] = []
+    real = status.path_revocation
+
+    def counting(path: Any, when: datetime, data: Any) -> Any:
+        judged.append(tuple(path))
+        return real(path, when, data)
+
+    monkeypatch.setattr(status, "path_revocation", counting)
+    reports = list(verify_files(paths, policy, at=at))
+    assert len(judged) == 1 and all(r.passed for r in reports)
+    assert [r.to_json() for r in reports] == fresh  # the same reports as without the memo
+    # another validation time is its own question
+    later = at.replace(microsecond=(at.microsecond + 1) % 1_000_000)
+    list(verify_files(paths[:1], policy, at=later))
+    assert len(judged) == 2
