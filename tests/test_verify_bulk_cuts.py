@@ -16,6 +16,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.licence_corpus import Licences, open_licences
 from trust import oids
@@ -217,3 +219,19 @@ def test_offline_revocation_is_judged_once_per_path_and_time(
     later = at.replace(microsecond=(at.microsecond + 1) % 1_000_000)
     list(verify_files(paths[:1], policy, at=later))
     assert len(judged) == 2
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(min_size=0, max_size=60).map(
+           lambda raw: bytes(b"/#0aF <>\n(x"[v % 11] for v in raw)),
+       st.integers(0, 70), st.integers(0, 70), st.integers(0, 70), st.integers(2, 20))
+def test_escaped_name_with_a_hash_precheck_equals_the_pattern(
+        data: bytes, pos: int, endpos: int, b: int, width: int) -> None:
+    """locate._escaped_name looks for a ``#`` (memchr) before running the escaped-name
+    pattern; it answers what the pattern's gap-skipping search answers, on text rich in
+    names, ``#``, hex digits and delimiters, for every range and gap placement."""
+    from verification.pdf import locate
+
+    gap = (b, b + width)
+    want = locate._search(locate._NAME_ESCAPE, data, pos, endpos, gap) is not None
+    assert locate._escaped_name(data, pos, endpos, gap) is want
