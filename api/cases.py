@@ -338,7 +338,8 @@ def case_view(deployment: Deployment, session: Session, case: Case, *,
             "status": row.status, "valid_from": row.valid_from.isoformat(),
             "valid_to": row.valid_to.isoformat() if row.valid_to else None,
             "issued_at": row.issued_at.isoformat(),
-            "record": dict(record.holder) if full else licence_type.masked(record.holder)}
+            "record": dict(record.holder) if full
+            else types.masked(row.type_code, row.type_version, record.holder)}
         if full:
             entry["holder_name"] = record.holder_name
             entry["download"] = f"/v1/licences/{row.id}/pdf"

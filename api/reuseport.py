@@ -8,8 +8,11 @@ of 2 workers, which halves the QR verification rate). With a socket per worker
 and SO_REUSEPORT the kernel spreads connections over the workers by hash.
 
 The supervisor is deliberately small: it starts the workers, forwards SIGINT and
-SIGTERM, and if a worker dies on its own it stops the others and exits non-zero
-so that the process manager (systemd, Kubernetes) restarts the service whole.
+SIGTERM, and restarts a worker that dies on its own (an OOM kill, a crash in a
+native library) while the others keep serving. A worker that keeps dying (more
+than ``max_restarts`` restarts within ``window_s``) is a crash loop, not bad
+luck: then it stops the others and exits non-zero so that the process manager
+(systemd, Kubernetes) sees the failure instead of a service half alive.
 """
 
 from __future__ import annotations
@@ -18,13 +21,19 @@ import multiprocessing
 import signal
 import socket
 import sys
+import time
+from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import wait
 from types import FrameType
 from typing import Any, Final
 
-__all__ = ["REUSE_PORT", "listening_socket", "port_is_free", "serve_workers"]
+__all__ = ["MAX_RESTARTS", "RESTART_WINDOW_S", "REUSE_PORT", "listening_socket", "port_is_free",
+           "serve_workers"]
 
 _STOP_TIMEOUT_S: Final = 30.0
+MAX_RESTARTS: Final = 5
+RESTART_WINDOW_S: Final = 60.0
 # Elsewhere (no SO_REUSEPORT) ``serve`` falls back to uvicorn's shared socket.
 REUSE_PORT: Final = hasattr(socket, "SO_REUSEPORT") and sys.platform == "linux"
 
@@ -67,15 +76,26 @@ def _worker(config: dict[str, Any], host: str, port: int) -> None:  # pragma: no
     uvicorn.Server(uvicorn.Config(**config)).run(sockets=[sock])
 
 
-def serve_workers(config: dict[str, Any], host: str, port: int, workers: int) -> int:
-    """Run ``workers`` uvicorn processes (``config``: uvicorn.Config keywords); the exit code."""
+def serve_workers(config: dict[str, Any], host: str, port: int, workers: int, *,
+                  max_restarts: int = MAX_RESTARTS, window_s: float = RESTART_WINDOW_S,
+                  target: Callable[[dict[str, Any], str, int], None] | None = None) -> int:
+    """Run ``workers`` uvicorn processes (``config``: uvicorn.Config keywords); the exit code
+    (0 after SIGINT/SIGTERM with every worker stopped cleanly, 1 otherwise)."""
     if not port_is_free(host, port):
         print(f"{host}:{port} is already in use", file=sys.stderr)
         return 1
     context = multiprocessing.get_context("spawn")  # no fork of a half-initialised parent
-    processes = [context.Process(target=_worker, args=(config, host, port), daemon=False)
-                 for _ in range(workers)]
+    run = target or _worker
+
+    def spawn() -> Any:
+        process = context.Process(target=run, args=(config, host, port), daemon=False)
+        process.start()
+        return process
+
+    processes: list[Any] = []
     stopping = False
+    crash_loop = False
+    restarts: deque[float] = deque()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         nonlocal stopping
@@ -86,11 +106,30 @@ def serve_workers(config: dict[str, Any], host: str, port: int, workers: int) ->
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for process in processes:
-            process.start()
-        wait([p.sentinel for p in processes])  # a signal, or a worker ended on its own
-        if not stopping:
-            stop(signal.SIGTERM, None)
+        for _ in range(workers):
+            processes.append(spawn())
+        while not stopping:
+            wait([p.sentinel for p in processes])  # a signal, or a worker ended on its own
+            for slot, process in enumerate(processes):
+                if stopping or process.is_alive():
+                    continue
+                process.join()
+                now = time.monotonic()
+                while restarts and now - restarts[0] > window_s:
+                    restarts.popleft()
+                if len(restarts) >= max_restarts:
+                    print(f"worker {process.pid} exited ({process.exitcode}) after "
+                          f"{len(restarts)} restarts in {window_s:.0f} s: a crash loop, "
+                          "stopping the service; 工作进程反复退出，服务停止", file=sys.stderr)
+                    crash_loop = True
+                    stop(signal.SIGTERM, None)
+                    break
+                restarts.append(now)
+                print(f"worker {process.pid} exited ({process.exitcode}); restarting; "
+                      "工作进程退出，正在重启", file=sys.stderr)
+                processes[slot] = spawn()
+                if stopping:  # a signal arrived while it started
+                    processes[slot].terminate()
         for process in processes:
             process.join(_STOP_TIMEOUT_S)
             if process.is_alive():
@@ -100,4 +139,4 @@ def serve_workers(config: dict[str, Any], host: str, port: int, workers: int) ->
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     crashed = [p.exitcode for p in processes if p.exitcode not in (0, -signal.SIGTERM)]
-    return 0 if stopping and not crashed else 1
+    return 0 if not crash_loop and not crashed else 1

@@ -76,8 +76,17 @@ def issue_presentation(
     department = session.get(Department, licence.department_code)
     if department is None or not department.uscc:
         raise NotFoundError(f"licence {licence_id} has no issuing department code")
-    licence_type = context.types.get(licence.type_code)
+    # The holder fields as the licence's own type version names them: a later revision
+    # may have renamed them.
+    licence_type = (context.types.issued_under(licence.type_code, licence.type_version)
+                    or context.types.get(licence.type_code))
     record = licence_record(session, licence).holder
+    if licence_type.holder_field not in record:
+        raise ConflictError(
+            f"licence {licence_id} was issued under {licence.type_code} version "
+            f"{licence.type_version}, which this deployment no longer defines; "
+            "证照所依据的类型版本已不在本部署中",
+            code="presentation.type_version_unknown")
     holder_id = record.get(licence_type.holder_id_field) if licence_type.holder_id_field else None
     at = at.replace(microsecond=0)
     claims = Claims(

@@ -413,3 +413,52 @@ def test_serve_issues_approved_cases_in_the_background(
         while env.client.get(f"/v1/cases/{code}").json()["state"] != "issued":
             assert time.monotonic() < deadline, "the serve worker did not issue the case"
             time.sleep(0.2)
+
+
+def test_a_dead_lettered_notice_is_listed_requeued_once_and_delivered(env: Env) -> None:
+    code = "330100-20261206-000011"
+    assert env.post(_event(code)).status_code == 202
+    dep = env.deployment()
+    delivered: list[bytes] = []
+    try:
+        from api.cases import case_handler
+
+        def webhook(up: bool) -> WebhookNotifier:
+            def answer(request: httpx.Request) -> httpx.Response:
+                if up:
+                    delivered.append(request.content)
+                return httpx.Response(204 if up else 503)
+            return WebhookNotifier("https://app.example/hook", b"k" * 32,
+                                   client=httpx.Client(transport=httpx.MockTransport(answer)))
+
+        down = Worker.with_notifier(dep.registry, webhook(False),
+                                    {"case.issue": case_handler(dep)}, max_attempts=1)
+        assert down.run_once()["dead"] == 1  # the webhook is down: one attempt, then dead
+        runner = CliRunner()
+        home = ["--home", str(env.root), "--json"]
+        listed = json.loads(runner.invoke(cli, ["outbox", "dead", *home]).stdout)["dead"]
+        assert [i["topic"] for i in listed] == ["notify"] and "notify.delivery" in listed[0]["last_error"]
+        item = listed[0]["id"]
+        dry = json.loads(runner.invoke(cli, ["outbox", "requeue", "--all", "--dry-run",
+                                             *home]).stdout)
+        assert dry["requeued"] == [item]
+        with dep.registry.session() as s:
+            assert outbox.counts(s, "notify")["dead"] == 1  # the dry run changed nothing
+        both = runner.invoke(cli, ["outbox", "requeue", str(item), "--all", *home])
+        assert both.exit_code == 2  # ids or --all, not both
+        done = json.loads(runner.invoke(cli, ["outbox", "requeue", str(item), *home]).stdout)
+        assert done["requeued"] == [item]
+        again = json.loads(runner.invoke(cli, ["outbox", "requeue", str(item), *home]).stdout)
+        assert again["requeued"] == [] and again["not_dead"] == [item]  # requeued once only
+        up = Worker.with_notifier(dep.registry, webhook(True))
+        assert up.run_once()["done"] == 1 and len(delivered) == 1
+        with dep.registry.session() as s:
+            assert outbox.counts(s, "notify") == {"pending": 0, "done": 1, "dead": 0}
+            entries = s.scalars(select(AuditEntry).where(
+                AuditEntry.kind == "outbox.requeued")).all()
+            assert len(entries) == 1 and entries[0].actor.startswith("cli:")
+        # A done item is never requeued.
+        assert json.loads(runner.invoke(cli, ["outbox", "requeue", "--all", *home])
+                          .stdout)["requeued"] == []
+    finally:
+        dep.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -229,3 +230,42 @@ def test_the_page_says_expired_in_both_languages() -> None:
     check = _status_check("status", ListValue.EXPIRED)
     view = result_view(TokenResult(Indication.TOTAL_FAILED, SubIndication.EXPIRED, (check,)))
     assert (view["message_zh"], view["message_en"]) == ("证照已过期", "The licence has expired")
+
+
+def test_the_due_queries_read_an_index_not_every_licence(tmp_path: Any) -> None:
+    """Threat: a daily job reading every licence ever issued (tens of millions, growing)
+    until it misses its window. SQLite's plan for both due queries must search an index
+    on (status, valid_to), never scan the table."""
+    from sqlalchemy import text
+
+    from trust.registry.expiry import _due_ids
+    from trust.registry.expiry_notices import _window
+
+    reg = new_registry(f"sqlite:///{tmp_path / 'plan.db'}")
+    add_licences(reg, {f"L{i:05d}": day(1 + i % 28) for i in range(300)})
+    captured: list[str] = []
+    try:
+        with reg.session() as s:
+            s.execute(text("ANALYZE"))
+            conn = s.connection()
+
+            def plan(run: Any) -> str:
+                def before(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+                    if statement.lstrip().upper().startswith("SELECT") and not captured:
+                        captured.append(str(conn.exec_driver_sql(
+                            "EXPLAIN QUERY PLAN " + statement, params).fetchall()))
+                from sqlalchemy import event
+                event.listen(conn, "before_cursor_execute", before)
+                try:
+                    run()
+                finally:
+                    event.remove(conn, "before_cursor_execute", before)
+                return captured.pop()
+
+            due = plan(lambda: _due_ids(s, day(5), None, 100))
+            window = plan(lambda: _window(s, NOW, timedelta(days=30), (day(7), "L0"), 100))
+    finally:
+        reg.close()
+    for found in (due, window):
+        assert "ix_licences_status_valid_to" in found, found
+        assert "SCAN licences" not in found, found

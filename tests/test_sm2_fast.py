@@ -259,6 +259,93 @@ def test_concurrent_threads_agree(on_ipp: None) -> None:
         assert got == want
 
 
+def test_z_cache_is_per_key_and_exact_id(on_ipp: None) -> None:
+    """Z is cached per (key, ID) in the key's own object: a signature under one ID must
+    not verify under another ID of the same length, nor under another key cached with the
+    same ID; each verdict is also OpenSSL's."""
+    openssl = _sm2_openssl.OpenSSLBackend()
+    signer, other = sm2.PrivateKey.generate(), sm2.PrivateKey.generate()
+    public, other_public = signer.public_key(), other.public_key()
+    uids = [b"alice", b"alicf", b"", sm2.DEFAULT_UID, b"1234567812345679"]
+    signed = {uid: signer.sign(b"licence", uid) for uid in uids}
+    for signing_uid, sig in signed.items():
+        r, s = sm2.decode_der(sig)
+        for uid in uids:
+            want = openssl.verify(openssl.load_public(public.point), b"licence", r, s, uid)
+            assert want is (uid == signing_uid)
+            assert public.verify(b"licence", sig, uid) is want, (signing_uid, uid)
+            assert other_public.verify(b"licence", sig, uid) is False
+    handle = public._handles["ipp"]
+    assert isinstance(handle, _sm2_ipp._IppKey)
+    assert set(handle.hashers) == set(uids)  # every ID was cached, each under its own bytes
+    assert handle.hashers is not other_public._handles["ipp"].hashers  # type: ignore[attr-defined]
+
+
+def test_z_cache_is_bounded(on_ipp: None) -> None:
+    """IDs come from signed input: beyond MAX_CACHED_UIDS they are hashed per call, not kept."""
+    key = sm2.PrivateKey.generate()
+    public = key.public_key()
+    for n in range(3 * _sm2_ipp.MAX_CACHED_UIDS):
+        uid = b"id-%d" % n
+        sig = key.sign(b"m", uid)
+        assert public.verify(b"m", sig, uid)
+        assert not public.verify(b"m", sig, uid + b"!")
+    hashers = public._handles["ipp"].hashers  # type: ignore[attr-defined]
+    assert len(hashers) == _sm2_ipp.MAX_CACHED_UIDS
+    assert sm2.DEFAULT_UID in hashers  # loaded with the key, never pushed out
+
+
+def test_one_key_object_from_four_threads(on_ipp: None) -> None:
+    """One PublicKey (one IPP point, one Z cache) shared by 4 threads, each with its own IDs
+    (more than the cache holds, so threads race on filling it): every verdict as expected."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = sm2.PrivateKey.generate()
+    public = key.public_key()
+    uids = [sm2.DEFAULT_UID, b""] + [b"thread-id-%d" % n for n in range(12)]
+    cases = []
+    for n in range(96):
+        uid = uids[n % len(uids)]
+        message = b"m%d" % n
+        sig = key.sign(message, uid)
+        check_uid = uid if n % 4 else uids[(n + 1) % len(uids)]  # every 4th: wrong ID
+        cases.append((message, sig, check_uid, bool(n % 4)))
+
+    def run(offset: int) -> list[bool]:
+        rotated = cases[offset:] + cases[:offset]
+        return [public.verify(m, sig, uid) for m, sig, uid, _ in rotated * 3]
+
+    offsets = [0, 24, 48, 72]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, offsets))
+    for offset, got in zip(offsets, results, strict=True):
+        rotated = cases[offset:] + cases[:offset]
+        assert got == [ok for _, _, _, ok in rotated * 3]
+    assert len(public._handles["ipp"].hashers) <= _sm2_ipp.MAX_CACHED_UIDS  # type: ignore[attr-defined]
+
+
+def test_failed_big_number_import_fails_closed(
+    ipp: _sm2_ipp.IppBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If ipp-crypto refused to import e, the slot would still hold the previous
+    verification's e: a signature replayed over another message would verify. A failed
+    import must raise, never verify against stale numbers."""
+    key = sm2.PrivateKey.generate()
+    handle = ipp.load_public(key.public_key().point)
+    r, s = sm2.decode_der(key.sign(b"genuine"))
+    assert ipp.verify(handle, b"genuine", r, s, sm2.DEFAULT_UID)  # leaves e, r, s in the slots
+    real = ipp._set_bn
+
+    def refuse_e(data: bytes, size: int, bn: Any) -> int:
+        if bn is ipp._context().e:
+            return -7  # ippStsContextMatchErr: nothing written
+        return int(real(data, size, bn))
+
+    monkeypatch.setattr(ipp, "_set_bn", refuse_e)
+    with pytest.raises(CryptoError):
+        ipp.verify(handle, b"forged", r, s, sm2.DEFAULT_UID)
+
+
 class _Faulty:
     """An ipp backend with one deliberate fault, to show the checks catch it."""
 

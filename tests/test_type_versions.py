@@ -134,3 +134,92 @@ def test_api_issue_single_and_batch_record_the_type_version(api: Api) -> None:
     licence_id = state["results"][0]["licence_id"]
     shown = api.client.get(f"/v1/licences/{licence_id}", headers=api.headers("auditor"))
     assert shown.json()["type_version"] == 1
+
+
+def _revise(types_dir: Path, code: str, version: int, *, drop_mask: str | None = None,
+            rename: tuple[str, str] | None = None) -> None:
+    """A province's revision that stops masking a field or renames one (schema, labels,
+    mask, holder field and template layout follow the new name)."""
+    types_dir.mkdir(parents=True, exist_ok=True)
+    definition = json.loads((DEFINITIONS / f"{code}.type.json").read_text())
+    schema = json.loads((DEFINITIONS / f"{code}.schema.json").read_text())
+    definition["version"] = version
+    if drop_mask is not None:
+        del definition["mask"][drop_mask]
+    if rename is not None:
+        old, new = rename
+
+        def swap(name: str) -> str:
+            return new if name == old else name
+
+        schema["properties"] = {swap(k): v for k, v in schema["properties"].items()}
+        schema["required"] = [swap(k) for k in schema.get("required", [])]
+        definition["labels"] = {swap(k): v for k, v in definition["labels"].items()}
+        definition["mask"] = {swap(k): v for k, v in definition["mask"].items()}
+        definition["holder_field"] = swap(definition["holder_field"])
+        definition["layout"]["fields"] = [swap(k) for k in definition["layout"]["fields"]]
+    (types_dir / f"{code}.type.json").write_text(json.dumps(definition, ensure_ascii=False))
+    (types_dir / f"{code}.schema.json").write_text(json.dumps(schema, ensure_ascii=False))
+
+
+def test_public_masking_follows_the_version_a_record_was_issued_under(tmp_path: Path) -> None:
+    _revise(tmp_path / "types", "DL", 2, drop_mask="address")
+    registry = load_registry(tmp_path / "types")
+    record = builtin_types().get("DL").example(3)
+    address = record["address"]
+    old = registry.masked("DL", 1, record)  # issued under the shipped version 1
+    assert old["address"] == "*" * len(address)
+    assert registry.masked("DL", 2, record)["address"] == address  # the revision's own rule
+    # A licence from before versions were recorded: every version's masks apply.
+    assert registry.masked("DL", None, record)["address"] == "*" * len(address)
+    # A field no known version declares (the issuing version is gone) is masked whole.
+    stray = registry.masked("DL", 7, {**record, "stray_field": "机密内容"})
+    assert stray["stray_field"] == "****" and stray["address"] == "*" * len(address)
+    assert old["license_number"].endswith(record["license_number"][-4:])
+    assert old["license_number"] != record["license_number"]
+
+
+def test_presentation_and_case_lookup_of_a_licence_issued_before_a_revision(
+        tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from api.cases import case_view
+    from signing.presentation import issue_presentation
+    from trust.registry.models import Case
+    from trust.token import decode_token
+
+    root = tmp_path / "home"
+    init_deployment(root)
+    home = Home(root)
+    dep = Deployment(home, load_config(home))
+    adc = builtin_types().get("ADC")
+    record = adc.example(2)
+    try:
+        with dep.registry.session() as s:
+            made = issue_one(dep, s, type_code="ADC", record=record,
+                             department=DEMO_DEPARTMENT, actor="test")
+            s.commit()
+    finally:
+        dep.close()
+    # The province renames the holder's name field and stops masking the adoptee's name.
+    _revise(root / "types", "ADC", 2, rename=("name", "holder_name"))
+    definition = json.loads((root / "types" / "ADC.type.json").read_text())
+    del definition["mask"]["adoptee_name"]
+    (root / "types" / "ADC.type.json").write_text(json.dumps(definition, ensure_ascii=False))
+    dep = Deployment(home, load_config(home))
+    try:
+        assert dep.issuer_context().types.get("ADC").version == 2
+        with dep.registry.session() as s:
+            shown = issue_presentation(s, dep.issuer_context(), made.licence_id,
+                                       at=datetime.now(UTC))
+            claims = decode_token(shown.token).claims
+            assert claims.holder_name[0] == record["name"][0] and "*" in claims.holder_name
+            case = Case(case_code="X" * 20, service_code="S", state="issued",
+                        holder_ref="h", approved_at=datetime.now(UTC),
+                        accepted_at=datetime.now(UTC),
+                        licence_ids={"ids": [made.licence_id]})
+            public = case_view(dep, s, case, full=False)["licences"][0]["record"]
+            assert public["adoptee_name"] != record["adoptee_name"]
+            assert "*" in public["adoptee_name"] and "*" in public["name"]
+    finally:
+        dep.close()

@@ -31,6 +31,7 @@ __all__ = [
     "encode_der",
     "in_range",
     "on_curve",
+    "reduce_e",
     "sm3_blocks",
 ]
 
@@ -110,7 +111,11 @@ def digest(z: bytes, message: bytes) -> bytes:
     SM2 uses e only modulo n (R = (e + x1) mod n); reducing here keeps a C
     library that expects e < n from ever seeing the (2**-32-likely) e >= n.
     """
-    e = sm3.sm3(z + message)
+    return reduce_e(sm3.sm3(z + message))
+
+
+def reduce_e(e: bytes) -> bytes:
+    """A 32-byte SM3 digest reduced mod n (see :func:`digest`); one subtraction suffices."""
     if e >= N_BYTES:  # same-length big-endian bytes compare like the integers
         e = (int.from_bytes(e, "big") - N).to_bytes(32, "big")
     return e

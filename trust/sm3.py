@@ -23,6 +23,7 @@ __all__ = [
     "SM3InputError",
     "e_value",
     "new",
+    "prefixed",
     "sm3",
     "z_value",
 ]
@@ -62,6 +63,48 @@ def _pick() -> Callable[[bytes], bytes]:
 
 sm3: Callable[[bytes], bytes] = _pick()
 """SM3 of ``data`` (32 bytes)."""
+
+
+def _pick_prefixed() -> Callable[[bytes], Callable[[bytes], bytes]]:
+    try:
+        hashlib.new("sm3", b"abc")
+    except ValueError:
+
+        def _cryptography_prefixed(prefix: bytes) -> Callable[[bytes], bytes]:
+            base = hashes.Hash(hashes.SM3())
+            base.update(prefix)
+            copy = base.copy
+
+            def run(data: bytes) -> bytes:
+                h = copy()
+                h.update(data)
+                return h.finalize()
+
+            return run
+
+        return _cryptography_prefixed
+
+    def _hashlib_prefixed(prefix: bytes) -> Callable[[bytes], bytes]:
+        copy = hashlib.new("sm3", prefix).copy
+
+        def run(data: bytes) -> bytes:
+            h = copy()
+            h.update(data)
+            return h.digest()
+
+        return run
+
+    return _hashlib_prefixed
+
+
+prefixed: Callable[[bytes], Callable[[bytes], bytes]] = _pick_prefixed()
+"""``prefixed(p)(data) == sm3(p + data)``, with ``p`` absorbed once.
+
+SM2 verification hashes Z || M with the same Z for every signature of one key
+and ID: copying a context that already holds Z saves the digest lookup and the
+concatenation (a copy of M) on every verification. The returned function only
+copies its base context, never updates it, so threads may share it.
+"""
 
 
 def new() -> hashes.Hash:

@@ -31,6 +31,7 @@ _COMMANDS = (
     "registry",
     "cases",
     "worker",
+    "outbox",
     "archive",
 )
 

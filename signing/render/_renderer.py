@@ -202,10 +202,10 @@ def render_licence(
     if layout.qr.caption:
         page.text(qr_caption(layout.qr), layout.qr.caption)
     canvas.showPage()
-    # The page content stays compressed (set at showPage); the font subset and
-    # its ToUnicode map, written with the document, do not: TrueType outlines
-    # shrink only ~30% under zlib, for ~1.5 ms a licence, a third of the rendering.
-    canvas._doc.setCompression(0)
+    # Every stream stays Flate-compressed (reportlab's pageCompression), the font
+    # subset and its ToUnicode map too: the outlines shrink ~33% (a DL: 26.5 -> 17.7 KB)
+    # for ~0.8 ms once at issuance, while every verification pays SM3 over the signed
+    # bytes and SM4-GCM at rest over the file, three times a 一证通办 fill.
     return write_pdf(canvas)  # the bytes of canvas.save(), written faster (_writer.py)
 
 

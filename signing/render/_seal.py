@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -103,7 +104,18 @@ def _prepare(png: bytes, digest: bytes) -> PreparedSeal:
         mask_name = name + "Alpha"
         mask.name = mask_name
         xobject.smask = PDFObjectReference(xObjectName(mask_name))
+    for target in (xobject, mask):
+        if target is not None:
+            _recompress(target)
     return PreparedSeal(name, xobject, mask_name, mask, image.width, image.height)
+
+
+def _recompress(target: Any) -> None:
+    """Flate at level 9 instead of reportlab's 6: the same pixels, ~10% fewer bytes (the
+    400 px demo seal's soft mask 11,961 -> 10,819) in every licence, for ~50 ms once per
+    picture (the object is cached); every verification hashes and decrypts those bytes."""
+    if tuple(target._filters) == ("FlateDecode",):
+        target.streamContent = zlib.compress(zlib.decompress(target.streamContent), 9)
 
 
 def prepare_seal(png: bytes) -> PreparedSeal:

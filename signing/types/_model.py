@@ -238,7 +238,8 @@ class LicenceType:
 
     def masked(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The record with every sensitive field masked as the type declares."""
-        return {k: _mask(self.mask[k], str(v)) if k in self.mask else v for k, v in record.items()}
+        return {k: mask_value(self.mask[k], str(v)) if k in self.mask else v
+                for k, v in record.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """The definition and schema as JSON data (``sealtrust types show``); a template
@@ -353,7 +354,9 @@ def _plus_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _mask(mode: str, text: str) -> str:
+def mask_value(mode: str, text: str) -> str:
+    """``text`` masked in one of the type definitions' modes (full, last4, first1, year,
+    middle)."""
     if mode == "full":
         return "*" * len(text)
     if mode == "last4":

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
 
-from signing.types._model import LicenceType
+from signing.types._model import LicenceType, mask_value
 from signing.types.errors import LicenceTypeDefinitionError, UnknownLicenceTypeError
 
 __all__ = ["TypeRegistry", "builtin_types", "get_type", "load_registry", "load_types_from"]
@@ -45,7 +45,9 @@ class TypeRegistry:
     """An immutable set of licence types, looked up by code."""
 
     def __init__(self, types: Iterable[LicenceType | _Deferred],
-                 codes: Iterable[str] | None = None) -> None:
+                 codes: Iterable[str] | None = None, *,
+                 superseded: dict[tuple[str, int], LicenceType | _Deferred] | None = None,
+                 ) -> None:
         entries = list(types)
         names = list(codes) if codes is not None else [_code_of(e) for e in entries]
         by_code: dict[str, LicenceType | _Deferred] = {}
@@ -54,6 +56,9 @@ class TypeRegistry:
                 raise LicenceTypeDefinitionError(f"licence type {code} defined twice")
             by_code[code] = entry
         self._by_code = dict(sorted(by_code.items()))
+        # Definitions a deployment's revision replaced, by (code, version): licences issued
+        # under them are still masked and presented by the rules they were issued under.
+        self._superseded = dict(superseded or {})
         self._lock = threading.Lock()
 
     def get(self, code: str) -> LicenceType:
@@ -81,6 +86,7 @@ class TypeRegistry:
         """A new registry with ``extra`` added; an extra type whose code exists replaces it
         only with a higher ``version`` (a province's revision of a shipped type)."""
         merged = dict(self._by_code)
+        superseded = dict(self._superseded)
         seen: set[str] = set()
         for licence_type in extra:
             code = licence_type.code
@@ -95,8 +101,57 @@ class TypeRegistry:
                 raise LicenceTypeDefinitionError(
                     f"licence type {code} defined twice: version {licence_type.version} does not"
                     f" supersede version {current.version} (raise the version to override it)")
+            if current is not None:
+                superseded[(code, current.version)] = current
             merged[code] = licence_type
-        return TypeRegistry(merged.values(), merged.keys())
+        return TypeRegistry(merged.values(), merged.keys(), superseded=superseded)
+
+    def issued_under(self, code: str, version: int | None) -> LicenceType | None:
+        """The definition of ``code`` at ``version``, the one a licence records it was issued
+        under: the current one or a shipped one a revision superseded; None when this
+        registry no longer knows that version (or the licence predates versions)."""
+        current = self.get(code)
+        if version is None:
+            return None
+        if version == current.version:
+            return current
+        key = (current.code, version)
+        entry = self._superseded.get(key)
+        if isinstance(entry, _Deferred):
+            with self._lock:
+                loaded = self._superseded[key]
+                entry = loaded.load() if isinstance(loaded, _Deferred) else loaded
+                self._superseded[key] = entry
+        return entry
+
+    def _versions_of(self, code: str) -> list[LicenceType]:
+        found = [self.issued_under(code, version) for c, version in list(self._superseded)
+                 if c == code]
+        return [t for t in found if t is not None]
+
+    def masked(self, code: str, version: int | None, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A stored record as the public may see it: each field masked as the version it was
+        issued under declares, and as the current version declares (the current mode wins
+        where both mask a field); when the issuing version is unknown, as every version
+        still known declares.
+
+        Threat: a revision that renames or drops a masked field (``address`` ->
+        ``residence``) would otherwise publish the old records' ``address`` in clear.
+        A field neither known version declares (the issued one is gone) is masked whole:
+        what we cannot classify is treated as sensitive.
+        """
+        current = self.get(code)
+        issued = self.issued_under(code, version)
+        modes = dict(current.mask)
+        known = set(current.schema["properties"])
+        # The issued version unknown (a licence from before versions were recorded, or a
+        # definition since removed): every version still known adds its masks.
+        for older in ([issued] if issued is not None else self._versions_of(current.code)):
+            modes = {**older.mask, **modes}
+            known |= set(older.schema["properties"])
+        return {k: mask_value(modes[k], str(v)) if k in modes
+                else v if k in known else mask_value("full", str(v))
+                for k, v in record.items()}
 
     def __iter__(self) -> Iterator[LicenceType]:
         return iter([self.get(code) for code in self._by_code])

@@ -17,12 +17,12 @@ holder's wallet and the department's lists must not call it valid either.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Row, and_, or_, select, true
 from sqlalchemy.orm import Session
 
 from trust import audit
@@ -32,7 +32,8 @@ from trust.registry.holder_notices import notify_change
 from trust.registry.lifecycle import LicenceStatus, allowed_from, transition_if
 from trust.registry.models import Licence
 
-__all__ = ["CHUNK", "LIVE", "SKEW", "ExpiryRun", "due_cutoff", "expire_due"]
+__all__ = ["CHUNK", "LIVE", "SKEW", "Cursor", "ExpiryRun", "after", "due_cutoff", "expire_due",
+           "next_cursor"]
 
 CHUNK: Final = 500
 SKEW: Final = timedelta(minutes=5)
@@ -72,11 +73,37 @@ def due_cutoff(as_of: datetime) -> datetime:
     return _aware(as_of, "as_of") - timedelta(days=1)
 
 
-def _due_ids(session: Session, cutoff: datetime, after: str, limit: int) -> list[str]:
+Cursor = tuple[datetime, str] | None
+"""Where a chunked read of licences by validity end stopped: (valid_to, id) of its last row."""
+
+
+def after(cursor: Cursor) -> ColumnElement[bool]:
+    """Rows past ``cursor`` in (valid_to, id) order.
+
+    Threat: a daily job reading every licence ever issued. Chunks are read in
+    the order of the (status, valid_to) index (migration 0013), so each is an
+    index range of the rows actually due; ordered by id alone, databases walk
+    the primary key over the whole table instead.
+    """
+    if cursor is None:
+        return true()
+    valid_to, licence_id = cursor
+    return or_(Licence.valid_to > valid_to,
+               and_(Licence.valid_to == valid_to, Licence.id > licence_id))
+
+
+def next_cursor(rows: Sequence[Row[Any]]) -> Cursor:
+    """The cursor after ``rows`` (each with ``valid_to`` and ``id``)."""
+    return (rows[-1].valid_to, str(rows[-1].id)) if rows else None
+
+
+def _due_ids(session: Session, cutoff: datetime, cursor: Cursor,
+             limit: int) -> list[Row[Any]]:
     return list(session.execute(
-        select(Licence.id).where(Licence.status.in_(LIVE), Licence.valid_to.is_not(None),
-                                 Licence.valid_to <= cutoff, Licence.id > after)
-        .order_by(Licence.id).limit(limit)).scalars())
+        select(Licence.id, Licence.valid_to)
+        .where(Licence.status.in_(LIVE), Licence.valid_to.is_not(None),
+               Licence.valid_to <= cutoff, after(cursor))
+        .order_by(Licence.valid_to, Licence.id).limit(limit)))
 
 
 def expire_due(
@@ -105,15 +132,16 @@ def expire_due(
     if not 1 <= chunk <= 10_000:
         raise InputError("chunk must be 1..10000")
     run = ExpiryRun(secrets.token_hex(8), as_of, dry_run)
-    cutoff, last = due_cutoff(as_of), ""
+    cutoff, last = due_cutoff(as_of), None
     while True:
         with registry.session() as session:
             if not dry_run:
                 begin_write(session)  # SQLite: one writer at a time, so no stale read below
-            ids = _due_ids(session, cutoff, last, chunk)
-            if not ids:
+            rows = _due_ids(session, cutoff, last, chunk)
+            if not rows:
                 break
-            last = ids[-1]
+            last = next_cursor(rows)
+            ids = [str(r.id) for r in rows]
             if dry_run:
                 run.expired += ids
                 continue

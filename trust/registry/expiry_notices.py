@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from trust import audit
 from trust.errors import InputError
 from trust.registry.db import Registry
-from trust.registry.expiry import BeforeCommit, due_cutoff
+from trust.registry.expiry import BeforeCommit, Cursor, after, due_cutoff, next_cursor
 from trust.registry.models import Licence, OutboxItem
 from trust.registry.notifications import TOPIC, enqueue_notification
 
@@ -57,15 +57,16 @@ class NoticeRun:
                 "no_holder": self.no_holder, "licence_ids": list(self.queued)}
 
 
-def _window(session: Session, as_of: datetime, lead: timedelta, after: str,
-            limit: int) -> list[tuple[str, str | None]]:
-    rows = session.execute(
-        select(Licence.id, Licence.holder_ref)
+def _window(session: Session, as_of: datetime, lead: timedelta, cursor: Cursor,
+            limit: int) -> list[Row[Any]]:
+    """Valid licences ending within the window, a chunk in (valid_to, id) order (the
+    index's: see :func:`trust.registry.expiry.after`)."""
+    return list(session.execute(
+        select(Licence.id, Licence.valid_to, Licence.holder_ref)
         .where(Licence.status == "valid", Licence.valid_to.is_not(None),
                Licence.valid_to > due_cutoff(as_of),
-               Licence.valid_to <= due_cutoff(as_of + lead), Licence.id > after)
-        .order_by(Licence.id).limit(limit))
-    return [(str(r.id), r.holder_ref) for r in rows]
+               Licence.valid_to <= due_cutoff(as_of + lead), after(cursor))
+        .order_by(Licence.valid_to, Licence.id).limit(limit)))
 
 
 def _announced(session: Session, licence_ids: list[str]) -> set[str]:
@@ -95,15 +96,16 @@ def notify_expiring(
                          code="lifecycle.notice_lead")
     as_of = at if as_of is None else as_of
     run = NoticeRun(secrets.token_hex(8), as_of, lead, dry_run)
-    last = ""
+    last: Cursor = None
     while True:
         with registry.session() as session:
             rows = _window(session, as_of, lead, last, chunk)
             if not rows:
                 break
-            last = rows[-1][0]
-            announced = _announced(session, [lid for lid, _ in rows]) if dry_run else set()
-            for licence_id, holder_ref in rows:
+            last = next_cursor(rows)
+            announced = (_announced(session, [str(r.id) for r in rows]) if dry_run
+                         else set())
+            for licence_id, holder_ref in ((str(r.id), r.holder_ref) for r in rows):
                 if holder_ref is None:
                     run.no_holder += 1
                 elif dry_run:

@@ -163,7 +163,11 @@ class Licence(Base):
     superseded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (Index("ix_licences_department_status", "department_code", "status"),)
+    __table_args__ = (
+        Index("ix_licences_department_status", "department_code", "status"),
+        # The expiry job and notices read live licences due by a date (migration 0013).
+        Index("ix_licences_status_valid_to", "status", "valid_to"),
+    )
 
 
 class LicenceEvent(Base):

@@ -44,7 +44,9 @@ __all__ = [
     "claim",
     "complete",
     "counts",
+    "dead_items",
     "enqueue",
+    "requeue",
     "retry",
 ]
 
@@ -223,3 +225,47 @@ def counts(session: Session, topic: str | None = None) -> dict[str, int]:
         query = query.where(OutboxItem.topic == topic)
     found = {state: int(n) for state, n in session.execute(query).all()}
     return {state.value: found.get(state.value, 0) for state in OutboxState}
+
+
+def dead_items(session: Session, *, topic: str | None = None,
+               limit: int = MAX_CLAIM) -> list[dict[str, Any]]:
+    """Dead-lettered items, oldest first, as an operator reviews them before a requeue
+    (references and the stored error only: payloads carry no personal data)."""
+    query = (select(OutboxItem).where(OutboxItem.state == OutboxState.DEAD.value)
+             .order_by(OutboxItem.id).limit(max(1, min(limit, 10_000))))
+    if topic is not None:
+        query = query.where(OutboxItem.topic == topic)
+    return [{"id": row.id, "topic": row.topic, "dedupe_key": row.dedupe_key,
+             "payload": dict(row.payload), "attempts": row.attempts,
+             "last_error": row.last_error, "dead_since": row.updated_at}
+            for row in session.execute(query).scalars()]
+
+
+def requeue(session: Session, *, now: datetime, ids: Sequence[int] | None = None,
+            topic: str | None = None, dry_run: bool = False) -> list[int]:
+    """Give dead-lettered items (all, or those in ``ids``, of ``topic``) a fresh set of
+    attempts, due now; returns the ids requeued (or that would be, with ``dry_run``).
+
+    Threat: an operator's requeue running again work that already happened (a
+    second notice, a second issuance attempt): only ``dead`` items are touched,
+    never ``done`` or leased ones, and the ``dead`` condition is part of the
+    UPDATE, so a concurrent requeue or worker cannot make one item run twice.
+    """
+    now = _aware(now)
+    where = [OutboxItem.state == OutboxState.DEAD.value]
+    if ids is not None:
+        if not ids:
+            return []
+        where.append(OutboxItem.id.in_(list(ids)))
+    if topic is not None:
+        where.append(OutboxItem.topic == topic)
+    found = [int(i) for i in session.execute(
+        select(OutboxItem.id).where(*where).order_by(OutboxItem.id)).scalars()]
+    if dry_run or not found:
+        return found
+    session.execute(
+        update(OutboxItem).where(OutboxItem.id.in_(found), *where)
+        .values(state=OutboxState.PENDING.value, attempts=0, available_at=now,
+                lease_owner=None, lease_until=None, updated_at=now)
+        .execution_options(synchronize_session=False))
+    return found
