@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import cbor2
 import pytest
@@ -65,6 +65,24 @@ def test_out_of_range_and_reserved_are_unknown() -> None:
     wide = StatusList("L", "I", T0, T1, 4, bytes([0x37, 0xF0]))  # 3, 7, 15 are reserved
     assert [wide.status(i) for i in range(4)] == [LicenceStatus.UNKNOWN] * 3 + [
         LicenceStatus.VALID]
+
+
+def test_every_entry_value_reads_as_its_state_or_unknown() -> None:
+    """All 16 four-bit values: the six settable states by value, the rest UNKNOWN."""
+    wide = StatusList("L", "I", T0, T1, 16, bytes(range(0x01, 0x100, 0x22)))
+    settable = {0, 1, 2, 4, 5, 6}
+    assert [wide.status(v) for v in range(16)] == [
+        LicenceStatus(v) if v in settable else LicenceStatus.UNKNOWN for v in range(16)]
+
+
+@pytest.mark.parametrize("now", [
+    T0 + timedelta(hours=5, microseconds=999_999),
+    (T0 + timedelta(hours=5, microseconds=1)).astimezone(timezone(timedelta(hours=8))),
+    T0 + timedelta(hours=5),
+])
+def test_age_counts_whole_seconds_in_any_zone(now: datetime) -> None:
+    lst = StatusList.empty("L", "I", 4, T0, T1)
+    assert lst.age(now) == timedelta(hours=5)
 
 
 def test_expired_is_value_6_and_never_turns_valid_again() -> None:

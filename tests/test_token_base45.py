@@ -87,3 +87,16 @@ def test_one_overflowing_group_among_valid_ones_is_refused(at: int) -> None:
     with pytest.raises(Base45Error, match="exceeds 0xFFFF"):
         decode(bad)
     assert decode(text[:3 * at] + "FGW" + text[3 * at + 3:])  # 65535 is fine
+
+
+@settings(max_examples=20)
+@given(st.binary(min_size=2800, max_size=4000))
+def test_text_longer_than_any_token_decodes_too(data: bytes) -> None:
+    """Past the lanes of the precomputed mask (a token's 4,096 characters) decode builds
+    its own: no group may be dropped or left unchecked there."""
+    text = encode(data)
+    assert len(text) > 4096
+    assert decode(text) == data == _reference_decode(text)
+    bad = text[:-3] + "GGW" if len(text) % 3 == 0 else text[:-5] + "GGW" + text[-2:]
+    with pytest.raises(Base45Error, match="exceeds 0xFFFF"):
+        decode(bad)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -106,6 +106,24 @@ def test_valid_offline(pki: testpki.Pki, lists: tuple[TrustList, dict[str, Statu
     assert result.claims is not None and result.claims.holder_name == "欧**明"
     assert result.status_list_age == timedelta(hours=2)
     assert result.to_dict()["trust_list_age_s"] == 3600
+
+
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))])
+def test_licence_days_are_china_days_whatever_zone_now_is_in(
+    pki: testpki.Pki, lists: tuple[TrustList, dict[str, StatusList]], zone: timezone
+) -> None:
+    """A licence valid until 1 June is good until 16:00 UTC that day (midnight in China)."""
+    text = encode_token(claims(valid_until=date(2026, 6, 1)), pki.token_signer.key,
+                        pki.token_signer.cert)
+    last = datetime(2026, 6, 1, 15, 59, 59, 999_999, tzinfo=UTC)
+
+    def validity(now: datetime) -> Indication:
+        result = verify_token(text, trust_list=lists[0], status_lists=lists[1],
+                              now=now.astimezone(zone))
+        return next(c for c in result.checks if c.name == "licence.validity").indication
+
+    assert validity(last) is Indication.TOTAL_PASSED
+    assert validity(last + timedelta(microseconds=1)) is Indication.TOTAL_FAILED
 
 
 def test_revoked_index(pki: testpki.Pki, lists: tuple[TrustList, dict[str, StatusList]]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -30,6 +30,13 @@ def test_round_trip_and_lookup(pki: testpki.Pki) -> None:
     assert not entry.allows("driving-licence")
     assert back.candidates(kid_of(pki.token_signer.cert), Role.STATUS_SIGNER) == ()
     assert back.age(CLOCK) == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("late", [timedelta(microseconds=999_999), timedelta(0)])
+@pytest.mark.parametrize("zone", [UTC, timezone(timedelta(hours=8))])
+def test_age_counts_whole_seconds_in_any_zone(pki: testpki.Pki, late: timedelta,
+                                              zone: timezone) -> None:
+    assert pki.trust_list().age((CLOCK + late).astimezone(zone)) == timedelta(hours=1)
 
 
 def test_rollback_is_refused(pki: testpki.Pki) -> None:

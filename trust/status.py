@@ -94,9 +94,16 @@ FINAL: Final = frozenset({LicenceStatus.REVOKED, LicenceStatus.CANCELLED,
 _NOT_AFTER_EXPIRY: Final = frozenset({LicenceStatus.VALID, LicenceStatus.SUSPENDED})
 _SETTABLE: Final = frozenset(LicenceStatus) - {LicenceStatus.UNKNOWN}
 _VALUES: Final = frozenset(int(s) for s in _SETTABLE)
+# Entry value -> state, reserved values UNKNOWN (a table: read for every token checked).
+_STATE_OF: Final = tuple(LicenceStatus(v) if v in _VALUES else LicenceStatus.UNKNOWN
+                         for v in range(1 << BITS))
 
 
 def _aware(moment: datetime, what: str) -> datetime:
+    """Aware, in UTC, whole seconds (what the CBOR form keeps)."""
+    if type(moment) is datetime and moment.tzinfo is UTC:
+        # Every token check's ``now`` and parsed list time: no conversion to pay for.
+        return moment.replace(microsecond=0) if moment.microsecond else moment
     if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
         raise StatusListError(
             f"{what} must be a timezone-aware datetime", code="input.naive_datetime"
@@ -221,8 +228,7 @@ class StatusList:
         if not 0 <= index < self.size:
             return LicenceStatus.UNKNOWN
         byte, shift = self._slot(index)
-        value = (self.bits[byte] >> shift) & ((1 << self.entry_bits) - 1)
-        return LicenceStatus(value) if value in _VALUES else LicenceStatus.UNKNOWN
+        return _STATE_OF[(self.bits[byte] >> shift) & ((1 << self.entry_bits) - 1)]
 
     def updated(
         self, changes: Mapping[int, LicenceStatus], issued_at: datetime, next_update: datetime

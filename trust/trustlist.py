@@ -68,6 +68,10 @@ class Role(StrEnum):
 
 
 def _aware(moment: datetime, what: str) -> datetime:
+    """Aware, in UTC, whole seconds (what the CBOR form keeps)."""
+    if type(moment) is datetime and moment.tzinfo is UTC:
+        # Every token check's ``now`` and parsed list time: no conversion to pay for.
+        return moment.replace(microsecond=0) if moment.microsecond else moment
     if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
         raise TokenTrustError(
             f"{what} must be a timezone-aware datetime", code="input.naive_datetime"

@@ -21,6 +21,10 @@ ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _INVALID: Final = 0xFF
 # byte -> digit value, 0xFF for bytes outside the alphabet (for bytes.translate).
 _TABLE: Final = bytes(ALPHABET.find(chr(i)) if chr(i) in ALPHABET else _INVALID for i in range(256))
+# The low byte of every 3-byte lane, for the lanes of any token (a longer mask costs
+# nothing: and-ing keeps the shorter operand's length); longer text builds its own.
+_MASK_LANES: Final = 4096 // 3 + 1
+_LANE_LOW: Final = int.from_bytes(b"\x00\x00\xff" * _MASK_LANES, "big")
 
 
 class Base45Error(TokenFormatError):
@@ -48,10 +52,13 @@ def decode(text: str) -> bytes:
     """The bytes of Base45 ``text``; anything non-canonical raises Base45Error.
 
     It sits on the verification hot path next to the signature check, so the
-    per-group sum ``a + 45*b + 2025*c`` runs as three big-integer operations over
-    all groups at once: each group's digits sit in their own 3-byte lane (the sum
-    is at most 91,124 < 2**24, so lanes never carry into each other), and a lane
-    whose top byte is not zero is a group above 0xFFFF.
+    per-group sum ``a + 45*b + 2025*c`` runs as a handful of big-integer
+    operations over all groups at once: the digit values, read as one big-endian
+    integer, hold each group in its own 3-byte lane; masks pick the a, b and c
+    bytes of every lane, and the weighted sum of the three stays in its lane (it
+    is at most 91,124 < 2**24, so lanes never carry into each other). A lane
+    whose top byte is not zero is a group above 0xFFFF; deleting every lane's
+    top byte leaves the decoded bytes.
     """
     if len(text) % 3 == 1:
         raise Base45Error("Base45 text length leaves a dangling character")
@@ -61,24 +68,21 @@ def decode(text: str) -> bytes:
         raise Base45Error("character outside the Base45 alphabet") from None
     if _INVALID in values:
         raise Base45Error("character outside the Base45 alphabet")
-    full = len(values) - len(values) % 3
-    groups = full // 3
-    lane = bytearray(full)
-    lane[2::3] = values[0:full:3]
-    total = int.from_bytes(lane, "big")
-    lane[2::3] = values[1:full:3]
-    total += 45 * int.from_bytes(lane, "big")
-    lane[2::3] = values[2:full:3]
-    total += 2025 * int.from_bytes(lane, "big")
-    lanes = total.to_bytes(full, "big")
-    if lanes[0::3].count(0) != groups:
+    size = len(values)
+    full = size - size % 3
+    packed = int.from_bytes(values, "big")
+    if full != size:
+        packed >>= 16  # the final pair is decoded on its own below
+    low = _LANE_LOW if full <= 3 * _MASK_LANES else int.from_bytes(
+        b"\x00\x00\xff" * (full // 3), "big")
+    total = (packed >> 16 & low) + 45 * (packed >> 8 & low) + 2025 * (packed & low)
+    if total >> 16 & low:
         raise Base45Error("Base45 group exceeds 0xFFFF")
-    out = bytearray(2 * groups + (full != len(values)))
-    out[0:2 * groups:2] = lanes[1::3]
-    out[1:2 * groups:2] = lanes[2::3]
-    if full != len(values):
+    out = bytearray(total.to_bytes(full, "big"))
+    del out[0::3]  # each lane's top byte, zero as just checked
+    if full != size:
         last = values[-2] + 45 * values[-1]
         if last > 0xFF:
             raise Base45Error("final Base45 pair exceeds 0xFF")
-        out[-1] = last
+        out.append(last)
     return bytes(out)

@@ -133,8 +133,32 @@ class Sign1:
         )
 
 
+# CBOR of the array head and "Signature1", the first half of every Sig_structure.
+_SIG1_HEAD: Final = bytes.fromhex("846a") + b"Signature1"
+_EMPTY_BSTR: Final = b"\x40"
+
+
+# Heads of byte strings shorter than 256 bytes (every protected header, most payloads).
+_SHORT_BSTR_HEADS: Final = tuple(
+    bytes((0x40 | n,)) if n < 24 else bytes((0x58, n)) for n in range(0x100))
+
+
+def _bstr_head(size: int) -> bytes:
+    """The CBOR head of a byte string of ``size`` bytes (shortest form, as cbor2 writes)."""
+    if size < 0x100:
+        return _SHORT_BSTR_HEADS[size]
+    if size < 0x10000:
+        return b"\x59" + size.to_bytes(2, "big")
+    if size < 0x100000000:
+        return b"\x5a" + size.to_bytes(4, "big")
+    return b"\x5b" + size.to_bytes(8, "big")
+
+
 def _sig_structure(protected: bytes, payload: bytes) -> bytes:
-    return cbor2.dumps(["Signature1", protected, b"", payload])
+    """``["Signature1", protected, h'', payload]`` in CBOR, written out by hand: it is
+    built for every verification, and cbor2's encoder costs more than the bytes."""
+    return b"".join((_SIG1_HEAD, _bstr_head(len(protected)), protected, _EMPTY_BSTR,
+                     _bstr_head(len(payload)), payload))
 
 
 def _protected(alg: int, kid: bytes, content_type: str | None) -> bytes:
@@ -190,16 +214,60 @@ def _parse_protected_bytes(protected: bytes) -> tuple[int, bytes, str | None]:
     return alg, kid, content_type
 
 
+def _byte_string(data: bytes, at: int) -> tuple[bytes, int] | None:
+    """The byte string whose shortest-form head starts at ``at`` and where it ends, or None
+    (another head, a longer form, or a string running past the end)."""
+    head = data[at]
+    if 0x40 <= head < 0x58:
+        start, size = at + 1, head - 0x40
+    elif head == 0x58 and data[at + 1] >= 24:
+        start, size = at + 2, data[at + 1]
+    elif head == 0x59 and data[at + 1]:
+        start, size = at + 3, (data[at + 1] << 8) | data[at + 2]
+    else:
+        return None
+    end = start + size
+    return (data[start:end], end) if end <= len(data) else None
+
+
+def _split_sign1(data: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(protected, payload, signature) of a tagged COSE_Sign1 in the shortest CBOR form
+    (what :func:`sign1` writes), read without the general decoder; None for anything
+    else, which the general decoder then judges. Runs for every token verified."""
+    try:
+        if data[0] != 0xD2 or data[1] != 0x84:  # tag 18, array of four
+            return None
+        protected = _byte_string(data, 2)
+        if protected is None or data[protected[1]] != 0xA0:  # the empty unprotected map
+            return None
+        payload = _byte_string(data, protected[1] + 1)
+        if payload is None:
+            return None
+        signature = _byte_string(data, payload[1])
+    except IndexError:  # cut short: let the general decoder say so
+        return None
+    if signature is None or signature[1] != len(data):  # trailing bytes: likewise
+        return None
+    return protected[0], payload[0], signature[0]
+
+
 def decode_sign1(data: bytes, *, max_size: int = 4096) -> Sign1:
     """Parse COSE_Sign1 bytes strictly (see module rules); CoseFormatError otherwise."""
-    item = decode_cbor(data, max_size=max_size, what="COSE_Sign1")
-    if isinstance(item, cbor2.CBORTag):
-        if item.tag != _COSE_SIGN1_TAG:
-            raise CoseFormatError(f"CBOR tag {item.tag} is not COSE_Sign1 (18)")
-        item = item.value
-    if not isinstance(item, list | tuple) or len(item) != 4:
-        raise CoseFormatError("COSE_Sign1 must be an array of four items")
-    protected, unprotected, payload, signature = item
+    if len(data) > max_size:
+        raise CoseFormatError(f"COSE_Sign1 of {len(data)} bytes exceeds {max_size}")
+    split = _split_sign1(data) if type(data) is bytes else None
+    if split is not None:
+        protected, payload, signature = split
+        unprotected: object = {}
+    else:
+        item = decode_cbor(data, max_size=max_size, what="COSE_Sign1")
+        if isinstance(item, cbor2.CBORTag):
+            if item.tag != _COSE_SIGN1_TAG:
+                raise CoseFormatError(f"CBOR tag {item.tag} is not COSE_Sign1 (18)")
+            item = item.value
+        if not isinstance(item, list | tuple) or len(item) != 4:
+            raise CoseFormatError("COSE_Sign1 must be an array of four items")
+        protected, unprotected, payload, signature = item
     alg, kid, content_type = _parse_protected(protected)
     if not isinstance(unprotected, Mapping) or len(unprotected) != 0:
         raise CoseFormatError("unprotected header must be empty (kid belongs in protected)")

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Final
 
 from trust.errors import InputError
@@ -41,6 +42,7 @@ __all__ = [
 ]
 
 CHINA_STANDARD_TIME: Final = timezone(timedelta(hours=8), "CST")
+_CST_OFFSET: Final = timedelta(hours=8)
 _P, _F, _I = Indication.TOTAL_PASSED, Indication.TOTAL_FAILED, Indication.INDETERMINATE
 _S = SubIndication
 
@@ -107,6 +109,7 @@ def _seconds(age: timedelta | None) -> int | None:
 
 
 _PASSED: dict[str, Check] = {}
+_ZERO: Final = timedelta(0)
 
 
 def _ok(name: str, detail: str = "") -> Check:
@@ -117,6 +120,20 @@ def _ok(name: str, detail: str = "") -> Check:
     if check is None:
         check = _PASSED[name] = Check(name, _P, None, "")
     return check
+
+
+# The passed checks every valid token carries, built once (the hot path reads constants).
+_FORMAT_OK: Final = _ok("format")
+_VALIDITY_OK: Final = _ok("signer.validity")
+_SCOPE_OK: Final = _ok("signer.scope")
+_TIME_OK: Final = _ok("token.time")
+_LICENCE_OK: Final = _ok("licence.validity")
+
+
+@lru_cache(maxsize=256)
+def _signature_ok(subject: str) -> Check:
+    """The passed signature check naming its signer: the same few signers sign every token."""
+    return Check("signature", _P, None, subject)
 
 
 def _freshness(
@@ -134,7 +151,7 @@ def _freshness(
         return Check(name, _I, _S.TRY_LATER, f"{age} old, older than the allowed {max_age}")
     if now > next_update + skew:
         return Check(name, _I, _S.TRY_LATER, f"{age} old, past its next update {next_update}")
-    return _ok(name, f"{max(age, timedelta(0))} old")
+    return Check(name, _P, None, f"{age if age > _ZERO else _ZERO} old")
 
 
 def _find_signer(
@@ -159,7 +176,7 @@ def _find_signer(
         ), None
     for entry in verified:
         if entry.issuer == claims.issuer:
-            return _ok("signature", entry.facts.subject), entry
+            return _signature_ok(entry.facts.subject), entry
     return Check(
         "signature",
         _I,
@@ -189,10 +206,9 @@ def _licence_issuer(claims: Claims) -> Check | None:
     return _ok("licence.issuer", authority)
 
 
-def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
-    checks = []
+def _signer_checks(checks: list[Check], claims: Claims, entry: TrustEntry) -> None:
     if entry.facts.valid_at(claims.issued_at):
-        checks.append(_ok("signer.validity"))
+        checks.append(_VALIDITY_OK)
     else:
         checks.append(
             Check(
@@ -203,7 +219,7 @@ def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
             )
         )
     if entry.allows(claims.licence_type):
-        checks.append(_ok("signer.scope"))
+        checks.append(_SCOPE_OK)
     else:
         checks.append(
             Check(
@@ -213,11 +229,9 @@ def _signer_checks(claims: Claims, entry: TrustEntry) -> list[Check]:
                 f"signer may not vouch for licence type {claims.licence_type}",
             )
         )
-    return checks
 
 
-def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
-    checks = []
+def _time_checks(checks: list[Check], claims: Claims, now: datetime, skew: timedelta) -> None:
     if now < claims.issued_at - skew:
         checks.append(
             Check(
@@ -227,8 +241,11 @@ def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
     elif now > claims.expires_at + skew:
         checks.append(Check("token.time", _F, _S.EXPIRED, f"expired at {claims.expires_at}"))
     else:
-        checks.append(_ok("token.time"))
-    today = now.astimezone(CHINA_STANDARD_TIME).date()
+        checks.append(_TIME_OK)
+    # The calendar day in China; a UTC ``now`` (every service check) shifted without the
+    # general time-zone conversion.
+    today = (now + _CST_OFFSET).date() if now.tzinfo is UTC else now.astimezone(
+        CHINA_STANDARD_TIME).date()
     if today < claims.valid_from:
         checks.append(
             Check(
@@ -240,8 +257,7 @@ def _time_checks(claims: Claims, now: datetime, skew: timedelta) -> list[Check]:
             Check("licence.validity", _F, _S.EXPIRED, f"licence expired on {claims.valid_until}")
         )
     else:
-        checks.append(_ok("licence.validity"))
-    return checks
+        checks.append(_LICENCE_OK)
 
 
 _FINAL_DETAIL: Final = {
@@ -289,6 +305,12 @@ def _list_status(
 
 
 def _bottom_line(checks: list[Check]) -> tuple[Indication, SubIndication | None]:
+    """The first failed check decides, else the first indeterminate one, else passed."""
+    for check in checks:
+        if check.indication is not _P:
+            break
+    else:
+        return _P, None  # every check passed: one look at each is enough
     for wanted in (_F, _I):
         for check in checks:
             if check.indication is wanted:
@@ -315,8 +337,8 @@ def verify_token(
         token = decode_token(text)
     except TokenFormatError as exc:
         return format_failure(exc, trust_list, now, online=live_status is not None)
-    return verify_decoded(token, trust_list=trust_list, now=now, status_lists=status_lists,
-                          policy=policy, live_status=live_status, replay_cache=replay_cache)
+    return _verify_decoded(token, trust_list, now, status_lists, policy, live_status,
+                           replay_cache)
 
 
 def require_aware(now: datetime) -> None:
@@ -346,10 +368,24 @@ def verify_decoded(
     """:func:`verify_token` for a token already decoded (a caller that needed its claims
     first, e.g. to pick the issuer's status lists, decodes it once, not twice)."""
     require_aware(now)
+    return _verify_decoded(token, trust_list, now, status_lists, policy, live_status,
+                           replay_cache)
+
+
+def _verify_decoded(
+    token: DecodedToken,
+    trust_list: TrustList,
+    now: datetime,
+    status_lists: Mapping[str, StatusList] | None,
+    policy: VerifierPolicy | None,
+    live_status: LiveStatus | None,
+    replay_cache: ReplayCache | None,
+) -> TokenResult:
+    """:func:`verify_decoded` once ``now`` is known to be aware."""
     policy = policy or _DEFAULT_POLICY
     online = live_status is not None
     trust_age = trust_list.age(now)
-    checks: list[Check] = [_ok("format")]
+    checks: list[Check] = [_FORMAT_OK]
     claims = token.claims
     signature, entry = _find_signer(claims, token.envelope, trust_list)
     checks.append(signature)
@@ -359,8 +395,8 @@ def verify_decoded(
     binding = _licence_issuer(claims)
     if binding is not None:
         checks.append(binding)
-    checks += _signer_checks(claims, entry)
-    checks += _time_checks(claims, now, policy.clock_skew)
+    _signer_checks(checks, claims, entry)
+    _time_checks(checks, claims, now, policy.clock_skew)
     checks.append(
         _freshness(
             "trust_list",
