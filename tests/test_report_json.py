@@ -49,7 +49,7 @@ def test_the_text_is_json_dumps_of_the_dict(reports: tuple[Licences, list[Path]]
     for _ in range(2):  # the second time every value comes from the memo
         for report in done:
             assert report.to_json() == _plain(report), report.facts.name
-    report_json._blobs.clear()  # and after the memo was emptied (its bound)
+    report_json.forget()  # and after the memo was emptied (its bound)
     assert all(r.to_json() == _plain(r) for r in done)
 
 
@@ -62,7 +62,7 @@ def test_a_bulk_run_encodes_each_seal_and_certificate_once(
     genuine = [p for p in paths if p.stem.startswith("sm2_")]
     done = list(verify_files(genuine, lic.online()))
     assert all(r.passed for r in done)
-    report_json._blobs.clear()
+    report_json.forget()
     encoded: list[bytes] = []
     real = base64.b64encode
 
@@ -104,7 +104,7 @@ def test_the_memo_stays_bounded() -> None:
     text = report_json.dumps_with_blobs(lambda blob: {"crl": blob(huge)})
     assert json.loads(text)["crl"] == base64.b64encode(huge).decode()
     assert huge not in report_json._blobs  # encoded in place, not remembered
-    report_json._blobs.clear()
+    report_json.forget()
     for i in range(report_json._MAX_ENTRIES + 10):
         report_json._remembered(i.to_bytes(4, "big") * 20)
     assert len(report_json._blobs) <= report_json._MAX_ENTRIES

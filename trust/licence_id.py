@@ -136,8 +136,10 @@ def _mod37_weights(n: int) -> tuple[int, ...]:
     return tuple(pow(2, n - i, 37) for i in range(n))
 
 
+@lru_cache(maxsize=1024)
 def uscc_check_char(first17: str) -> str:
-    """GB 32100 check character for the first 17 characters of a USCC."""
+    """GB 32100 check character for the first 17 characters of a USCC (remembered: a
+    verifier checks the same few departments' codes in every licence id and seal id)."""
     if len(first17) != 17:
         raise AuthorityCodeError("a USCC has 17 characters before its check character")
     total = 0

@@ -178,6 +178,7 @@ def _walk(der: bytes, timestamp: bool) -> cms.SignedCms | None:
         status_index=attrs.status_index,
         timestamp_token=token,
         validity=attrs.validity,
+        walked=True,
     )
 
 
@@ -264,15 +265,19 @@ def _signed_attrs(der: bytes, block: Element, content_type: bytes) -> _Attrs:
     for attr in children(der, block):
         if attr[0] != _SEQ:
             raise Unusual  # an Attribute is a SEQUENCE; children() checks only "constructed"
-        pair = children(der, attr)
-        if len(pair) != 2 or pair[0][0] != _OID or pair[1][0] != _SET:
+        # SEQUENCE { OID, SET { one value } }, each element filling its parent exactly
+        # (what children() would check, read as three elements instead of two lists)
+        kind_el = element(der, attr[2], attr[3])
+        values = element(der, kind_el[3], attr[3])
+        if kind_el[0] != _OID or values[0] != _SET or values[3] != attr[3]:
             raise Unusual
-        kind_el = pair[0]
         kind = _ATTRS.get(der[kind_el[1] : kind_el[3]])
         if kind is None or kind in seen:
             raise Unusual
         seen.add(kind)
-        (value,) = children(der, pair[1])  # exactly one value, else ValueError
+        value = element(der, values[2], values[3])  # exactly one value
+        if value[3] != values[3]:
+            raise Unusual
         raw = der[value[1] : value[3]]
         if kind == "message_digest":
             if value[0] != _OCTETS:

@@ -48,6 +48,16 @@ def element(buf: bytes, pos: int, limit: int) -> Element:
     if first < 0x80:
         body = pos + 2
         end = body + first
+    elif first == 0x81:  # (the one- and two-octet long forms, read without a slice)
+        body = pos + 3
+        if body > limit or buf[pos + 2] < 0x80:
+            raise Unusual  # DER requires the short form
+        end = body + buf[pos + 2]
+    elif first == 0x82:
+        body = pos + 4
+        if body > limit or buf[pos + 2] == 0:
+            raise Unusual  # non-minimal
+        end = body + (buf[pos + 2] << 8 | buf[pos + 3])
     else:
         n = first & 0x7F
         body = pos + 2 + n

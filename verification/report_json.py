@@ -39,18 +39,37 @@ _held = 0
 _serial = 0
 
 
+def forget() -> None:
+    """Empty the memo (its bound; tests)."""
+    global _held, _last_large
+    _blobs.clear()
+    _held = 0
+    _last_large = None
+
+
+_LARGE: Final = 4096  # a seal picture (~14 KB), not a certificate
+_last_large: tuple[bytes, tuple[str, str]] | None = None
+
+
 def _remembered(der: bytes) -> tuple[str, str]:
-    """The placeholder and base64 of a DER value, encoded once while remembered."""
-    global _held, _serial
+    """The placeholder and base64 of a DER value, encoded once while remembered.
+
+    The last large value (a batch's seal) is found by comparing bytes, which costs
+    far less than hashing ~14 KB for the dictionary on every report."""
+    global _held, _serial, _last_large
+    last = _last_large
+    if last is not None and (last[0] is der or last[0] == der):
+        return last[1]
     entry = _blobs.get(der)
     if entry is None:
         if len(_blobs) >= _MAX_ENTRIES or _held + len(der) > _MAX_BYTES:
-            _blobs.clear()  # bounded memory; serial numbers go on, so no placeholder repeats
-            _held = 0
+            forget()  # bounded memory; serial numbers go on, so no placeholder repeats
         _serial += 1
         entry = (f"{_NONCE}{_serial}#", base64.b64encode(der).decode("ascii"))
         _blobs[der] = entry
         _held += len(der)
+    if len(der) >= _LARGE:
+        _last_large = (der, entry)
     return entry
 
 

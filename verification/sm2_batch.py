@@ -26,8 +26,14 @@ __all__ = ["SignatureInput", "verified_together", "verify"]
 # (SubjectPublicKeyInfo DER, signature algorithm OID, message, signature value)
 SignatureInput = tuple[bytes, str, bytes, bytes]
 _Key = tuple[bytes, bytes, bytes]  # spki, message, signature (the OID only selects SM2)
+# The batch, by the identity of the message object, is the input it holds and its verdict.
+# A licence's message (its signed attributes, ~15 KB with the seal picture) is the same
+# object when gathered and when its facts ask for the verdict: keyed by id() and checked
+# by ``is``, it is never hashed (a 15 KB hash costs ~7 µs); the input held keeps the
+# object alive, so its id cannot be reused by another object while the batch exists.
+_Batch = dict[int, tuple[_Key, bool]]
 
-_batch: Final[ContextVar[dict[_Key, bool] | None]] = ContextVar("sm2_batch", default=None)
+_batch: Final[ContextVar[_Batch | None]] = ContextVar("sm2_batch", default=None)
 
 
 def verify(spki: bytes, signature_oid: str, message: bytes, signature: bytes) -> bool:
@@ -35,9 +41,15 @@ def verify(spki: bytes, signature_oid: str, message: bytes, signature: bytes) ->
     batch holds this exact SM2 input (same key, message and signature bytes)."""
     batch = _batch.get()
     if batch is not None:
-        hit = batch.get((spki, message, signature))
-        if hit is not None and sm2_verification_key(spki, signature_oid) is not None:
-            return hit
+        entry = batch.get(id(message))
+        # Threat: a verdict handed to another input. Only the very message object that
+        # was verified, with equal key and signature bytes, takes the batch's verdict;
+        # anything else (an equal copy included) is verified on its own below.
+        if entry is not None:
+            (held_spki, held_message, held_signature), verdict = entry
+            if (held_message is message and held_spki == spki and held_signature == signature
+                    and sm2_verification_key(spki, signature_oid) is not None):
+                return verdict
     return verify_signature(spki, signature_oid, message, signature)
 
 
@@ -50,17 +62,16 @@ def verified_together(inputs: Iterable[SignatureInput]) -> Iterator[int]:
     """
     keys: list[_Key] = []
     items: list[sm2.VerifyItem] = []
-    seen: set[_Key] = set()
+    seen: set[int] = set()  # message objects (a second input with one is decided alone)
     for spki, oid, message, signature in inputs:
         key = sm2_verification_key(spki, oid)
-        triple = (spki, message, signature)
-        if key is None or triple in seen:
+        if key is None or id(message) in seen:
             continue
-        seen.add(triple)
-        keys.append(triple)
+        seen.add(id(message))
+        keys.append((spki, message, signature))
         items.append((key, message, signature))
     verdicts = sm2.verify_many(items) if items else []
-    token = _batch.set(dict(zip(keys, verdicts, strict=True)))
+    token = _batch.set({id(k[1]): (k, v) for k, v in zip(keys, verdicts, strict=True)})
     try:
         yield len(items)
     finally:

@@ -50,6 +50,7 @@ _FAIL: Final = Indication.TOTAL_FAILED
 _UNSURE: Final = Indication.INDETERMINATE
 _FINAL: Final = frozenset({"revoked", "cancelled", "superseded"})
 SKEW: Final = timedelta(seconds=30)
+_MAX_CHECKED: Final = 1024  # remembered offline revocation answers (ListStatus.check)
 
 
 @lru_cache(maxsize=256)
@@ -446,6 +447,9 @@ class ListStatus:
         self.max_age = max_age
         self.crls = crls if crls is not None else CrlStore()
         self._issuers: dict[bytes, frozenset[str]] = {}  # anchor DER -> issuers (lists are fixed)
+        # (path, validation time) -> the revocation Check: the lists and CRLs are fixed
+        # at construction, so a bulk run's licences of one signer share one answer
+        self._checked: dict[tuple[tuple[bytes, ...], datetime], Check] = {}
 
     consults_registry = False
 
@@ -553,7 +557,19 @@ class ListStatus:
 
         Threat: the old rule passed a path as soon as *one* certificate (the CA)
         was listed, so a revoked department certificate verified offline.
+
+        Remembered per (path, time): the answer depends on nothing else, since the
+        lists and CRLs never change after construction (a reload makes a new object).
         """
+        key = (tuple(path), at)
+        hit = self._checked.get(key)
+        if hit is None:
+            if len(self._checked) >= _MAX_CHECKED:
+                self._checked.clear()  # bounded: a run's paths and times are few
+            hit = self._checked[key] = self._check(path, at)
+        return hit
+
+    def _check(self, path: Sequence[bytes], at: datetime) -> Check:
         if not path or not self._issuers_of(path[-1]):
             return Check("revocation", _UNSURE, SubIndication.TRY_LATER,
                          "the path does not end at an issuer CA of the trust list")

@@ -105,7 +105,10 @@ def signature_facts(
     stamp = None if signed.timestamp_token is None else token_facts(
         signed.timestamp_token, signed.signature, parsed=parsed_token
     )
-    archived_crls, archived_ocsps = archived_material(signed.signed_attrs)
+    # (a walked CMS has only the attributes the walk knows, none of them an archive:
+    # the ~15 KB byte scan for one is skipped; anything else is scanned as before)
+    archived_crls, archived_ocsps = archived_material(
+        None if signed.walked else signed.signed_attrs)
     return SignatureFacts(
         **where,
         digest_algorithm=signed.digest_algorithm,

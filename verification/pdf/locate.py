@@ -55,6 +55,7 @@ _FIELD_NAME: Final = re.compile(rb"/T\s*\(([^()\\]{0,200})\)")
 # (One pass over the file finds both; the names differ from their second byte on.)
 _TOKENS: Final = re.compile(rb"/(ByteRange|ObjStm|Encrypt|Linearized|XRefStm|DocTimeStamp)")
 _OBJ_WINDOW: Final = 64 * 1024
+_EOF: Final = re.compile(rb"%%EOF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,7 @@ def _escape_outside_streams(data: bytes, gap: tuple[int, int]) -> bool:
     """
     pos = 0
     while (m := _search(_STREAM, data, pos, len(data), gap)) is not None:
-        if _search(_NAME_ESCAPE, data, pos, m.start(), gap):
+        if _escaped_name(data, pos, m.start(), gap):
             return True
         header = data.rfind(b" obj", pos, m.start())
         lengths = _DIRECT_LENGTH.findall(data, max(header, pos), m.start())
@@ -110,14 +111,27 @@ def _escape_outside_streams(data: bytes, gap: tuple[int, int]) -> bool:
         if end > len(data) or tail is None:
             return True
         pos = tail.end()
-    return _search(_NAME_ESCAPE, data, pos, len(data), gap) is not None
+    return _escaped_name(data, pos, len(data), gap)
+
+
+def _escaped_name(data: bytes, pos: int, endpos: int, gap: tuple[int, int]) -> bool:
+    """A hex-escaped name in ``data[pos:endpos]`` (the gap not read). Every such name holds
+    a ``#``: where there is none (a memchr, ~10x cheaper than the pattern's scan of each
+    name), there is no escaped name; where there is one, the pattern decides."""
+    b, c = gap
+    if (pos >= b or data.find(b"#", pos, min(endpos, b)) < 0) and (
+            endpos <= c - 1 or data.find(b"#", max(pos, c - 1), endpos) < 0):
+        return False
+    return _search(_NAME_ESCAPE, data, pos, endpos, gap) is not None
 
 
 def _plain_file(data: bytes, gap: tuple[int, int], revisions: int) -> bool:
     """The whole-file rules: one /ByteRange, none of the unusual names, one %%EOF
     per revision, no hex-escaped name outside streams (the gap skipped)."""
     b, c = gap
-    if data.count(b"%%EOF", 0, b) + data.count(b"%%EOF", c) != revisions:
+    # (sre's literal-prefix search counts them ~20 % faster than bytes.count here; both
+    # count non-overlapping matches, and "%%EOF" cannot overlap itself)
+    if len(_EOF.findall(data, 0, b)) + len(_EOF.findall(data, c)) != revisions:
         return False
     byte_ranges = 0
     for lo, hi in ((0, b), (c, len(data))):
