@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.vectors.qr import testpki
-from tests.vectors.qr.testpki import CLOCK, ISSUER, LICENCE_TYPE
+from benchmarks.token_support import presentation
+from tests.vectors.qr.testpki import CLOCK, ISSUER
 from trust import _sm2_openssl, sm2
 from trust.status import LicenceStatus
 from trust.token import (
@@ -31,8 +31,6 @@ from trust.token import (
     TokenKind,
     decode_token,
     encode_token,
-    mask_id_number,
-    mask_name,
     new_jti,
     verify_token,
 )
@@ -47,31 +45,7 @@ STAT = f"median of {ROUNDS} rounds of {N_TOKENS} tokens, wall clock, 1 thread"
 
 @pytest.fixture(scope="module")
 def setup() -> dict[str, Any]:
-    pki = testpki.build()
-    status = pki.status_list(revoked=(9,))
-    claims = Claims(
-        TokenKind.PRESENTATION,
-        ISSUER,
-        "BL-310000-2026-000123-K",
-        LICENCE_TYPE,
-        mask_name("张三明"),
-        mask_id_number("11010519491231002X"),
-        date(2026, 1, 1),
-        date(2046, 1, 1),
-        CLOCK,
-        CLOCK + timedelta(seconds=60),
-        new_jti(),
-        status.list_id,
-        123,
-    )
-    text = encode_token(claims, pki.token_signer.key, pki.token_signer.cert)
-    return {
-        "pki": pki,
-        "trust_list": pki.trust_list(),
-        "status": {status.list_id: status},
-        "text": text,
-        "claims": claims,
-    }
+    return presentation()
 
 
 def _raw_verify_batch(setup: dict[str, Any]) -> Callable[[], int]:

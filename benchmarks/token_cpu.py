@@ -6,7 +6,8 @@ Run it once per code version, alternating (the label is printed first):
     cd NEW_TREE && PYTHONPATH=$PWD python benchmarks/token_cpu.py new
     PYTHONPATH=$PWD python benchmarks/token_cpu.py new --stages   # where a token's time goes
 
-Same token, lists and clock as ``bench_token.py``'s "verify offline" rows: per token,
+Same token, lists and clock as ``bench_token.py``'s "verify offline" rows (``token_support.py``;
+copy it into an older tree too): per token,
 ``verify_token`` (all offline checks), the bare ``PublicKey.verify_raw`` of the same
 Sig_structure bytes, and OpenSSL's raw SM2 verify of them (issue 15 asks for >= 2x its
 rate). Each is timed in batches of 200 with ``time.process_time``, the three batches
@@ -22,22 +23,15 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path.cwd()))  # the tree under test (run from its root)
-from tests.vectors.qr import testpki
-from tests.vectors.qr.testpki import CLOCK, ISSUER, LICENCE_TYPE
+from benchmarks.token_support import presentation
+from tests.vectors.qr.testpki import CLOCK
 from trust import _sm2_openssl, sm2
 from trust.token import (
-    Claims,
-    TokenKind,
     decode_token,
-    encode_token,
-    mask_id_number,
-    mask_name,
-    new_jti,
     verify_token,
 )
 from trust.token.certs import CertFacts
@@ -46,19 +40,12 @@ BATCH = 200
 
 
 def _setup() -> dict[str, Any]:
-    pki = testpki.build()
-    status = pki.status_list(revoked=(9,))
-    claims = Claims(
-        TokenKind.PRESENTATION, ISSUER, "BL-310000-2026-000123-K", LICENCE_TYPE,
-        mask_name("张三明"), mask_id_number("11010519491231002X"), date(2026, 1, 1),
-        date(2046, 1, 1), CLOCK, CLOCK + timedelta(seconds=60), new_jti(), status.list_id, 123,
-    )
-    text = encode_token(claims, pki.token_signer.key, pki.token_signer.cert)
-    options = {"trust_list": pki.trust_list(), "status_lists": {status.list_id: status},
-               "now": CLOCK}
+    s = presentation()
+    options = {"trust_list": s["trust_list"], "status_lists": s["status"], "now": CLOCK}
+    text = s["text"]
     assert verify_token(text, **options).passed
     envelope = decode_token(text).envelope
-    key = sm2.PublicKey.from_der(CertFacts.from_der(pki.token_signer.cert).spki)
+    key = sm2.PublicKey.from_der(CertFacts.from_der(s["pki"].token_signer.cert).spki)
     return {"text": text, "options": options, "key": key,
             "tbs": envelope.to_be_signed(), "signature": envelope.signature}
 
