@@ -16,6 +16,7 @@ from api.deployment import DEMO_DEPARTMENT, Deployment, Home, init_deployment, l
 from api.issuance import issue_one
 from signing.types import LicenceTypeDefinitionError, builtin_types, load_registry
 from tests.api_support import Api, build_api
+from trust.errors import ConflictError
 from trust.registry.models import Licence
 
 DEFINITIONS = Path(__file__).parent.parent / "signing" / "types" / "definitions"
@@ -221,5 +222,15 @@ def test_presentation_and_case_lookup_of_a_licence_issued_before_a_revision(
             public = case_view(dep, s, case, full=False)["licences"][0]["record"]
             assert public["adoptee_name"] != record["adoptee_name"]
             assert "*" in public["adoptee_name"] and "*" in public["name"]
+            # A version this deployment no longer knows: a typed refusal, not a KeyError.
+            row = s.get(Licence, made.licence_id)
+            assert row is not None
+            row.type_version = 5
+            s.flush()
+            with pytest.raises(ConflictError) as refused:
+                issue_presentation(s, dep.issuer_context(), made.licence_id,
+                                   at=datetime.now(UTC))
+            assert refused.value.code == "presentation.type_version_unknown"
+            s.rollback()
     finally:
         dep.close()
