@@ -123,18 +123,27 @@ def test_issue_one_sealed_vs_plain(benchmark: Any, deployment: Deployment,
     _report(benchmark, figure, "issue", *result[0])
 
 
+def _issue_sealed_and_plain(dep: Deployment, seed: int) -> dict[bool, list[str]]:
+    """20 DL licences stored sealed (True) and 20 plain (False), issued alternately."""
+    keys = dep.registry.data_keys
+    ids: dict[bool, list[str]] = {True: [], False: []}
+    try:
+        for i, sealed in itertools.product(range(20), (True, False)):
+            dep.registry.data_keys = keys if sealed else None
+            with dep.registry.session() as s:
+                ids[sealed].append(issue_one(
+                    dep, s, type_code="DL", record=TYPES.get("DL").example(seed + i),
+                    department=DEMO_DEPARTMENT, actor="bench").licence_id)
+    finally:
+        dep.registry.data_keys = keys
+    return ids
+
+
 def test_record_reads_sealed_vs_plain(benchmark: Any, deployment: Deployment,
                                       figure: Callable[..., None]) -> None:
     keys = deployment.registry.data_keys
     assert keys is not None
-    ids: dict[bool, list[str]] = {True: [], False: []}
-    for i, sealed in itertools.product(range(20), (True, False)):
-        deployment.registry.data_keys = keys if sealed else None
-        with deployment.registry.session() as s:
-            ids[sealed].append(issue_one(
-                deployment, s, type_code="DL", record=TYPES.get("DL").example(300_000 + i),
-                department=DEMO_DEPARTMENT, actor="bench").licence_id)
-    deployment.registry.data_keys = keys
+    ids = _issue_sealed_and_plain(deployment, 300_000)
     cycle = {True: itertools.cycle(ids[True]), False: itertools.cycle(ids[False])}
 
     def show(sealed: bool) -> None:
@@ -204,17 +213,9 @@ def test_api_record_reads_sealed_vs_plain(benchmark: Any, tmp_path: Path,
     api = next(api_gen)
     try:
         dep = Deployment(Home(api.home), load_config(Home(api.home)))
-        keys = dep.registry.data_keys
-        ids: dict[bool, list[str]] = {True: [], False: []}
         try:
-            for i, sealed in itertools.product(range(20), (True, False)):
-                dep.registry.data_keys = keys if sealed else None
-                with dep.registry.session() as s:
-                    ids[sealed].append(issue_one(
-                        dep, s, type_code="DL", record=TYPES.get("DL").example(400_000 + i),
-                        department=DEMO_DEPARTMENT, actor="bench").licence_id)
+            ids = _issue_sealed_and_plain(dep, 400_000)
         finally:
-            dep.registry.data_keys = keys
             dep.close()
         headers = api.headers("issuer")
         cycle = {True: itertools.cycle(ids[True]), False: itertools.cycle(ids[False])}

@@ -308,14 +308,8 @@ class QrVerifier:
             token = decode_token(text)  # once: the status-list pick needs the claims too
         except TokenFormatError as exc:
             return format_failure(exc, self.trust_list(now), now, online=online)
-        if online:
-            # Threat: a bystander's public scan spending the holder's one-use code. Only
-            # the counter's redemption consults (and fills) the replay cache.
-            return _verify(token, trust_list=self.trust_list(now), now=now, policy=self.policy,
-                           live_status=self.live_status,
-                           replay_cache=self.replay_cache if redeem else None)
-        return _verify(token, trust_list=self.trust_list(now), now=now, policy=self.policy,
-                       status_lists=self.status_lists(now, token))
+        return self.finish(PendingCheck(token, self.trust_list(now)), None, now, online=online,
+                           redeem=redeem)
 
     def verify_cached(self, text: str, now: datetime) -> TokenResult | None:
         """An offline verdict from the cached lists alone, or None when that needs the
@@ -360,12 +354,16 @@ class QrVerifier:
                        signature_verdicts=verdicts)
 
     def finish(self, pending: PendingCheck, verdicts: Mapping[bytes, bool] | None,
-               now: datetime, *, online: bool) -> TokenResult:
-        """The verdict of ``pending`` with its signature ``verdicts``: online (live status)
-        or from status lists rebuilt as needed. May do I/O: run it off the event loop."""
+               now: datetime, *, online: bool, redeem: bool = False) -> TokenResult:
+        """The verdict of ``pending`` with its signature ``verdicts`` (None: verify here):
+        online (live status; ``redeem`` spends the code) or from status lists rebuilt as
+        needed. May do I/O: run it off the event loop."""
         if online:
+            # Threat: a bystander's public scan spending the holder's one-use code. Only
+            # the counter's redemption consults (and fills) the replay cache.
             return _verify(pending.token, trust_list=pending.trust_list, now=now,
                            policy=self.policy, live_status=self.live_status,
+                           replay_cache=self.replay_cache if redeem else None,
                            signature_verdicts=verdicts)
         return _verify(pending.token, trust_list=pending.trust_list, now=now,
                        policy=self.policy, status_lists=self.status_lists(now, pending.token),
