@@ -327,3 +327,16 @@ def test_fixed_shape_chunk_statement_on_postgresql() -> None:
                     assert len(shaped) == len([i for i in ids if i.startswith("M")])
         finally:
             reg.close()
+
+
+def test_a_central_directory_naming_an_unknown_zip_version_is_a_format_error() -> None:
+    """One altered byte (the version needed to extract) made zipfile raise
+    NotImplementedError out of OfdPackage instead of the typed OFD format error."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("OFD.xml", b"<ofd:OFD/>")
+    data = bytearray(buffer.getvalue())
+    central = data.index(b"PK\x01\x02")
+    data[central + 6:central + 8] = struct.pack("<H", 107)  # "version 10.7"
+    with pytest.raises(OfdFormatError, match="not a readable OFD zip package"):
+        OfdPackage(bytes(data))

@@ -78,7 +78,9 @@ class OfdPackage:
         try:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        # NotImplementedError: a central directory naming a zip version or feature zipfile
+        # lacks (one altered byte of a genuine package reaches it).
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
             raise OfdFormatError(f"not a readable OFD zip package: {exc}") from exc
         if len(infos) > limits.max_entries:
             raise OfdFormatError(
