@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from gmssl import func
-from gmssl import sm2 as gm
 from gmssl import sm3 as gm_sm3
 
 from hsm_adapters.pkcs11 import Pkcs11Config, Pkcs11Key, _Ref
 from hsm_adapters.pkcs11_profiles import PROFILES, Sm2Profile, profile
+from tests.gmssl_oracle import crypt_sm2
 from trust import sm2
 from trust.errors import InputError, SealTrustError
 
@@ -31,8 +31,7 @@ class _GmsslDevice:
     def __init__(self, key: sm2.PrivateKey, prof: Sm2Profile, d: int) -> None:
         self.prof = prof
         self.calls: list[tuple[bytes, int]] = []
-        self.gm = gm.CryptSM2(private_key=f"{d:064x}", public_key=key.public_key().point[1:].hex(),
-                              asn1=prof.output == "der")
+        self.gm = crypt_sm2(key.public_key().point, f"{d:064x}", asn1=prof.output == "der")
 
     def sign(self, data: bytes, mechanism: int) -> bytes:
         self.calls.append((data, mechanism))

@@ -19,9 +19,9 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from gmssl import sm2 as gm
 
 import trust  # noqa: F401  (registers SM OIDs)
+from tests.gmssl_oracle import crypt_sm2
 from trust import keys, sm2
 from trust.pki.oids import EKU_LIST_SIGNING
 from trust.status import LicenceStatus, StatusList
@@ -70,7 +70,7 @@ class DeterministicKey:
         if algorithm == "sm2":
             soft = keys.SoftwareKey(sm2.PrivateKey.from_scalar(self._scalar))
             point = asn1_keys.PublicKeyInfo.load(soft.public_key_der())["public_key"].native
-            self._gm = gm.CryptSM2(private_key=f"{self._scalar:064x}", public_key=point[1:].hex())
+            self._gm = crypt_sm2(point, f"{self._scalar:064x}")
         else:
             self._ec = ec.derive_private_key(self._scalar % (2**255), ec.SECP256R1())
             soft = keys.SoftwareKey(self._ec)
