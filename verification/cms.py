@@ -137,6 +137,18 @@ class SignedCms:
             return Integrity(True, None, exc.message)
         return Integrity(True, ok, "" if ok else "signature value does not verify")
 
+    def signature_input(self) -> sm2_batch.SignatureInput | None:
+        """The verification :meth:`check` makes over signed attributes, for a bulk chunk to
+        gather (``verification.sm2_batch``); None where there is none to gather (the
+        check then decides, and words, the case itself)."""
+        if self.signed_attrs is None or self.signature_oid is None:
+            return None
+        try:
+            spki = cert_info(self.signer_cert).spki
+        except Exception:  # noqa: BLE001  (asn1crypto on a bad certificate: check says why)
+            return None
+        return spki, self.signature_oid, self.signed_attrs, self.signature
+
 
 def new_hash(algorithm: str) -> Any:
     """A hash object with update() for a CMS digest algorithm name.

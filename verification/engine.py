@@ -123,7 +123,8 @@ _GATHER_BYTES = 32 * 1024 * 1024
 def _verify_batch(paths: list[str], policy: VerificationPolicy, at: datetime,
                   timeout: float | None) -> list[FileReport]:
     """The facts of every file of a chunk -- the SM2 verifications of its licence-shaped
-    PDFs gathered and verified in one ``trust.sm2.verify_many`` call -- then the status
+    PDFs and its OFD packages gathered and verified in one ``trust.sm2.verify_many``
+    call -- then the status
     rows they need read at once (one registry statement for the chunk, not three per
     file), then each file judged."""
     facts: list[FileFacts | None] = []
@@ -144,7 +145,7 @@ def _verify_batch(paths: list[str], policy: VerificationPolicy, at: datetime,
     for path in paths:
         planned = _limited(path, timeout, partial(_plan_one, path, policy),
                            partial(_unread, path))
-        if isinstance(planned, FactsPlan) and planned.fast is None:  # nothing to gather
+        if isinstance(planned, FactsPlan) and not planned.gathers:  # nothing to gather
             planned = _limited(path, timeout, partial(finish_facts, planned),
                                partial(_unread, path))
         if isinstance(planned, FileFacts):
@@ -152,7 +153,7 @@ def _verify_batch(paths: list[str], policy: VerificationPolicy, at: datetime,
             continue
         group.append((len(facts), planned))
         facts.append(None)
-        held += len(planned.data)
+        held += planned.held_bytes
         if held >= _GATHER_BYTES:
             flush()
     if group:

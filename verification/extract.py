@@ -9,11 +9,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
-from verification.certinfo import cert_info
 from verification.cms import SignedCms, digest_ranges, digest_signed_and_whole, parse_cms
 from verification.errors import CmsFormatError, VerificationInputError
 from verification.facts import FileFacts
-from verification.ofd import extract_ofd_facts, looks_like_zip
+from verification.ofd import OfdPlan, extract_ofd_facts, finish_ofd, looks_like_zip, plan_ofd
 from verification.pdf.common import signature_facts
 from verification.pdf.full import analyse
 from verification.pdf.locate import Located, locate
@@ -55,22 +54,34 @@ class FactsPlan:
     allow_fast: bool
     file_sm3: bool
     fast: _FastParts | None
+    ofd: OfdPlan | None = None  # an OFD package (a zip, within the size limit), read
 
     def signature_inputs(self) -> list[SignatureInput]:
         """(key, algorithm, message, signature) of the verifications the facts will need:
-        the CMS signature and its time-stamp token's (signed attributes only)."""
+        the CMS signature and its time-stamp token's (signed attributes only); for an
+        OFD package each seal signature, its token's and each Sign value's."""
+        if self.ofd is not None:
+            return self.ofd.signature_inputs()
         out: list[SignatureInput] = []
         if self.fast is None:
             return out
         for cms in (self.fast.signed, self.fast.token):
-            if cms is None or cms.signed_attrs is None or cms.signature_oid is None:
-                continue
-            try:
-                spki = cert_info(cms.signer_cert).spki
-            except Exception:  # noqa: BLE001, S112  (asn1crypto on a bad certificate: the facts say why)
-                continue
-            out.append((spki, cms.signature_oid, cms.signed_attrs, cms.signature))
+            found = None if cms is None else cms.signature_input()
+            if found is not None:
+                out.append(found)
         return out
+
+    @property
+    def gathers(self) -> bool:
+        """Whether :func:`finish_facts` will ask for verifications a chunk can gather
+        (else the file may be finished at once)."""
+        return self.fast is not None or (self.ofd is not None and self.ofd.gathers)
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes this plan keeps alive until it is finished (the file and what was read
+        out of it), for the bulk engine's memory bound."""
+        return len(self.data) + (0 if self.ofd is None else self.ofd.held_bytes)
 
 
 def plan_facts(
@@ -80,13 +91,16 @@ def plan_facts(
     """The parsing half of :func:`extract_facts` (never raises for bad input)."""
     digest = hashlib.sha256(data).hexdigest()
     base = FileFacts(name=name, size=len(data), sha256=digest, parser="none")
-    fast = None
-    if allow_fast and len(data) <= max_size and not looks_like_zip(data):
-        try:
-            fast = _plan_fast(data, file_sm3)
-        except Exception:  # noqa: BLE001  (any surprise: let the full path judge the file)
-            fast = None
-    return FactsPlan(data, base, max_size, allow_fast, file_sm3, fast)
+    fast = ofd = None
+    if len(data) <= max_size:
+        if looks_like_zip(data):  # by content, not by name: an OFD package
+            ofd = plan_ofd(data, name=name, sha256=digest)
+        elif allow_fast:
+            try:
+                fast = _plan_fast(data, file_sm3)
+            except Exception:  # noqa: BLE001  (any surprise: let the full path judge the file)
+                fast = None
+    return FactsPlan(data, base, max_size, allow_fast, file_sm3, fast, ofd)
 
 
 def finish_facts(plan: FactsPlan) -> FileFacts:
@@ -114,7 +128,9 @@ def _extract(plan: FactsPlan) -> FileFacts:
     data, base, max_size = plan.data, plan.base, plan.max_size
     if len(data) > max_size:
         return _failed(base, f"file of {len(data)} bytes exceeds the {max_size}-byte limit")
-    if looks_like_zip(data):  # by content, not by name: an OFD package
+    if plan.ofd is not None:
+        return finish_ofd(plan.ofd)
+    if looks_like_zip(data):  # (a plan made by hand without its OFD half)
         return extract_ofd_facts(data, name=base.name, sha256=base.sha256)
     if plan.fast is not None:
         try:

@@ -5,7 +5,8 @@
     True
 """
 
-from verification.ofd.extract import extract_ofd_facts
+from verification.ofd.extract import OfdPlan, extract_ofd_facts, finish_ofd, plan_ofd
 from verification.ofd.package import OfdLimits, OfdPackage, looks_like_zip
 
-__all__ = ["OfdLimits", "OfdPackage", "extract_ofd_facts", "looks_like_zip"]
+__all__ = ["OfdLimits", "OfdPackage", "OfdPlan", "extract_ofd_facts", "finish_ofd",
+           "looks_like_zip", "plan_ofd"]

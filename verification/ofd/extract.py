@@ -16,6 +16,12 @@ Per signature (GB/T 33190 §18, GM/T 0099, ../docs/ofd.md), as facts:
   on no page, or on a page injected later.
 The seal (maker signature, chain, validity, certList), the signer chain, the
 time-stamp and the licence status are judged by the shared checks.
+
+Read in two halves like a PDF (``verification.extract.plan_facts``): :func:`plan_ofd`
+reads the package, hashes the References and parses each signed value and its
+time-stamp token; :func:`finish_ofd` verifies the signatures (through
+``verification.sm2_batch``, so a bulk chunk verifies them together) and builds the
+facts. :func:`extract_ofd_facts` is both, one file at a time.
 """
 
 from __future__ import annotations
@@ -24,34 +30,39 @@ import hashlib
 import hmac
 import posixpath
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from trust import oids
-from trust.keys import UnsupportedKeyError, verify_signature
+from trust.keys import UnsupportedKeyError
 from trust.ofd_profile import (
     PARAM_LICENCE_ID,
     PARAM_STATUS_INDEX,
     PARAM_VALID_FROM,
     PARAM_VALID_UNTIL,
 )
-from trust.seal import SealFormatError
+from trust.seal import SealFormatError, SealSignature
 from trust.sm3 import sm3
+from verification import sm2_batch
 from verification.certinfo import cert_info
+from verification.cms import SignedCms, parse_cms
 from verification.errors import OfdFormatError
 from verification.facts import FileFacts, SignatureFacts
 from verification.ofd.package import OfdPackage
 from verification.ofd.seal_value import read_seal_signature
 from verification.ofd.structure import OfdDocument, OfdSignatureEntry, read_documents
 from verification.ofd.values import (
-    check_sign_value,
+    SignPlan,
     declared_unused_bits_cleared,
+    finish_sign_value,
+    plan_sign_value,
     sm2_der_signature,
 )
+from verification.sm2_batch import SignatureInput
 from verification.status import parsed_licence_id
 from verification.timestamp import token_facts
 
-__all__ = ["extract_ofd_facts"]
+__all__ = ["OfdPlan", "extract_ofd_facts", "finish_ofd", "plan_ofd"]
 
 _SM3_METHODS = frozenset({"sm3", oids.SM3})
 _SM2_METHODS = frozenset({oids.SM2_WITH_SM3, oids.SM2_1_SIGN})
@@ -60,29 +71,129 @@ _SM2_METHODS = frozenset({oids.SM2_WITH_SM3, oids.SM2_1_SIGN})
 def extract_ofd_facts(data: bytes, *, name: str = "", sha256: str | None = None) -> FileFacts:
     """Read every signature of an OFD package once; bad input gives ``format_error``.
     ``sha256``: the package's SHA-256 (hex) when the caller has already computed it."""
+    return finish_ofd(plan_ofd(data, name=name, sha256=sha256))
+
+
+@dataclass(frozen=True, slots=True)
+class _SealParts:
+    """A Seal-type signature read up to its verifications."""
+
+    common: SignatureFacts
+    sig: SealSignature
+    digest_ok: bool | None
+    detail: str
+    parameters: tuple[tuple[str, str], ...]
+    token: SignedCms | None  # the parsed time-stamp token, when it parsed
+
+    def signature_inputs(self) -> list[SignatureInput]:
+        out: list[SignatureInput] = []
+        sig = self.sig
+        if sig.signature_algorithm in _SM2_METHODS:
+            try:
+                spki = cert_info(sig.signer_cert).spki
+                out.append((spki, oids.SM2_WITH_SM3, sig.signed_message,
+                            sm2_der_signature(sig.signature)))
+            except Exception:  # noqa: BLE001, S110  (a bad certificate: the facts say why)
+                pass
+        found = None if self.token is None else self.token.signature_input()
+        if found is not None:
+            out.append(found)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _SignParts:
+    """A Sign-type signature (GB/T 35275) read up to its verification."""
+
+    common: SignatureFacts
+    refs_ok: bool | None
+    refs_detail: str
+    value: SignPlan
+
+
+# a signature's facts when they need no verification, else what they are read into
+_Parts = SignatureFacts | _SealParts | _SignParts
+
+
+@dataclass(frozen=True, slots=True)
+class OfdPlan:
+    """An OFD package read, before any signature is verified (:func:`plan_ofd`).
+
+    ``failure``: the reason the package stopped being readable after ``parts`` (the
+    one-piece read would have stopped there too); :func:`finish_ofd` reports it once
+    the signatures before it are finished, so the first error is the one it named."""
+
+    name: str
+    size: int
+    sha256: str
+    parts: tuple[_Parts, ...]
+    failure: str | None
+    held_bytes: int  # what the parts keep of the package (signed values, tokens)
+
+    def signature_inputs(self) -> list[SignatureInput]:
+        """The SM2 verifications :func:`finish_ofd` will make: each seal signature over
+        DER(TBS_Sign), its time-stamp token's signed attributes, each Sign value."""
+        out: list[SignatureInput] = []
+        for part in self.parts:
+            if isinstance(part, _SealParts):
+                out.extend(part.signature_inputs())
+            elif isinstance(part, _SignParts):
+                found = part.value.signature_input()
+                if found is not None:
+                    out.append(found)
+        return out
+
+    @property
+    def gathers(self) -> bool:
+        """Whether any signature awaits a verification."""
+        return any(not isinstance(p, SignatureFacts) for p in self.parts)
+
+
+def plan_ofd(data: bytes, *, name: str = "", sha256: str | None = None) -> OfdPlan:
+    """The reading half of :func:`extract_ofd_facts` (never raises for bad input)."""
     digest = sha256 if sha256 is not None else hashlib.sha256(data).hexdigest()
+    parts: list[_Parts] = []
+    failure = None
     try:
         package = OfdPackage(data)
-        documents = read_documents(package)
-        signatures = tuple(
-            facts
-            for doc in documents
-            for facts in _document_facts(package, doc)
-        )
-    except OfdFormatError as exc:
-        return FileFacts(name, len(data), digest, parser="none", format_error=exc.message)
+        for doc in read_documents(package):
+            parts.extend(_document_parts(package, doc))
     except Exception as exc:  # noqa: BLE001  (a broken file must not stop the batch)
-        reason = f"unreadable OFD: {type(exc).__name__}: {exc}"[:500]
-        return FileFacts(name, len(data), digest, parser="none", format_error=reason)
-    return FileFacts(name, len(data), digest, parser="ofd", signatures=signatures)
+        failure = _reason(exc)
+    held = sum(len(p.sig.der) + len(p.sig.signed_message) + len(p.sig.timestamp or b"")
+               if isinstance(p, _SealParts) else len(p.value.message)
+               if isinstance(p, _SignParts) else 0 for p in parts)
+    return OfdPlan(name, len(data), digest, tuple(parts), failure, held)
 
 
-def _document_facts(package: OfdPackage, doc: OfdDocument) -> Iterable[SignatureFacts]:
+def finish_ofd(plan: OfdPlan) -> FileFacts:
+    """The verifying half of :func:`extract_ofd_facts`: the facts of a planned package.
+    Its SM2 verifications go through ``verification.sm2_batch.verify``."""
+    try:
+        signatures = tuple(_finish(part) for part in plan.parts)
+    except Exception as exc:  # noqa: BLE001  (a broken file must not stop the batch)
+        return _unreadable(plan, _reason(exc))
+    if plan.failure is not None:
+        return _unreadable(plan, plan.failure)
+    return FileFacts(plan.name, plan.size, plan.sha256, parser="ofd", signatures=signatures)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OfdFormatError):
+        return exc.message
+    return f"unreadable OFD: {type(exc).__name__}: {exc}"[:500]
+
+
+def _unreadable(plan: OfdPlan, reason: str) -> FileFacts:
+    return FileFacts(plan.name, plan.size, plan.sha256, parser="none", format_error=reason)
+
+
+def _document_parts(package: OfdPackage, doc: OfdDocument) -> Iterable[_Parts]:
     own = [_own_files(package, s) for s in doc.signatures]
     for i, entry in enumerate(doc.signatures):
         earlier = set().union(*own[:i]) if i else set()
         later = set().union(*own[i + 1:]) if i + 1 < len(own) else set()
-        yield _signature_facts(package, doc, entry, own[i], earlier, later, len(own) - i - 1)
+        yield _signature_parts(package, doc, entry, own[i], earlier, later, len(own) - i - 1)
 
 
 def _own_files(package: OfdPackage, entry: OfdSignatureEntry) -> set[str]:
@@ -133,7 +244,7 @@ def _references(package: OfdPackage, entry: OfdSignatureEntry) -> tuple[bool | N
     return True, ""
 
 
-def _signature_facts(
+def _signature_parts(
     package: OfdPackage,
     doc: OfdDocument,
     entry: OfdSignatureEntry,
@@ -141,7 +252,7 @@ def _signature_facts(
     earlier: set[str],
     later: set[str],
     after: int,
-) -> SignatureFacts:
+) -> _Parts:
     field = f"{posixpath.dirname(entry.signature_xml)} ({entry.sign_id})"
     subfilter = f"OFD.{entry.sign_type}"
     level, kinds, mod_detail = _coverage(package, doc, entry, own, earlier, later)
@@ -167,7 +278,7 @@ def _signature_facts(
     refs_ok, refs_detail = _references(package, entry)
     data_hash = sm3(signature_xml)
     if entry.sign_type == "Sign":
-        return _sign_facts(value, signature_xml, data_hash, refs_ok, refs_detail, common)
+        return _SignParts(common, refs_ok, refs_detail, plan_sign_value(value, data_hash))
     if entry.sign_type != "Seal":
         return replace(common, structure_error=f"unknown signature Type {entry.sign_type!r}")
     try:
@@ -182,18 +293,40 @@ def _signature_facts(
     ):
         # Threat: a viewer shows Seal.esl, the signature commits to the embedded eseal.
         digest_ok, detail = False, f"{entry.seal_loc} differs from the seal inside the signature"
+    return _SealParts(common, sig, digest_ok, detail, entry.parameters,
+                      _parsed_token(sig.timestamp))
+
+
+def _parsed_token(token: bytes | None) -> SignedCms | None:
+    """The token parsed ahead, for its verification to be gathered; on any failure None,
+    and token_facts parses it again where the one-piece read did (and words the error)."""
+    if token is None:
+        return None
+    try:
+        return parse_cms(token, timestamp=True)
+    except Exception:  # noqa: BLE001  (decided, and worded, by token_facts)
+        return None
+
+
+def _finish(part: _Parts) -> SignatureFacts:
+    if isinstance(part, SignatureFacts):
+        return part
+    if isinstance(part, _SignParts):
+        return _sign_facts(part)
+    sig, common, digest_ok = part.sig, part.common, part.digest_ok
     valid, sig_detail = _seal_signature_valid(sig.signer_cert, sig.signature_algorithm,
                                               sig.signed_message, sig.signature)
-    stamp = token_facts(sig.timestamp, sig.signature) if sig.timestamp is not None else None
+    stamp = None if sig.timestamp is None else token_facts(sig.timestamp, sig.signature,
+                                                           parsed=part.token)
     info = _cert_names(sig.signer_cert)
-    params = dict(entry.parameters)
+    params = dict(part.parameters)
     return replace(
         common,
         signature_algorithm="sm2_sm3" if sig.signature_algorithm in _SM2_METHODS
         else sig.signature_algorithm,
         digest_matches=digest_ok,
         signature_valid=valid if digest_ok is not None else None,
-        integrity_detail=detail or sig_detail,
+        integrity_detail=part.detail or sig_detail,
         signer_cert_bound=None,
         signer_cert=sig.signer_cert,
         certificates=(sig.signer_cert,),
@@ -216,15 +349,15 @@ def _signature_facts(
     )
 
 
-def _sign_facts(value: bytes, signature_xml: bytes, data_hash: bytes, refs_ok: bool | None,
-                refs_detail: str, common: SignatureFacts) -> SignatureFacts:
-    result = check_sign_value(value, signature_xml, data_hash)
+def _sign_facts(part: _SignParts) -> SignatureFacts:
+    result = finish_sign_value(part.value)
+    refs_ok, refs_detail = part.refs_ok, part.refs_detail
     # The References decide integrity; the value can only add a mismatch of its own.
     digest_ok = refs_ok if refs_ok is not True or result.digest_matches is None else (
         result.digest_matches)
     info = _cert_names(result.signer_cert) if result.signer_cert else (None, None, None)
     return replace(
-        common,
+        part.common,
         signature_algorithm="sm2_sm3",
         digest_matches=digest_ok,
         signature_valid=result.signature_valid if digest_ok else None,
@@ -243,7 +376,8 @@ def _seal_signature_valid(cert: bytes, algorithm: str, message: bytes,
         return None, f"signature algorithm {algorithm} is not SM2 with SM3"
     try:
         spki = cert_info(cert).spki
-        ok = verify_signature(spki, oids.SM2_WITH_SM3, message, sm2_der_signature(signature))
+        # (answered from the chunk's batch only for this very message object)
+        ok = sm2_batch.verify(spki, oids.SM2_WITH_SM3, message, sm2_der_signature(signature))
     except (UnsupportedKeyError, ValueError) as exc:
         return None, f"signer certificate unusable: {exc}"[:300]
     return ok, "" if ok else "the seal signature over DER(TBS_Sign) does not verify"

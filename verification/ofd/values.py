@@ -6,6 +6,10 @@
   base64 text (GM/T 0099 §7.2.2; ofdrw accepts the same).
 - Anything else, e.g. a bare SM2 signature with no certificate, cannot name
   its signer: it is reported, never verified against a guessed key.
+
+A Sign value is read (:func:`plan_sign_value`) before its signature is verified
+(:func:`finish_sign_value`), so that the bulk engine can verify a chunk's
+signatures together (``verification.sm2_batch``); :func:`check_sign_value` does both.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from dataclasses import dataclass
 from asn1crypto import algos, cms, core
 
 from trust import oids
-from trust.keys import UnsupportedKeyError, verify_signature
+from trust.keys import UnsupportedKeyError
+from verification import sm2_batch
 from verification.certinfo import cert_info
 from verification.der import Unusual, children, element
+from verification.sm2_batch import SignatureInput
 
-__all__ = ["SignCheck", "check_sign_value", "declared_unused_bits_cleared", "sm2_der_signature"]
+__all__ = ["SignCheck", "SignPlan", "check_sign_value", "declared_unused_bits_cleared",
+           "finish_sign_value", "plan_sign_value", "sm2_der_signature"]
 
 _SIGNED_DATA_OIDS = frozenset({oids.GMT0010_SIGNED_DATA, "1.2.840.113549.1.7.2"})
 _SM3_OIDS = frozenset({oids.SM3, "sm3"})
@@ -75,8 +82,34 @@ def declared_unused_bits_cleared(value: bytes) -> bytes:
     return fixed
 
 
+@dataclass(frozen=True, slots=True)
+class SignPlan:
+    """A Sign value read up to its signature verification: ``done`` when it was decided
+    without one, else the one verification that decides it."""
+
+    done: SignCheck | None
+    spki: bytes = b""
+    signature_oid: str = ""
+    message: bytes = b""  # the very object finish_sign_value verifies (the batch's key)
+    signature: bytes = b""
+    signer: bytes | None = None
+    certificates: tuple[bytes, ...] = ()
+
+    def signature_input(self) -> SignatureInput | None:
+        """The verification :func:`finish_sign_value` will make, if any."""
+        if self.done is not None:
+            return None
+        return self.spki, self.signature_oid, self.message, self.signature
+
+
 def check_sign_value(value: bytes, signature_xml: bytes, digest: bytes) -> SignCheck:
     """Judge the integrity of a Sign value over Signature.xml (``digest`` = its SM3)."""
+    return finish_sign_value(plan_sign_value(value, digest))
+
+
+def plan_sign_value(value: bytes, digest: bytes) -> SignPlan:
+    """Read a Sign value (``digest`` = SM3(Signature.xml)) up to its one signature
+    verification, which :func:`finish_sign_value` makes."""
     try:
         outer = _Outer.load(value, strict=False)
         content_type = outer["content_type"].dotted
@@ -86,19 +119,39 @@ def check_sign_value(value: bytes, signature_xml: bytes, digest: bytes) -> SignC
         signer_infos = signed["signer_infos"]
         _ = len(signer_infos)
     except (ValueError, TypeError, KeyError) as exc:
-        return SignCheck(
+        return SignPlan(SignCheck(
             None,
             None,
             "the signed value is not a GB/T 35275 SignedData (a bare signature names no "
             f"signer certificate, so the signer cannot be identified): {exc}"[:300],
-        )
+        ))
     try:
-        return _judge(signed, digest)
+        return _read(signed, digest)
     except (ValueError, TypeError, KeyError) as exc:
-        return SignCheck(None, None, f"malformed GB/T 35275 SignedData: {exc}"[:300])
+        return SignPlan(_malformed(exc))
 
 
-def _judge(signed: cms.SignedData, digest: bytes) -> SignCheck:
+def finish_sign_value(plan: SignPlan) -> SignCheck:
+    """The verdict of a planned Sign value: its signature verified through
+    ``sm2_batch.verify`` (answered from the chunk's batch when it was gathered)."""
+    if plan.done is not None:
+        return plan.done
+    try:
+        ok = sm2_batch.verify(plan.spki, plan.signature_oid, plan.message, plan.signature)
+    except UnsupportedKeyError as exc:
+        return SignCheck(True, None, exc.message, plan.signer, plan.certificates)
+    except (ValueError, TypeError, KeyError) as exc:  # as the one-piece check caught them
+        return _malformed(exc)
+    return SignCheck(True, ok, "" if ok else "the SignedData signature does not verify",
+                     plan.signer, plan.certificates)
+
+
+def _malformed(exc: Exception) -> SignCheck:
+    return SignCheck(None, None, f"malformed GB/T 35275 SignedData: {exc}"[:300])
+
+
+def _read(signed: cms.SignedData, digest: bytes) -> SignPlan:
+    """Everything :func:`check_sign_value` decided before its verification, in its order."""
     certs = tuple(
         bytes(c.chosen.dump())
         for c in (signed["certificates"] if not isinstance(signed["certificates"], core.Void)
@@ -107,14 +160,17 @@ def _judge(signed: cms.SignedData, digest: bytes) -> SignCheck:
     )
     if len(signed["signer_infos"]) != 1:
         count = len(signed["signer_infos"])
-        return SignCheck(None, None, f"expected one SignerInfo, found {count}", None, certs)
+        return SignPlan(SignCheck(None, None, f"expected one SignerInfo, found {count}", None,
+                                  certs))
     si = signed["signer_infos"][0]
     signer = _signer(si["sid"], certs)
     if signer is None:
-        return SignCheck(None, None, "the SignerInfo names no embedded certificate", None, certs)
+        return SignPlan(SignCheck(None, None, "the SignerInfo names no embedded certificate",
+                                  None, certs))
     digest_alg = si["digest_algorithm"]["algorithm"].dotted
     if digest_alg not in _SM3_OIDS and si["digest_algorithm"]["algorithm"].native != "sm3":
-        return SignCheck(None, None, f"digest algorithm {digest_alg} is not SM3", signer, certs)
+        return SignPlan(SignCheck(None, None, f"digest algorithm {digest_alg} is not SM3",
+                                  signer, certs))
     encap = signed["encap_content_info"]["content"]
     content: bytes | None = None
     if not isinstance(encap, core.Void):
@@ -122,29 +178,26 @@ def _judge(signed: cms.SignedData, digest: bytes) -> SignCheck:
                         else encap.native)
         # The content is SM3(Signature.xml), raw or as base64 text (a common vendor form).
         if not (hmac.compare_digest(content, digest) or _b64_equals(content, digest)):
-            return SignCheck(False, None, "the signed content is not SM3(Signature.xml)",
-                             signer, certs)
+            return SignPlan(SignCheck(False, None, "the signed content is not SM3(Signature.xml)",
+                                      signer, certs))
     attrs = si["signed_attrs"]
     if not isinstance(attrs, core.Void):
         md = next((a["values"][0].native for a in attrs if a["type"].native == "message_digest"),
                   None)
         if not isinstance(md, bytes) or not hmac.compare_digest(md, digest):
-            return SignCheck(False, None, "messageDigest is not SM3(Signature.xml)", signer, certs)
+            return SignPlan(SignCheck(False, None, "messageDigest is not SM3(Signature.xml)",
+                                      signer, certs))
         message = b"\x31" + bytes(attrs.dump())[1:]  # signed as SET OF, not [0] IMPLICIT
     elif content is not None:
         message = content
     else:
-        return SignCheck(None, None, "detached SignedData without signed attributes binds nothing",
-                         signer, certs)
+        return SignPlan(SignCheck(
+            None, None, "detached SignedData without signed attributes binds nothing",
+            signer, certs))
     sig_oid = si["signature_algorithm"]["algorithm"].dotted
     oid = oids.SM2_WITH_SM3 if sig_oid in (oids.SM2_1_SIGN, oids.SM2_WITH_SM3) else sig_oid
-    try:
-        ok = verify_signature(cert_info(signer).spki, oid, message,
-                              sm2_der_signature(bytes(si["signature"].native)))
-    except UnsupportedKeyError as exc:
-        return SignCheck(True, None, exc.message, signer, certs)
-    return SignCheck(True, ok, "" if ok else "the SignedData signature does not verify",
-                     signer, certs)
+    return SignPlan(None, cert_info(signer).spki, oid, message,
+                    sm2_der_signature(bytes(si["signature"].native)), signer, certs)
 
 
 def _b64_equals(content: bytes, digest: bytes) -> bool:
