@@ -5,11 +5,15 @@ The corpus mixes genuine SM2, RSA and OFD licences with every status the registr
 answer: revoked, suspended, not yet issued at the validation time, a licence id the
 registry does not know, a re-signed copy (not the registered file), a seal revoked
 before signing, the licence-binding attacks and the tampered files of the attack
-corpus. Reports are compared as JSON, byte for byte.
+corpus, PDF and OFD (tests/test_verify_ofd.py's attacks on our own OFD licences and
+packages written by tests/ofd_corpus.py). Reports are compared as JSON, byte for byte.
 """
 
 from __future__ import annotations
 
+import io
+import os
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,9 +30,19 @@ from signing.pdf import SealBinding, seal_pdf
 from signing.seals import revoke_seal
 from tests import pdf_corpus as corpus
 from tests.licence_corpus import TYPES, Licences, later, open_licences
+from tests.ofd_corpus import SealSpec, add_signature, content_entries, zip_package
+from tests.support import require
+from trust.indications import SubIndication
 from trust.licence_id import format_licence_id, parse_licence_id
 from trust.registry.lifecycle import LicenceStatus, change_status
 from verification import VerificationPolicy, verify_files, verify_pdf
+from verification.ofd.seal_value import read_seal_signature
+
+# CI lays shared/ beside the clone; SEALTRUST_SHARED points elsewhere (e.g. a worktree)
+SAMPLES = Path(os.environ.get("SEALTRUST_SHARED",
+                              Path(__file__).resolve().parents[1].parent / "shared")) / "ofd-samples"
+_VALUE = "Doc_0/Signs/Sign_0/SignedValue.dat"
+_GENUINE_OFD = ("ofd", "ofd_1", "ofd_2", "ofd_3")  # valid, in force, the same key
 
 
 def _unregistered(lic: Licences) -> bytes:
@@ -45,6 +59,79 @@ def _unregistered(lic: Licences) -> bytes:
     return seal_pdf(corpus.plain_pdf("never issued"), signer.key, signer.chain,
                     timestamper=dep.issuer_context().timestamper_for(signer.key),
                     field_name="Seal", seal=binding)
+
+
+def _entries(package: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        return {i.filename: z.read(i) for i in z.infolist() if not i.is_dir()}
+
+
+def _edited(package: bytes, **changes: bytes | None) -> bytes:
+    """The package re-zipped (standard library) with entries replaced, added or (None)
+    removed; keyword names use ``__`` for ``/`` and ``_dot_`` for ``.``."""
+    entries = _entries(package)
+    for key, data in changes.items():
+        name = key.replace("__", "/").replace("_dot_", ".")
+        if data is None:
+            del entries[name]
+        else:
+            entries[name] = data
+    return zip_package(entries)
+
+
+def _flipped(value: bytes, part: bytes) -> bytes:
+    """``value`` with one bit of ``part`` (which it holds once) flipped near its end: for a
+    DER SM2 signature, a different s of the same length."""
+    assert value.count(part) == 1
+    changed = bytearray(part)
+    changed[-3] ^= 1
+    return value.replace(part, bytes(changed))
+
+
+def _ofd_attacks(lic: Licences, genuine: bytes, other: bytes) -> dict[str, bytes]:
+    """tests/test_verify_ofd.py's attacks, on an OFD licence the deployment issued, and
+    packages signed with the department's own key and seal by tests/ofd_corpus.py."""
+    entries = _entries(genuine)
+    value, page = entries[_VALUE], entries["Doc_0/Pages/Page_0/Content.xml"]
+    sig = read_seal_signature(value)
+    assert sig.timestamp is not None
+    seal_file = entries["Doc_0/Signs/Sign_0/Seal.esl"]
+    files = {
+        "ofd_page_changed": _edited(genuine, Doc_0__Pages__Page_0__Content_dot_xml=page + b" "),
+        "ofd_page_added": _edited(genuine, Doc_0__Pages__Page_1__Content_dot_xml=page),
+        "ofd_referenced_file_removed": _edited(genuine, Doc_0__PublicRes_dot_xml=None),
+        "ofd_seal_file_swapped": _edited(
+            genuine, Doc_0__Signs__Sign_0__Seal_dot_esl=seal_file[:-1] + b"\x00"),
+        "ofd_value_from_another_licence": _edited(
+            genuine, Doc_0__Signs__Sign_0__SignedValue_dot_dat=_entries(other)[_VALUE]),
+        "ofd_forged_seal_signature": _edited(
+            genuine, Doc_0__Signs__Sign_0__SignedValue_dot_dat=_flipped(value, sig.signature)),
+        "ofd_forged_token": _edited(
+            genuine, Doc_0__Signs__Sign_0__SignedValue_dot_dat=_flipped(value, sig.timestamp)),
+        "ofd_not_a_zip": b"PK\x03\x04" + b"\x00" * 200,
+        "ofd_climbs_out": zip_package({"OFD.xml": b"<a/>", "../evil.xml": b"x"}),
+    }
+    signer, seal_der = lic.own_signer()
+
+    def written(*specs: dict[str, Any]) -> bytes:
+        out = content_entries()
+        for spec in specs:
+            add_signature(out, SealSpec(key=signer.key, cert=signer.chain[0], seal_der=seal_der,
+                                        at=datetime.now(UTC), **spec))
+        return zip_package(out)
+
+    files.update({
+        "ofd_written_seal": written({}),
+        "ofd_written_raw_rs": written({"raw_rs": True}),
+        "ofd_written_sign_attrs": written({"sign_type": "Sign"}),
+        "ofd_written_sign_content": written({"sign_type": "Sign", "sign_attrs": False}),
+        "ofd_written_md5": written({"check_method": "MD5"}),
+        "ofd_written_missing_page": written({"stamp_page": "999"}),
+        "ofd_written_two_signatures": written({}, {"sign_type": "Sign"}),
+        "ofd_written_forged_sign": written({"sign_type": "Sign", "tamper_value":
+                                            lambda v: v[:-3] + bytes([v[-3] ^ 1]) + v[-2:]}),
+    })
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +155,8 @@ def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lic
             revoke_seal(s, es_id, reason="test", at=datetime.now(UTC) - timedelta(hours=1),
                         actor="test")
         files["unregistered"] = _unregistered(lic)
-        for name, number in (("ofd", 60), ("ofd_revoked", 61)):  # OFD licences, same engine
+        for name, number in (("ofd", 60), ("ofd_revoked", 61), ("ofd_1", 62), ("ofd_2", 63),
+                             ("ofd_3", 64)):  # OFD licences, same engine
             with lic.deployment.registry.session() as s:
                 issued = issue_one(lic.deployment, s, type_code="DL",
                                    record=TYPES.get("DL").example(number),
@@ -78,6 +166,7 @@ def corpus_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lic
             change_status(s, lic.ids["ofd_revoked"], LicenceStatus.REVOKED, reason="test",
                           at=datetime.now(UTC), actor="test")
         files.update(lic.make_attacks())  # includes the re-signed copy
+        files.update(_ofd_attacks(lic, files["ofd"], files["ofd_1"]))
         files.update({f"tampered_{k}": attack(files["sm2_0"])
                       for k, attack in corpus.ATTACKS.items()})
         paths = []
@@ -119,6 +208,15 @@ def test_batched_registry_lookups_give_the_one_at_a_time_reports(
                for n, r in reports.items()}
     assert reports["sm2_0"].passed and reports["dual"].passed and reports["ofd"].passed
     assert reports["ofd"].facts.parser == "ofd"
+    assert all(reports[n].passed for n in _GENUINE_OFD)
+    assert not any(r.passed for n, r in reports.items() if n.startswith("ofd_")
+                   and n not in _GENUINE_OFD)
+    assert reports["ofd_forged_seal_signature"].sub_indication is SubIndication.SIG_CRYPTO_FAILURE
+    assert reports["ofd_forged_token"].signatures[0].facts.timestamp_valid is False
+    assert reports["ofd_written_seal"].signatures[0].facts.signature_valid is True
+    assert [s.facts.signature_valid for s in reports["ofd_written_two_signatures"].signatures] \
+        == [True, True]
+    assert reports["ofd_written_forged_sign"].signatures[0].facts.signature_valid is False
     assert ": revoked (registry)" in details["ofd_revoked"]
     assert ": revoked (registry)" in details["revoked"]
     assert "status suspended" in details["suspended"]
@@ -254,3 +352,117 @@ def test_a_chunk_verifies_its_sm2_signatures_in_one_verify_many_call(
     refused = list(verify_files(genuine, policy, at=now, chunk=len(genuine)))
     assert not any(r.passed for r in refused)
     assert all(verify_pdf(p.read_bytes(), policy, now).passed for p in genuine)
+
+
+def _spied(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[Any, bytes, bytes]]]:
+    """Every ``trust.sm2.verify_many`` call's items, the real verdicts still given."""
+    from trust import sm2
+
+    real = sm2.verify_many
+    calls: list[list[tuple[Any, bytes, bytes]]] = []
+
+    def spy(items: Any) -> list[bool]:
+        items = list(items)
+        calls.append(items)
+        return real(items)
+
+    monkeypatch.setattr(sm2, "verify_many", spy)
+    return calls
+
+
+def test_ofd_licences_join_the_chunk_batch(
+    corpus_files: tuple[Licences, list[Path]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15, OFD: each OFD licence's seal signature over DER(TBS_Sign) and its
+    time-stamp token go into the chunk's one verify_many call beside the PDF licences'
+    signatures, and the reports take their verdicts from that call."""
+    from trust import sm2
+    from verification import engine
+
+    lic, paths = corpus_files
+    by_stem = {p.stem: p for p in paths}
+    ofd = [by_stem[n] for n in _GENUINE_OFD]
+    pdf = [by_stem[f"sm2_{i}"] for i in range(3)]
+    policy = lic.online()
+    now = datetime.now(UTC)
+    calls = _spied(monkeypatch)
+    reports = list(verify_files(ofd, policy, at=now, chunk=len(ofd)))
+    assert all(r.passed and r.facts.parser == "ofd" for r in reports)
+    assert [len(c) for c in calls] == [2 * len(ofd)]  # a seal signature and a token each
+    messages = {bytes(m) for _, m, _ in calls[0]}
+    for path in ofd:  # the very DER(TBS_Sign) of each licence went in
+        value = _entries(path.read_bytes())[_VALUE]
+        assert read_seal_signature(value).signed_message in messages
+
+    calls.clear()  # PDF and OFD licences in one chunk: one call
+    mixed = list(verify_files([*pdf, *ofd], policy, at=now, chunk=len(pdf) + len(ofd)))
+    assert all(r.passed for r in mixed)
+    assert [len(c) for c in calls] == [2 * (len(pdf) + len(ofd))]
+
+    calls.clear()  # the memory bound still cuts a chunk: a file a batch
+    monkeypatch.setattr(engine, "_GATHER_BYTES", 1)
+    assert all(r.passed for r in verify_files(ofd, policy, at=now, chunk=len(ofd)))
+    assert [len(c) for c in calls] == [2] * len(ofd)
+    monkeypatch.undo()
+
+    # the verdicts are the batch's: a batch that says "no" fails every licence of the chunk
+    monkeypatch.setattr(sm2, "verify_many", lambda items: [False for _ in items])
+    refused = list(verify_files(ofd, policy, at=now, chunk=len(ofd)))
+    assert not any(r.passed for r in refused)
+    assert all(r.sub_indication is SubIndication.SIG_CRYPTO_FAILURE for r in refused)
+    assert all(verify_pdf(p.read_bytes(), policy, now).passed for p in ofd)
+
+
+def test_a_forged_ofd_seal_signature_never_takes_the_genuine_verdict(
+    corpus_files: tuple[Licences, list[Path]], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A forged seal signature (the genuine licence's DER(TBS_Sign) and key, another s)
+    in the same chunk as the genuine licence, before or after it: both go into the
+    batch, and each file keeps its own verdict -- the one it gets on its own."""
+    lic, paths = corpus_files
+    by_stem = {p.stem: p for p in paths}
+    genuine, forged = by_stem["ofd"], by_stem["ofd_forged_seal_signature"]
+    genuine_sig = read_seal_signature(_entries(genuine.read_bytes())[_VALUE])
+    forged_sig = read_seal_signature(_entries(forged.read_bytes())[_VALUE])
+    assert forged_sig.signed_message == genuine_sig.signed_message
+    assert forged_sig.signer_cert == genuine_sig.signer_cert
+    assert forged_sig.signature != genuine_sig.signature
+    policy = lic.online()
+    now = datetime.now(UTC)
+    single = {str(p): verify_pdf(p.read_bytes(), policy, now, name=str(p)).to_json()
+              for p in (genuine, forged)}
+    calls = _spied(monkeypatch)
+    for order in ([genuine, forged], [forged, genuine], [genuine, forged, genuine]):
+        calls.clear()
+        reports = {r.facts.name: r for r in verify_files(order, policy, at=now, chunk=8)}
+        assert reports[str(genuine)].passed
+        assert reports[str(forged)].sub_indication is SubIndication.SIG_CRYPTO_FAILURE
+        for name, report in reports.items():
+            assert report.to_json() == single[name]
+        # both signatures over the one message were verified in the batch
+        assert len(calls) == 1
+        over_message = [s for _, m, s in calls[0] if bytes(m) == genuine_sig.signed_message]
+        assert len(over_message) == len(order)
+
+
+@pytest.mark.parametrize("policy_kind", ["deployment", "no_anchors"])
+def test_ofd_samples_and_attacks_batched_give_the_one_at_a_time_reports(
+    corpus_files: tuple[Licences, list[Path]], policy_kind: str,
+) -> None:
+    """Other writers' packages (ofdrw's, ../shared/ofd-samples) beside every OFD file of
+    the corpus, in chunks that mix them: the bulk reports are the one-at-a-time ones."""
+    require(SAMPLES.is_dir(), f"OFD samples not found at {SAMPLES} (../shared/ofd-samples)")
+    lic, paths = corpus_files
+    samples = sorted(SAMPLES.glob("*.ofd"))
+    assert len(samples) >= 5
+    ofd = [p for p in paths if p.stem.startswith("ofd")]
+    policy = lic.online() if policy_kind == "deployment" else VerificationPolicy()
+    now = datetime.now(UTC)
+    files = [*samples, *ofd]
+    single = _single(files, policy, now)
+    for chunk in (3, len(files)):
+        bulk = {r.facts.name: r.to_json() for r in verify_files(files, policy, at=now,
+                                                                chunk=chunk)}
+        assert bulk == single
+    # the samples' SM2 values verify (through the batch) where they did one at a time
+    assert any('"signature_valid": true' in single[str(p)] for p in samples)
