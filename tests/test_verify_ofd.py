@@ -464,3 +464,42 @@ def test_signature_bit_string_with_declared_unused_bits_is_accepted(kit: Kit) ->
 
     report = kit.verify(zip_package(kit.signed(tamper_value=odd)))
     assert report.indication is Indication.TOTAL_PASSED, _failing(report)
+
+
+def test_unreadable_signer_certificate_is_a_format_failure_not_a_crash(
+        kit: Kit, tmp_path: Path) -> None:
+    """A V4 seal signature's ``cert`` lies outside TBS_Sign, so anyone can replace it. One
+    that parses as DER but not as a certificate (here a subject name that is not UTF-8)
+    used to reach the licence-binding check, which raised: verify_pdf broke its promise
+    of a report, and one such file stopped a whole ``verify_files`` run. It is a
+    structure error of that signature now (found by a seeded mutation run)."""
+    from datetime import date
+
+    from trust.licence_id import format_licence_id
+    from trust.ofd_profile import PARAM_LICENCE_ID
+    from trust.seal import asn1
+    from verification import verify_files
+    from verification.certinfo import cert_info
+
+    assert "示".encode() in kit.cert
+    broken = kit.cert.replace("示".encode(), b"\xe7\x41\xba", 1)  # not UTF-8 any more
+
+    def swap_cert(value: bytes) -> bytes:
+        sig = asn1.SES_Signature.load(value)
+        sig["cert"] = broken
+        return bytes(sig.dump(force=True))
+
+    licence = format_licence_id("DL", cert_info(kit.cert).uscc or "", 7, date.today())
+    data = zip_package(kit.signed(tamper_value=swap_cert,
+                                  parameters={PARAM_LICENCE_ID: licence}))
+    report = kit.verify(data)
+    assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED,
+                                                          SubIndication.FORMAT_FAILURE)
+    assert "signer certificate" in report.signatures[0].checks[0].detail
+    genuine = tmp_path / "genuine.ofd"
+    genuine.write_bytes(zip_package(kit.signed()))
+    (tmp_path / "broken.ofd").write_bytes(data)
+    paths = [tmp_path / "broken.ofd", genuine]
+    reports = {Path(r.facts.name).name: r for r in verify_files(paths, kit.policy, at=later())}
+    assert reports["broken.ofd"].sub_indication is SubIndication.FORMAT_FAILURE
+    assert reports["genuine.ofd"].signatures[0].facts.signature_valid is True

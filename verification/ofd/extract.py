@@ -293,6 +293,15 @@ def _signature_parts(
     ):
         # Threat: a viewer shows Seal.esl, the signature commits to the embedded eseal.
         digest_ok, detail = False, f"{entry.seal_loc} differs from the seal inside the signature"
+    try:
+        cert_info(sig.signer_cert)
+    except Exception as exc:  # noqa: BLE001  (asn1crypto parses lazily: any error class)
+        # Threat: a V4 ``cert`` lies outside TBS_Sign, so anyone can swap in DER that is no
+        # certificate; every later check would read it, one by raising (no report at all,
+        # and a stopped bulk run). A PDF's CMS parse refuses the same as a format error.
+        return replace(common, structure_error=(
+            f"{entry.signed_value}: the signer certificate is unreadable: "
+            f"{type(exc).__name__}: {exc}")[:500])
     return _SealParts(common, sig, digest_ok, detail, entry.parameters,
                       _parsed_token(sig.timestamp))
 
