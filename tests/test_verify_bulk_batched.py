@@ -130,8 +130,23 @@ def _ofd_attacks(lic: Licences, genuine: bytes, other: bytes) -> dict[str, bytes
         "ofd_written_two_signatures": written({}, {"sign_type": "Sign"}),
         "ofd_written_forged_sign": written({"sign_type": "Sign", "tamper_value":
                                             lambda v: v[:-3] + bytes([v[-3] ^ 1]) + v[-2:]}),
+        # the first signature is read and verified, the second's value cannot be inflated:
+        # the package is unreadable, in the bulk engine's two halves as in one piece
+        "ofd_second_value_corrupt": _corrupt_entry(written({}, {}),
+                                                   "Doc_0/Signs/Sign_1/SignedValue.dat"),
     })
     return files
+
+
+def _corrupt_entry(package: bytes, name: str) -> bytes:
+    """``package`` with a byte of ``name``'s compressed data changed (its CRC then fails)."""
+    info = zipfile.ZipFile(io.BytesIO(package)).getinfo(name)
+    head = package[info.header_offset:info.header_offset + 30]
+    start = (info.header_offset + 30 + int.from_bytes(head[26:28], "little")
+             + int.from_bytes(head[28:30], "little"))
+    raw = bytearray(package)
+    raw[start + info.compress_size // 2] ^= 0x55
+    return bytes(raw)
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +232,7 @@ def test_batched_registry_lookups_give_the_one_at_a_time_reports(
     assert [s.facts.signature_valid for s in reports["ofd_written_two_signatures"].signatures] \
         == [True, True]
     assert reports["ofd_written_forged_sign"].signatures[0].facts.signature_valid is False
+    assert "SignedValue.dat" in (reports["ofd_second_value_corrupt"].facts.format_error or "")
     assert ": revoked (registry)" in details["ofd_revoked"]
     assert ": revoked (registry)" in details["revoked"]
     assert "status suspended" in details["suspended"]
@@ -398,6 +414,13 @@ def test_ofd_licences_join_the_chunk_batch(
     mixed = list(verify_files([*pdf, *ofd], policy, at=now, chunk=len(pdf) + len(ofd)))
     assert all(r.passed for r in mixed)
     assert [len(c) for c in calls] == [2 * (len(pdf) + len(ofd))]
+
+    # what a planned OFD licence keeps until it is finished counts towards the bound
+    from verification.extract import plan_facts
+
+    data = ofd[0].read_bytes()
+    value = _entries(data)[_VALUE]
+    assert plan_facts(data).held_bytes >= len(data) + len(value)
 
     calls.clear()  # the memory bound still cuts a chunk: a file a batch
     monkeypatch.setattr(engine, "_GATHER_BYTES", 1)
