@@ -124,9 +124,8 @@ def _verify_batch(paths: list[str], policy: VerificationPolicy, at: datetime,
                   timeout: float | None) -> list[FileReport]:
     """The facts of every file of a chunk -- the SM2 verifications of its licence-shaped
     PDFs and its OFD packages gathered and verified in one ``trust.sm2.verify_many``
-    call -- then the status
-    rows they need read at once (one registry statement for the chunk, not three per
-    file), then each file judged."""
+    call -- then the status rows they need read at once (one registry statement for
+    the chunk, not three per file), then each file judged."""
     facts: list[FileFacts | None] = []
     group: list[tuple[int, FactsPlan]] = []
     held = 0
