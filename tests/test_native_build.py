@@ -19,7 +19,7 @@ import pytest
 
 from tests.support import require
 from verification import native_state
-from verification._native import BUILD_FILE, NATIVE_MODULES, decide
+from verification._native import BUILD_FILE, GROUP, NATIVE_MODULES, decide
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ("pkg.alpha", "pkg.sub.beta")
@@ -36,6 +36,8 @@ def _tree(tmp_path: Path, *, binaries: tuple[str, ...] = NAMES, record: bool = T
         digests[name] = hashlib.sha256(source.read_bytes()).hexdigest()
         if name in binaries:
             source.with_name(source.stem + SUFFIX).write_bytes(b"\x7fELF")
+    if binaries:
+        (tmp_path / f"{GROUP}{SUFFIX}").write_bytes(b"\x7fELF")
     if record:
         (tmp_path / "verification").mkdir(exist_ok=True)
         (tmp_path / "verification" / BUILD_FILE).write_text(json.dumps(digests))
@@ -66,6 +68,10 @@ def test_a_partial_build_or_a_missing_record_runs_the_source(tmp_path: Path) -> 
     assert not unrecorded.compiled and BUILD_FILE in unrecorded.reason
     plain = decide(_tree(tmp_path / "c", binaries=()), NAMES, None)
     assert not plain.compiled and plain.reason.startswith("not compiled")
+    library = _tree(tmp_path / "d")
+    (library / f"{GROUP}{SUFFIX}").unlink()
+    lost = decide(library, NAMES, None)
+    assert not lost.compiled and GROUP in lost.reason
 
 
 def _loaded_files(env_native: str | None) -> dict[str, object]:
@@ -110,3 +116,26 @@ def test_the_parser_tests_pass_on_the_source_too() -> None:
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=900, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and " failed" not in run.stdout
+
+
+def test_a_compiled_module_that_fails_to_load_sends_all_back_to_source() -> None:
+    state = native_state()
+    require(state.compiled, f"compiled verifier modules ({state.reason})")
+    code = (
+        "import importlib, json\n"
+        "real = importlib.import_module\n"
+        "def failing(name, package=None):\n"
+        "    if name == 'verification.pdf.xref':\n"
+        "        raise ImportError('built for another interpreter')\n"
+        "    return real(name, package)\n"
+        "importlib.import_module = failing\n"
+        "import verification, verification.der, verification.pdf.xref\n"
+        "importlib.import_module = real\n"
+        "print(json.dumps([verification.native_state().reason,\n"
+        "                  verification.der.__file__, verification.pdf.xref.__file__]))\n")
+    env = {k: v for k, v in os.environ.items() if k != "SEALTRUST_NATIVE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env=env)
+    reason, der, xref = json.loads(out.stdout.strip().splitlines()[-1])
+    assert reason.startswith("compiled modules failed to load")
+    assert der.endswith(".py") and xref.endswith(".py")

@@ -39,6 +39,7 @@ from verification._native_modules import NATIVE_MODULES
 __all__ = ["BUILD_FILE", "NATIVE_MODULES", "NativeState", "choose", "decide", "state"]
 
 BUILD_FILE: Final = "_native_build.json"
+GROUP: Final = "sealtrust_native__mypyc"  # mypyc's shared library for the modules (setup.py)
 _ROOT: Final = Path(__file__).resolve().parent.parent  # the directory holding verification/
 
 
@@ -71,6 +72,8 @@ def decide(root: Path, names: Sequence[str], switch: str | None) -> NativeState:
     if not any(binaries):
         return NativeState(False, "not compiled (no C compiler or mypyc at install)")
     missing = [name for name, binary in zip(names, binaries, strict=True) if binary is None]
+    if _binary(root, GROUP) is None:
+        missing.append(GROUP)
     if missing:
         return NativeState(False, f"partly compiled ({', '.join(missing)} missing)")
     try:
@@ -114,9 +117,23 @@ def choose() -> NativeState:
             compiled = all(not str(getattr(sys.modules[n], "__file__", "")).endswith(".py")
                            for n in loaded)
             _state = NativeState(compiled, _state.reason + " (modules were already imported)")
-        elif not _state.compiled and any(_binary(_ROOT, n) for n in NATIVE_MODULES):
+        elif _state.compiled:
+            _state = _load_compiled(_state)
+        if not _state.compiled and any(_binary(_ROOT, n) for n in NATIVE_MODULES):
             sys.meta_path.insert(0, _SourceFinder(_ROOT, NATIVE_MODULES))
     return _state
+
+
+def _load_compiled(decided: NativeState) -> NativeState:
+    """Import the compiled modules now; any that fails to load sends all back to source."""
+    try:
+        for name in NATIVE_MODULES:
+            importlib.import_module(name)
+    except ImportError as exc:  # e.g. built for another interpreter, or a broken library
+        for name in NATIVE_MODULES:
+            sys.modules.pop(name, None)
+        return NativeState(False, f"compiled modules failed to load ({exc})"[:300])
+    return decided
 
 
 def state() -> NativeState:
