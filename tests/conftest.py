@@ -24,14 +24,17 @@ def sm2_vectors() -> dict[str, Any]:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Which SM2 backends this run verifies with: the fast paths depend on the CPU and extras."""
+    """Which SM2 backends and which parser build this run verifies with: the fast paths
+    depend on the CPU and extras, the build on the compiler at install."""
     from trust import sm2
+    from verification import native_state
 
     single, batch = sm2.fast_paths()
     return [
         f"sm2: signer {sm2.backend_name()}, single verify {sm2.verify_backend_name()}"
         f" ({single.code_path or single.detail}), batch {sm2.batch_backend_name() or 'loop'}"
-        f" ({batch.detail})"
+        f" ({batch.detail})",
+        f"verifier parsers: {native_state().reason}",
     ]
 
 

@@ -17,6 +17,8 @@ update; anything unusual goes through pyHanko's full analysis, and both feed
 the same checks, so the verdict does not depend on the path taken.
 """
 
+# First: importing it decides, before any compiled module loads (verification/_native.py).
+from verification._native import state as native_state
 from verification.chain import PkiChainValidator
 from verification.engine import judge, verify_files, verify_pdf, verify_pdfs
 from verification.extract import extract_facts
@@ -56,6 +58,7 @@ __all__ = [
     "VerificationPolicy",
     "extract_facts",
     "judge",
+    "native_state",
     "verify_files",
     "verify_pdf",
     "verify_pdfs",

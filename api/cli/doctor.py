@@ -28,6 +28,7 @@ _LIBRARIES = (
 def diagnose(seconds: float = 0.3) -> dict[str, Any]:
     """Backend, self-test, versions and a quick measured SM2 rate."""
     from trust import perf, sm2, sm4_gcm
+    from verification import native_state
 
     result = sm2.self_test()
     versions: dict[str, str | None] = {}
@@ -46,6 +47,7 @@ def diagnose(seconds: float = 0.3) -> dict[str, Any]:
         "sm2_batch_backend": sm2.batch_backend_name(),
         "sm2_fast_paths": {r.backend: asdict(r) for r in (single, batch)},
         "sm4_gcm_backend": sm4_gcm.backend_name(),
+        "verifier_build": asdict(native_state()),
         "cpu": perf.cpu_features(),
         "python": platform.python_version(),
         "libraries": versions,
@@ -60,7 +62,8 @@ def diagnose(seconds: float = 0.3) -> dict[str, Any]:
               help="Time spent on each rate measurement.")
 @common_options
 def command(cli: CliContext, seconds: float) -> None:
-    """Report the SM2 and SM4 backends, the start-up self-test, library versions, SM2 speed."""
+    """Report the SM2 and SM4 backends, the verifier's build, the start-up self-test, library
+    versions, SM2 speed."""
     report = diagnose(seconds)
     lines = [
         f"SM2 backend: {report['sm2_backend']} ({report['sm2_backend_library'] or 'n/a'})",
@@ -75,6 +78,9 @@ def command(cli: CliContext, seconds: float) -> None:
         for name, fast in report["sm2_fast_paths"].items()
     ]
     lines.append(f"SM4-GCM (data at rest, archives): {report['sm4_gcm_backend']}")
+    build = report["verifier_build"]
+    kind = "compiled 已编译" if build["compiled"] else "source 源码"
+    lines.append(f"verifier parsers 验证解析模块: {kind} - {build['reason']}")
     cpu = report["cpu"]
     flags = " ".join(f"{k}{'+' if v else '-'}" for k, v in cpu["flags"].items())
     lines.append(f"CPU: {cpu['model']} ({flags})")
