@@ -1,0 +1,104 @@
+"""The reports of a bulk chunk as one message from a worker process to the parent.
+
+A worker's reports are pickled by it and unpickled by the parent, and the parent shares
+the machine's cores with the workers, so both ends of the message are on the bulk path.
+Pickle's own handling of our frozen slots dataclasses costs a Python loop over
+``dataclasses.fields`` per object at each end (~50 objects per licence); here each of
+them travels as its class and a tuple of its field values, read by one C attrgetter and
+rebuilt by the class's own ``__init__`` (which also re-runs its invariant checks).
+
+Within one message every distinct DER value travels once: a department's licences all
+carry the same certificates and seal (~14 KB with its picture), sliced from each file
+anew. Equal values are sent as one object, and pickle's memo writes the second and
+later ones as back-references, so the parent also holds one copy per chunk. The table
+of values lives only while one message is written, so memory stays bounded by the
+chunk the worker already holds.
+
+Reports are equal field by field before and after (their JSON byte for byte); only
+object identity changes. The message comes from our own forked worker, never from a
+file or the network: it is trusted as the executor's own pickles are.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import io
+import pickle
+from collections.abc import Callable
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any
+
+from trust.indications import Check
+from verification.facts import FileFacts, SignatureFacts
+from verification.report import FileReport, SignatureReport
+
+__all__ = ["pack_reports", "unpack_reports"]
+
+_Reduced = tuple[type, tuple[Any, ...]]
+
+# the fields of SignatureFacts that hold DER values (one, or a tuple of them)
+_DER_ONE = frozenset({"signer_cert", "seal_der", "tsa_cert"})
+_DER_MANY = frozenset({"certificates", "tsa_certificates", "revocation_crls",
+                       "revocation_ocsps"})
+
+
+def _plain(cls: type) -> Callable[[Any], _Reduced]:
+    values = attrgetter(*(f.name for f in fields(cls)))
+    return lambda obj: (cls, values(obj))
+
+
+class _Writer(pickle.Pickler):
+    """A pickler for one message: the five report classes by value, DER values shared."""
+
+    def __init__(self, file: io.BytesIO) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._der: dict[bytes, bytes] = {}
+        self._checks: dict[Check, Check] = {}
+        table = copyreg.dispatch_table.copy()
+        table.update(_PLAIN)
+        table[SignatureFacts] = self._signature
+        table[SignatureReport] = self._signature_report
+        self.dispatch_table = table
+
+    def _one(self, value: bytes) -> bytes:
+        return self._der.setdefault(value, value)
+
+    def _many(self, values: tuple[bytes, ...]) -> tuple[bytes, ...]:
+        return tuple(self._der.setdefault(v, v) for v in values)
+
+    def _signature(self, sig: SignatureFacts) -> _Reduced:
+        values = list(_SIGNATURE_VALUES(sig))
+        for i in _DER_ONE_AT:
+            if values[i] is not None:
+                values[i] = self._one(values[i])
+        for i in _DER_MANY_AT:
+            if values[i]:
+                values[i] = self._many(values[i])
+        return SignatureFacts, tuple(values)
+
+    def _signature_report(self, report: SignatureReport) -> _Reduced:
+        facts, checks, indication, sub, chain = _SIGNATURE_REPORT_VALUES(report)
+        checks = tuple(self._checks.setdefault(c, c) for c in checks)
+        return SignatureReport, (facts, checks, indication, sub, self._many(chain))
+
+
+_PLAIN = {cls: _plain(cls) for cls in (FileReport, FileFacts, Check)}
+_SIGNATURE_NAMES = tuple(f.name for f in fields(SignatureFacts))
+_SIGNATURE_VALUES = attrgetter(*_SIGNATURE_NAMES)
+_DER_ONE_AT = tuple(i for i, n in enumerate(_SIGNATURE_NAMES) if n in _DER_ONE)
+_DER_MANY_AT = tuple(i for i, n in enumerate(_SIGNATURE_NAMES) if n in _DER_MANY)
+_SIGNATURE_REPORT_VALUES = attrgetter(*(f.name for f in fields(SignatureReport)))
+
+
+def pack_reports(reports: list[FileReport]) -> bytes:
+    """One message holding ``reports`` (in the worker)."""
+    out = io.BytesIO()
+    _Writer(out).dump(reports)
+    return out.getvalue()
+
+
+def unpack_reports(message: bytes) -> list[FileReport]:
+    """The reports of a :func:`pack_reports` message (in the parent)."""
+    reports: list[FileReport] = pickle.loads(message)
+    return reports
