@@ -35,7 +35,7 @@ from verification.report import FileReport, SignatureReport
 
 __all__ = ["pack_reports", "unpack_reports"]
 
-_Reduced = tuple[type, tuple[Any, ...]]
+_Reduced = tuple[Callable[..., Any], tuple[Any, ...]]
 
 # the fields of SignatureFacts that hold DER values (one, or a tuple of them)
 _DER_ONE = frozenset({"signer_cert", "seal_der", "tsa_cert"})
@@ -61,6 +61,13 @@ class _Writer(pickle.Pickler):
         table[SignatureReport] = self._signature_report
         self.dispatch_table = table
 
+    def forget(self) -> None:
+        """Drop the message's values at once (the table refers back to this pickler: a
+        cycle the collector would otherwise free only at its next pass)."""
+        self._der.clear()
+        self._checks.clear()
+        self.dispatch_table = {}
+
     def _one(self, value: bytes) -> bytes:
         return self._der.setdefault(value, value)
 
@@ -78,27 +85,38 @@ class _Writer(pickle.Pickler):
         return SignatureFacts, tuple(values)
 
     def _signature_report(self, report: SignatureReport) -> _Reduced:
-        facts, checks, indication, sub, chain = _SIGNATURE_REPORT_VALUES(report)
-        checks = tuple(self._checks.setdefault(c, c) for c in checks)
-        return SignatureReport, (facts, checks, indication, sub, self._many(chain))
+        values = list(_REPORT_VALUES(report))
+        checks: tuple[Check, ...] = values[_CHECKS_AT]
+        values[_CHECKS_AT] = tuple(self._checks.setdefault(c, c) for c in checks)  # (frozen)
+        values[_CHAIN_AT] = self._many(values[_CHAIN_AT])
+        return SignatureReport, tuple(values)
 
 
-_PLAIN = {cls: _plain(cls) for cls in (FileReport, FileFacts, Check)}
+_PLAIN: dict[type, Callable[[Any], _Reduced]] = {
+    cls: _plain(cls) for cls in (FileReport, FileFacts, Check)}
 _SIGNATURE_NAMES = tuple(f.name for f in fields(SignatureFacts))
 _SIGNATURE_VALUES = attrgetter(*_SIGNATURE_NAMES)
 _DER_ONE_AT = tuple(i for i, n in enumerate(_SIGNATURE_NAMES) if n in _DER_ONE)
 _DER_MANY_AT = tuple(i for i, n in enumerate(_SIGNATURE_NAMES) if n in _DER_MANY)
-_SIGNATURE_REPORT_VALUES = attrgetter(*(f.name for f in fields(SignatureReport)))
+_REPORT_NAMES = tuple(f.name for f in fields(SignatureReport))
+_REPORT_VALUES = attrgetter(*_REPORT_NAMES)
+_CHECKS_AT = _REPORT_NAMES.index("checks")
+_CHAIN_AT = _REPORT_NAMES.index("chain")
 
 
 def pack_reports(reports: list[FileReport]) -> bytes:
     """One message holding ``reports`` (in the worker)."""
     out = io.BytesIO()
-    _Writer(out).dump(reports)
+    writer = _Writer(out)
+    try:
+        writer.dump(reports)
+    finally:
+        writer.forget()
     return out.getvalue()
 
 
 def unpack_reports(message: bytes) -> list[FileReport]:
     """The reports of a :func:`pack_reports` message (in the parent)."""
-    reports: list[FileReport] = pickle.loads(message)
+    # (S301: the message is our own forked worker's, as the executor's pickles are)
+    reports: list[FileReport] = pickle.loads(message)  # noqa: S301
     return reports
