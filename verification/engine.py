@@ -245,7 +245,8 @@ def verify_files(
     flight, so memory stays bounded for any number of paths. In worker
     processes each file gets ``timeout`` seconds and each worker an
     address-space limit of ``memory_limit`` bytes; a file that hits either is
-    reported as FORMAT_FAILURE and the batch goes on. ``workers=1`` runs in
+    reported as FORMAT_FAILURE and the batch goes on. The last files go in
+    smaller tasks, so that the workers finish together. ``workers=1`` runs in
     this process, without those two limits, in chunks of ``chunk`` files too.
     Per chunk the SM2 verifications are batched and the registry is read once:
     a status change made during a run is seen from the next chunk on.
@@ -266,18 +267,29 @@ def verify_files(
         initargs=(policy, memory_limit)
     ) as pool:
         pending: dict[Future[bytes], list[str]] = {}
-        batch = []
+        held: list[str] = []  # the last workers + 1 chunks' files, for _tail
         for p in paths:
-            batch.append(os.fspath(p))
-            if len(batch) >= chunk:
+            held.append(os.fspath(p))
+            if len(held) >= chunk * (workers + 1):
+                batch = held[:chunk]
+                del held[:chunk]
                 pending[pool.submit(_verify_chunk, batch, moment, timeout)] = batch
-                batch = []
                 if len(pending) >= max_pending:
                     yield from _collect(pending, policy, moment)
-        if batch:
+        for batch in _tail(held, chunk, workers):
             pending[pool.submit(_verify_chunk, batch, moment, timeout)] = batch
         while pending:
             yield from _collect(pending, policy, moment)
+
+
+def _tail(paths: list[str], chunk: int, workers: int) -> Iterator[list[str]]:
+    """The last files of a run in tasks of about a quarter chunk, so that the workers
+    finish within a short task of each other: with whole chunks to the end, one worker
+    sat idle for up to a chunk's time (~40 ms for 32 licences) while the other finished
+    the last one -- ~3% of a 400-file run on 2 processes."""
+    size = min(chunk, max(-(-len(paths) // (4 * workers)), min(chunk, 4)))
+    for start in range(0, len(paths), size):
+        yield paths[start:start + size]
 
 
 def _pool_context() -> BaseContext | None:
