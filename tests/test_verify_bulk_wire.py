@@ -205,3 +205,12 @@ def test_a_message_the_parent_cannot_read_fails_its_files_closed(
     for report in reports:
         assert report.sub_indication is SubIndication.FORMAT_FAILURE
         assert "worker failed" in report.detail
+
+
+def test_a_chunk_of_zero_still_sends_every_file_once(
+    tmp_path: Path, licences: tuple[Licences, list[Path]]
+) -> None:
+    lic, _ = licences
+    paths = [tmp_path / f"missing-{i}.pdf" for i in range(5)]
+    reports = list(verify_files(paths, lic.offline(), workers=2, chunk=0))
+    assert sorted(r.facts.name for r in reports) == sorted(str(p) for p in paths)

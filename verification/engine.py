@@ -267,6 +267,7 @@ def verify_files(
         initargs=(policy, memory_limit)
     ) as pool:
         pending: dict[Future[bytes], list[str]] = {}
+        chunk = max(chunk, 1)
         held: list[str] = []  # the last workers + 1 chunks' files, for _tail
         for p in paths:
             held.append(os.fspath(p))
