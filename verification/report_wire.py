@@ -44,7 +44,10 @@ _DER_MANY = frozenset({"certificates", "tsa_certificates", "revocation_crls",
 
 
 def _plain(cls: type) -> Callable[[Any], _Reduced]:
-    values = attrgetter(*(f.name for f in fields(cls)))
+    names = [f.name for f in fields(cls)]
+    values = attrgetter(*names)
+    if len(names) == 1:  # (attrgetter of one name gives the value, not a tuple)
+        return lambda obj: (cls, (values(obj),))
     return lambda obj: (cls, values(obj))
 
 
