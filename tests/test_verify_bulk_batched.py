@@ -203,7 +203,7 @@ def _single(paths: list[Path], policy: VerificationPolicy, at: datetime) -> dict
     return out
 
 
-@pytest.mark.parametrize(("workers", "chunk"), [(1, 5), (1, 64), (2, 4)])
+@pytest.mark.parametrize(("workers", "chunk"), [(1, 5), (1, 64), (2, 4), (2, 64)])
 def test_batched_registry_lookups_give_the_one_at_a_time_reports(
     corpus_files: tuple[Licences, list[Path]], workers: int, chunk: int
 ) -> None:
