@@ -214,3 +214,26 @@ def test_a_chunk_of_zero_still_sends_every_file_once(
     paths = [tmp_path / f"missing-{i}.pdf" for i in range(5)]
     reports = list(verify_files(paths, lic.offline(), workers=2, chunk=0))
     assert sorted(r.facts.name for r in reports) == sorted(str(p) for p in paths)
+
+
+def test_files_after_a_dead_worker_are_still_verified(
+    licences: tuple[Licences, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies breaks its pool; the run used to raise BrokenProcessPool out of
+    verify_files at the next submission, leaving every later file without a report. Now
+    the chunks in flight fail closed and the files still to come go to a fresh pool."""
+    lic, paths = licences
+    crash = tmp_path / "crash.pdf"
+    crash.write_bytes(paths[0].read_bytes())
+    monkeypatch.setattr(engine, "_verify_batch", _dies_on_crash(engine._verify_batch))
+    later = [tmp_path / f"later-{i}.pdf" for i in range(24)]
+    for i, path in enumerate(later):
+        path.write_bytes(paths[i % len(paths)].read_bytes())
+    files = [crash, *later]
+    reports = {r.facts.name: r for r in verify_files(files, lic.offline(), workers=2, chunk=1,
+                                                     max_pending=2)}
+    assert set(reports) == {str(p) for p in files}
+    assert "worker failed" in reports[str(crash)].detail
+    for report in reports.values():
+        assert report.passed or report.sub_indication is SubIndication.FORMAT_FAILURE
+    assert all(reports[str(p)].passed for p in later[-8:])  # verified by the fresh pool

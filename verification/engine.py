@@ -8,6 +8,7 @@ import resource
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from functools import lru_cache, partial
@@ -262,11 +263,25 @@ def verify_files(
         if batch:
             yield from _verify_batch(batch, policy, moment, None)
         return
-    with ProcessPoolExecutor(
-        workers, mp_context=_pool_context(), initializer=_init_worker,
-        initargs=(policy, memory_limit)
-    ) as pool:
-        pending: dict[Future[bytes], list[str]] = {}
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=_pool_context(),
+                                   initializer=_init_worker, initargs=(policy, memory_limit))
+
+    pools = [new_pool()]
+    pending: dict[Future[bytes], list[str]] = {}
+
+    def submit(batch: list[str]) -> None:
+        try:
+            pending[pools[-1].submit(_verify_chunk, batch, moment, timeout)] = batch
+        except BrokenProcessPool:
+            # A worker died (a file past the memory limit, a crash in a library): its
+            # chunks in flight fail closed in _collect, and the files still to come go
+            # to a fresh pool instead of raising out of the run or failing unverified.
+            pools[-1].shutdown(wait=False)  # its futures have already failed
+            pools.append(new_pool())
+            pending[pools[-1].submit(_verify_chunk, batch, moment, timeout)] = batch
+
+    try:
         chunk = max(chunk, 1)
         held: list[str] = []  # the last workers + 1 chunks' files, for _tail
         for p in paths:
@@ -274,13 +289,16 @@ def verify_files(
             if len(held) >= chunk * (workers + 1):
                 batch = held[:chunk]
                 del held[:chunk]
-                pending[pool.submit(_verify_chunk, batch, moment, timeout)] = batch
+                submit(batch)
                 if len(pending) >= max_pending:
                     yield from _collect(pending, policy, moment)
         for batch in _tail(held, chunk, workers):
-            pending[pool.submit(_verify_chunk, batch, moment, timeout)] = batch
+            submit(batch)
         while pending:
             yield from _collect(pending, policy, moment)
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _tail(paths: list[str], chunk: int, workers: int) -> Iterator[list[str]]:
