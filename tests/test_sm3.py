@@ -117,3 +117,30 @@ def test_prefixed_equals_hashing_the_concatenation(
     run = make(prefix)
     for message in [*messages, b"", *messages]:
         assert run(message).hex() == gm_sm3.sm3_hash(list(prefix + message))
+
+
+@pytest.mark.parametrize("use_hashlib", [True, False])
+def test_one_sm3_context_for_the_package_whichever_backend(
+    monkeypatch: pytest.MonkeyPatch, use_hashlib: bool
+) -> None:
+    """trust.sm3 decides the SM3 backend once; the verifier's incremental hashing
+    (verification.cms.new_hash) takes its contexts from there, with hashlib's interface
+    either way: chunked and memoryview updates, independent copies, a digest that leaves
+    the context usable."""
+    from verification import cms
+
+    if use_hashlib and not sm3.HASHLIB:
+        pytest.skip("this OpenSSL has no SM3 in hashlib")
+    monkeypatch.setattr(sm3, "HASHLIB", use_hashlib)
+    monkeypatch.setattr(cms, "_EMPTY", {})
+    data = bytes(range(256)) * 70
+    h = cms.new_hash("sm3")
+    assert isinstance(h, type(sm3.context()))
+    h.update(memoryview(data)[:1000])
+    fork = h.copy()
+    h.update(data[1000:])
+    assert h.digest() == h.digest() == sm3.sm3(data)
+    fork.update(b"other")
+    assert fork.digest() == sm3.sm3(data[:1000] + b"other")
+    assert cms.digest_ranges(data, ((0, 100), (200, 300)), "sm3") == sm3.sm3(
+        data[:100] + data[200:500])

@@ -1,13 +1,14 @@
 """SM3 digest (GB/T 32905) and the SM2 signer-identity value Z.
 
-Uses the system OpenSSL through hashlib when it has SM3, else ``cryptography``.
+Uses the system OpenSSL through hashlib when it has SM3, else ``cryptography``: the
+choice is made here once (:data:`HASHLIB`), for every SM3 the package computes.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 from cryptography.hazmat.primitives import hashes
 
@@ -17,10 +18,13 @@ __all__ = [
     "DIGEST_SIZE",
     "GX",
     "GY",
+    "HASHLIB",
     "A",
     "B",
+    "Context",
     "N",
     "SM3InputError",
+    "context",
     "e_value",
     "new",
     "prefixed",
@@ -43,6 +47,51 @@ class SM3InputError(InputError, ValueError):
     code = "sm3.input"
 
 
+def _hashlib_has_sm3() -> bool:
+    try:
+        hashlib.new("sm3", b"abc")
+    except ValueError:
+        return False
+    return True
+
+
+HASHLIB: Final = _hashlib_has_sm3()
+"""True when hashlib (the system OpenSSL) computes SM3; else ``cryptography`` does."""
+
+
+class Context(Protocol):
+    """An incremental SM3 context, hashlib's interface (what the verifier's hashing needs)."""
+
+    def update(self, data: bytes | memoryview, /) -> None: ...
+    def copy(self) -> Context: ...
+    def digest(self) -> bytes: ...
+
+
+class _CryptographyContext:
+    """``cryptography``'s SM3 behind hashlib's interface."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, h: hashes.Hash) -> None:
+        self._h = h
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self._h.update(bytes(data))
+
+    def copy(self) -> _CryptographyContext:
+        return _CryptographyContext(self._h.copy())
+
+    def digest(self) -> bytes:
+        return self._h.copy().finalize()  # (hashlib's digest leaves the context usable)
+
+
+def context() -> Context:
+    """An empty incremental SM3 context from the backend :data:`HASHLIB` names."""
+    if HASHLIB:
+        return hashlib.new("sm3")
+    return _CryptographyContext(hashes.Hash(hashes.SM3()))
+
+
 def _cryptography_sm3(data: bytes) -> bytes:
     h = hashes.Hash(hashes.SM3())
     h.update(data)
@@ -50,9 +99,7 @@ def _cryptography_sm3(data: bytes) -> bytes:
 
 
 def _pick() -> Callable[[bytes], bytes]:
-    try:
-        hashlib.new("sm3", b"abc")
-    except ValueError:
+    if not HASHLIB:
         return _cryptography_sm3
 
     def _hashlib_sm3(data: bytes) -> bytes:
@@ -66,9 +113,7 @@ sm3: Callable[[bytes], bytes] = _pick()
 
 
 def _pick_prefixed() -> Callable[[bytes], Callable[[bytes], bytes]]:
-    try:
-        hashlib.new("sm3", b"abc")
-    except ValueError:
+    if not HASHLIB:
 
         def _cryptography_prefixed(prefix: bytes) -> Callable[[bytes], bytes]:
             base = hashes.Hash(hashes.SM3())

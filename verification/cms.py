@@ -164,10 +164,7 @@ def new_hash(algorithm: str) -> Any:
 
 def _new_hash(algorithm: str) -> Any:
     if algorithm == "sm3":
-        try:
-            return hashlib.new("sm3")
-        except ValueError:
-            return _CryptographyHash(sm3.new())
+        return sm3.context()  # (trust.sm3 picks the one SM3 backend)
     name = _HASHLIB.get(algorithm)
     if name is None:
         raise CmsFormatError(f"digest algorithm {algorithm} is not supported")
@@ -176,20 +173,6 @@ def _new_hash(algorithm: str) -> Any:
 
 # algorithm name -> an empty context, never updated (only copied)
 _EMPTY: dict[str, Any] = {}
-
-
-class _CryptographyHash:
-    def __init__(self, h: Any) -> None:
-        self._h = h
-
-    def update(self, data: bytes | memoryview) -> None:
-        self._h.update(bytes(data))
-
-    def copy(self) -> _CryptographyHash:
-        return _CryptographyHash(self._h.copy())
-
-    def digest(self) -> bytes:
-        return bytes(self._h.finalize())
 
 
 def _hash(algorithm: str, data: bytes) -> bytes:
