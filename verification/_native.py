@@ -2,7 +2,8 @@
 
 setup.py compiles :data:`NATIVE_MODULES` with mypyc where a C compiler is at
 hand, and records the SHA-256 of each source it compiled (``_native_build.json``).
-:func:`choose` runs once, before any of those modules is imported:
+The choice is made once, when this module is imported, before any of those
+modules is:
 
 - all or nothing: compiled modules call each other natively and share their
   exception classes, so a mix could let source code miss the compiled
@@ -36,7 +37,7 @@ from typing import Final
 
 from verification._native_modules import NATIVE_MODULES
 
-__all__ = ["BUILD_FILE", "NATIVE_MODULES", "NativeState", "choose", "decide", "state"]
+__all__ = ["BUILD_FILE", "NATIVE_MODULES", "NativeState", "decide", "state"]
 
 BUILD_FILE: Final = "_native_build.json"
 GROUP: Final = "sealtrust_native__mypyc"  # mypyc's shared library for the modules (setup.py)
@@ -45,7 +46,7 @@ _ROOT: Final = Path(__file__).resolve().parent.parent  # the directory holding v
 
 @dataclass(frozen=True, slots=True)
 class NativeState:
-    """What :func:`choose` decided, for ``sealtrust doctor`` and the tests."""
+    """What was decided on import, for ``sealtrust doctor`` and the tests."""
 
     compiled: bool
     reason: str  # why, in a few words (English; doctor adds the Chinese)
@@ -104,24 +105,14 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         return importlib.util.spec_from_file_location(fullname, source)
 
 
-_state: NativeState | None = None
-
-
-def choose() -> NativeState:
-    """Decide once per process; afterwards the listed modules import as decided."""
-    global _state
-    if _state is None:
-        _state = decide(_ROOT, NATIVE_MODULES, os.environ.get("SEALTRUST_NATIVE"))
-        loaded = [name for name in NATIVE_MODULES if name in sys.modules]
-        if loaded:  # too late to choose: report what is loaded (never the case via the package)
-            compiled = all(not str(getattr(sys.modules[n], "__file__", "")).endswith(".py")
-                           for n in loaded)
-            _state = NativeState(compiled, _state.reason + " (modules were already imported)")
-        elif _state.compiled:
-            _state = _load_compiled(_state)
-        if not _state.compiled and any(_binary(_ROOT, n) for n in NATIVE_MODULES):
-            sys.meta_path.insert(0, _SourceFinder(_ROOT, NATIVE_MODULES))
-    return _state
+def _choose() -> NativeState:
+    """Decide, and make the listed modules import as decided (run once, on import)."""
+    decided = decide(_ROOT, NATIVE_MODULES, os.environ.get("SEALTRUST_NATIVE"))
+    if decided.compiled:
+        decided = _load_compiled(decided)
+    if not decided.compiled and any(_binary(_ROOT, n) for n in NATIVE_MODULES):
+        sys.meta_path.insert(0, _SourceFinder(_ROOT, NATIVE_MODULES))
+    return decided
 
 
 def _load_compiled(decided: NativeState) -> NativeState:
@@ -136,9 +127,11 @@ def _load_compiled(decided: NativeState) -> NativeState:
     return decided
 
 
+# On import: the package imports this module before anything it compiles, so nothing
+# listed is loaded yet (verification/__init__.py).
+_STATE: Final = _choose()
+
+
 def state() -> NativeState:
-    """The decision of this process (made when this module is first imported)."""
-    return choose()
-
-
-choose()  # on import: the package imports this module before anything it compiles
+    """The decision of this process."""
+    return _STATE

@@ -267,19 +267,20 @@ def verify_files(
         return ProcessPoolExecutor(workers, mp_context=_pool_context(),
                                    initializer=_init_worker, initargs=(policy, memory_limit))
 
-    pools = [new_pool()]
+    pool = new_pool()
     pending: dict[Future[bytes], list[str]] = {}
 
     def submit(batch: list[str]) -> None:
+        nonlocal pool
         try:
-            pending[pools[-1].submit(_verify_chunk, batch, moment, timeout)] = batch
+            pending[pool.submit(_verify_chunk, batch, moment, timeout)] = batch
         except BrokenProcessPool:
             # A worker died (a file past the memory limit, a crash in a library): its
             # chunks in flight fail closed in _collect, and the files still to come go
             # to a fresh pool instead of raising out of the run or failing unverified.
-            pools[-1].shutdown(wait=False)  # its futures have already failed
-            pools.append(new_pool())
-            pending[pools[-1].submit(_verify_chunk, batch, moment, timeout)] = batch
+            pool.shutdown(wait=False)  # its futures have already failed
+            pool = new_pool()
+            pending[pool.submit(_verify_chunk, batch, moment, timeout)] = batch
 
     try:
         chunk = max(chunk, 1)
@@ -297,8 +298,7 @@ def verify_files(
         while pending:
             yield from _collect(pending, policy, moment)
     finally:
-        for pool in pools:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _tail(paths: list[str], chunk: int, workers: int) -> Iterator[list[str]]:

@@ -160,10 +160,17 @@ def plan_ofd(data: bytes, *, name: str = "", sha256: str | None = None) -> OfdPl
             parts.extend(_document_parts(package, doc))
     except Exception as exc:  # noqa: BLE001  (a broken file must not stop the batch)
         failure = _reason(exc)
-    held = sum(len(p.sig.der) + len(p.sig.signed_message) + len(p.sig.timestamp or b"")
-               if isinstance(p, _SealParts) else len(p.value.message)
-               if isinstance(p, _SignParts) else 0 for p in parts)
-    return OfdPlan(name, len(data), digest, tuple(parts), failure, held)
+    return OfdPlan(name, len(data), digest, tuple(parts), failure, sum(map(_held, parts)))
+
+
+def _held(part: _Parts) -> int:
+    """Bytes of the package a part keeps until it is finished."""
+    if isinstance(part, _SealParts):
+        sig = part.sig
+        return len(sig.der) + len(sig.signed_message) + len(sig.timestamp or b"")
+    if isinstance(part, _SignParts):
+        return len(part.value.message)
+    return 0
 
 
 def finish_ofd(plan: OfdPlan) -> FileFacts:

@@ -9,7 +9,7 @@
 
 A Sign value is read (:func:`plan_sign_value`) before its signature is verified
 (:func:`finish_sign_value`), so that the bulk engine can verify a chunk's
-signatures together (``verification.sm2_batch``); :func:`check_sign_value` does both.
+signatures together (``verification.sm2_batch``).
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from verification.certinfo import cert_info
 from verification.der import Unusual, children, element
 from verification.sm2_batch import SignatureInput
 
-__all__ = ["SignCheck", "SignPlan", "check_sign_value", "declared_unused_bits_cleared",
-           "finish_sign_value", "plan_sign_value", "sm2_der_signature"]
+__all__ = ["SignCheck", "SignPlan", "declared_unused_bits_cleared", "finish_sign_value",
+           "plan_sign_value", "sm2_der_signature"]
 
 _SIGNED_DATA_OIDS = frozenset({oids.GMT0010_SIGNED_DATA, "1.2.840.113549.1.7.2"})
 _SM3_OIDS = frozenset({oids.SM3, "sm3"})
@@ -102,11 +102,6 @@ class SignPlan:
         return self.spki, self.signature_oid, self.message, self.signature
 
 
-def check_sign_value(value: bytes, signature_xml: bytes, digest: bytes) -> SignCheck:
-    """Judge the integrity of a Sign value over Signature.xml (``digest`` = its SM3)."""
-    return finish_sign_value(plan_sign_value(value, digest))
-
-
 def plan_sign_value(value: bytes, digest: bytes) -> SignPlan:
     """Read a Sign value (``digest`` = SM3(Signature.xml)) up to its one signature
     verification, which :func:`finish_sign_value` makes."""
@@ -151,7 +146,7 @@ def _malformed(exc: Exception) -> SignCheck:
 
 
 def _read(signed: cms.SignedData, digest: bytes) -> SignPlan:
-    """Everything :func:`check_sign_value` decided before its verification, in its order."""
+    """Everything decided about a Sign value before its one verification."""
     certs = tuple(
         bytes(c.chosen.dump())
         for c in (signed["certificates"] if not isinstance(signed["certificates"], core.Void)
