@@ -26,6 +26,8 @@ BUILD_FILE = ROOT / "verification" / "_native_build.json"
 
 def native_extensions() -> list[Any]:
     """mypyc's extensions for the listed modules, each optional; [] when not compiling."""
+    if sys.argv[1:2] in (["egg_info"], ["dist_info"]):
+        return []  # metadata only: pip asks for it before the build, no need to compile
     BUILD_FILE.unlink(missing_ok=True)
     if os.environ.get("SEALTRUST_PURE_PYTHON") == "1":
         return []
